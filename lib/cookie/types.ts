@@ -1,0 +1,25 @@
+/**
+ * The cookie keeper: owns the server's minute keys, seals and opens the 96-byte cookie `K`,
+ * and refuses a cookie that has already been opened once (the replay guard).
+ */
+
+export interface CookieContents {
+  /** The client's ephemeral public key, as in the Hello. */
+  clientEphemeralPublicKey: Uint8Array;
+  /** The server's ephemeral secret key for this connection. */
+  serverEphemeralSecretKey: Uint8Array;
+}
+
+export interface CookieKeeper {
+  /** `k16 · secretbox(EC · ESs, "minute-k" · k16, current minute key)`: 96 bytes. */
+  seal(clientEphemeralPublicKey: Uint8Array, serverEphemeralSecretKey: Uint8Array): Promise<Uint8Array>;
+
+  /**
+   * Open a cookie with the current, then the previous minute key, and mark it used.
+   * Rejects `EAUTH` when it does not open or was used before, `EBUSY` when the replay guard is full,
+   * `EINVAL` on a wrong size.
+   */
+  open(cookie: Uint8Array): Promise<CookieContents>;
+
+  close(): Promise<void>;
+}

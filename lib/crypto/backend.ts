@@ -1,0 +1,52 @@
+/**
+ * The crypto backend: the few NaCl primitives curvetun needs, behind one small interface so a
+ * faster implementation (node:crypto X25519, libsodium) can replace plain tweetnacl.
+ *
+ * Layouts follow NaCl's "easy" API: a box or secretbox is a 16-byte Poly1305 tag followed by the
+ * ciphertext, `plaintext.length + 16` bytes in all.
+ *
+ * Every backend must give byte-identical results (checked by the shared test vectors).
+ */
+
+export const PUBLIC_KEY_BYTES = 32;
+export const SECRET_KEY_BYTES = 32;
+export const SHARED_KEY_BYTES = 32;
+export const NONCE_BYTES = 24;
+export const MAC_BYTES = 16;
+
+export interface KeyPair {
+  publicKey: Uint8Array;
+  secretKey: Uint8Array;
+}
+
+export interface CryptoBackend {
+  /** Short name shown in benchmarks and logs: 'tweetnacl', 'node', 'sodium'. */
+  readonly name: string;
+
+  /** A fresh Curve25519 key pair. */
+  keyPair(): KeyPair;
+
+  /** The public key for a secret key. */
+  publicKeyOf(secretKey: Uint8Array): Uint8Array;
+
+  /**
+   * NaCl `crypto_box_beforenm`: HSalsa20 of the X25519 shared point (zero nonce).
+   * Compute once per peer pair, then use `secretbox`/`secretboxOpen` with it.
+   */
+  beforenm(peerPublicKey: Uint8Array, secretKey: Uint8Array): Uint8Array;
+
+  /** `crypto_secretbox_easy`: tag · ciphertext. */
+  secretbox(message: Uint8Array, nonce: Uint8Array, sharedKey: Uint8Array): Uint8Array;
+
+  /** `crypto_secretbox_open_easy`: the plaintext, or `null` when the box does not authenticate. */
+  secretboxOpen(box: Uint8Array, nonce: Uint8Array, sharedKey: Uint8Array): Uint8Array | null;
+
+  /** `crypto_box_easy`, the same as `secretbox` under `beforenm(peerPublicKey, secretKey)`. */
+  box(message: Uint8Array, nonce: Uint8Array, peerPublicKey: Uint8Array, secretKey: Uint8Array): Uint8Array;
+
+  /** `crypto_box_open_easy`: the plaintext, or `null` when the box does not authenticate. */
+  boxOpen(box: Uint8Array, nonce: Uint8Array, peerPublicKey: Uint8Array, secretKey: Uint8Array): Uint8Array | null;
+
+  /** Cryptographically secure random bytes. */
+  randomBytes(length: number): Uint8Array;
+}

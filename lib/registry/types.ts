@@ -1,0 +1,26 @@
+/**
+ * The registry: curvetun's known_hosts. Which client key may connect from where (server side),
+ * and which key a server has (client side).
+ */
+
+export type Verdict =
+  | { allowed: true }
+  | { allowed: false; reason: string };
+
+export interface RegistryEntry {
+  /** An IP address, a CIDR network, a DNS name, a domain pattern (`.example.com`) or `*`. */
+  who: string;
+  /** The 32-byte public key, as it appears in the file (base64, see README). */
+  key: Uint8Array;
+}
+
+export interface Registry {
+  /** Server side: may `clientKey` connect from `remoteAddress`? Runs the TOFU hook when configured. */
+  verify(remoteAddress: string, clientKey: Uint8Array): Promise<Verdict>;
+  /** Client side: the key to expect from `host`, if the registry knows one. */
+  lookup(host: string): Promise<Uint8Array | undefined>;
+  add(entry: RegistryEntry): Promise<void>;
+  remove(who: string, key?: Uint8Array): Promise<number>;
+  list(): Promise<RegistryEntry[]>;
+  close(): Promise<void>;
+}
