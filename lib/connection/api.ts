@@ -1,0 +1,115 @@
+/**
+ * `listen()` and `connect()`: turn the public options into the explicit configuration the
+ * listener and the client need, filling gaps from the default runtime.
+ */
+import type { CryptoBackend } from '../crypto/backend.js';
+import { getBackend } from '../crypto/index.js';
+import { defaultRuntime } from '../defaults.js';
+import { CurvetunError } from '../errors.js';
+import { decodePublicKeyText } from '../keys/text.js';
+import { AddressFilter } from '../net/index.js';
+import { startCookieKeeper } from '../cookie/index.js';
+import { openClientSocket } from './connect.js';
+import { Listener } from './listener.js';
+import type { ConnectOptions, CryptoChoice, ListenOptions } from './options.js';
+import { DEFAULT_LIMITS } from './socket.js';
+import type { CurvetunSocket, SocketLimits } from './socket.js';
+
+function backendOf(choice: CryptoChoice | undefined): CryptoBackend {
+  if (choice === undefined || typeof choice === 'string') return getBackend(choice ?? 'auto');
+  return choice;
+}
+
+function limitsOf(options: { handshakeTimeout?: number; highWaterMark?: number }): SocketLimits {
+  return {
+    handshakeTimeout: positive(options.handshakeTimeout, 'handshakeTimeout') ?? DEFAULT_LIMITS.handshakeTimeout,
+    highWaterMark: positive(options.highWaterMark, 'highWaterMark') ?? DEFAULT_LIMITS.highWaterMark,
+  };
+}
+
+function positive(value: number | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isFinite(value) || value <= 0) throw new CurvetunError('EINVAL', `${name} must be a positive number`);
+  return value;
+}
+
+/**
+ * Listen for curvetun clients on `port` (0 picks a free one).
+ *
+ * @example
+ * import { listen } from 'curvetun';
+ * const listener = await listen(7000, { registry });
+ * for await (const socket of listener) {
+ *   for await (const message of socket) await socket.send(message); // echo
+ * }
+ */
+export async function listen(port: number, options: ListenOptions = {}): Promise<Listener> {
+  const backend = backendOf(options.crypto);
+  const limits = limitsOf(options);
+  const host = options.host ?? '127.0.0.1';
+  const filter = options.allowedAddresses ? AddressFilter.parse(options.allowedAddresses) : null;
+  const runtime = defaultRuntime();
+  const vault = options.vault ?? (await runtime.vault());
+  const ownCookies = options.cookies ? null : await startCookieKeeper();
+  const cookies = options.cookies ?? ownCookies!;
+  const registry = options.acceptAnyClient ? null : options.registry ?? (await runtime.registry());
+
+  try {
+    return await Listener.start(port, host, {
+      backend,
+      vault,
+      cookies,
+      limits,
+      authorize: registry ? (address, key) => registry.verify(address, key) : async () => ({ allowed: true }),
+      allowAddress: filter ? (address) => filter.allowsAddress(address) : () => true,
+      maxPendingHandshakes: positive(options.maxPendingHandshakes, 'maxPendingHandshakes') ?? 1024,
+      maxPendingPerAddress: positive(options.maxPendingPerAddress, 'maxPendingPerAddress') ?? 64,
+      backlog: positive(options.backlog, 'backlog') ?? 511,
+      onClose: async () => {
+        await ownCookies?.close();
+      },
+    });
+  } catch (error) {
+    await ownCookies?.close();
+    throw error;
+  }
+}
+
+/**
+ * Connect to a curvetun server and complete the handshake.
+ *
+ * @example
+ * import { connect } from 'curvetun';
+ * const socket = await connect('127.0.0.1', 7000, { serverKey: 'base64 of the server key', timeout: 5000 });
+ * await socket.send('ping');
+ * console.log(new TextDecoder().decode(await socket.recv({ timeout: 5000 })));
+ * await socket.close();
+ */
+export async function connect(host: string, port: number, options: ConnectOptions = {}): Promise<CurvetunSocket> {
+  const backend = backendOf(options.crypto);
+  const limits = limitsOf(options);
+  const timeout = positive(options.timeout, 'timeout') ?? limits.handshakeTimeout;
+  if (options.allowedAddresses) {
+    const filter = AddressFilter.parse(options.allowedAddresses);
+    if (!(await filter.allowsHost(host))) {
+      throw new CurvetunError('EDENIED', `${host} is not among the allowed addresses`);
+    }
+  }
+  const runtime = defaultRuntime();
+  let serverKey: Uint8Array | undefined;
+  if (typeof options.serverKey === 'string') serverKey = decodePublicKeyText(options.serverKey);
+  else if (options.serverKey) serverKey = options.serverKey;
+  else serverKey = await (options.registry ?? (await runtime.registry())).lookup(host);
+  if (!serverKey || serverKey.length !== 32) {
+    throw new CurvetunError('EKEY', `no server key for ${host}: pass serverKey or add the host to the registry`);
+  }
+  const vault = options.vault ?? (await runtime.vault());
+  return openClientSocket(host, port, {
+    backend,
+    vault,
+    serverKey,
+    limits,
+    timeout,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+}

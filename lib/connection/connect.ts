@@ -1,0 +1,65 @@
+/**
+ * The client end: open TCP, run the client half of the handshake, hand back a connected socket.
+ */
+import { connect as tcpConnect } from 'node:net';
+import type { CryptoBackend } from '../crypto/backend.js';
+import { CurvetunError } from '../errors.js';
+import type { Vault } from '../vault/types.js';
+import { clientHandshake } from './handshake.js';
+import { CurvetunSocket } from './socket.js';
+import type { SocketLimits } from './socket.js';
+
+export interface ConnectConfig {
+  backend: CryptoBackend;
+  vault: Vault;
+  serverKey: Uint8Array;
+  limits: SocketLimits;
+  /** Whole deadline for TCP connect + handshake, in ms. */
+  timeout: number;
+  signal?: AbortSignal;
+}
+
+export async function openClientSocket(host: string, port: number, config: ConnectConfig): Promise<CurvetunSocket> {
+  const { signal, timeout } = config;
+  if (signal?.aborted) throw new CurvetunError('EABORTED', 'connect aborted');
+
+  const tcp = tcpConnect({ host, port, noDelay: true });
+  let socket: CurvetunSocket | undefined;
+  const onAbort = () => fail(new CurvetunError('EABORTED', 'connect aborted'));
+  const timer = setTimeout(() => fail(new CurvetunError('ETIMEDOUT', `no connection to ${host}:${port} within ${timeout} ms`)), timeout);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let rejectEarly: ((e: CurvetunError) => void) | undefined;
+  function fail(error: CurvetunError) {
+    if (socket) socket.abort(error);
+    else {
+      tcp.destroy();
+      rejectEarly?.(error);
+    }
+  }
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      rejectEarly = reject;
+      tcp.once('connect', () => resolve());
+      tcp.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new CurvetunError('ECLOSED', `cannot connect to ${host}:${port}: ${err.code ?? 'socket error'}`)),
+      );
+    });
+    rejectEarly = undefined;
+    tcp.removeAllListeners('error');
+    const { backend, vault, serverKey } = config;
+    socket = new CurvetunSocket(tcp, 'client', (io) => clientHandshake(io, { backend, vault, serverKey }), {
+      ...config.limits,
+      // The handshake gets what is left of the whole deadline.
+      handshakeTimeout: Math.max(1, Math.min(config.limits.handshakeTimeout, timeout)),
+    });
+    await socket.whenReady();
+    return socket;
+  } catch (error) {
+    tcp.destroy();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  }
+}

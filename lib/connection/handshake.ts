@@ -1,0 +1,153 @@
+/**
+ * The two halves of the handshake (PROTOCOL.md, "Handshake"), written as plain async functions
+ * over a packet reader and a frame writer, so they know nothing of sockets or state machines.
+ *
+ * Client: Hello → (Cookie) → Vouch, then connected; the server never confirms.
+ * Server: (Hello) → Cookie → (Vouch), then connected.
+ */
+import type { CryptoBackend } from '../crypto/backend.js';
+import type { CookieKeeper } from '../cookie/types.js';
+import { CurvetunError } from '../errors.js';
+import { keysEqual } from '../keys/text.js';
+import {
+  COOKIE_BYTES,
+  HELLO_COUNTER,
+  PREFIX_COOKIE,
+  PREFIX_HELLO,
+  PREFIX_INITIATE,
+  PREFIX_VOUCH,
+  VOUCH_COUNTER,
+  encodeCookie,
+  encodeHello,
+  encodeVouch,
+  longTermNonce,
+  shortTermNonce,
+} from '../protocol/index.js';
+import type { Packet } from '../protocol/index.js';
+import type { Verdict } from '../registry/types.js';
+import type { Vault } from '../vault/types.js';
+import { Session } from './session.js';
+
+/** The Hello box holds exactly this many zero bytes; anything else is refused. */
+const HELLO_ZEROS = 64;
+const KEY = 32;
+const SAFE_NONCE = 16;
+
+export interface HandshakeIO {
+  /** The next packet from the peer (decoded); rejects when the connection ends or the step is aborted. */
+  next(): Promise<Packet>;
+  /** Queue a packet payload for the peer. */
+  send(payload: Uint8Array): void;
+}
+
+export interface HandshakeResult {
+  session: Session;
+  /** The peer's long-term public key: the server's as expected, or the client's as vouched. */
+  peerKey: Uint8Array;
+}
+
+export interface ClientHandshakeOptions {
+  backend: CryptoBackend;
+  vault: Vault;
+  serverKey: Uint8Array;
+}
+
+export async function clientHandshake(io: HandshakeIO, options: ClientHandshakeOptions): Promise<HandshakeResult> {
+  const { backend, vault, serverKey } = options;
+  const ephemeral = backend.keyPair();
+  // One key serves the Hello box and the Cookie box: both are between S and EC.
+  const helloKey = backend.beforenm(serverKey, ephemeral.secretKey);
+
+  const helloBox = backend.secretbox(new Uint8Array(HELLO_ZEROS), shortTermNonce(PREFIX_HELLO, HELLO_COUNTER), helloKey);
+  io.send(encodeHello({ clientEphemeralKey: ephemeral.publicKey, counter: HELLO_COUNTER, box: helloBox }));
+
+  const cookie = expect(await io.next(), 'cookie');
+  const cookieInner = backend.secretboxOpen(cookie.box, longTermNonce(PREFIX_COOKIE, cookie.nonce16), helloKey);
+  if (cookieInner === null) {
+    throw new CurvetunError('EAUTH', 'the Cookie packet did not open with the expected server key (wrong server key or tampered packet)');
+  }
+  const serverEphemeralKey = cookieInner.subarray(0, KEY);
+  const cookieBytes = cookieInner.subarray(KEY, KEY + COOKIE_BYTES);
+
+  const sessionKey = backend.beforenm(serverEphemeralKey, ephemeral.secretKey);
+  const vouch = await vault.seal(ephemeral.publicKey, PREFIX_VOUCH, serverKey);
+  const inner = new Uint8Array(KEY + SAFE_NONCE + vouch.box.length);
+  inner.set(vault.publicKey, 0);
+  inner.set(vouch.nonce16, KEY);
+  inner.set(vouch.box, KEY + SAFE_NONCE);
+  const initiateBox = backend.secretbox(inner, shortTermNonce(PREFIX_INITIATE, VOUCH_COUNTER), sessionKey);
+  io.send(encodeVouch({ cookie: cookieBytes, counter: VOUCH_COUNTER, box: initiateBox }));
+
+  return { session: new Session(backend, sessionKey, 'client'), peerKey: new Uint8Array(serverKey) };
+}
+
+export interface ServerHandshakeOptions {
+  backend: CryptoBackend;
+  vault: Vault;
+  cookies: CookieKeeper;
+  /** Decides whether the vouched client key may connect from this address. */
+  authorize(clientKey: Uint8Array): Promise<Verdict>;
+}
+
+export async function serverHandshake(io: HandshakeIO, options: ServerHandshakeOptions): Promise<HandshakeResult> {
+  const { backend, vault, cookies } = options;
+
+  const hello = expect(await io.next(), 'hello');
+  if (hello.counter !== HELLO_COUNTER) {
+    throw new CurvetunError('EPROTO', `a Hello must carry counter ${HELLO_COUNTER}, got ${hello.counter}`);
+  }
+  const clientEphemeralKey = new Uint8Array(hello.clientEphemeralKey);
+  // Opening the Hello proves the client knows our public key.
+  const zeros = await vault.open(hello.box, shortTermNonce(PREFIX_HELLO, HELLO_COUNTER), clientEphemeralKey);
+  if (zeros.length !== HELLO_ZEROS || zeros.some((b) => b !== 0)) {
+    throw new CurvetunError('EPROTO', 'the Hello box must hold 64 zero bytes');
+  }
+
+  // The server keeps nothing between Cookie and Vouch: its ephemeral secret travels inside the cookie.
+  const ephemeral = backend.keyPair();
+  const cookieBytes = await cookies.seal(clientEphemeralKey, ephemeral.secretKey);
+  const cookieInner = new Uint8Array(KEY + COOKIE_BYTES);
+  cookieInner.set(ephemeral.publicKey, 0);
+  cookieInner.set(cookieBytes, KEY);
+  const sealed = await vault.seal(cookieInner, PREFIX_COOKIE, clientEphemeralKey);
+  io.send(encodeCookie({ nonce16: sealed.nonce16, box: sealed.box }));
+
+  const vouch = expect(await io.next(), 'vouch');
+  if (vouch.counter !== VOUCH_COUNTER) {
+    throw new CurvetunError('EPROTO', `a Vouch must carry counter ${VOUCH_COUNTER}, got ${vouch.counter}`);
+  }
+  // Opening marks the cookie used: a replayed Vouch fails here (EAUTH).
+  const opened = await cookies.open(vouch.cookie);
+  if (!keysEqual(opened.clientEphemeralPublicKey, clientEphemeralKey)) {
+    throw new CurvetunError('EAUTH', 'the cookie was issued for another Hello');
+  }
+  const sessionKey = backend.beforenm(clientEphemeralKey, opened.serverEphemeralSecretKey);
+  const inner = backend.secretboxOpen(vouch.box, shortTermNonce(PREFIX_INITIATE, VOUCH_COUNTER), sessionKey);
+  if (inner === null) {
+    throw new CurvetunError('EAUTH', 'the Vouch box did not authenticate');
+  }
+  const clientKey = new Uint8Array(inner.subarray(0, KEY));
+  const vouchNonce = longTermNonce(PREFIX_VOUCH, inner.subarray(KEY, KEY + SAFE_NONCE));
+  const vouchBox = inner.subarray(KEY + SAFE_NONCE);
+
+  // Independent checks of one step: ask the registry and the vault at once.
+  const [verdict, vouched] = await Promise.all([
+    options.authorize(clientKey),
+    vault.open(vouchBox, vouchNonce, clientKey),
+  ]);
+  if (!verdict.allowed) {
+    throw new CurvetunError('EAUTH', `client key refused: ${verdict.reason}`);
+  }
+  if (!keysEqual(vouched, clientEphemeralKey)) {
+    throw new CurvetunError('EAUTH', 'the client key did not vouch for this connection');
+  }
+  return { session: new Session(backend, sessionKey, 'server'), peerKey: clientKey };
+}
+
+function expect<T extends Packet['type']>(packet: Packet, type: T): Extract<Packet, { type: T }> {
+  if (packet.type !== type) {
+    throw new CurvetunError('EPROTO', `expected a ${type} packet, got a ${packet.type} packet`);
+  }
+  return packet as Extract<Packet, { type: T }>;
+}
+

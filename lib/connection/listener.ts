@@ -1,0 +1,243 @@
+/**
+ * The server end: a TCP listener whose connections run the server half of the handshake, and an
+ * accept queue of connections that completed it.
+ */
+import { EventEmitter } from 'node:events';
+import { createServer } from 'node:net';
+import type { AddressInfo, Server, Socket as TcpSocket } from 'node:net';
+import type { CryptoBackend } from '../crypto/backend.js';
+import type { CookieKeeper } from '../cookie/types.js';
+import { CurvetunError } from '../errors.js';
+import type { Verdict } from '../registry/types.js';
+import type { Vault } from '../vault/types.js';
+import { serverHandshake } from './handshake.js';
+import { CurvetunSocket } from './socket.js';
+import type { RecvOptions, SocketLimits } from './socket.js';
+
+export interface ListenerConfig {
+  backend: CryptoBackend;
+  vault: Vault;
+  cookies: CookieKeeper;
+  /** May this client key connect from this address? */
+  authorize(remoteAddress: string, clientKey: Uint8Array): Promise<Verdict>;
+  /** Checked on the raw TCP address before any cryptography; false drops the connection. */
+  allowAddress(remoteAddress: string): boolean;
+  limits: SocketLimits;
+  /** Handshakes in progress at once; excess connections are dropped at once. */
+  maxPendingHandshakes: number;
+  /** Handshakes in progress at once from one address. */
+  maxPendingPerAddress: number;
+  /** Connections that completed the handshake and wait for `accept()`; excess ones are closed. */
+  backlog: number;
+  /** Called when the listener closes, to release what it started. */
+  onClose?: () => Promise<void>;
+}
+
+/** What the listener saw, for monitoring: counts only, never keys. */
+export interface ListenerStats {
+  pendingHandshakes: number;
+  accepted: number;
+  handshakeFailures: number;
+  droppedByAddress: number;
+  droppedByLimit: number;
+}
+
+export interface ListenerEvents {
+  /** A connection failed its handshake (bad packet, refused key, timeout…); only that one is closed. */
+  handshakeError: [error: CurvetunError, remoteAddress: string];
+}
+
+interface AcceptWaiter {
+  resolve(socket: CurvetunSocket): void;
+  reject(error: CurvetunError): void;
+  cleanup(): void;
+}
+
+/**
+ * A listening curvetun server. Obtain one from `listen()`.
+ *
+ * @example
+ * const listener = await listen(7000, { vault, registry });
+ * const socket = await listener.accept();
+ * for await (const message of socket) await socket.send(message);
+ */
+export class Listener extends EventEmitter<ListenerEvents> {
+  private readonly ready: CurvetunSocket[] = [];
+  private readonly waiters: AcceptWaiter[] = [];
+  private readonly pendingByAddress = new Map<string, number>();
+  private readonly handshaking = new Set<CurvetunSocket>();
+  private closing: Promise<void> | null = null;
+  readonly stats: ListenerStats = { pendingHandshakes: 0, accepted: 0, handshakeFailures: 0, droppedByAddress: 0, droppedByLimit: 0 };
+
+  /** @internal Use `listen()`. */
+  constructor(private readonly server: Server, private readonly config: ListenerConfig) {
+    super();
+    server.on('connection', (tcp) => this.onConnection(tcp));
+  }
+
+  /** @internal */
+  static async start(port: number, host: string, config: ListenerConfig): Promise<Listener> {
+    const server = createServer({ noDelay: true });
+    const listener = new Listener(server, config);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new CurvetunError('EINVAL', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`)),
+      );
+      server.listen(port, host, () => resolve());
+    });
+    server.on('error', () => undefined);
+    return listener;
+  }
+
+  /** The server's long-term public key: what clients pass as `serverKey`. */
+  get publicKey(): Uint8Array {
+    return this.config.vault.publicKey;
+  }
+
+  /** The bound address, as `net.Server#address()` gives it. */
+  address(): AddressInfo {
+    return this.server.address() as AddressInfo;
+  }
+
+  /**
+   * The next connection that completed the handshake. Several callers are served in call order.
+   * Rejects `ETIMEDOUT` / `EABORTED` (the listener stays usable) or `ECLOSED` once closed.
+   */
+  accept(options: RecvOptions = {}): Promise<CurvetunSocket> {
+    const next = this.ready.shift();
+    if (next) return Promise.resolve(next);
+    if (this.closing) return Promise.reject(new CurvetunError('ECLOSED', 'the listener is closed'));
+    const { timeout, signal } = options;
+    if (signal?.aborted) return Promise.reject(new CurvetunError('EABORTED', 'accept aborted'));
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = () => settle(new CurvetunError('EABORTED', 'accept aborted'));
+      const waiter: AcceptWaiter = {
+        resolve,
+        reject,
+        cleanup: () => {
+          if (timer) clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        },
+      };
+      const settle = (error: CurvetunError) => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        waiter.cleanup();
+        reject(error);
+      };
+      if (timeout !== undefined) {
+        timer = setTimeout(() => settle(new CurvetunError('ETIMEDOUT', `no connection within ${timeout} ms`)), timeout);
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Connections accepted so far, as an async iterator (ends when the listener closes). */
+  async *[Symbol.asyncIterator](): AsyncIterator<CurvetunSocket> {
+    for (;;) {
+      try {
+        yield await this.accept();
+      } catch (error) {
+        if (this.closing) return;
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * Stop listening, drop handshakes in progress and connections not yet accepted, and reject
+   * waiting `accept()` callers with `ECLOSED`. Accepted sockets stay open: close them yourself.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = (async () => {
+      const closed = new CurvetunError('ECLOSED', 'the listener is closed');
+      for (const waiter of this.waiters.splice(0)) {
+        waiter.cleanup();
+        waiter.reject(closed);
+      }
+      const dropping = [...this.handshaking, ...this.ready.splice(0)].map((s) => s.close());
+      await Promise.all([new Promise<void>((resolve) => this.server.close(() => resolve())), ...dropping]);
+      await this.config.onClose?.();
+    })();
+    return this.closing;
+  }
+
+  private onConnection(tcp: TcpSocket): void {
+    const address = tcp.remoteAddress;
+    if (this.closing || address === undefined) {
+      tcp.destroy();
+      return;
+    }
+    // Cheap checks first: no cryptography for an address we would refuse anyway.
+    if (!this.config.allowAddress(address)) {
+      this.stats.droppedByAddress++;
+      tcp.destroy();
+      return;
+    }
+    const fromAddress = this.pendingByAddress.get(address) ?? 0;
+    if (this.handshaking.size >= this.config.maxPendingHandshakes || fromAddress >= this.config.maxPendingPerAddress) {
+      this.stats.droppedByLimit++;
+      tcp.destroy();
+      return;
+    }
+    this.pendingByAddress.set(address, fromAddress + 1);
+
+    const { backend, vault, cookies } = this.config;
+    const socket = new CurvetunSocket(
+      tcp,
+      'server',
+      (io) =>
+        serverHandshake(io, {
+          backend,
+          vault,
+          cookies,
+          authorize: (clientKey) => this.config.authorize(address, clientKey),
+        }),
+      this.config.limits,
+    );
+    this.handshaking.add(socket);
+    this.stats.pendingHandshakes = this.handshaking.size;
+
+    const settled = () => {
+      this.handshaking.delete(socket);
+      this.stats.pendingHandshakes = this.handshaking.size;
+      const left = (this.pendingByAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.pendingByAddress.set(address, left);
+      else this.pendingByAddress.delete(address);
+    };
+    socket.whenReady().then(
+      () => {
+        settled();
+        this.enqueue(socket);
+      },
+      (error: CurvetunError) => {
+        settled();
+        this.stats.handshakeFailures++;
+        this.emit('handshakeError', error, address);
+      },
+    );
+  }
+
+  private enqueue(socket: CurvetunSocket): void {
+    this.stats.accepted++;
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      waiter.cleanup();
+      waiter.resolve(socket);
+      return;
+    }
+    if (this.closing || this.ready.length >= this.config.backlog) {
+      void socket.close();
+      return;
+    }
+    this.ready.push(socket);
+    // A queued connection that closes before it is accepted leaves the queue.
+    socket.once('close', () => {
+      const i = this.ready.indexOf(socket);
+      if (i >= 0) this.ready.splice(i, 1);
+    });
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The lifecycle of one connection as an xstate machine:
+ *
+ *   ready ─CONNECT→ initiating ─┐
+ *   ready ─ACCEPT─→ accepting ──┴─(handshake done)→ connected
+ *   every state ─(CLOSE | FAIL | handshake error | handshake timeout)→ closed
+ *
+ * The machine owns the handshake (as an invoked promise, aborted when the state is left) and its
+ * timeout, and turns every failure into a reason on the way to `closed`. The per-message data path
+ * does not go through it: once connected, the socket handles messages directly and only sends an
+ * event when the connection must end.
+ */
+import { assign, fromPromise, setup } from 'xstate';
+import { CurvetunError } from '../errors.js';
+import type { HandshakeResult } from './handshake.js';
+
+export interface ConnectionHooks {
+  /** Runs the handshake; the signal aborts when the machine leaves the handshake state. */
+  handshake(signal: AbortSignal): Promise<HandshakeResult>;
+  /** Called once, on entering `connected`. Must not throw. */
+  connected(result: HandshakeResult): void;
+  /** Called once, on entering `closed`. Must not throw. */
+  closed(reason: CurvetunError): void;
+}
+
+export interface ConnectionInput {
+  hooks: ConnectionHooks;
+  handshakeTimeoutMs: number;
+}
+
+interface ConnectionContext extends ConnectionInput {
+  reason: CurvetunError | null;
+}
+
+export type ConnectionEvent =
+  | { type: 'CONNECT' }
+  | { type: 'ACCEPT' }
+  /** The connection must end because of `error` (protocol violation, bad box, socket error). */
+  | { type: 'FAIL'; error: CurvetunError }
+  /** Closed on purpose (local close, peer close, abort): `error` says why. */
+  | { type: 'CLOSE'; error: CurvetunError };
+
+const handshakeLogic = fromPromise<HandshakeResult, { hooks: ConnectionHooks }>(({ input, signal }) =>
+  input.hooks.handshake(signal),
+);
+
+function asCurvetunError(error: unknown): CurvetunError {
+  if (error instanceof CurvetunError) return error;
+  // Only our own code runs in the handshake; anything else is a bug, reported without internals.
+  return new CurvetunError('EPROTO', 'the handshake failed unexpectedly', { cause: error });
+}
+
+/** Every transition into `closed` records its reason first; the first reason wins. */
+const endWith = {
+  target: '#connection.closed',
+  actions: assign({
+    reason: ({ context, event }: { context: ConnectionContext; event: ConnectionEvent }) =>
+      context.reason ?? ('error' in event ? event.error : new CurvetunError('ECLOSED', 'connection closed')),
+  }),
+} as const;
+
+export const connectionMachine = setup({
+  types: {
+    context: {} as ConnectionContext,
+    events: {} as ConnectionEvent,
+    input: {} as ConnectionInput,
+  },
+  actors: { handshake: handshakeLogic },
+  delays: {
+    handshakeTimeout: ({ context }) => context.handshakeTimeoutMs,
+  },
+}).createMachine({
+  id: 'connection',
+  initial: 'ready',
+  context: ({ input }) => ({ ...input, reason: null }),
+  states: {
+    ready: {
+      on: { CONNECT: 'initiating', ACCEPT: 'accepting', CLOSE: endWith, FAIL: endWith },
+    },
+    // Client and server differ only in which handshake half the hooks run.
+    initiating: { tags: ['handshaking'], ...handshakeState() },
+    accepting: { tags: ['handshaking'], ...handshakeState() },
+    connected: {
+      on: { CLOSE: endWith, FAIL: endWith },
+    },
+    closed: {
+      type: 'final',
+      entry: ({ context }) => context.hooks.closed(context.reason ?? new CurvetunError('ECLOSED', 'connection closed')),
+    },
+  },
+});
+
+function handshakeState() {
+  return {
+    invoke: {
+      src: 'handshake' as const,
+      input: ({ context }: { context: ConnectionContext }) => ({ hooks: context.hooks }),
+      onDone: {
+        target: 'connected',
+        actions: ({ context, event }: { context: ConnectionContext; event: { output: HandshakeResult } }) =>
+          context.hooks.connected(event.output),
+      },
+      onError: {
+        target: 'closed',
+        actions: assign({
+          reason: ({ context, event }: { context: ConnectionContext; event: { error: unknown } }) =>
+            context.reason ?? asCurvetunError(event.error),
+        }),
+      },
+    },
+    after: {
+      handshakeTimeout: {
+        target: 'closed',
+        actions: assign({
+          reason: ({ context }: { context: ConnectionContext }) =>
+            context.reason ??
+            new CurvetunError('ETIMEDOUT', `the handshake did not complete within ${context.handshakeTimeoutMs} ms`),
+        }),
+      },
+    },
+    on: { CLOSE: endWith, FAIL: endWith },
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * Options of the public `listen()` and `connect()` calls. Every field is optional: what is left
+ * out comes from the default runtime (see `lib/defaults.ts`).
+ */
+import type { CryptoBackend } from '../crypto/backend.js';
+import type { CookieKeeper } from '../cookie/types.js';
+import type { Registry } from '../registry/types.js';
+import type { Vault } from '../vault/types.js';
+
+/** A crypto backend, or the name of one: 'auto' (default), 'tweetnacl', 'node', 'sodium'. */
+export type CryptoChoice = CryptoBackend | 'auto' | 'tweetnacl' | 'node' | 'sodium';
+
+export interface CommonOptions {
+  /** Holds our long-term key. Default: the runtime's `WorkerVault`, key in `$CURVETUN_HOME` (~/.curvetun). */
+  vault?: Vault;
+  /** The known_hosts registry. Default: the runtime's, file `$CURVETUN_HOME/known_hosts`. */
+  registry?: Registry;
+  /**
+   * Address patterns (IP, CIDR, DNS name, `.domain` pattern, `*`) this end may talk to. A server
+   * drops other peers before any cryptography; a client refuses to connect elsewhere.
+   * @example { allowedAddresses: ['127.0.0.0/8', '::1'] }
+   */
+  allowedAddresses?: string[];
+  /** Handshake deadline in ms. Default 10 000. */
+  handshakeTimeout?: number;
+  /** Bytes of unconsumed received messages before TCP reading pauses. Default 1 MiB. */
+  highWaterMark?: number;
+  /** Which crypto implementation to use. Default 'auto' (or `$CURVETUN_CRYPTO`). */
+  crypto?: CryptoChoice;
+}
+
+/**
+ * @example
+ * const listener = await listen(7000, { host: '127.0.0.1', registry });
+ */
+export interface ListenOptions extends CommonOptions {
+  /** Interface to bind. Default '127.0.0.1': listening beyond this machine is a choice you make. */
+  host?: string;
+  /** The cookie keeper. Default: a cookie keeper worker started for (and stopped with) this listener. */
+  cookies?: CookieKeeper;
+  /**
+   * Accept every client key that completes the handshake, without asking the registry. The
+   * connection is still encrypted and `socket.peerKey` still tells you who it is.
+   */
+  acceptAnyClient?: boolean;
+  /** Handshakes in progress at once; more are dropped at once. Default 1 024. */
+  maxPendingHandshakes?: number;
+  /** Handshakes in progress at once from one address. Default 64. */
+  maxPendingPerAddress?: number;
+  /** Handshaken connections waiting for `accept()`; more are closed. Default 511. */
+  backlog?: number;
+}
+
+/**
+ * @example
+ * const socket = await connect('127.0.0.1', 7000, { serverKey: 'base64…', timeout: 5000 });
+ */
+export interface ConnectOptions extends CommonOptions {
+  /** The server's public key (32 bytes, or its base64 text). Default: looked up in the registry by host. */
+  serverKey?: Uint8Array | string;
+  /** Whole deadline for TCP connect + handshake, in ms. Default: `handshakeTimeout`. */
+  timeout?: number;
+  /** Aborts the connect with `EABORTED`. */
+  signal?: AbortSignal;
+}

@@ -1,0 +1,86 @@
+/**
+ * The data path of a connected tunnel: pure code, no I/O.
+ *
+ * After the handshake both sides hold one shared key (beforenm of the two ephemeral keys). Each
+ * direction has its own nonce prefix, so a message reflected back to its sender never opens, and
+ * its own counter: we send 2, 3, 4, … and accept any strictly increasing counter, which refuses
+ * replays and reordering on the same connection.
+ */
+import type { CryptoBackend } from '../crypto/backend.js';
+import { CurvetunError } from '../errors.js';
+import {
+  FIRST_MESSAGE_COUNTER,
+  MAX_MESSAGE_BYTES,
+  MESSAGE_FRAME_BOX_OFFSET,
+  PREFIX_CLIENT_MESSAGE,
+  PREFIX_SERVER_MESSAGE,
+  allocMessageFrame,
+  shortTermNonce,
+} from '../protocol/index.js';
+import type { MessagePacket } from '../protocol/index.js';
+
+/** The highest counter we send or accept: counters are handled as JavaScript numbers. */
+export const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
+
+export type Role = 'client' | 'server';
+
+export class Session {
+  private sendCounter = FIRST_MESSAGE_COUNTER;
+  /** The last counter accepted from the peer; the next must be larger. */
+  private lastReceived = FIRST_MESSAGE_COUNTER - 1;
+  private readonly sendPrefix: Uint8Array;
+  private readonly receivePrefix: Uint8Array;
+  // Scratch nonces, reused for every message: one per direction so a send between two receives
+  // never clobbers the other.
+  private readonly sendNonce = new Uint8Array(24);
+  private readonly receiveNonce = new Uint8Array(24);
+
+  constructor(
+    private readonly backend: CryptoBackend,
+    private readonly sharedKey: Uint8Array,
+    role: Role,
+    /** Lowered only by tests, to reach the end of the counter space. */
+    private readonly maxCounter = MAX_COUNTER,
+  ) {
+    this.sendPrefix = role === 'client' ? PREFIX_CLIENT_MESSAGE : PREFIX_SERVER_MESSAGE;
+    this.receivePrefix = role === 'client' ? PREFIX_SERVER_MESSAGE : PREFIX_CLIENT_MESSAGE;
+  }
+
+  /** True once no further message can be sent without reusing a nonce. */
+  get exhausted(): boolean {
+    return this.sendCounter > this.maxCounter;
+  }
+
+  /** Encrypt `message` straight into a whole wire frame (length prefix included). */
+  seal(message: Uint8Array): Uint8Array {
+    if (message.length > MAX_MESSAGE_BYTES) {
+      throw new CurvetunError('ETOOBIG', `a message carries at most ${MAX_MESSAGE_BYTES} bytes, got ${message.length}`);
+    }
+    if (this.exhausted) {
+      throw new CurvetunError('ECLOSED', 'the message counter is used up; open a new connection');
+    }
+    const counter = this.sendCounter++;
+    const frame = allocMessageFrame(counter, message.length);
+    shortTermNonce(this.sendPrefix, counter, this.sendNonce);
+    this.backend.secretboxInto(frame, MESSAGE_FRAME_BOX_OFFSET, message, this.sendNonce, this.sharedKey);
+    return frame;
+  }
+
+  /** Open a message from the peer; `EPROTO` for a counter that does not increase, `EAUTH` for a bad box. */
+  open(packet: MessagePacket): Uint8Array {
+    const { counter } = packet;
+    if (counter <= this.lastReceived) {
+      throw new CurvetunError('EPROTO', `message counter ${counter} does not increase (last was ${this.lastReceived}): replayed or reordered`);
+    }
+    if (counter > this.maxCounter) {
+      throw new CurvetunError('EPROTO', 'message counter beyond the supported range');
+    }
+    shortTermNonce(this.receivePrefix, counter, this.receiveNonce);
+    const plain = this.backend.secretboxOpen(packet.box, this.receiveNonce, this.sharedKey);
+    if (plain === null) {
+      throw new CurvetunError('EAUTH', 'a message did not authenticate (tampered, forged or reflected)');
+    }
+    this.lastReceived = counter;
+    return plain;
+  }
+}

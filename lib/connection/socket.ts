@@ -1,0 +1,411 @@
+/**
+ * The message-oriented socket: one TCP connection, one state machine, one Session once connected.
+ *
+ * Receiving: TCP chunks → FrameDecoder → (handshake: a packet queue the handshake reads;
+ * connected: decode + open inline, no machine event) → waiting `recv` callers in call order,
+ * else `'message'` listeners, else a bounded buffer. Above the high-water mark the TCP socket is
+ * paused, so a slow reader makes the kernel's window close instead of our memory grow.
+ *
+ * Sending: seal straight into a frame; frames written in one tick are corked into one write.
+ */
+import { EventEmitter } from 'node:events';
+import type { Socket as TcpSocket } from 'node:net';
+import { createActor } from 'xstate';
+import type { Actor } from 'xstate';
+import { CurvetunError } from '../errors.js';
+import { FrameDecoder, decodePacket, encodeFrame } from '../protocol/index.js';
+import type { Packet } from '../protocol/index.js';
+import type { HandshakeIO, HandshakeResult } from './handshake.js';
+import { connectionMachine } from './machine.js';
+import type { Session } from './session.js';
+
+export interface RecvOptions {
+  /** Give up after this many milliseconds with `ETIMEDOUT`; the socket stays usable. */
+  timeout?: number;
+  /** Give up when this signal aborts, with `EABORTED`; the socket stays usable. */
+  signal?: AbortSignal;
+}
+
+export interface SocketLimits {
+  /** Handshake deadline in ms (default 10 000): a peer that stalls is dropped. */
+  handshakeTimeout: number;
+  /** Bytes of received, unconsumed messages above which TCP reading pauses (default 1 MiB). */
+  highWaterMark: number;
+}
+
+export const DEFAULT_LIMITS: SocketLimits = { handshakeTimeout: 10_000, highWaterMark: 1 << 20 };
+
+/** Frames read ahead while the handshake is still running before TCP reading pauses. */
+const HANDSHAKE_READ_AHEAD = 8;
+
+interface Waiter {
+  resolve(message: Uint8Array): void;
+  reject(error: CurvetunError): void;
+  cleanup(): void;
+}
+
+export type SocketRole = 'client' | 'server';
+
+export interface CurvetunSocketEvents {
+  message: [message: Uint8Array];
+  close: [reason: CurvetunError];
+  error: [error: CurvetunError];
+}
+
+/**
+ * A connected curvetun socket. Obtain one from `connect()` or `listener.accept()`.
+ *
+ * @example
+ * const socket = await connect('127.0.0.1', 7000, { serverKey });
+ * await socket.send(new TextEncoder().encode('hello'));
+ * const reply = await socket.recv({ timeout: 5000 });
+ * await socket.close();
+ */
+export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
+  /** The peer's long-term public key (32 bytes): the server's for a client, the client's for a server. */
+  peerKey: Uint8Array = new Uint8Array(0);
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+
+  private readonly actor: Actor<typeof connectionMachine>;
+  private readonly decoder = new FrameDecoder();
+  private session: Session | null = null;
+  private reason: CurvetunError | null = null;
+
+  // Handshake-time packet queue.
+  private readonly handshakeFrames: Uint8Array[] = [];
+  private handshakeWaiter: { resolve(p: Packet): void; reject(e: unknown): void } | null = null;
+
+  // Received messages not yet consumed, and callers waiting for one.
+  private readonly inbox: Uint8Array[] = [];
+  private inboxBytes = 0;
+  private readonly waiters: Waiter[] = [];
+  private paused = false;
+  private corked = false;
+  private receivedAny = false;
+
+  private readonly ready: Promise<void>;
+  private readonly closedPromise: Promise<CurvetunError>;
+  private resolveReady!: () => void;
+  private rejectReady!: (e: CurvetunError) => void;
+  private resolveClosed!: (e: CurvetunError) => void;
+
+  /** @internal Use `connect()` or `Listener.accept()`. */
+  constructor(
+    private readonly tcp: TcpSocket,
+    readonly role: SocketRole,
+    runHandshake: (io: HandshakeIO) => Promise<HandshakeResult>,
+    private readonly limits: SocketLimits,
+  ) {
+    super();
+    this.remoteAddress = tcp.remoteAddress ?? '';
+    this.remotePort = tcp.remotePort ?? 0;
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    // Nobody may be waiting on `ready` when a handshake fails (server side): never an unhandled rejection.
+    this.ready.catch(() => undefined);
+    this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
+
+    const io: HandshakeIO = { next: () => this.nextHandshakePacket(), send: (payload) => this.writeFrame(encodeFrame(payload)) };
+    this.actor = createActor(connectionMachine, {
+      input: {
+        handshakeTimeoutMs: limits.handshakeTimeout,
+        hooks: {
+          handshake: (signal) => {
+            signal.addEventListener('abort', () => this.abortHandshakeRead(), { once: true });
+            return runHandshake(io);
+          },
+          connected: (result) => this.onConnected(result),
+          closed: (reason) => this.onClosed(reason),
+        },
+      },
+    });
+    this.actor.start();
+
+    tcp.setNoDelay(true);
+    tcp.on('data', (chunk: Buffer) => this.onData(chunk));
+    tcp.on('end', () => this.end('CLOSE', new CurvetunError('ECLOSED', this.peerClosedMessage())));
+    tcp.on('close', () => this.end('CLOSE', new CurvetunError('ECLOSED', this.peerClosedMessage())));
+    tcp.on('error', (err: NodeJS.ErrnoException) =>
+      this.end('FAIL', new CurvetunError('ECLOSED', `connection error: ${err.code ?? 'socket error'}`)),
+    );
+    this.actor.send({ type: role === 'client' ? 'CONNECT' : 'ACCEPT' });
+  }
+
+  /** Resolves when the handshake completes; rejects with the reason it did not. @internal */
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
+  /** True once the connection has closed, for whatever reason. */
+  get closed(): boolean {
+    return this.reason !== null;
+  }
+
+  /** Why the connection closed (`null` while open). */
+  get closeReason(): CurvetunError | null {
+    return this.reason;
+  }
+
+  /** The current lifecycle state: 'ready' | 'initiating' | 'accepting' | 'connected' | 'closed'. */
+  get state(): string {
+    return String(this.actor.getSnapshot().value);
+  }
+
+  /**
+   * Send one message (at most 65 503 bytes). Resolves once the frame is handed to the OS; when the
+   * kernel buffer is full it waits for it to drain. Rejects `ETOOBIG` (nothing sent) or `ECLOSED`.
+   */
+  send(message: Uint8Array | string): Promise<void> {
+    const bytes = typeof message === 'string' ? Buffer.from(message) : message;
+    if (this.reason) return Promise.reject(this.closedError());
+    if (!this.session) return Promise.reject(new CurvetunError('ECLOSED', 'the handshake has not completed'));
+    let frame: Uint8Array;
+    try {
+      frame = this.session.seal(bytes);
+    } catch (error) {
+      const e = error as CurvetunError;
+      if (e.code === 'ECLOSED') this.end('FAIL', e);
+      return Promise.reject(e);
+    }
+    return new Promise((resolve, reject) => {
+      this.writeFrame(frame, (err) => (err ? reject(this.closedError()) : resolve()));
+    });
+  }
+
+  /**
+   * Receive the next message. Several callers may wait at once; they are served in call order.
+   * Rejects `ETIMEDOUT` / `EABORTED` (the socket stays usable) or with the close reason.
+   */
+  recv(options: RecvOptions = {}): Promise<Uint8Array> {
+    const queued = this.inbox.shift();
+    if (queued) {
+      this.inboxBytes -= queued.length;
+      this.maybeResume();
+      return Promise.resolve(queued);
+    }
+    if (this.reason) return Promise.reject(this.closedError());
+    const { timeout, signal } = options;
+    if (signal?.aborted) return Promise.reject(new CurvetunError('EABORTED', 'recv aborted'));
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = () => settle(new CurvetunError('EABORTED', 'recv aborted'));
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        cleanup: () => {
+          if (timer) clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        },
+      };
+      const settle = (error: CurvetunError) => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        waiter.cleanup();
+        reject(error);
+      };
+      if (timeout !== undefined) {
+        timer = setTimeout(() => settle(new CurvetunError('ETIMEDOUT', `no message within ${timeout} ms`)), timeout);
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Messages as they arrive; ends when the connection closes cleanly, throws if it failed. */
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    for (;;) {
+      try {
+        yield await this.recv();
+      } catch (error) {
+        // A clean close (either side) ends the iteration; a failure is thrown to the loop.
+        if ((error as CurvetunError).code === 'ECLOSED' && this.reason?.code === 'ECLOSED') return;
+        throw error;
+      }
+    }
+  }
+
+  /** Close the connection after flushing what was sent. Resolves when TCP has closed. */
+  close(): Promise<void> {
+    this.end('CLOSE', new CurvetunError('ECLOSED', 'the socket was closed locally'));
+    return this.closedPromise.then(() => undefined);
+  }
+
+  /** @internal Close because the caller's signal or deadline fired. */
+  abort(error: CurvetunError): void {
+    this.end('CLOSE', error);
+  }
+
+  // ---- receive path ------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    if (this.reason) return;
+    let frames: Uint8Array[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (error) {
+      this.end('FAIL', error as CurvetunError);
+      return;
+    }
+    if (this.session) {
+      for (const frame of frames) if (!this.receiveFrame(frame)) return;
+    } else {
+      for (const frame of frames) this.handshakeFrames.push(frame);
+      if (this.handshakeFrames.length >= HANDSHAKE_READ_AHEAD) this.pauseReading();
+      this.feedHandshake();
+    }
+  }
+
+  /** Open one message frame and deliver it; false when the connection failed. */
+  private receiveFrame(frame: Uint8Array): boolean {
+    let message: Uint8Array;
+    try {
+      const packet = decodePacket(frame);
+      if (packet.type !== 'message') {
+        throw new CurvetunError('EPROTO', `expected a message packet after the handshake, got a ${packet.type} packet`);
+      }
+      message = this.session!.open(packet);
+    } catch (error) {
+      this.end('FAIL', error as CurvetunError);
+      return false;
+    }
+    this.receivedAny = true;
+    this.deliver(message);
+    return true;
+  }
+
+  private deliver(message: Uint8Array): void {
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      waiter.cleanup();
+      waiter.resolve(message);
+    } else if (this.listenerCount('message') > 0) {
+      this.emit('message', message);
+    } else {
+      this.inbox.push(message);
+      this.inboxBytes += message.length;
+      if (this.inboxBytes >= this.limits.highWaterMark) this.pauseReading();
+    }
+  }
+
+  private nextHandshakePacket(): Promise<Packet> {
+    return new Promise((resolve, reject) => {
+      this.handshakeWaiter = { resolve, reject };
+      this.feedHandshake();
+    });
+  }
+
+  private feedHandshake(): void {
+    const waiter = this.handshakeWaiter;
+    if (!waiter) return;
+    const frame = this.handshakeFrames.shift();
+    if (!frame) return;
+    this.handshakeWaiter = null;
+    try {
+      waiter.resolve(decodePacket(frame));
+    } catch (error) {
+      waiter.reject(error);
+    }
+  }
+
+  private abortHandshakeRead(): void {
+    const waiter = this.handshakeWaiter;
+    this.handshakeWaiter = null;
+    waiter?.reject(new CurvetunError('ECLOSED', 'handshake abandoned'));
+  }
+
+  private onConnected(result: HandshakeResult): void {
+    this.session = result.session;
+    this.peerKey = result.peerKey;
+    this.resolveReady();
+    // Frames that arrived right behind the last handshake packet are messages: process them now,
+    // after the caller has had a chance to attach listeners.
+    queueMicrotask(() => {
+      if (this.reason) return;
+      while (this.handshakeFrames.length > 0) {
+        if (!this.receiveFrame(this.handshakeFrames.shift()!)) return;
+      }
+      this.maybeResume();
+    });
+  }
+
+  private pauseReading(): void {
+    if (!this.paused) {
+      this.paused = true;
+      this.tcp.pause();
+    }
+  }
+
+  private maybeResume(): void {
+    if (this.paused && this.session && this.handshakeFrames.length === 0 && this.inboxBytes < this.limits.highWaterMark / 2) {
+      this.paused = false;
+      this.tcp.resume();
+    }
+  }
+
+  // ---- send path ---------------------------------------------------------------------------
+
+  private writeFrame(frame: Uint8Array, callback?: (err?: Error | null) => void): void {
+    // Gather every frame written in this tick into one writev.
+    if (!this.corked) {
+      this.corked = true;
+      this.tcp.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.tcp.uncork();
+      });
+    }
+    this.tcp.write(frame, callback);
+  }
+
+  // ---- closing -----------------------------------------------------------------------------
+
+  /** Ask the machine to end the connection (once: a closed machine takes no more events). */
+  private end(type: 'CLOSE' | 'FAIL', error: CurvetunError): void {
+    if (!this.reason) this.actor.send({ type, error });
+  }
+
+  private peerClosedMessage(): string {
+    if (this.role === 'client' && !this.receivedAny && this.session) {
+      return 'the server closed the connection right after the handshake (it may have refused our key)';
+    }
+    return this.session ? 'the peer closed the connection' : 'the peer closed the connection during the handshake';
+  }
+
+  private closedError(): CurvetunError {
+    const r = this.reason!;
+    return r.code === 'ECLOSED' ? r : new CurvetunError('ECLOSED', `connection closed: ${r.message}`, { cause: r });
+  }
+
+  private onClosed(reason: CurvetunError): void {
+    this.reason = reason;
+    this.abortHandshakeRead();
+    this.rejectReady(reason);
+    for (const waiter of this.waiters.splice(0)) {
+      waiter.cleanup();
+      waiter.reject(reason);
+    }
+    this.handshakeFrames.length = 0;
+    if (this.tcp.destroyed) {
+      this.finishClose(reason);
+    } else {
+      this.tcp.once('close', () => this.finishClose(reason));
+      if (reason.code === 'ECLOSED' && this.session) {
+        // A clean close: flush what was sent, then FIN; bounded so a stuck peer cannot hold us.
+        this.tcp.end();
+        setTimeout(() => this.tcp.destroy(), 2_000).unref();
+      } else {
+        this.tcp.destroy();
+      }
+    }
+  }
+
+  private finishClose(reason: CurvetunError): void {
+    this.tcp.removeAllListeners('data');
+    this.emit('close', reason);
+    if (reason.code !== 'ECLOSED' && this.listenerCount('error') > 0) this.emit('error', reason);
+    this.resolveClosed(reason);
+  }
+}

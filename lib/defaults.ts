@@ -1,0 +1,71 @@
+/**
+ * The default runtime: what `listen()` and `connect()` use when no vault or registry is passed.
+ *
+ * Everything lives in one directory, `$CURVETUN_HOME` or `~/.curvetun`:
+ *   id_curvetun / id_curvetun.pub   the long-term key pair (made on first use, secret file 0600)
+ *   known_hosts                     the registry
+ * The vault and registry workers start on first use and are shared by every socket of the process.
+ * Workers are unref'd, so a program that is done exits without calling `stopDefaultRuntime()`.
+ */
+import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { openRegistry } from './registry/index.js';
+import type { Registry } from './registry/types.js';
+import { WorkerVault } from './vault/index.js';
+import type { Vault } from './vault/types.js';
+
+export interface RuntimeOptions {
+  /** Directory holding the key pair and known_hosts. Default `$CURVETUN_HOME` or `~/.curvetun`. */
+  home?: string;
+}
+
+export class Runtime {
+  readonly home: string;
+  private vaultPromise: Promise<Vault> | null = null;
+  private registryPromise: Promise<Registry> | null = null;
+
+  constructor(options: RuntimeOptions = {}) {
+    this.home = options.home ?? process.env.CURVETUN_HOME ?? join(homedir(), '.curvetun');
+  }
+
+  /** The vault holding `id_curvetun` (generated on first use). */
+  vault(): Promise<Vault> {
+    this.vaultPromise ??= (async () => {
+      mkdirSync(this.home, { recursive: true, mode: 0o700 });
+      return WorkerVault.open({ secretKeyFile: join(this.home, 'id_curvetun'), create: true });
+    })();
+    return this.vaultPromise;
+  }
+
+  /** The registry over `known_hosts` (an empty file is made on first use: nobody is trusted yet). */
+  registry(): Promise<Registry> {
+    this.registryPromise ??= (async () => {
+      mkdirSync(this.home, { recursive: true, mode: 0o700 });
+      return openRegistry({ file: join(this.home, 'known_hosts'), create: true });
+    })();
+    return this.registryPromise;
+  }
+
+  /** Stop the workers this runtime started. */
+  async stop(): Promise<void> {
+    const [vault, registry] = [this.vaultPromise, this.registryPromise];
+    this.vaultPromise = this.registryPromise = null;
+    await Promise.all([vault?.then((v) => v.close()), registry?.then((r) => r.close())]);
+  }
+}
+
+let shared: Runtime | null = null;
+
+/** The process-wide runtime used for defaults. */
+export function defaultRuntime(): Runtime {
+  shared ??= new Runtime();
+  return shared;
+}
+
+/** Stop the process-wide runtime's workers (optional: they do not keep the process alive). */
+export async function stopDefaultRuntime(): Promise<void> {
+  const runtime = shared;
+  shared = null;
+  await runtime?.stop();
+}

@@ -1,0 +1,30 @@
+/**
+ * curvetun: encrypted, mutually authenticated, message-oriented tunnels over TCP
+ * (the curve_tun protocol v1.0).
+ *
+ * @example
+ * import { listen, connect } from 'curvetun';
+ *
+ * const listener = await listen(7000, { acceptAnyClient: true });
+ * const client = await connect('127.0.0.1', 7000, { serverKey: listener.publicKey });
+ * const server = await listener.accept();
+ * await client.send('ping');
+ * console.log(new TextDecoder().decode(await server.recv()));
+ */
+export { listen, connect } from './connection/api.js';
+export type { ListenOptions, ConnectOptions, CommonOptions, CryptoChoice } from './connection/options.js';
+export { CurvetunSocket } from './connection/socket.js';
+export type { RecvOptions } from './connection/socket.js';
+export { Listener } from './connection/listener.js';
+export type { ListenerStats } from './connection/listener.js';
+export { Runtime, defaultRuntime, stopDefaultRuntime } from './defaults.js';
+export type { RuntimeOptions } from './defaults.js';
+export { CurvetunError, ProtocolError, isCurvetunError } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export { encodePublicKeyText, decodePublicKeyText, KEY_TYPE } from './keys/text.js';
+export type { Vault, SealedBox } from './vault/types.js';
+export type { CookieKeeper } from './cookie/types.js';
+export type { Registry, RegistryEntry, Verdict } from './registry/types.js';
+export type { CryptoBackend, KeyPair } from './crypto/backend.js';
+export { getBackend, availableBackends } from './crypto/index.js';
+export { MAX_MESSAGE_BYTES } from './protocol/index.js';

@@ -1,0 +1,371 @@
+/**
+ * End to end over 127.0.0.1 with real workers and real crypto: the socket API, its errors, and
+ * the attacks a man in the middle can try (see test/helpers/proxy.ts).
+ */
+import test from 'ava';
+import type { ExecutionContext } from 'ava';
+import { connect, CurvetunError } from '../lib/index.js';
+import type { CurvetunSocket, Listener } from '../lib/index.js';
+import { MAGIC_MESSAGE } from '../lib/protocol/index.js';
+import { bytes, makeWorld, within } from './helpers/fixtures.js';
+import type { World } from './helpers/fixtures.js';
+import { replay, startProxy } from './helpers/proxy.js';
+
+let world: World;
+test.before(async () => {
+  world = await makeWorld();
+});
+test.after.always(async () => {
+  await world?.dispose();
+});
+
+/** A listener that echoes every message on every connection it accepts. */
+async function echoServer(listener: Listener): Promise<void> {
+  for await (const socket of listener) {
+    void (async () => {
+      try {
+        for await (const message of socket) await socket.send(message);
+      } catch {
+        // this connection failed; the listener goes on
+      }
+    })();
+  }
+}
+
+async function pair(t: ExecutionContext, listener: Listener, port = listener.address().port) {
+  const acceptP = listener.accept({ timeout: 5000 });
+  const client = await connect('127.0.0.1', port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 5000 });
+  const server = await acceptP;
+  t.teardown(() => Promise.all([client.close(), server.close()]).then(() => undefined));
+  return { client, server };
+}
+
+function expectCode(t: ExecutionContext, error: unknown, ...codes: string[]) {
+  t.true(error instanceof CurvetunError, `expected a CurvetunError, got ${String(error)}`);
+  t.true(codes.includes((error as CurvetunError).code), `code ${(error as CurvetunError).code} not in ${codes.join('/')}`);
+}
+
+test('echo of 0, 1, 1 000 and 65 503 byte messages', async (t) => {
+  const listener = await world.listen();
+  void echoServer(listener);
+  const client = await connect('127.0.0.1', listener.address().port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 5000 });
+  t.teardown(() => client.close());
+  t.deepEqual(client.peerKey, listener.publicKey);
+  for (const size of [0, 1, 1000, 65_503]) {
+    const message = bytes(size, size + 7);
+    await client.send(message);
+    const echoed = await client.recv({ timeout: 5000 });
+    t.is(echoed.length, size);
+    t.deepEqual(Buffer.from(echoed), Buffer.from(message));
+  }
+});
+
+test('both ends know each other: peerKey, remoteAddress', async (t) => {
+  const listener = await world.listen();
+  const { client, server } = await pair(t, listener);
+  t.deepEqual(server.peerKey, world.clientVault.publicKey);
+  t.deepEqual(client.peerKey, world.serverVault.publicKey);
+  t.is(server.remoteAddress, '127.0.0.1');
+  t.is(client.remotePort, listener.address().port);
+});
+
+test('a message over 65 503 bytes is refused with ETOOBIG before anything is sent; the socket stays usable', async (t) => {
+  const listener = await world.listen();
+  const { client, server } = await pair(t, listener);
+  const error = await t.throwsAsync(client.send(new Uint8Array(65_504)));
+  expectCode(t, error, 'ETOOBIG');
+  await client.send('after');
+  t.is(Buffer.from(await server.recv({ timeout: 5000 })).toString(), 'after');
+});
+
+test('three waiting receivers get three messages in the order they called', async (t) => {
+  const listener = await world.listen();
+  const { client, server } = await pair(t, listener);
+  const order: string[] = [];
+  const receivers = ['first', 'second', 'third'].map((name) =>
+    server.recv({ timeout: 5000 }).then((m) => {
+      order.push(name);
+      return Buffer.from(m).toString();
+    }),
+  );
+  await client.send('a');
+  await client.send('b');
+  await client.send('c');
+  t.deepEqual(await Promise.all(receivers), ['a', 'b', 'c']);
+  t.deepEqual(order, ['first', 'second', 'third']);
+});
+
+test('a recv timeout gives ETIMEDOUT and the socket stays usable', async (t) => {
+  const listener = await world.listen();
+  const { client, server } = await pair(t, listener);
+  const started = Date.now();
+  expectCode(t, await t.throwsAsync(server.recv({ timeout: 100 })), 'ETIMEDOUT');
+  t.true(Date.now() - started >= 90);
+  await client.send('still here');
+  t.is(Buffer.from(await server.recv({ timeout: 5000 })).toString(), 'still here');
+});
+
+test('an aborted recv gives EABORTED and the socket stays usable', async (t) => {
+  const listener = await world.listen();
+  const { client, server } = await pair(t, listener);
+  const controller = new AbortController();
+  const pending = server.recv({ signal: controller.signal });
+  controller.abort();
+  expectCode(t, await t.throwsAsync(pending), 'EABORTED');
+  await client.send('x');
+  t.is(Buffer.from(await server.recv({ timeout: 5000 })).toString(), 'x');
+});
+
+test('close() with receivers waiting rejects each with ECLOSED; send after close is ECLOSED', async (t) => {
+  const listener = await world.listen();
+  const { server } = await pair(t, listener);
+  const waiting = [server.recv(), server.recv(), server.recv()];
+  await server.close();
+  for (const w of waiting) expectCode(t, await t.throwsAsync(w), 'ECLOSED');
+  expectCode(t, await t.throwsAsync(server.send('late')), 'ECLOSED');
+  expectCode(t, await t.throwsAsync(server.recv()), 'ECLOSED');
+});
+
+test('a peer that vanishes mid-stream rejects pending receives', async (t) => {
+  const listener = await world.listen();
+  const { client, server } = await pair(t, listener);
+  const pending = client.recv({ timeout: 5000 });
+  // Destroy the server's TCP socket without a curvetun close.
+  (server as unknown as { tcp: { destroy(): void } }).tcp.destroy();
+  expectCode(t, await t.throwsAsync(pending), 'ECLOSED');
+  t.true(client.closed);
+});
+
+test('messages, the close event and the async iterator', async (t) => {
+  const listener = await world.listen();
+  const { client, server } = await pair(t, listener);
+  const seen: string[] = [];
+  const done = (async () => {
+    for await (const m of server) seen.push(Buffer.from(m).toString());
+  })();
+  const closed = new Promise<CurvetunError>((resolve) => server.once('close', resolve));
+  for (const word of ['one', 'two', 'three']) await client.send(word);
+  await new Promise((r) => setTimeout(r, 50));
+  await client.close();
+  await within(done, 5000, 'iteration end');
+  t.deepEqual(seen, ['one', 'two', 'three']);
+  t.is((await closed).code, 'ECLOSED');
+});
+
+test('a client key the server does not allow is refused, and the client learns it within the timeout', async (t) => {
+  const listener = await world.listen();
+  const stranger = await world.newVault('stranger');
+  const failures: string[] = [];
+  listener.on('handshakeError', (e) => failures.push(e.code));
+  const started = Date.now();
+  let outcome: unknown;
+  try {
+    const socket = await connect('127.0.0.1', listener.address().port, { vault: stranger, serverKey: listener.publicKey, timeout: 3000 });
+    // The protocol has no confirmation: the refusal arrives as the server closing the connection.
+    outcome = await t.throwsAsync(socket.recv({ timeout: 3000 }));
+  } catch (error) {
+    outcome = error;
+  }
+  expectCode(t, outcome, 'ECLOSED', 'EAUTH');
+  t.regex((outcome as Error).message, /refused|closed/);
+  t.true(Date.now() - started < 3000);
+  t.deepEqual(failures, ['EAUTH']);
+  // Nothing reaches accept().
+  expectCode(t, await t.throwsAsync(listener.accept({ timeout: 100 })), 'ETIMEDOUT');
+});
+
+test('a wrong server key makes connect fail within the timeout', async (t) => {
+  const listener = await world.listen();
+  const impostor = await world.newVault('impostor');
+  const started = Date.now();
+  const error = await t.throwsAsync(
+    connect('127.0.0.1', listener.address().port, { vault: world.clientVault, serverKey: impostor.publicKey, timeout: 2000 }),
+  );
+  expectCode(t, error, 'ECLOSED', 'EAUTH', 'ETIMEDOUT');
+  t.true(Date.now() - started < 2500);
+});
+
+test('a server that never answers: connect fails with ETIMEDOUT', async (t) => {
+  const { createServer } = await import('node:net');
+  const silent = createServer(() => undefined);
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => { silent.close(() => r()); }));
+  const error = await t.throwsAsync(
+    connect('127.0.0.1', (silent.address() as { port: number }).port, { vault: world.clientVault, serverKey: world.serverVault.publicKey, timeout: 300 }),
+  );
+  expectCode(t, error, 'ETIMEDOUT');
+});
+
+test('connect aborted by its signal gives EABORTED', async (t) => {
+  const { createServer } = await import('node:net');
+  const silent = createServer(() => undefined);
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => { silent.close(() => r()); }));
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 50);
+  const error = await t.throwsAsync(
+    connect('127.0.0.1', (silent.address() as { port: number }).port, { vault: world.clientVault, serverKey: world.serverVault.publicKey, signal: controller.signal }),
+  );
+  expectCode(t, error, 'EABORTED');
+});
+
+test('a client that stalls mid-handshake is dropped at the handshake timeout', async (t) => {
+  const listener = await world.listen({ handshakeTimeout: 200 });
+  const failed = new Promise<CurvetunError>((resolve) => listener.once('handshakeError', resolve));
+  const socket = await replay(listener.address().port, []);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  t.is((await within(failed, 3000, 'handshake timeout')).code, 'ETIMEDOUT');
+  await within(closed, 3000, 'server closing the stalled connection');
+  t.pass();
+});
+
+/** The byte to flip in each packet so that it still decodes but no longer authenticates. */
+const tamperCases: { name: string; direction: 'toServer' | 'toClient'; index: number }[] = [
+  { name: 'Hello', direction: 'toServer', index: 0 },
+  { name: 'Cookie', direction: 'toClient', index: 0 },
+  { name: 'Vouch', direction: 'toServer', index: 1 },
+  { name: 'client Message', direction: 'toServer', index: 2 },
+  { name: 'server Message', direction: 'toClient', index: 1 },
+];
+
+for (const c of tamperCases) {
+  test(`a flipped byte in the ${c.name} is refused and closes only that connection`, async (t) => {
+    const listener = await world.listen({ handshakeTimeout: 2000 });
+    void echoServer(listener);
+    const proxy = await startProxy(listener.address().port, (payload, ctx) => {
+      if (ctx.connection === 0 && ctx.direction === c.direction && ctx.index === c.index) {
+        payload[payload.length - 1]! ^= 0x01; // inside the box: the tag no longer matches
+      }
+      return [payload];
+    });
+    t.teardown(() => proxy.close());
+    let failure: unknown;
+    try {
+      const victim = await connect('127.0.0.1', proxy.port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 2000 });
+      await victim.send('hello');
+      await victim.recv({ timeout: 2000 });
+      failure = new Error('the tampered exchange went through');
+    } catch (error) {
+      failure = error;
+    }
+    expectCode(t, failure, 'ECLOSED', 'EAUTH', 'EPROTO', 'ETIMEDOUT');
+    // The server goes on serving others, through the same proxy.
+    const other = await connect('127.0.0.1', proxy.port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 5000 });
+    await other.send('fine');
+    t.is(Buffer.from(await other.recv({ timeout: 5000 })).toString(), 'fine');
+    await other.close();
+  });
+}
+
+test('a replayed message on the same connection is refused', async (t) => {
+  const listener = await world.listen();
+  const proxy = await startProxy(listener.address().port, (payload, ctx) =>
+    ctx.direction === 'toServer' && ctx.index === 2 ? [payload, payload] : [payload],
+  );
+  t.teardown(() => proxy.close());
+  const acceptP = listener.accept({ timeout: 5000 });
+  const client = await connect('127.0.0.1', proxy.port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 5000 });
+  t.teardown(() => client.close());
+  const server = await acceptP;
+  await client.send('once');
+  t.is(Buffer.from(await server.recv({ timeout: 5000 })).toString(), 'once');
+  const error = await t.throwsAsync(server.recv({ timeout: 5000 }));
+  expectCode(t, error, 'EPROTO');
+  t.regex(error!.message, /replayed|increase/);
+  t.true(server.closed);
+});
+
+test('a message reflected back to its sender is refused', async (t) => {
+  const listener = await world.listen();
+  const proxy = await startProxy(listener.address().port, (payload, ctx) => {
+    if (ctx.direction === 'toServer' && ctx.index === 2) {
+      t.deepEqual(payload.subarray(0, 8), MAGIC_MESSAGE);
+      ctx.reflect(payload);
+      return [];
+    }
+    return [payload];
+  });
+  t.teardown(() => proxy.close());
+  const client = await connect('127.0.0.1', proxy.port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 5000 });
+  t.teardown(() => client.close());
+  await client.send('boomerang');
+  const error = await t.throwsAsync(client.recv({ timeout: 5000 }));
+  expectCode(t, error, 'EAUTH');
+  t.true(client.closed);
+});
+
+test('a captured Vouch replayed on a fresh TCP connection is refused', async (t) => {
+  const listener = await world.listen();
+  const failures: CurvetunError[] = [];
+  listener.on('handshakeError', (e) => failures.push(e));
+  const proxy = await startProxy(listener.address().port);
+  t.teardown(() => proxy.close());
+  const acceptP = listener.accept({ timeout: 5000 });
+  const client = await connect('127.0.0.1', proxy.port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 5000 });
+  await client.send('secret order');
+  const server = await acceptP;
+  t.is(Buffer.from(await server.recv({ timeout: 5000 })).toString(), 'secret order');
+  await client.close();
+  await server.close();
+
+  // Replay the client's side of the conversation: Hello, Vouch, message.
+  const recorded = proxy.captured[0]!.toServer;
+  t.is(recorded.length, 3);
+  const accepted = listener.accept({ timeout: 1500 });
+  const attacker = await replay(listener.address().port, recorded);
+  t.teardown(() => attacker.destroy());
+  expectCode(t, await t.throwsAsync(accepted), 'ETIMEDOUT');
+  t.is(failures.length, 1);
+  t.is(failures[0]!.code, 'EAUTH');
+  t.regex(failures[0]!.message, /replay|used/i);
+});
+
+test('200 concurrent clients each echo 100 messages', async (t) => {
+  t.timeout(120_000);
+  const listener = await world.listen();
+  void echoServer(listener);
+  const port = listener.address().port;
+  const clients = await Promise.all(
+    Array.from({ length: 200 }, () =>
+      connect('127.0.0.1', port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 60_000 }),
+    ),
+  );
+  t.teardown(() => Promise.all(clients.map((c) => c.close())).then(() => undefined));
+  const results = await Promise.all(
+    clients.map(async (client, n) => {
+      for (let i = 0; i < 100; i++) {
+        const message = bytes(1 + ((n * 100 + i) % 300), n * 1000 + i);
+        await client.send(message);
+        const echoed = await client.recv({ timeout: 30_000 });
+        if (!Buffer.from(echoed).equals(Buffer.from(message))) return false;
+      }
+      return true;
+    }),
+  );
+  t.is(results.filter(Boolean).length, 200);
+});
+
+test('flow control: a slow reader pauses TCP instead of buffering without bound', async (t) => {
+  const listener = await world.listen({ highWaterMark: 64 * 1024 });
+  const { client, server } = await pair(t, listener);
+  const message = new Uint8Array(16 * 1024);
+  // Send 16 MiB without the server reading; sends must stall once buffers fill.
+  let sent = 0;
+  const sender = (async () => {
+    for (let i = 0; i < 1024; i++) {
+      await client.send(message);
+      sent++;
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 500));
+  const stalledAt = sent;
+  t.true(stalledAt < 1024, `all ${stalledAt} sends completed with no reader`);
+  const buffered = (server as unknown as { inboxBytes: number }).inboxBytes;
+  t.true(buffered <= 64 * 1024 + 128 * 1024, `server buffered ${buffered} bytes`);
+  // Now read everything: the sender finishes.
+  for (let i = 0; i < 1024; i++) await server.recv({ timeout: 10_000 });
+  await sender;
+  t.is(sent, 1024);
+});
+
+export type { CurvetunSocket };
