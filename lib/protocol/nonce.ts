@@ -1,0 +1,52 @@
+/**
+ * The two nonce shapes. Short-term nonces (ephemeral keys): a 16-byte prefix and a u64 big-endian
+ * counter. Long-term nonces (long-term or minute keys): an 8-byte prefix and 16 bytes the key
+ * holder chose so they never repeat.
+ */
+import { CurvetunError } from '../errors.js';
+
+export const NONCE_BYTES = 24;
+const TWO_32 = 0x1_0000_0000;
+
+/** Write `counter` as u64 big-endian at `offset`. `counter` must be a safe non-negative integer. */
+export function writeCounter(out: Uint8Array, offset: number, counter: number): void {
+  if (!Number.isSafeInteger(counter) || counter < 0) {
+    throw new CurvetunError('EINVAL', 'a counter must be a non-negative safe integer');
+  }
+  const high = Math.floor(counter / TWO_32);
+  const low = counter >>> 0;
+  out[offset] = high >>> 24;
+  out[offset + 1] = (high >>> 16) & 0xff;
+  out[offset + 2] = (high >>> 8) & 0xff;
+  out[offset + 3] = high & 0xff;
+  out[offset + 4] = low >>> 24;
+  out[offset + 5] = (low >>> 16) & 0xff;
+  out[offset + 6] = (low >>> 8) & 0xff;
+  out[offset + 7] = low & 0xff;
+}
+
+/** Read a u64 big-endian counter; `null` when it is beyond Number.MAX_SAFE_INTEGER. */
+export function readCounter(bytes: Uint8Array, offset: number): number | null {
+  const high = ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
+  const low = ((bytes[offset + 4]! << 24) | (bytes[offset + 5]! << 16) | (bytes[offset + 6]! << 8) | bytes[offset + 7]!) >>> 0;
+  if (high > 0x1f_ffff) return null; // above 2^53 - 1
+  return high * TWO_32 + low;
+}
+
+/** `prefix16 · counter:u64be`. Reuses `out` when given (the per-message path keeps one per direction). */
+export function shortTermNonce(prefix16: Uint8Array, counter: number, out: Uint8Array = new Uint8Array(NONCE_BYTES)): Uint8Array {
+  if (prefix16.length !== 16) throw new CurvetunError('EINVAL', 'a short-term nonce prefix is 16 bytes');
+  out.set(prefix16, 0);
+  writeCounter(out, 16, counter);
+  return out;
+}
+
+/** `prefix8 · value16`. */
+export function longTermNonce(prefix8: Uint8Array, value16: Uint8Array): Uint8Array {
+  if (prefix8.length !== 8) throw new CurvetunError('EINVAL', 'a long-term nonce prefix is 8 bytes');
+  if (value16.length !== 16) throw new CurvetunError('EINVAL', 'a long-term nonce value is 16 bytes');
+  const out = new Uint8Array(NONCE_BYTES);
+  out.set(prefix8, 0);
+  out.set(value16, 8);
+  return out;
+}
