@@ -38,6 +38,12 @@ export interface CryptoBackend {
   /** `crypto_secretbox_easy`: tag · ciphertext. */
   secretbox(message: Uint8Array, nonce: Uint8Array, sharedKey: Uint8Array): Uint8Array;
 
+  /**
+   * `crypto_secretbox_easy` written into `out` at `outOffset` (`message.length + 16` bytes): the
+   * data path encrypts straight into the outgoing frame this way.
+   */
+  secretboxInto(out: Uint8Array, outOffset: number, message: Uint8Array, nonce: Uint8Array, sharedKey: Uint8Array): void;
+
   /** `crypto_secretbox_open_easy`: the plaintext, or `null` when the box does not authenticate. */
   secretboxOpen(box: Uint8Array, nonce: Uint8Array, sharedKey: Uint8Array): Uint8Array | null;
 

@@ -1,0 +1,85 @@
+/**
+ * X25519 by node:crypto (OpenSSL, ~17× faster than tweetnacl), HSalsa20 and XSalsa20-Poly1305
+ * by tweetnacl. Raw 32-byte keys become KeyObjects through fixed DER prefixes (RFC 8410).
+ */
+import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import type { CryptoBackend, KeyPair } from './backend.js';
+import { checkPublicKey, checkSecretKey, sharedKeyFromPoint } from './common.js';
+import { makeTweetnaclSecretbox } from './tweetnacl.js';
+import { CurvetunError } from '../errors.js';
+
+const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
+
+// Importing a raw private key costs OpenSSL a scalar multiplication (it derives the public key),
+// so the KeyObject of every secret key this backend made or saw is kept with the key's bytes.
+const privateObjects = new WeakMap<Uint8Array, KeyObject>();
+
+function privateKeyObject(secretKey: Uint8Array): KeyObject {
+  let key = privateObjects.get(secretKey);
+  if (!key) {
+    key = createPrivateKey({ key: Buffer.concat([PKCS8_X25519, secretKey]), format: 'der', type: 'pkcs8' });
+    privateObjects.set(secretKey, key);
+  }
+  return key;
+}
+
+// JWK import is several times cheaper than DER for public keys (measured: ~23 µs vs ~190 µs).
+function publicKeyObject(publicKey: Uint8Array): KeyObject {
+  const x = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('base64url');
+  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' });
+}
+
+function rawPublic(key: KeyObject): Uint8Array {
+  return new Uint8Array(Buffer.from(key.export({ format: 'jwk' }).x!, 'base64url'));
+}
+
+/** Whether this Node's OpenSSL does X25519 (it does on every supported Node; checked once). */
+export function nodeX25519Works(): boolean {
+  try {
+    const sk = new Uint8Array(32).fill(7);
+    rawPublic(createPublicKey(privateKeyObject(sk)));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function createNodeBackend(): CryptoBackend {
+  const secret = makeTweetnaclSecretbox();
+  const backend: CryptoBackend = {
+    name: 'node',
+    keyPair(): KeyPair {
+      const { privateKey } = generateKeyPairSync('x25519');
+      const jwk = privateKey.export({ format: 'jwk' });
+      const secretKey = new Uint8Array(Buffer.from(jwk.d!, 'base64url'));
+      privateObjects.set(secretKey, privateKey);
+      return { publicKey: new Uint8Array(Buffer.from(jwk.x!, 'base64url')), secretKey };
+    },
+    publicKeyOf(secretKey) {
+      checkSecretKey(secretKey);
+      return rawPublic(createPublicKey(privateKeyObject(secretKey)));
+    },
+    beforenm(peer, secretKey) {
+      checkPublicKey(peer);
+      checkSecretKey(secretKey);
+      let point: Buffer;
+      try {
+        point = diffieHellman({ privateKey: privateKeyObject(secretKey), publicKey: publicKeyObject(peer) });
+      } catch {
+        // OpenSSL refuses low-order points outright; the other backends see an all-zero point.
+        throw new CurvetunError('EAUTH', 'the peer public key is a low-order point');
+      }
+      return sharedKeyFromPoint(point);
+    },
+    ...secret,
+    box(message, nonce, peer, secretKey) {
+      return secret.secretbox(message, nonce, backend.beforenm(peer, secretKey));
+    },
+    boxOpen(box, nonce, peer, secretKey) {
+      return secret.secretboxOpen(box, nonce, backend.beforenm(peer, secretKey));
+    },
+    randomBytes: (length) => new Uint8Array(randomBytes(length)),
+  };
+  return backend;
+}

@@ -1,0 +1,105 @@
+/**
+ * libsodium through `sodium-native` (an optional dependency): native X25519 and
+ * XSalsa20-Poly1305. sodium-native has no beforenm, so HSalsa20 comes from tweetnacl.
+ */
+import { createRequire } from 'node:module';
+import type { CryptoBackend, KeyPair } from './backend.js';
+import {
+  boxLongEnough,
+  checkMessage,
+  checkNonce,
+  checkPublicKey,
+  checkSecretKey,
+  checkSharedKey,
+  sharedKeyFromPoint,
+} from './common.js';
+
+/** The part of sodium-native's API we use. */
+export interface SodiumNative {
+  crypto_scalarmult(q: Uint8Array, n: Uint8Array, p: Uint8Array): void;
+  crypto_scalarmult_base(q: Uint8Array, n: Uint8Array): void;
+  crypto_secretbox_easy(c: Uint8Array, m: Uint8Array, n: Uint8Array, k: Uint8Array): void;
+  crypto_secretbox_open_easy(m: Uint8Array, c: Uint8Array, n: Uint8Array, k: Uint8Array): boolean;
+  randombytes_buf(buf: Uint8Array): void;
+  sodium_malloc(size: number): Buffer & { secure?: boolean };
+  sodium_mprotect_noaccess(buf: Buffer): void;
+  sodium_mprotect_readonly(buf: Buffer): void;
+  sodium_mprotect_readwrite(buf: Buffer): void;
+  sodium_memzero(buf: Uint8Array): void;
+}
+
+let loaded: SodiumNative | null | undefined;
+
+/** sodium-native if it is installed and loads on this machine, else `null` (checked once). */
+export function loadSodium(): SodiumNative | null {
+  if (loaded === undefined) {
+    try {
+      loaded = createRequire(import.meta.url)('sodium-native') as SodiumNative;
+    } catch {
+      loaded = null;
+    }
+  }
+  return loaded;
+}
+
+export function createSodiumBackend(sodium: SodiumNative): CryptoBackend {
+  const point = new Uint8Array(32);
+  const backend: CryptoBackend = {
+    name: 'sodium',
+    keyPair(): KeyPair {
+      const secretKey = new Uint8Array(32);
+      sodium.randombytes_buf(secretKey);
+      return { publicKey: backend.publicKeyOf(secretKey), secretKey };
+    },
+    publicKeyOf(secretKey) {
+      checkSecretKey(secretKey);
+      const pk = new Uint8Array(32);
+      sodium.crypto_scalarmult_base(pk, secretKey);
+      return pk;
+    },
+    beforenm(peer, secretKey) {
+      checkPublicKey(peer);
+      checkSecretKey(secretKey);
+      try {
+        sodium.crypto_scalarmult(point, secretKey, peer);
+      } catch {
+        // libsodium refuses an all-zero result; treat it like the other backends do.
+        point.fill(0);
+      }
+      return sharedKeyFromPoint(point);
+    },
+    secretbox(message, nonce, key) {
+      checkMessage(message);
+      checkNonce(nonce);
+      checkSharedKey(key);
+      const out = new Uint8Array(message.length + 16);
+      sodium.crypto_secretbox_easy(out, message, nonce, key);
+      return out;
+    },
+    secretboxInto(out, offset, message, nonce, key) {
+      checkMessage(message);
+      checkNonce(nonce);
+      checkSharedKey(key);
+      sodium.crypto_secretbox_easy(out.subarray(offset, offset + message.length + 16), message, nonce, key);
+    },
+    secretboxOpen(box, nonce, key) {
+      checkNonce(nonce);
+      checkSharedKey(key);
+      if (!boxLongEnough(box)) return null;
+      const out = new Uint8Array(box.length - 16);
+      return sodium.crypto_secretbox_open_easy(out, box, nonce, key) ? out : null;
+    },
+    box(message, nonce, peer, secretKey) {
+      return backend.secretbox(message, nonce, backend.beforenm(peer, secretKey));
+    },
+    boxOpen(box, nonce, peer, secretKey) {
+      return backend.secretboxOpen(box, nonce, backend.beforenm(peer, secretKey));
+    },
+    randomBytes(length) {
+      const out = new Uint8Array(length);
+      sodium.randombytes_buf(out);
+      return out;
+    },
+  };
+  return backend;
+}
