@@ -2,6 +2,8 @@
  * End to end over 127.0.0.1 with real workers and real crypto: the socket API, its errors, and
  * the attacks a man in the middle can try (see test/helpers/proxy.ts).
  */
+import { createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { connect, CurvetunError } from '../lib/index.js';
@@ -18,6 +20,21 @@ test.before(async () => {
 test.after.always(async () => {
   await world?.dispose();
 });
+
+/** A TCP server that accepts and reads but never answers. */
+async function silentServer(t: ExecutionContext): Promise<Server> {
+  const peers = new Set<Socket>();
+  const silent = createServer((socket) => {
+    peers.add(socket);
+    socket.resume();
+  });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  t.teardown(async () => {
+    for (const p of peers) p.destroy();
+    await new Promise<void>((r) => silent.close(() => r()));
+  });
+  return silent;
+}
 
 /** A listener that echoes every message on every connection it accepts. */
 async function echoServer(listener: Listener): Promise<void> {
@@ -45,7 +62,7 @@ function expectCode(t: ExecutionContext, error: unknown, ...codes: string[]) {
   t.true(codes.includes((error as CurvetunError).code), `code ${(error as CurvetunError).code} not in ${codes.join('/')}`);
 }
 
-test('echo of 0, 1, 1 000 and 65 503 byte messages', async (t) => {
+test.serial('echo of 0, 1, 1 000 and 65 503 byte messages', async (t) => {
   const listener = await world.listen();
   void echoServer(listener);
   const client = await connect('127.0.0.1', listener.address().port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 5000 });
@@ -60,7 +77,7 @@ test('echo of 0, 1, 1 000 and 65 503 byte messages', async (t) => {
   }
 });
 
-test('both ends know each other: peerKey, remoteAddress', async (t) => {
+test.serial('both ends know each other: peerKey, remoteAddress', async (t) => {
   const listener = await world.listen();
   const { client, server } = await pair(t, listener);
   t.deepEqual(server.peerKey, world.clientVault.publicKey);
@@ -69,7 +86,7 @@ test('both ends know each other: peerKey, remoteAddress', async (t) => {
   t.is(client.remotePort, listener.address().port);
 });
 
-test('a message over 65 503 bytes is refused with ETOOBIG before anything is sent; the socket stays usable', async (t) => {
+test.serial('a message over 65 503 bytes is refused with ETOOBIG before anything is sent; the socket stays usable', async (t) => {
   const listener = await world.listen();
   const { client, server } = await pair(t, listener);
   const error = await t.throwsAsync(client.send(new Uint8Array(65_504)));
@@ -78,7 +95,7 @@ test('a message over 65 503 bytes is refused with ETOOBIG before anything is sen
   t.is(Buffer.from(await server.recv({ timeout: 5000 })).toString(), 'after');
 });
 
-test('three waiting receivers get three messages in the order they called', async (t) => {
+test.serial('three waiting receivers get three messages in the order they called', async (t) => {
   const listener = await world.listen();
   const { client, server } = await pair(t, listener);
   const order: string[] = [];
@@ -95,7 +112,7 @@ test('three waiting receivers get three messages in the order they called', asyn
   t.deepEqual(order, ['first', 'second', 'third']);
 });
 
-test('a recv timeout gives ETIMEDOUT and the socket stays usable', async (t) => {
+test.serial('a recv timeout gives ETIMEDOUT and the socket stays usable', async (t) => {
   const listener = await world.listen();
   const { client, server } = await pair(t, listener);
   const started = Date.now();
@@ -105,7 +122,7 @@ test('a recv timeout gives ETIMEDOUT and the socket stays usable', async (t) => 
   t.is(Buffer.from(await server.recv({ timeout: 5000 })).toString(), 'still here');
 });
 
-test('an aborted recv gives EABORTED and the socket stays usable', async (t) => {
+test.serial('an aborted recv gives EABORTED and the socket stays usable', async (t) => {
   const listener = await world.listen();
   const { client, server } = await pair(t, listener);
   const controller = new AbortController();
@@ -116,7 +133,7 @@ test('an aborted recv gives EABORTED and the socket stays usable', async (t) => 
   t.is(Buffer.from(await server.recv({ timeout: 5000 })).toString(), 'x');
 });
 
-test('close() with receivers waiting rejects each with ECLOSED; send after close is ECLOSED', async (t) => {
+test.serial('close() with receivers waiting rejects each with ECLOSED; send after close is ECLOSED', async (t) => {
   const listener = await world.listen();
   const { server } = await pair(t, listener);
   const waiting = [server.recv(), server.recv(), server.recv()];
@@ -126,7 +143,7 @@ test('close() with receivers waiting rejects each with ECLOSED; send after close
   expectCode(t, await t.throwsAsync(server.recv()), 'ECLOSED');
 });
 
-test('a peer that vanishes mid-stream rejects pending receives', async (t) => {
+test.serial('a peer that vanishes mid-stream rejects pending receives', async (t) => {
   const listener = await world.listen();
   const { client, server } = await pair(t, listener);
   const pending = client.recv({ timeout: 5000 });
@@ -136,7 +153,7 @@ test('a peer that vanishes mid-stream rejects pending receives', async (t) => {
   t.true(client.closed);
 });
 
-test('messages, the close event and the async iterator', async (t) => {
+test.serial('messages, the close event and the async iterator', async (t) => {
   const listener = await world.listen();
   const { client, server } = await pair(t, listener);
   const seen: string[] = [];
@@ -152,7 +169,7 @@ test('messages, the close event and the async iterator', async (t) => {
   t.is((await closed).code, 'ECLOSED');
 });
 
-test('a client key the server does not allow is refused, and the client learns it within the timeout', async (t) => {
+test.serial('a client key the server does not allow is refused, and the client learns it within the timeout', async (t) => {
   const listener = await world.listen();
   const stranger = await world.newVault('stranger');
   const failures: string[] = [];
@@ -174,7 +191,7 @@ test('a client key the server does not allow is refused, and the client learns i
   expectCode(t, await t.throwsAsync(listener.accept({ timeout: 100 })), 'ETIMEDOUT');
 });
 
-test('a wrong server key makes connect fail within the timeout', async (t) => {
+test.serial('a wrong server key makes connect fail within the timeout', async (t) => {
   const listener = await world.listen();
   const impostor = await world.newVault('impostor');
   const started = Date.now();
@@ -185,22 +202,16 @@ test('a wrong server key makes connect fail within the timeout', async (t) => {
   t.true(Date.now() - started < 2500);
 });
 
-test('a server that never answers: connect fails with ETIMEDOUT', async (t) => {
-  const { createServer } = await import('node:net');
-  const silent = createServer(() => undefined);
-  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-  t.teardown(() => new Promise<void>((r) => { silent.close(() => r()); }));
+test.serial('a server that never answers: connect fails with ETIMEDOUT', async (t) => {
+  const silent = await silentServer(t);
   const error = await t.throwsAsync(
     connect('127.0.0.1', (silent.address() as { port: number }).port, { vault: world.clientVault, serverKey: world.serverVault.publicKey, timeout: 300 }),
   );
   expectCode(t, error, 'ETIMEDOUT');
 });
 
-test('connect aborted by its signal gives EABORTED', async (t) => {
-  const { createServer } = await import('node:net');
-  const silent = createServer(() => undefined);
-  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-  t.teardown(() => new Promise<void>((r) => { silent.close(() => r()); }));
+test.serial('connect aborted by its signal gives EABORTED', async (t) => {
+  const silent = await silentServer(t);
   const controller = new AbortController();
   setTimeout(() => controller.abort(), 50);
   const error = await t.throwsAsync(
@@ -209,7 +220,7 @@ test('connect aborted by its signal gives EABORTED', async (t) => {
   expectCode(t, error, 'EABORTED');
 });
 
-test('a client that stalls mid-handshake is dropped at the handshake timeout', async (t) => {
+test.serial('a client that stalls mid-handshake is dropped at the handshake timeout', async (t) => {
   const listener = await world.listen({ handshakeTimeout: 200 });
   const failed = new Promise<CurvetunError>((resolve) => listener.once('handshakeError', resolve));
   const socket = await replay(listener.address().port, []);
@@ -229,7 +240,7 @@ const tamperCases: { name: string; direction: 'toServer' | 'toClient'; index: nu
 ];
 
 for (const c of tamperCases) {
-  test(`a flipped byte in the ${c.name} is refused and closes only that connection`, async (t) => {
+  test.serial(`a flipped byte in the ${c.name} is refused and closes only that connection`, async (t) => {
     const listener = await world.listen({ handshakeTimeout: 2000 });
     void echoServer(listener);
     const proxy = await startProxy(listener.address().port, (payload, ctx) => {
@@ -257,7 +268,7 @@ for (const c of tamperCases) {
   });
 }
 
-test('a replayed message on the same connection is refused', async (t) => {
+test.serial('a replayed message on the same connection is refused', async (t) => {
   const listener = await world.listen();
   const proxy = await startProxy(listener.address().port, (payload, ctx) =>
     ctx.direction === 'toServer' && ctx.index === 2 ? [payload, payload] : [payload],
@@ -270,12 +281,13 @@ test('a replayed message on the same connection is refused', async (t) => {
   await client.send('once');
   t.is(Buffer.from(await server.recv({ timeout: 5000 })).toString(), 'once');
   const error = await t.throwsAsync(server.recv({ timeout: 5000 }));
-  expectCode(t, error, 'EPROTO');
-  t.regex(error!.message, /replayed|increase/);
+  expectCode(t, error, 'EPROTO', 'ECLOSED');
   t.true(server.closed);
+  t.is(server.closeReason?.code, 'EPROTO');
+  t.regex(server.closeReason!.message, /replayed/);
 });
 
-test('a message reflected back to its sender is refused', async (t) => {
+test.serial('a message reflected back to its sender is refused', async (t) => {
   const listener = await world.listen();
   const proxy = await startProxy(listener.address().port, (payload, ctx) => {
     if (ctx.direction === 'toServer' && ctx.index === 2) {
@@ -290,11 +302,12 @@ test('a message reflected back to its sender is refused', async (t) => {
   t.teardown(() => client.close());
   await client.send('boomerang');
   const error = await t.throwsAsync(client.recv({ timeout: 5000 }));
-  expectCode(t, error, 'EAUTH');
+  expectCode(t, error, 'EAUTH', 'ECLOSED');
   t.true(client.closed);
+  t.is(client.closeReason?.code, 'EAUTH');
 });
 
-test('a captured Vouch replayed on a fresh TCP connection is refused', async (t) => {
+test.serial('a captured Vouch replayed on a fresh TCP connection is refused', async (t) => {
   const listener = await world.listen();
   const failures: CurvetunError[] = [];
   listener.on('handshakeError', (e) => failures.push(e));
@@ -320,32 +333,7 @@ test('a captured Vouch replayed on a fresh TCP connection is refused', async (t)
   t.regex(failures[0]!.message, /replay|used/i);
 });
 
-test('200 concurrent clients each echo 100 messages', async (t) => {
-  t.timeout(120_000);
-  const listener = await world.listen();
-  void echoServer(listener);
-  const port = listener.address().port;
-  const clients = await Promise.all(
-    Array.from({ length: 200 }, () =>
-      connect('127.0.0.1', port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 60_000 }),
-    ),
-  );
-  t.teardown(() => Promise.all(clients.map((c) => c.close())).then(() => undefined));
-  const results = await Promise.all(
-    clients.map(async (client, n) => {
-      for (let i = 0; i < 100; i++) {
-        const message = bytes(1 + ((n * 100 + i) % 300), n * 1000 + i);
-        await client.send(message);
-        const echoed = await client.recv({ timeout: 30_000 });
-        if (!Buffer.from(echoed).equals(Buffer.from(message))) return false;
-      }
-      return true;
-    }),
-  );
-  t.is(results.filter(Boolean).length, 200);
-});
-
-test('flow control: a slow reader pauses TCP instead of buffering without bound', async (t) => {
+test.serial('flow control: a slow reader pauses TCP instead of buffering without bound', async (t) => {
   const listener = await world.listen({ highWaterMark: 64 * 1024 });
   const { client, server } = await pair(t, listener);
   const message = new Uint8Array(16 * 1024);

@@ -61,7 +61,7 @@ export async function listen(port: number, options: ListenOptions = {}): Promise
       cookies,
       limits,
       authorize: registry ? (address, key) => registry.verify(address, key) : async () => ({ allowed: true }),
-      allowAddress: filter ? (address) => filter.allowsAddress(address) : () => true,
+      allowAddress: !filter ? () => true : filter.usesNames ? (address) => filter.allowsPeer(address) : (address) => filter.allowsAddress(address),
       maxPendingHandshakes: positive(options.maxPendingHandshakes, 'maxPendingHandshakes') ?? 1024,
       maxPendingPerAddress: positive(options.maxPendingPerAddress, 'maxPendingPerAddress') ?? 64,
       backlog: positive(options.backlog, 'backlog') ?? 511,

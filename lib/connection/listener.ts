@@ -21,7 +21,7 @@ export interface ListenerConfig {
   /** May this client key connect from this address? */
   authorize(remoteAddress: string, clientKey: Uint8Array): Promise<Verdict>;
   /** Checked on the raw TCP address before any cryptography; false drops the connection. */
-  allowAddress(remoteAddress: string): boolean;
+  allowAddress(remoteAddress: string): boolean | Promise<boolean>;
   limits: SocketLimits;
   /** Handshakes in progress at once; excess connections are dropped at once. */
   maxPendingHandshakes: number;
@@ -172,12 +172,22 @@ export class Listener extends EventEmitter<ListenerEvents> {
       return;
     }
     // Cheap checks first: no cryptography for an address we would refuse anyway.
-    if (!this.config.allowAddress(address)) {
-      this.stats.droppedByAddress++;
-      tcp.destroy();
-      return;
+    const allowed = this.config.allowAddress(address);
+    if (allowed === true) this.admit(tcp, address);
+    else if (allowed === false) this.refuseAddress(tcp);
+    else {
+      // Name patterns need DNS; the socket stays unread (no 'data' listener) meanwhile.
+      tcp.on('error', () => undefined);
+      allowed.then((ok) => (ok && !this.closing && !tcp.destroyed ? this.admit(tcp, address) : this.refuseAddress(tcp)));
     }
-    const fromAddress = this.pendingByAddress.get(address) ?? 0;
+  }
+
+  private refuseAddress(tcp: TcpSocket): void {
+    this.stats.droppedByAddress++;
+    tcp.destroy();
+  }
+
+  private admit(tcp: TcpSocket, address: string): void {    const fromAddress = this.pendingByAddress.get(address) ?? 0;
     if (this.handshaking.size >= this.config.maxPendingHandshakes || fromAddress >= this.config.maxPendingPerAddress) {
       this.stats.droppedByLimit++;
       tcp.destroy();

@@ -50,14 +50,9 @@ function asCurvetunError(error: unknown): CurvetunError {
   return new CurvetunError('EPROTO', 'the handshake failed unexpectedly', { cause: error });
 }
 
-/** Every transition into `closed` records its reason first; the first reason wins. */
-const endWith = {
-  target: '#connection.closed',
-  actions: assign({
-    reason: ({ context, event }: { context: ConnectionContext; event: ConnectionEvent }) =>
-      context.reason ?? ('error' in event ? event.error : new CurvetunError('ECLOSED', 'connection closed')),
-  }),
-} as const;
+function reasonOf(event: ConnectionEvent | { type: string; error?: unknown }): CurvetunError {
+  return 'error' in event && event.error !== undefined ? asCurvetunError(event.error) : new CurvetunError('ECLOSED', 'connection closed');
+}
 
 export const connectionMachine = setup({
   types: {
@@ -69,19 +64,59 @@ export const connectionMachine = setup({
   delays: {
     handshakeTimeout: ({ context }) => context.handshakeTimeoutMs,
   },
+  actions: {
+    // Every way into `closed` records why first; the first reason wins.
+    recordReason: assign({ reason: ({ context, event }) => context.reason ?? reasonOf(event) }),
+    recordTimeout: assign({
+      reason: ({ context }) =>
+        context.reason ?? new CurvetunError('ETIMEDOUT', `the handshake did not complete within ${context.handshakeTimeoutMs} ms`),
+    }),
+  },
 }).createMachine({
   id: 'connection',
   initial: 'ready',
   context: ({ input }) => ({ ...input, reason: null }),
   states: {
     ready: {
-      on: { CONNECT: 'initiating', ACCEPT: 'accepting', CLOSE: endWith, FAIL: endWith },
+      on: {
+        CONNECT: 'initiating',
+        ACCEPT: 'accepting',
+        CLOSE: { target: 'closed', actions: 'recordReason' },
+        FAIL: { target: 'closed', actions: 'recordReason' },
+      },
     },
-    // Client and server differ only in which handshake half the hooks run.
-    initiating: { tags: ['handshaking'], ...handshakeState() },
-    accepting: { tags: ['handshaking'], ...handshakeState() },
+    // Client and server differ only in which half of the handshake the hooks run.
+    initiating: {
+      invoke: {
+        src: 'handshake',
+        input: ({ context }) => ({ hooks: context.hooks }),
+        onDone: { target: 'connected', actions: ({ context, event }) => context.hooks.connected(event.output) },
+        onError: { target: 'closed', actions: assign({ reason: ({ context, event }) => context.reason ?? asCurvetunError(event.error) }) },
+      },
+      after: { handshakeTimeout: { target: 'closed', actions: 'recordTimeout' } },
+      on: {
+        CLOSE: { target: 'closed', actions: 'recordReason' },
+        FAIL: { target: 'closed', actions: 'recordReason' },
+      },
+    },
+    accepting: {
+      invoke: {
+        src: 'handshake',
+        input: ({ context }) => ({ hooks: context.hooks }),
+        onDone: { target: 'connected', actions: ({ context, event }) => context.hooks.connected(event.output) },
+        onError: { target: 'closed', actions: assign({ reason: ({ context, event }) => context.reason ?? asCurvetunError(event.error) }) },
+      },
+      after: { handshakeTimeout: { target: 'closed', actions: 'recordTimeout' } },
+      on: {
+        CLOSE: { target: 'closed', actions: 'recordReason' },
+        FAIL: { target: 'closed', actions: 'recordReason' },
+      },
+    },
     connected: {
-      on: { CLOSE: endWith, FAIL: endWith },
+      on: {
+        CLOSE: { target: 'closed', actions: 'recordReason' },
+        FAIL: { target: 'closed', actions: 'recordReason' },
+      },
     },
     closed: {
       type: 'final',
@@ -89,35 +124,3 @@ export const connectionMachine = setup({
     },
   },
 });
-
-function handshakeState() {
-  return {
-    invoke: {
-      src: 'handshake' as const,
-      input: ({ context }: { context: ConnectionContext }) => ({ hooks: context.hooks }),
-      onDone: {
-        target: 'connected',
-        actions: ({ context, event }: { context: ConnectionContext; event: { output: HandshakeResult } }) =>
-          context.hooks.connected(event.output),
-      },
-      onError: {
-        target: 'closed',
-        actions: assign({
-          reason: ({ context, event }: { context: ConnectionContext; event: { error: unknown } }) =>
-            context.reason ?? asCurvetunError(event.error),
-        }),
-      },
-    },
-    after: {
-      handshakeTimeout: {
-        target: 'closed',
-        actions: assign({
-          reason: ({ context }: { context: ConnectionContext }) =>
-            context.reason ??
-            new CurvetunError('ETIMEDOUT', `the handshake did not complete within ${context.handshakeTimeoutMs} ms`),
-        }),
-      },
-    },
-    on: { CLOSE: endWith, FAIL: endWith },
-  };
-}

@@ -46,7 +46,24 @@ export function sharedKeyFromPoint(point: Uint8Array): Uint8Array {
   return key;
 }
 
-/** Whether a box is long enough to hold a tag at all. */
+/** Whether a box is long enough to hold a tag at all (`EINVAL` if it is not bytes). */
 export function boxLongEnough(box: Uint8Array): boolean {
-  return box instanceof Uint8Array && box.length >= MAC_BYTES;
+  if (!(box instanceof Uint8Array)) throw new CurvetunError('EINVAL', 'a box must be a Uint8Array');
+  return box.length >= MAC_BYTES;
+}
+
+/** `secretboxInto`'s arguments: `out` must hold `message.length + 16` bytes from `offset`. */
+export function checkInto(out: Uint8Array, offset: number, message: Uint8Array, nonce: Uint8Array, key: Uint8Array): void {
+  checkMessage(message);
+  checkNonce(nonce);
+  checkSharedKey(key);
+  if (!(out instanceof Uint8Array)) throw new CurvetunError('EINVAL', 'the output must be a Uint8Array');
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset + message.length + MAC_BYTES > out.length) {
+    throw new CurvetunError('EINVAL', `the output has no room for ${message.length + MAC_BYTES} bytes at offset ${String(offset)}`);
+  }
+}
+
+/** A byte count for `randomBytes`. */
+export function checkLength(length: number): void {
+  if (!Number.isSafeInteger(length) || length < 0) throw new CurvetunError('EINVAL', 'a length must be a non-negative integer');
 }

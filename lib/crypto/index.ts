@@ -12,14 +12,17 @@ export type BackendName = 'tweetnacl' | 'node' | 'sodium';
 export type BackendChoice = BackendName | 'auto';
 
 const made = new Map<BackendName, CryptoBackend>();
+let available: BackendName[] | undefined;
 
-/** The backends that work on this machine, fastest first. */
+/** The backends that work on this machine, fastest first (probed once). */
 export function availableBackends(): BackendName[] {
-  const names: BackendName[] = [];
-  if (loadSodium()) names.push('sodium');
-  if (nodeX25519Works()) names.push('node');
-  names.push('tweetnacl');
-  return names;
+  if (!available) {
+    available = [];
+    if (loadSodium()) available.push('sodium');
+    if (nodeX25519Works()) available.push('node');
+    available.push('tweetnacl');
+  }
+  return [...available];
 }
 
 /**
@@ -38,7 +41,7 @@ export function getBackend(choice: BackendChoice = 'auto'): CryptoBackend {
       backend = createTweetnaclBackend();
       break;
     case 'node':
-      if (!nodeX25519Works()) throw new CurvetunError('EINVAL', "crypto backend 'node' is not available: no X25519 in node:crypto");
+      if (!availableBackends().includes('node')) throw new CurvetunError('EINVAL', "crypto backend 'node' is not available: no X25519 in node:crypto");
       backend = createNodeBackend();
       break;
     case 'sodium': {

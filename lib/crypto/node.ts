@@ -5,22 +5,24 @@
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { CryptoBackend, KeyPair } from './backend.js';
-import { checkPublicKey, checkSecretKey, sharedKeyFromPoint } from './common.js';
+import { checkLength, checkPublicKey, checkSecretKey, sharedKeyFromPoint } from './common.js';
 import { makeTweetnaclSecretbox } from './tweetnacl.js';
 import { CurvetunError } from '../errors.js';
 
 const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
 
 // Importing a raw private key costs OpenSSL a scalar multiplication (it derives the public key),
-// so the KeyObject of every secret key this backend made or saw is kept with the key's bytes.
-const privateObjects = new WeakMap<Uint8Array, KeyObject>();
+// so the KeyObject of every secret key this backend made or saw is kept, keyed by the array. The
+// bytes are kept too and compared on use: a caller may overwrite (e.g. wipe) the array in place.
+const privateObjects = new WeakMap<Uint8Array, { bytes: Buffer; key: KeyObject }>();
 
 function privateKeyObject(secretKey: Uint8Array): KeyObject {
-  let key = privateObjects.get(secretKey);
-  if (!key) {
-    key = createPrivateKey({ key: Buffer.concat([PKCS8_X25519, secretKey]), format: 'der', type: 'pkcs8' });
-    privateObjects.set(secretKey, key);
-  }
+  const cached = privateObjects.get(secretKey);
+  if (cached && cached.bytes.equals(secretKey)) return cached.key;
+  const der = Buffer.concat([PKCS8_X25519, secretKey]);
+  const key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  der.fill(0);
+  privateObjects.set(secretKey, { bytes: Buffer.from(secretKey), key });
   return key;
 }
 
@@ -53,7 +55,7 @@ export function createNodeBackend(): CryptoBackend {
       const { privateKey } = generateKeyPairSync('x25519');
       const jwk = privateKey.export({ format: 'jwk' });
       const secretKey = new Uint8Array(Buffer.from(jwk.d!, 'base64url'));
-      privateObjects.set(secretKey, privateKey);
+      privateObjects.set(secretKey, { bytes: Buffer.from(secretKey), key: privateKey });
       return { publicKey: new Uint8Array(Buffer.from(jwk.x!, 'base64url')), secretKey };
     },
     publicKeyOf(secretKey) {
@@ -70,7 +72,11 @@ export function createNodeBackend(): CryptoBackend {
         // OpenSSL refuses low-order points outright; the other backends see an all-zero point.
         throw new CurvetunError('EAUTH', 'the peer public key is a low-order point');
       }
-      return sharedKeyFromPoint(point);
+      try {
+        return sharedKeyFromPoint(point);
+      } finally {
+        point.fill(0);
+      }
     },
     ...secret,
     box(message, nonce, peer, secretKey) {
@@ -79,7 +85,10 @@ export function createNodeBackend(): CryptoBackend {
     boxOpen(box, nonce, peer, secretKey) {
       return secret.secretboxOpen(box, nonce, backend.beforenm(peer, secretKey));
     },
-    randomBytes: (length) => new Uint8Array(randomBytes(length)),
+    randomBytes(length) {
+      checkLength(length);
+      return new Uint8Array(randomBytes(length)); // a plain array, not a Buffer view
+    },
   };
   return backend;
 }

@@ -6,6 +6,8 @@ import { createRequire } from 'node:module';
 import type { CryptoBackend, KeyPair } from './backend.js';
 import {
   boxLongEnough,
+  checkInto,
+  checkLength,
   checkMessage,
   checkNonce,
   checkPublicKey,
@@ -66,7 +68,11 @@ export function createSodiumBackend(sodium: SodiumNative): CryptoBackend {
         // libsodium refuses an all-zero result; treat it like the other backends do.
         point.fill(0);
       }
-      return sharedKeyFromPoint(point);
+      try {
+        return sharedKeyFromPoint(point);
+      } finally {
+        point.fill(0); // the raw shared point is as secret as the key made from it
+      }
     },
     secretbox(message, nonce, key) {
       checkMessage(message);
@@ -77,9 +83,8 @@ export function createSodiumBackend(sodium: SodiumNative): CryptoBackend {
       return out;
     },
     secretboxInto(out, offset, message, nonce, key) {
-      checkMessage(message);
-      checkNonce(nonce);
-      checkSharedKey(key);
+      checkInto(out, offset, message, nonce, key);
+      // libsodium copes with `message` overlapping the output, so in-place encryption works.
       sodium.crypto_secretbox_easy(out.subarray(offset, offset + message.length + 16), message, nonce, key);
     },
     secretboxOpen(box, nonce, key) {
@@ -96,6 +101,7 @@ export function createSodiumBackend(sodium: SodiumNative): CryptoBackend {
       return backend.secretboxOpen(box, nonce, backend.beforenm(peer, secretKey));
     },
     randomBytes(length) {
+      checkLength(length);
       const out = new Uint8Array(length);
       sodium.randombytes_buf(out);
       return out;

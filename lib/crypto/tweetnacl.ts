@@ -4,6 +4,8 @@ import type { CryptoBackend, KeyPair } from './backend.js';
 import { MAC_BYTES } from './backend.js';
 import {
   boxLongEnough,
+  checkInto,
+  checkLength,
   checkMessage,
   checkNonce,
   checkPublicKey,
@@ -46,9 +48,7 @@ export function makeTweetnaclSecretbox(): Pick<CryptoBackend, 'secretbox' | 'sec
       return nacl.secretbox(message, nonce, key);
     },
     secretboxInto(out, offset, message, nonce, key) {
-      checkMessage(message);
-      checkNonce(nonce);
-      checkSharedKey(key);
+      checkInto(out, offset, message, nonce, key);
       scratch.into(out, offset, message, nonce, key);
     },
     secretboxOpen(box, nonce, key) {
@@ -84,7 +84,10 @@ export function createTweetnaclBackend(): CryptoBackend {
     boxOpen(box, nonce, peer, secretKey) {
       return secret.secretboxOpen(box, nonce, backend.beforenm(peer, secretKey));
     },
-    randomBytes: (length) => nacl.randomBytes(length),
+    randomBytes(length) {
+      checkLength(length);
+      return nacl.randomBytes(length);
+    },
   };
   return backend;
 }

@@ -1,0 +1,38 @@
+/** Make a new identity, or load the one on disk. */
+import { existsSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import type { CryptoBackend } from '../crypto/backend.js';
+import { loadSecretKeyFile, saveKeyFiles } from './keyfile.js';
+import type { SecretKeyMaterial } from './keyfile.js';
+
+export interface Identity extends SecretKeyMaterial {
+  publicKey: Uint8Array;
+}
+
+function defaultComment(): string {
+  try {
+    return `${userInfo().username}@${hostname()}`;
+  } catch {
+    return 'curvetun';
+  }
+}
+
+/** A fresh key pair and scramble key, in memory. */
+export function generateIdentity(backend: CryptoBackend, comment = defaultComment()): Identity {
+  const { publicKey, secretKey } = backend.keyPair();
+  return { publicKey, secretKey, scrambleKey: backend.randomBytes(32), comment };
+}
+
+/** Generate an identity and write its key files (secret 0600, public 0644). Returns the public key. */
+export function generateKeyFiles(secretKeyFile: string, backend: CryptoBackend, comment?: string): Uint8Array {
+  const identity = generateIdentity(backend, comment);
+  saveKeyFiles(secretKeyFile, identity, identity.publicKey);
+  return identity.publicKey;
+}
+
+/** Load `secretKeyFile`; with `create`, generate and save it first when it does not exist. */
+export function loadIdentity(secretKeyFile: string, backend: CryptoBackend, create = false): Identity {
+  if (create && !existsSync(secretKeyFile)) generateKeyFiles(secretKeyFile, backend);
+  const material = loadSecretKeyFile(secretKeyFile);
+  return { ...material, publicKey: backend.publicKeyOf(material.secretKey) };
+}

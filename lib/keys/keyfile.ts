@@ -1,0 +1,113 @@
+/**
+ * Key files, in the spirit of OpenSSH's:
+ *
+ *   id_curvetun.pub   `curvetun-x25519 <base64 public key> <comment>`   (share it freely)
+ *   id_curvetun       an armored block holding the secret key and the scramble key, mode 0600:
+ *
+ *     -----BEGIN CURVETUN SECRET KEY-----
+ *     Comment: alice@laptop
+ *     <base64 of secret key (32 bytes) · scramble key (32 bytes)>
+ *     -----END CURVETUN SECRET KEY-----
+ *
+ * Loading refuses a secret file that group or others may read. Messages never include key bytes.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { CurvetunError } from '../errors.js';
+import { writeFileAtomic } from '../fs/atomic.js';
+import { KEY_TYPE, decodePublicKeyText, encodePublicKeyText } from './text.js';
+
+const BEGIN = '-----BEGIN CURVETUN SECRET KEY-----';
+const END = '-----END CURVETUN SECRET KEY-----';
+
+export interface SecretKeyMaterial {
+  secretKey: Uint8Array;
+  /** Scrambles safe-nonce counters (see PROTOCOL.md); kept with the secret key. */
+  scrambleKey: Uint8Array;
+  comment: string;
+}
+
+export function publicKeyFileFor(secretKeyFile: string): string {
+  return `${secretKeyFile}.pub`;
+}
+
+export function formatSecretKeyFile(material: SecretKeyMaterial): string {
+  const body = Buffer.concat([material.secretKey, material.scrambleKey]).toString('base64');
+  return `${BEGIN}\nComment: ${oneLine(material.comment)}\n${body}\n${END}\n`;
+}
+
+export function formatPublicKeyFile(publicKey: Uint8Array, comment: string): string {
+  return `${KEY_TYPE} ${encodePublicKeyText(publicKey)} ${oneLine(comment)}\n`.replace(/ \n$/, '\n');
+}
+
+export function parseSecretKeyFile(text: string, where: string): SecretKeyMaterial {
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  const begin = lines.indexOf(BEGIN);
+  const end = lines.indexOf(END);
+  if (begin < 0 || end < begin) throw new CurvetunError('EKEY', `${where} is not a curvetun secret key file (no BEGIN/END lines)`);
+  let comment = '';
+  const body: string[] = [];
+  for (const line of lines.slice(begin + 1, end)) {
+    if (line.startsWith('Comment:')) comment = line.slice('Comment:'.length).trim();
+    else body.push(line);
+  }
+  const joined = body.join('');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(joined)) throw new CurvetunError('EKEY', `${where}: the key block is not base64`);
+  const bytes = Buffer.from(joined, 'base64');
+  if (bytes.length !== 64) throw new CurvetunError('EKEY', `${where}: the key block must hold 64 bytes`);
+  return {
+    secretKey: new Uint8Array(bytes.subarray(0, 32)),
+    scrambleKey: new Uint8Array(bytes.subarray(32, 64)),
+    comment,
+  };
+}
+
+export function parsePublicKeyLine(text: string, where: string): { publicKey: Uint8Array; comment: string } {
+  const words = text.trim().split(/\s+/);
+  const at = words[0] === KEY_TYPE ? 1 : 0;
+  const keyText = words[at];
+  if (!keyText) throw new CurvetunError('EKEY', `${where}: no public key found`);
+  try {
+    return { publicKey: decodePublicKeyText(keyText), comment: words.slice(at + 1).join(' ') };
+  } catch {
+    throw new CurvetunError('EKEY', `${where}: the public key is not 44 characters of base64`);
+  }
+}
+
+/** Write the secret file (0600) and the public file (0644), each atomically. */
+export function saveKeyFiles(secretKeyFile: string, material: SecretKeyMaterial, publicKey: Uint8Array): void {
+  writeFileAtomic(secretKeyFile, formatSecretKeyFile(material), 0o600);
+  writeFileAtomic(publicKeyFileFor(secretKeyFile), formatPublicKeyFile(publicKey, material.comment), 0o644);
+}
+
+/** Read a secret key file, refusing one that group or others can read. */
+export function loadSecretKeyFile(secretKeyFile: string): SecretKeyMaterial {
+  let mode: number;
+  try {
+    mode = statSync(secretKeyFile).mode;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new CurvetunError('EKEY', code === 'ENOENT' ? `no secret key file at ${secretKeyFile}` : `cannot read ${secretKeyFile}: ${code}`);
+  }
+  if ((mode & 0o077) !== 0) {
+    throw new CurvetunError(
+      'EKEY',
+      `${secretKeyFile} is accessible by group or others (mode ${(mode & 0o777).toString(8)}); refusing to use it — run: chmod 600 ${secretKeyFile}`,
+    );
+  }
+  return parseSecretKeyFile(readFileSync(secretKeyFile, 'utf8'), secretKeyFile);
+}
+
+/** Read a public key file (`curvetun-x25519 <base64> [comment]`, or just the base64). */
+export function loadPublicKeyFile(file: string): Uint8Array {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new CurvetunError('EKEY', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`);
+  }
+  return parsePublicKeyLine(text, file).publicKey;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ').trim();
+}

@@ -1,0 +1,79 @@
+/**
+ * The registry file (known_hosts): one `<who> <key> [comment]` per line.
+ *
+ *   # comments and blank lines are ignored
+ *   127.0.0.1        Zm9v...=                 a single address
+ *   10.0.0.0/8       curvetun-x25519 Zm9v...= office   (a .pub line pasted after the pattern)
+ *   .example.com     Zm9v...=                 any name under example.com
+ *   *                Zm9v...=                 this key from anywhere
+ *
+ * `<who>` is any pattern of lib/net/patterns.ts; `<key>` is the base64 public key.
+ */
+import { CurvetunError } from '../errors.js';
+import { KEY_TYPE, decodePublicKeyText, encodePublicKeyText } from '../keys/text.js';
+import { parsePattern } from '../net/patterns.js';
+import type { Pattern } from '../net/patterns.js';
+
+export interface ParsedEntry {
+  who: string;
+  pattern: Pattern;
+  key: Uint8Array;
+  comment: string;
+  /** 1-based line number in the file. */
+  line: number;
+}
+
+/** A line that does not parse: where it is and why. Never contains key bytes. */
+export class RegistryFileError extends CurvetunError {
+  constructor(readonly file: string, readonly line: number, reason: string) {
+    super('EINVAL', `${file}:${line}: ${reason}`);
+    this.name = 'RegistryFileError';
+  }
+}
+
+export function parseRegistryLine(text: string, file: string, line: number): ParsedEntry | null {
+  const content = text.replace(/#.*$/, '').trim();
+  const commentMatch = /#(.*)$/.exec(text);
+  if (content.length === 0) return null;
+  const words = content.split(/\s+/);
+  const who = words[0]!;
+  let at = 1;
+  if (words[at] === KEY_TYPE) at++;
+  const keyText = words[at];
+  if (keyText === undefined) throw new RegistryFileError(file, line, `'${who}' has no key after it`);
+  let pattern: Pattern;
+  try {
+    pattern = parsePattern(who);
+  } catch (error) {
+    throw new RegistryFileError(file, line, (error as Error).message);
+  }
+  let key: Uint8Array;
+  try {
+    key = decodePublicKeyText(keyText);
+  } catch {
+    throw new RegistryFileError(file, line, 'the key is not 44 characters of base64 (a 32-byte public key)');
+  }
+  const trailing = words.slice(at + 1).join(' ');
+  const comment = [trailing, commentMatch?.[1]?.trim() ?? ''].filter(Boolean).join(' ');
+  return { who, pattern, key, comment, line };
+}
+
+/** Parse a whole file; throws `RegistryFileError` at the first bad line. */
+export function parseRegistry(text: string, file: string): ParsedEntry[] {
+  const entries: ParsedEntry[] = [];
+  text.split(/\r?\n/).forEach((lineText, i) => {
+    const entry = parseRegistryLine(lineText, file, i + 1);
+    if (entry) entries.push(entry);
+  });
+  return entries;
+}
+
+export function formatRegistryLine(who: string, key: Uint8Array, comment?: string): string {
+  parsePattern(who); // refuse to write what we could not read back
+  const safeComment = comment ? ` # ${comment.replace(/[\r\n]+/g, ' ')}` : '';
+  return `${who} ${encodePublicKeyText(key)}${safeComment}`;
+}
+
+export const REGISTRY_HEADER = `# curvetun known_hosts: one "<who> <base64 public key> [comment]" per line.
+# <who>: an IP address, a CIDR network, a DNS name, a .domain pattern, or * (see docs/registry.md).
+`;

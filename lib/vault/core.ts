@@ -1,0 +1,80 @@
+/**
+ * What every vault adapter does with the long-term key, written once: open and seal boxes with a
+ * peer (shared keys cached in a bounded LRU), and make scrambled safe nonces.
+ *
+ * The secret key is reached only through `withSecret`, so an adapter can keep it in protected
+ * memory and unlock it just for the scalar multiplication.
+ */
+import { LRUCache } from 'lru-cache';
+import type { CryptoBackend } from '../crypto/backend.js';
+import { CurvetunError } from '../errors.js';
+import { longTermNonce } from '../protocol/nonce.js';
+import { scramble } from '../protocol/tea.js';
+import type { CounterSource } from './counter.js';
+import type { SealedBox } from './types.js';
+
+export interface VaultCoreOptions {
+  backend: CryptoBackend;
+  publicKey: Uint8Array;
+  scrambleKey: Uint8Array;
+  counter: CounterSource;
+  /** Runs `fn` with the secret key bytes; the adapter decides where they live. */
+  withSecret<T>(fn: (secretKey: Uint8Array) => T): T;
+  /** Peers whose shared key is kept (default 1 024). */
+  cacheSize?: number;
+}
+
+function check(name: string, value: unknown, size?: number): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array) || (size !== undefined && value.length !== size)) {
+    throw new CurvetunError('EINVAL', size === undefined ? `${name} must be bytes` : `${name} must be ${size} bytes`);
+  }
+}
+
+export class VaultCore {
+  readonly publicKey: Uint8Array;
+  private readonly shared: LRUCache<string, Uint8Array>;
+
+  constructor(private readonly options: VaultCoreOptions) {
+    this.publicKey = options.publicKey;
+    this.shared = new LRUCache({ max: options.cacheSize ?? 1024 });
+  }
+
+  private sharedKey(peer: Uint8Array): Uint8Array {
+    const id = Buffer.from(peer.buffer, peer.byteOffset, peer.byteLength).toString('base64');
+    let key = this.shared.get(id);
+    if (!key) {
+      key = this.options.withSecret((secret) => this.options.backend.beforenm(peer, secret));
+      this.shared.set(id, key);
+    }
+    return key;
+  }
+
+  open(box: unknown, nonce: unknown, peer: unknown): Uint8Array {
+    check('the box', box);
+    check('the nonce', nonce, 24);
+    check('the peer key', peer, 32);
+    const plain = this.options.backend.secretboxOpen(box, nonce, this.sharedKey(peer));
+    if (plain === null) throw new CurvetunError('EAUTH', 'the box did not open with our long-term key');
+    return plain;
+  }
+
+  seal(plaintext: unknown, prefix: unknown, peer: unknown): SealedBox {
+    check('the plaintext', plaintext);
+    check('the nonce prefix', prefix, 8);
+    check('the peer key', peer, 32);
+    const nonce16 = this.safeNonce();
+    const box = this.options.backend.secretbox(plaintext, longTermNonce(prefix, nonce16), this.sharedKey(peer));
+    return { nonce16, box };
+  }
+
+  /** `scramble(counter:u64be · 8 random bytes)`. */
+  safeNonce(): Uint8Array {
+    const block = new Uint8Array(16);
+    const counter = this.options.counter.next();
+    const view = new DataView(block.buffer);
+    view.setUint32(0, Math.floor(counter / 0x1_0000_0000));
+    view.setUint32(4, counter >>> 0);
+    block.set(this.options.backend.randomBytes(8), 8);
+    return scramble(block, this.options.scrambleKey);
+  }
+}

@@ -1,0 +1,14 @@
+/**
+ * Vaults: the only holders of the long-term secret key. Pick one; swapping is one line.
+ *
+ * @example
+ * const vault = await WorkerVault.open({ secretKeyFile: 'id_curvetun', create: true }); // default
+ * const vault = await LocalVault.open({ secretKeyFile: 'id_curvetun' });                // in-process
+ * const vault = await SodiumVault.open({ secretKeyFile: 'id_curvetun' });               // secure memory
+ */
+export { WorkerVault } from './worker-vault.js';
+export type { WorkerVaultOptions } from './worker-vault.js';
+export { LocalVault } from './local-vault.js';
+export type { FileVaultOptions } from './local-vault.js';
+export { SodiumVault } from './sodium-vault.js';
+export type { Vault, SealedBox } from './types.js';

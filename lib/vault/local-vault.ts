@@ -1,0 +1,84 @@
+/**
+ * The in-process vault: the key lives in this thread's memory. For embedding, tests, and programs
+ * that do not want a worker. Same contract as every vault.
+ */
+import type { CryptoBackend } from '../crypto/backend.js';
+import { getBackend } from '../crypto/index.js';
+import type { BackendChoice } from '../crypto/index.js';
+import { CurvetunError } from '../errors.js';
+import { generateIdentity, loadIdentity } from '../keys/generate.js';
+import type { Identity } from '../keys/generate.js';
+import { FileCounter, MemoryCounter } from './counter.js';
+import type { CounterSource } from './counter.js';
+import { VaultCore } from './core.js';
+import type { SealedBox, Vault } from './types.js';
+
+export interface FileVaultOptions {
+  /** The secret key file (its public half is `<file>.pub`, its nonce counter `<file>.counter`). */
+  secretKeyFile: string;
+  /** Generate and save a key pair when the file does not exist (default false). */
+  create?: boolean;
+  /** Counters reserved on disk at a time (default 1 048 576). */
+  counterBlock?: number;
+  /** Peers whose precomputed shared key is cached (default 1 024). */
+  cacheSize?: number;
+  crypto?: BackendChoice;
+}
+
+export class LocalVault implements Vault {
+  private closed = false;
+
+  private constructor(private readonly core: VaultCore) {}
+
+  get publicKey(): Uint8Array {
+    return this.core.publicKey;
+  }
+
+  /** A vault over a key file, with its counter persisted next to it. */
+  static async open(options: FileVaultOptions): Promise<LocalVault> {
+    const backend = getBackend(options.crypto ?? 'auto');
+    const identity = loadIdentity(options.secretKeyFile, backend, options.create ?? false);
+    return LocalVault.fromIdentity(identity, backend, new FileCounter(`${options.secretKeyFile}.counter`, options.counterBlock), options.cacheSize);
+  }
+
+  /** A throwaway identity that lives only in memory (its counters too). */
+  static generate(options: { crypto?: BackendChoice; cacheSize?: number } = {}): LocalVault {
+    const backend = getBackend(options.crypto ?? 'auto');
+    return LocalVault.fromIdentity(generateIdentity(backend, 'ephemeral'), backend, new MemoryCounter(), options.cacheSize);
+  }
+
+  private static fromIdentity(identity: Identity, backend: CryptoBackend, counter: CounterSource, cacheSize?: number): LocalVault {
+    const { secretKey } = identity;
+    return new LocalVault(
+      new VaultCore({
+        backend,
+        publicKey: identity.publicKey,
+        scrambleKey: identity.scrambleKey,
+        counter,
+        withSecret: (fn) => fn(secretKey),
+        ...(cacheSize ? { cacheSize } : {}),
+      }),
+    );
+  }
+
+  private live(): VaultCore {
+    if (this.closed) throw new CurvetunError('ECLOSED', 'the vault is closed');
+    return this.core;
+  }
+
+  async open(box: Uint8Array, nonce: Uint8Array, peerPublicKey: Uint8Array): Promise<Uint8Array> {
+    return this.live().open(box, nonce, peerPublicKey);
+  }
+
+  async seal(plaintext: Uint8Array, noncePrefix: Uint8Array, peerPublicKey: Uint8Array): Promise<SealedBox> {
+    return this.live().seal(plaintext, noncePrefix, peerPublicKey);
+  }
+
+  async safeNonce(): Promise<Uint8Array> {
+    return this.live().safeNonce();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * A vault whose secret key sits in libsodium secure memory (`sodium_malloc`: guard pages, locked,
+ * never swapped) and is unreadable between uses (`sodium_mprotect_noaccess`); it is unlocked
+ * read-only just for a scalar multiplication. It stands in for an HSM or a native module: the
+ * same `Vault` contract, a different home for the key. Needs the optional `sodium-native`.
+ */
+import { getBackend } from '../crypto/index.js';
+import { loadSodium } from '../crypto/sodium.js';
+import type { SodiumNative } from '../crypto/sodium.js';
+import { CurvetunError } from '../errors.js';
+import { loadIdentity } from '../keys/generate.js';
+import { FileCounter } from './counter.js';
+import { VaultCore } from './core.js';
+import type { FileVaultOptions } from './local-vault.js';
+import type { SealedBox, Vault } from './types.js';
+
+export class SodiumVault implements Vault {
+  private closed = false;
+
+  private constructor(private readonly core: VaultCore, private readonly sodium: SodiumNative, private readonly secure: Buffer) {}
+
+  get publicKey(): Uint8Array {
+    return this.core.publicKey;
+  }
+
+  /** Whether this adapter can run here (sodium-native installed and loadable). */
+  static available(): boolean {
+    return loadSodium() !== null;
+  }
+
+  static async open(options: FileVaultOptions): Promise<SodiumVault> {
+    const sodium = loadSodium();
+    if (!sodium) throw new CurvetunError('EINVAL', 'SodiumVault needs the optional dependency sodium-native');
+    const backend = getBackend(options.crypto ?? 'sodium');
+    const identity = loadIdentity(options.secretKeyFile, backend, options.create ?? false);
+    const secure = sodium.sodium_malloc(32);
+    secure.set(identity.secretKey);
+    sodium.sodium_memzero(identity.secretKey);
+    sodium.sodium_mprotect_noaccess(secure);
+    const core = new VaultCore({
+      backend,
+      publicKey: identity.publicKey,
+      scrambleKey: identity.scrambleKey,
+      counter: new FileCounter(`${options.secretKeyFile}.counter`, options.counterBlock),
+      withSecret: (fn) => {
+        sodium.sodium_mprotect_readonly(secure);
+        try {
+          return fn(secure);
+        } finally {
+          sodium.sodium_mprotect_noaccess(secure);
+        }
+      },
+      ...(options.cacheSize ? { cacheSize: options.cacheSize } : {}),
+    });
+    return new SodiumVault(core, sodium, secure);
+  }
+
+  private live(): VaultCore {
+    if (this.closed) throw new CurvetunError('ECLOSED', 'the vault is closed');
+    return this.core;
+  }
+
+  async open(box: Uint8Array, nonce: Uint8Array, peer: Uint8Array): Promise<Uint8Array> {
+    return this.live().open(box, nonce, peer);
+  }
+
+  async seal(plaintext: Uint8Array, prefix: Uint8Array, peer: Uint8Array): Promise<SealedBox> {
+    return this.live().seal(plaintext, prefix, peer);
+  }
+
+  async safeNonce(): Promise<Uint8Array> {
+    return this.live().safeNonce();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.sodium.sodium_mprotect_readwrite(this.secure);
+    this.sodium.sodium_memzero(this.secure);
+    this.sodium.sodium_mprotect_noaccess(this.secure);
+  }
+}

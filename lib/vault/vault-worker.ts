@@ -1,0 +1,39 @@
+/**
+ * The vault worker: loads (or makes) the key file itself, so the secret key exists only in this
+ * thread, and answers open / seal / safeNonce.
+ */
+import { getBackend } from '../crypto/index.js';
+import type { BackendChoice } from '../crypto/index.js';
+import { loadIdentity } from '../keys/generate.js';
+import { serveActor } from '../runtime/serve.js';
+import { FileCounter } from './counter.js';
+import { VaultCore } from './core.js';
+
+export interface VaultWorkerInit {
+  secretKeyFile: string;
+  create: boolean;
+  counterBlock?: number;
+  cacheSize?: number;
+  crypto: BackendChoice;
+}
+
+serveActor((init: VaultWorkerInit) => {
+  const backend = getBackend(init.crypto);
+  const identity = loadIdentity(init.secretKeyFile, backend, init.create);
+  const { secretKey } = identity;
+  const core = new VaultCore({
+    backend,
+    publicKey: identity.publicKey,
+    scrambleKey: identity.scrambleKey,
+    counter: new FileCounter(`${init.secretKeyFile}.counter`, init.counterBlock),
+    withSecret: (fn) => fn(secretKey),
+    ...(init.cacheSize ? { cacheSize: init.cacheSize } : {}),
+  });
+  return {
+    publicKey: () => core.publicKey,
+    open: ({ box, nonce, peer }: { box: Uint8Array; nonce: Uint8Array; peer: Uint8Array }) => core.open(box, nonce, peer),
+    seal: ({ plaintext, prefix, peer }: { plaintext: Uint8Array; prefix: Uint8Array; peer: Uint8Array }) => core.seal(plaintext, prefix, peer),
+    safeNonce: () => core.safeNonce(),
+    safeNonces: (count: number) => Array.from({ length: Math.min(Math.max(0, count | 0), 100_000) }, () => core.safeNonce()),
+  };
+});

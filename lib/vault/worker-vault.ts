@@ -1,0 +1,67 @@
+/**
+ * The default vault: the key lives in a supervised worker thread (see vault-worker.ts). If the
+ * worker dies, calls in flight fail with `EACTOR`, the supervisor restarts it, and the counter
+ * resumes above its on-disk reservation, so no nonce is ever reused.
+ */
+import { getBackend } from '../crypto/index.js';
+import { startActor } from '../runtime/index.js';
+import type { ActorRef, RestartPolicy } from '../runtime/index.js';
+import type { FileVaultOptions } from './local-vault.js';
+import type { SealedBox, Vault } from './types.js';
+import type { VaultWorkerInit } from './vault-worker.js';
+
+export interface WorkerVaultOptions extends FileVaultOptions {
+  /** Deadline of one vault call, ms (default 10 000). */
+  callTimeoutMs?: number;
+  restart?: Partial<RestartPolicy>;
+}
+
+export class WorkerVault implements Vault {
+  private constructor(readonly actor: ActorRef, readonly publicKey: Uint8Array) {}
+
+  /**
+   * @example
+   * const vault = await WorkerVault.open({ secretKeyFile: '/etc/curvetun/id_curvetun', create: true });
+   */
+  static async open(options: FileVaultOptions & WorkerVaultOptions): Promise<WorkerVault> {
+    // Resolve the backend here so an unknown or missing one fails in the caller, not the worker.
+    const crypto = getBackend(options.crypto ?? 'auto').name as VaultWorkerInit['crypto'];
+    const init: VaultWorkerInit = {
+      secretKeyFile: options.secretKeyFile,
+      create: options.create ?? false,
+      crypto,
+      ...(options.counterBlock ? { counterBlock: options.counterBlock } : {}),
+      ...(options.cacheSize ? { cacheSize: options.cacheSize } : {}),
+    };
+    const actor = await startActor({
+      name: 'vault',
+      script: new URL('./vault-worker.js', import.meta.url),
+      init,
+      ...(options.callTimeoutMs ? { callTimeoutMs: options.callTimeoutMs } : {}),
+      ...(options.restart ? { restart: options.restart } : {}),
+    });
+    const publicKey = await actor.call<Uint8Array>('publicKey');
+    return new WorkerVault(actor, publicKey);
+  }
+
+  open(box: Uint8Array, nonce: Uint8Array, peer: Uint8Array): Promise<Uint8Array> {
+    return this.actor.call('open', { box, nonce, peer });
+  }
+
+  seal(plaintext: Uint8Array, prefix: Uint8Array, peer: Uint8Array): Promise<SealedBox> {
+    return this.actor.call('seal', { plaintext, prefix, peer });
+  }
+
+  safeNonce(): Promise<Uint8Array> {
+    return this.actor.call('safeNonce');
+  }
+
+  /** Many safe nonces in one round trip (at most 100 000). */
+  safeNonces(count: number): Promise<Uint8Array[]> {
+    return this.actor.call('safeNonces', count, { timeoutMs: 60_000 });
+  }
+
+  close(): Promise<void> {
+    return this.actor.stop();
+  }
+}

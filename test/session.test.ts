@@ -1,0 +1,87 @@
+/**
+ * The data path on its own (no sockets): direction separation, counter rules, the end of the
+ * counter space, and tampering — for every available crypto backend.
+ */
+import test from 'ava';
+import { availableBackends, getBackend } from '../lib/crypto/index.js';
+import { Session } from '../lib/connection/session.js';
+import { CurvetunError } from '../lib/errors.js';
+import { FrameDecoder, MAX_MESSAGE_BYTES, decodePacket } from '../lib/protocol/index.js';
+import type { MessagePacket } from '../lib/protocol/index.js';
+
+function unframe(frame: Uint8Array): MessagePacket {
+  const [payload] = new FrameDecoder().push(frame);
+  const packet = decodePacket(payload!);
+  if (packet.type !== 'message') throw new Error('not a message');
+  return packet;
+}
+
+for (const name of availableBackends()) {
+  const backend = getBackend(name as 'tweetnacl');
+  const key = backend.randomBytes(32);
+
+  test(`${name}: client → server and server → client round trip`, (t) => {
+    const client = new Session(backend, key, 'client');
+    const server = new Session(backend, key, 'server');
+    for (const size of [0, 1, 100, MAX_MESSAGE_BYTES]) {
+      const m = backend.randomBytes(size);
+      t.deepEqual(server.open(unframe(client.seal(m))), m);
+      t.deepEqual(client.open(unframe(server.seal(m))), m);
+    }
+  });
+
+  test(`${name}: counters start at 2 and step by one`, (t) => {
+    const client = new Session(backend, key, 'client');
+    t.is(unframe(client.seal(new Uint8Array(1))).counter, 2);
+    t.is(unframe(client.seal(new Uint8Array(1))).counter, 3);
+  });
+
+  test(`${name}: a replayed, reordered or reflected message is refused`, (t) => {
+    const client = new Session(backend, key, 'client');
+    const server = new Session(backend, key, 'server');
+    const first = unframe(client.seal(Buffer.from('a')));
+    const second = unframe(client.seal(Buffer.from('b')));
+    server.open(second);
+    t.is(t.throws(() => server.open(first), { instanceOf: CurvetunError })!.code, 'EPROTO');
+    t.is(t.throws(() => server.open(second), { instanceOf: CurvetunError })!.code, 'EPROTO');
+    // Sent back to the client, its own message does not open: the directions use different nonces.
+    const own = unframe(client.seal(Buffer.from('c')));
+    t.is(t.throws(() => client.open(own), { instanceOf: CurvetunError })!.code, 'EAUTH');
+  });
+
+  test(`${name}: any flipped bit in the box is refused, and a refused message does not advance the counter`, (t) => {
+    const client = new Session(backend, key, 'client');
+    const server = new Session(backend, key, 'server');
+    const packet = unframe(client.seal(Buffer.from('hello world')));
+    for (let i = 0; i < packet.box.length; i++) {
+      const box = new Uint8Array(packet.box);
+      box[i]! ^= 0x80;
+      t.is(t.throws(() => server.open({ ...packet, box }), { instanceOf: CurvetunError })!.code, 'EAUTH');
+    }
+    t.deepEqual(Buffer.from(server.open(packet)).toString(), 'hello world');
+  });
+
+  test(`${name}: a wrong key does not open`, (t) => {
+    const client = new Session(backend, key, 'client');
+    const server = new Session(backend, backend.randomBytes(32), 'server');
+    t.is(t.throws(() => server.open(unframe(client.seal(Buffer.from('x')))), { instanceOf: CurvetunError })!.code, 'EAUTH');
+  });
+}
+
+test('the sender stops before its counter passes the limit', (t) => {
+  const backend = getBackend('tweetnacl');
+  const key = backend.randomBytes(32);
+  const client = new Session(backend, key, 'client', 4);
+  client.seal(new Uint8Array(1)); // 2
+  client.seal(new Uint8Array(1)); // 3
+  client.seal(new Uint8Array(1)); // 4
+  t.true(client.exhausted);
+  t.is(t.throws(() => client.seal(new Uint8Array(1)), { instanceOf: CurvetunError })!.code, 'ECLOSED');
+});
+
+test('a message larger than 65 503 bytes is ETOOBIG and does not use a counter', (t) => {
+  const backend = getBackend('tweetnacl');
+  const client = new Session(backend, backend.randomBytes(32), 'client');
+  t.is(t.throws(() => client.seal(new Uint8Array(MAX_MESSAGE_BYTES + 1)), { instanceOf: CurvetunError })!.code, 'ETOOBIG');
+  t.is(unframe(client.seal(new Uint8Array(0))).counter, 2);
+});
