@@ -5,6 +5,7 @@
 import test from 'ava';
 import nacl from 'tweetnacl';
 import { CurvetunError } from '../lib/errors.js';
+import type { ErrorCode } from '../lib/errors.js';
 import type { CryptoBackend } from '../lib/crypto/backend.js';
 import { availableBackends, defaultBackend, getBackend } from '../lib/crypto/index.js';
 
@@ -39,7 +40,7 @@ const V = {
 // Curve25519 points of small order: X25519 with any of them gives the all-zero point. The list is
 // the one libsodium and the X25519 literature use (0, 1, the order-8 points, p-1, p, p+1), plus
 // the same with the ignored top bit set.
-const LOW_ORDER_BASE = [
+const LOW_ORDER_BASE: string[] = [
   '0000000000000000000000000000000000000000000000000000000000000000',
   '0100000000000000000000000000000000000000000000000000000000000000',
   'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
@@ -50,7 +51,7 @@ const LOW_ORDER_BASE = [
 ];
 const LOW_ORDER = [
   ...LOW_ORDER_BASE,
-  ...LOW_ORDER_BASE.map((h) => h.slice(0, 62) + (parseInt(h.slice(62), 16) | 0x80).toString(16)),
+  ...LOW_ORDER_BASE.map((h) => h.slice(0, 62) + (parseInt(h.slice(62), 16) | 0x80).toString(16).padStart(2, '0')),
 ].map(hex);
 
 const names = availableBackends();
@@ -58,7 +59,7 @@ const backends: CryptoBackend[] = names.map((n) => getBackend(n));
 const reference = getBackend('tweetnacl');
 
 /** Runs `fn` and asserts it throws a CurvetunError with `code`; returns it. */
-function throwsCode(t: import('ava').ExecutionContext, code: string, fn: () => unknown, what: string): CurvetunError {
+function throwsCode(t: import('ava').ExecutionContext, code: ErrorCode, fn: () => unknown, what: string): CurvetunError {
   const err = t.throws(fn, { instanceOf: CurvetunError }, what);
   t.is(err?.code, code, what);
   return err as CurvetunError;
@@ -281,8 +282,8 @@ test.serial('getBackend: unknown names give EINVAL; CURVETUN_CRYPTO overrides au
   const saved = process.env.CURVETUN_CRYPTO;
   try {
     delete process.env.CURVETUN_CRYPTO;
-    t.is(getBackend('auto').name, names[0]);
-    t.is(getBackend().name, names[0]);
+    t.is(getBackend('auto').name, names[0]!);
+    t.is(getBackend().name, names[0]!);
     for (const n of names) {
       process.env.CURVETUN_CRYPTO = n;
       t.is(getBackend('auto').name, n);
