@@ -104,8 +104,9 @@ export class CookieCore {
   }
 
   private remember(cookie: Uint8Array, ttl: number): void {
-    // The whole cookie identifies it: an attacker cannot make a different cookie that opens.
-    const id = Buffer.from(cookie.buffer, cookie.byteOffset, cookie.byteLength).toString('base64');
+    // k16 identifies a cookie that opened: it is random per cookie, and nobody without the minute
+    // key can make another cookie with the same k16 that opens.
+    const id = Buffer.from(cookie.buffer, cookie.byteOffset, 16).toString('base64');
     if (this.guard.has(id)) {
       this.stats.refusedReplay++;
       throw new CurvetunError('EAUTH', 'the cookie was already used: a replayed Vouch');
