@@ -1,8 +1,9 @@
 /**
  * X25519 by node:crypto (OpenSSL, ~17× faster than tweetnacl), HSalsa20 and XSalsa20-Poly1305
- * by tweetnacl. Raw 32-byte keys become KeyObjects through fixed DER prefixes (RFC 8410).
+ * by tweetnacl. Raw 32-byte keys become KeyObjects: secret keys through a fixed PKCS#8 DER prefix
+ * (RFC 8410), public keys through JWK.
  */
-import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { CryptoBackend, KeyPair } from './backend.js';
 import { checkLength, checkPublicKey, checkSecretKey, sharedKeyFromPoint } from './common.js';
@@ -12,21 +13,30 @@ import { CurvetunError } from '../errors.js';
 const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
 
 // Importing a raw private key costs OpenSSL a scalar multiplication (it derives the public key),
-// so the KeyObject of every secret key this backend made or saw is kept, keyed by the array. The
-// bytes are kept too and compared on use: a caller may overwrite (e.g. wipe) the array in place.
-const privateObjects = new WeakMap<Uint8Array, { bytes: Buffer; key: KeyObject }>();
+// so the KeyObject of every secret key this backend made or saw is kept, keyed by the array. A
+// caller may overwrite (e.g. wipe) the array in place, so a digest of the bytes is checked on use;
+// a digest rather than a copy, to leave no second copy of the key in the JS heap (a vault may
+// keep it in locked memory).
+const privateObjects = new WeakMap<Uint8Array, { digest: Buffer; key: KeyObject }>();
+
+const digestOf = (secretKey: Uint8Array) => createHash('sha256').update(secretKey).digest();
 
 function privateKeyObject(secretKey: Uint8Array): KeyObject {
+  const digest = digestOf(secretKey);
   const cached = privateObjects.get(secretKey);
-  if (cached && cached.bytes.equals(secretKey)) return cached.key;
+  if (cached && cached.digest.equals(digest)) return cached.key;
   const der = Buffer.concat([PKCS8_X25519, secretKey]);
-  const key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-  der.fill(0);
-  privateObjects.set(secretKey, { bytes: Buffer.from(secretKey), key });
-  return key;
+  try {
+    const key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    privateObjects.set(secretKey, { digest, key });
+    return key;
+  } finally {
+    der.fill(0);
+  }
 }
 
-// JWK import is several times cheaper than DER for public keys (measured: ~23 µs vs ~190 µs).
+// JWK import is about ten times cheaper than DER SPKI for public keys (bench/crypto-micro.ts:
+// ~9 µs vs ~110 µs), and a peer's public key is imported once per handshake.
 function publicKeyObject(publicKey: Uint8Array): KeyObject {
   const x = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('base64url');
   return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' });
@@ -55,7 +65,7 @@ export function createNodeBackend(): CryptoBackend {
       const { privateKey } = generateKeyPairSync('x25519');
       const jwk = privateKey.export({ format: 'jwk' });
       const secretKey = new Uint8Array(Buffer.from(jwk.d!, 'base64url'));
-      privateObjects.set(secretKey, { bytes: Buffer.from(secretKey), key: privateKey });
+      privateObjects.set(secretKey, { digest: digestOf(secretKey), key: privateKey });
       return { publicKey: new Uint8Array(Buffer.from(jwk.x!, 'base64url')), secretKey };
     },
     publicKeyOf(secretKey) {
