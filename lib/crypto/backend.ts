@@ -5,7 +5,11 @@
  * Layouts follow NaCl's "easy" API: a box or secretbox is a 16-byte Poly1305 tag followed by the
  * ciphertext, `plaintext.length + 16` bytes in all.
  *
- * Every backend must give byte-identical results (checked by the shared test vectors).
+ * Every backend must give byte-identical results (checked by the shared test vectors), and fail
+ * the same way:
+ * - a key, nonce or buffer of the wrong size or type throws CurvetunError `EINVAL`;
+ * - a low-order peer public key (all-zero X25519 result) throws `EAUTH` from beforenm/box/boxOpen;
+ * - a forged, truncated or empty box makes the *Open functions return `null`, never throw.
  */
 
 export const PUBLIC_KEY_BYTES = 32;
@@ -40,7 +44,8 @@ export interface CryptoBackend {
 
   /**
    * `crypto_secretbox_easy` written into `out` at `outOffset` (`message.length + 16` bytes): the
-   * data path encrypts straight into the outgoing frame this way.
+   * data path encrypts straight into the outgoing frame this way. `message` may already sit in
+   * `out` at `outOffset + 16` (in-place encryption).
    */
   secretboxInto(out: Uint8Array, outOffset: number, message: Uint8Array, nonce: Uint8Array, sharedKey: Uint8Array): void;
 

@@ -1,5 +1,5 @@
 /**
- * X25519 by node:crypto (OpenSSL, ~17× faster than tweetnacl), HSalsa20 and XSalsa20-Poly1305
+ * X25519 by node:crypto (OpenSSL, ~12× faster than tweetnacl here), HSalsa20 and XSalsa20-Poly1305
  * by tweetnacl. Raw 32-byte keys become KeyObjects: secret keys through a fixed PKCS#8 DER prefix
  * (RFC 8410), public keys through JWK.
  */
