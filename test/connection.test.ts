@@ -357,3 +357,42 @@ test.serial('flow control: a slow reader pauses TCP instead of buffering without
 });
 
 export type { CurvetunSocket };
+
+test.serial('accept: a timeout gives ETIMEDOUT, an abort EABORTED, and close() rejects waiting callers with ECLOSED', async (t) => {
+  const listener = await world.listen();
+  expectCode(t, await t.throwsAsync(listener.accept({ timeout: 50 })), 'ETIMEDOUT');
+  const controller = new AbortController();
+  const aborted = listener.accept({ signal: controller.signal });
+  controller.abort();
+  expectCode(t, await t.throwsAsync(aborted), 'EABORTED');
+  // Still usable after both.
+  const { client } = await pair(t, listener);
+  t.false(client.closed);
+  const waiting = [listener.accept(), listener.accept()];
+  await listener.close();
+  for (const w of waiting) expectCode(t, await t.throwsAsync(w), 'ECLOSED');
+  expectCode(t, await t.throwsAsync(listener.accept()), 'ECLOSED');
+});
+
+test.serial('a client restricted by allowedAddresses refuses to connect elsewhere, before any network traffic', async (t) => {
+  const listener = await world.listen();
+  let accepted = 0;
+  listener.on('handshakeError', () => accepted++);
+  const error = await t.throwsAsync(
+    connect('127.0.0.1', listener.address().port, { vault: world.clientVault, serverKey: listener.publicKey, allowedAddresses: ['10.0.0.0/8'] }),
+  );
+  expectCode(t, error, 'EDENIED');
+  t.is(listener.stats.pendingHandshakes + accepted, 0);
+  const ok = await connect('127.0.0.1', listener.address().port, { vault: world.clientVault, serverKey: listener.publicKey, allowedAddresses: ['127.0.0.0/8'] });
+  await ok.close();
+});
+
+test.serial('a server with allowedAddresses drops other peers before any cryptography', async (t) => {
+  const listener = await world.listen({ allowedAddresses: ['10.0.0.0/8'] });
+  const error = await t.throwsAsync(
+    connect('127.0.0.1', listener.address().port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 2000 }),
+  );
+  expectCode(t, error, 'ECLOSED');
+  t.is(listener.stats.droppedByAddress, 1);
+  t.is(listener.stats.handshakeFailures, 0); // no handshake was even started
+});

@@ -159,7 +159,10 @@ export class Listener extends EventEmitter<ListenerEvents> {
         waiter.reject(closed);
       }
       const dropping = [...this.handshaking, ...this.ready.splice(0)].map((s) => s.close());
-      await Promise.all([new Promise<void>((resolve) => this.server.close(() => resolve())), ...dropping]);
+      // Stop listening now. net.Server's close callback would also wait for accepted sockets,
+      // which belong to the application and stay open.
+      this.server.close(() => undefined);
+      await Promise.all(dropping);
       await this.config.onClose?.();
     })();
     return this.closing;
