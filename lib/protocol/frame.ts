@@ -50,7 +50,7 @@ export class FrameDecoder {
   private partial: Uint8Array | null = null; // payload being filled
   private filled = 0;
 
-  /** Bytes held of a frame not yet complete. */
+  /** Bytes held of a frame not yet complete: its payload so far, or a lone first length byte. */
   get buffered(): number {
     return this.header + this.filled;
   }
