@@ -1,0 +1,131 @@
+/**
+ * One contract, every vault adapter: WorkerVault (a real worker), LocalVault, SodiumVault. Real
+ * key files in a temp directory, real crypto on the other side.
+ */
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { getBackend } from '../lib/crypto/index.js';
+import { CurvetunError } from '../lib/errors.js';
+import { PREFIX_COOKIE, PREFIX_VOUCH, longTermNonce } from '../lib/protocol/index.js';
+import { LocalVault, SodiumVault, WorkerVault } from '../lib/vault/index.js';
+import type { Vault } from '../lib/vault/types.js';
+import { counterOf, scrambleKeyOf } from './helpers/nonces.js';
+
+interface Adapter {
+  name: string;
+  open(file: string): Promise<Vault & { safeNonces?(n: number): Promise<Uint8Array[]> }>;
+}
+
+const adapters: Adapter[] = [
+  { name: 'WorkerVault', open: (file) => WorkerVault.open({ secretKeyFile: file, create: true, counterBlock: 4096 }) },
+  { name: 'LocalVault', open: (file) => LocalVault.open({ secretKeyFile: file, create: true, counterBlock: 4096 }) },
+];
+if (SodiumVault.available()) {
+  adapters.push({ name: 'SodiumVault', open: (file) => SodiumVault.open({ secretKeyFile: file, create: true, counterBlock: 4096 }) });
+}
+
+const backend = getBackend('tweetnacl'); // the independent other side
+const dir = mkdtempSync(join(tmpdir(), 'curvetun-vault-'));
+test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+
+async function nonces(vault: Vault & { safeNonces?(n: number): Promise<Uint8Array[]> }, count: number): Promise<Uint8Array[]> {
+  if (vault.safeNonces) return vault.safeNonces(count);
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) out.push(await vault.safeNonce());
+  return out;
+}
+
+for (const adapter of adapters) {
+  test(`${adapter.name}: seal and open agree with the crypto backend in both directions`, async (t) => {
+    const file = join(dir, `${adapter.name}-agree`);
+    const vault = await adapter.open(file);
+    t.teardown(() => vault.close());
+    const peer = backend.keyPair();
+    const message = backend.randomBytes(100);
+
+    const sealed = await vault.seal(message, PREFIX_VOUCH, peer.publicKey);
+    t.is(sealed.nonce16.length, 16);
+    t.deepEqual(backend.boxOpen(sealed.box, longTermNonce(PREFIX_VOUCH, sealed.nonce16), vault.publicKey, peer.secretKey), message);
+
+    const nonce = backend.randomBytes(24);
+    const box = backend.box(message, nonce, vault.publicKey, peer.secretKey);
+    t.deepEqual(await vault.open(box, nonce, peer.publicKey), message);
+  });
+
+  test(`${adapter.name}: 100 000 safe nonces, no repeat, counters strictly increasing`, async (t) => {
+    t.timeout(120_000);
+    const file = join(dir, `${adapter.name}-many`);
+    const vault = await adapter.open(file);
+    t.teardown(() => vault.close());
+    const all = await nonces(vault, 100_000);
+    t.is(new Set(all.map((n) => Buffer.from(n).toString('hex'))).size, 100_000);
+    const key = scrambleKeyOf(file);
+    let last = -1;
+    let increasing = true;
+    for (const n of all) {
+      const c = counterOf(n, key);
+      if (c <= last) increasing = false;
+      last = c;
+    }
+    t.true(increasing);
+  });
+
+  test(`${adapter.name}: counters survive a restart and only go up`, async (t) => {
+    const file = join(dir, `${adapter.name}-restart`);
+    const key = async () => scrambleKeyOf(file);
+    const first = await adapter.open(file);
+    const before = await nonces(first, 50);
+    await first.close();
+    const second = await adapter.open(file);
+    t.teardown(() => second.close());
+    const after = await nonces(second, 50);
+    const k = await key();
+    const maxBefore = Math.max(...before.map((n) => counterOf(n, k)));
+    const minAfter = Math.min(...after.map((n) => counterOf(n, k)));
+    t.true(minAfter > maxBefore, `${minAfter} > ${maxBefore}`);
+    t.deepEqual(second.publicKey, first.publicKey);
+  });
+
+  test(`${adapter.name}: wrong sizes are EINVAL, garbage boxes EAUTH, and the vault keeps serving`, async (t) => {
+    const file = join(dir, `${adapter.name}-bad`);
+    const vault = await adapter.open(file);
+    t.teardown(() => vault.close());
+    const peer = backend.keyPair();
+    const code = async (p: Promise<unknown>) => ((await t.throwsAsync(p, { instanceOf: CurvetunError })) as CurvetunError).code;
+    t.is(await code(vault.open(new Uint8Array(40), new Uint8Array(23), peer.publicKey)), 'EINVAL');
+    t.is(await code(vault.open(new Uint8Array(40), new Uint8Array(24), new Uint8Array(31))), 'EINVAL');
+    t.is(await code(vault.seal(new Uint8Array(10), new Uint8Array(7), peer.publicKey)), 'EINVAL');
+    t.is(await code(vault.seal(new Uint8Array(10), PREFIX_COOKIE, new Uint8Array(33))), 'EINVAL');
+    t.is(await code(vault.open(backend.randomBytes(64), backend.randomBytes(24), peer.publicKey)), 'EAUTH');
+    t.is(await code(vault.open(new Uint8Array(3), backend.randomBytes(24), peer.publicKey)), 'EAUTH');
+    // A box for someone else does not open either.
+    const other = backend.keyPair();
+    const nonce = backend.randomBytes(24);
+    t.is(await code(vault.open(backend.box(new Uint8Array(5), nonce, other.publicKey, peer.secretKey), nonce, peer.publicKey)), 'EAUTH');
+    // Still serving.
+    const sealed = await vault.seal(new Uint8Array([1, 2, 3]), PREFIX_COOKIE, peer.publicKey);
+    t.deepEqual(backend.boxOpen(sealed.box, longTermNonce(PREFIX_COOKIE, sealed.nonce16), vault.publicKey, peer.secretKey), new Uint8Array([1, 2, 3]));
+  });
+
+  test(`${adapter.name}: a secret key file readable by others is refused with EKEY, and the error holds no key`, async (t) => {
+    const file = join(dir, `${adapter.name}-perm`);
+    const vault = await adapter.open(file);
+    await vault.close();
+    chmodSync(file, 0o644);
+    const error = await t.throwsAsync(adapter.open(file), { instanceOf: CurvetunError });
+    t.is(error!.code, 'EKEY');
+    t.regex(error!.message, /chmod 600/);
+    const { readFileSync } = await import('node:fs');
+    const body = readFileSync(file, 'utf8').split('\n')[2]!;
+    t.false(error!.message.includes(body.slice(0, 20)));
+  });
+
+  test(`${adapter.name}: after close() every call is ECLOSED`, async (t) => {
+    const vault = await adapter.open(join(dir, `${adapter.name}-closed`));
+    await vault.close();
+    const error = await t.throwsAsync(vault.safeNonce(), { instanceOf: CurvetunError });
+    t.is(error!.code, 'ECLOSED');
+  });
+}
