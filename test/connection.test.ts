@@ -9,7 +9,7 @@ import type { ExecutionContext } from 'ava';
 import { connect, CurvetunError } from '../lib/index.js';
 import type { CurvetunSocket, Listener } from '../lib/index.js';
 import { MAGIC_MESSAGE } from '../lib/protocol/index.js';
-import { bytes, makeWorld, within } from './helpers/fixtures.js';
+import { bytes, echoServer, makeWorld, within } from './helpers/fixtures.js';
 import type { World } from './helpers/fixtures.js';
 import { replay, startProxy } from './helpers/proxy.js';
 
@@ -36,18 +36,6 @@ async function silentServer(t: ExecutionContext): Promise<Server> {
   return silent;
 }
 
-/** A listener that echoes every message on every connection it accepts. */
-async function echoServer(listener: Listener): Promise<void> {
-  for await (const socket of listener) {
-    void (async () => {
-      try {
-        for await (const message of socket) await socket.send(message);
-      } catch {
-        // this connection failed; the listener goes on
-      }
-    })();
-  }
-}
 
 async function pair(t: ExecutionContext, listener: Listener, port = listener.address().port) {
   const acceptP = listener.accept({ timeout: 5000 });

@@ -4,7 +4,7 @@
 import test from 'ava';
 import { connect } from '../lib/index.js';
 import type { Listener } from '../lib/index.js';
-import { bytes, makeWorld } from './helpers/fixtures.js';
+import { bytes, echoServer, makeWorld } from './helpers/fixtures.js';
 import type { World } from './helpers/fixtures.js';
 
 let world: World;
@@ -15,17 +15,6 @@ test.after.always(async () => {
   await world?.dispose();
 });
 
-async function echoServer(listener: Listener): Promise<void> {
-  for await (const socket of listener) {
-    void (async () => {
-      try {
-        for await (const message of socket) await socket.send(message);
-      } catch {
-        // this connection failed; the listener goes on
-      }
-    })();
-  }
-}
 
 test('200 concurrent clients each echo 100 messages', async (t) => {
   t.timeout(120_000);

@@ -12,7 +12,9 @@ import type { Verdict } from '../registry/types.js';
 import type { Vault } from '../vault/types.js';
 import { serverHandshake } from './handshake.js';
 import { CurvetunSocket } from './socket.js';
-import type { RecvOptions, SocketLimits } from './socket.js';
+import type { SocketLimits } from './socket.js';
+import { WaiterQueue } from './waiters.js';
+import type { WaitOptions } from './waiters.js';
 
 export interface ListenerConfig {
   backend: CryptoBackend;
@@ -47,12 +49,6 @@ export interface ListenerEvents {
   handshakeError: [error: CurvetunError, remoteAddress: string];
 }
 
-interface AcceptWaiter {
-  resolve(socket: CurvetunSocket): void;
-  reject(error: CurvetunError): void;
-  cleanup(): void;
-}
-
 /**
  * A listening curvetun server. Obtain one from `listen()`.
  *
@@ -63,7 +59,7 @@ interface AcceptWaiter {
  */
 export class Listener extends EventEmitter<ListenerEvents> {
   private readonly ready: CurvetunSocket[] = [];
-  private readonly waiters: AcceptWaiter[] = [];
+  private readonly waiters = new WaiterQueue<CurvetunSocket>('accept');
   private readonly pendingByAddress = new Map<string, number>();
   private readonly handshaking = new Set<CurvetunSocket>();
   private closing: Promise<void> | null = null;
@@ -103,35 +99,11 @@ export class Listener extends EventEmitter<ListenerEvents> {
    * The next connection that completed the handshake. Several callers are served in call order.
    * Rejects `ETIMEDOUT` / `EABORTED` (the listener stays usable) or `ECLOSED` once closed.
    */
-  accept(options: RecvOptions = {}): Promise<CurvetunSocket> {
+  accept(options: WaitOptions = {}): Promise<CurvetunSocket> {
     const next = this.ready.shift();
     if (next) return Promise.resolve(next);
     if (this.closing) return Promise.reject(new CurvetunError('ECLOSED', 'the listener is closed'));
-    const { timeout, signal } = options;
-    if (signal?.aborted) return Promise.reject(new CurvetunError('EABORTED', 'accept aborted'));
-    return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const onAbort = () => settle(new CurvetunError('EABORTED', 'accept aborted'));
-      const waiter: AcceptWaiter = {
-        resolve,
-        reject,
-        cleanup: () => {
-          if (timer) clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-        },
-      };
-      const settle = (error: CurvetunError) => {
-        const i = this.waiters.indexOf(waiter);
-        if (i >= 0) this.waiters.splice(i, 1);
-        waiter.cleanup();
-        reject(error);
-      };
-      if (timeout !== undefined) {
-        timer = setTimeout(() => settle(new CurvetunError('ETIMEDOUT', `no connection within ${timeout} ms`)), timeout);
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
-    });
+    return this.waiters.wait(options);
   }
 
   /** Connections accepted so far, as an async iterator (ends when the listener closes). */
@@ -154,10 +126,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
     if (this.closing) return this.closing;
     this.closing = (async () => {
       const closed = new CurvetunError('ECLOSED', 'the listener is closed');
-      for (const waiter of this.waiters.splice(0)) {
-        waiter.cleanup();
-        waiter.reject(closed);
-      }
+      this.waiters.rejectAll(closed);
       const dropping = [...this.handshaking, ...this.ready.splice(0)].map((s) => s.close());
       // Stop listening now. net.Server's close callback would also wait for accepted sockets,
       // which belong to the application and stay open.
@@ -236,12 +205,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
 
   private enqueue(socket: CurvetunSocket): void {
     this.stats.accepted++;
-    const waiter = this.waiters.shift();
-    if (waiter) {
-      waiter.cleanup();
-      waiter.resolve(socket);
-      return;
-    }
+    if (this.waiters.resolveNext(socket)) return;
     if (this.closing || this.ready.length >= this.config.backlog) {
       void socket.close();
       return;

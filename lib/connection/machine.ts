@@ -1,8 +1,8 @@
 /**
  * The lifecycle of one connection as an xstate machine:
  *
- *   ready ─CONNECT→ initiating ─┐
- *   ready ─ACCEPT─→ accepting ──┴─(handshake done)→ connected
+ *   ready ─CONNECT→ handshake.initiating ─┐
+ *   ready ─ACCEPT─→ handshake.accepting ──┴─(handshake done)→ connected
  *   every state ─(CLOSE | FAIL | handshake error | handshake timeout)→ closed
  *
  * The machine owns the handshake (as an invoked promise, aborted when the state is left) and its
@@ -79,14 +79,15 @@ export const connectionMachine = setup({
   states: {
     ready: {
       on: {
-        CONNECT: 'initiating',
-        ACCEPT: 'accepting',
+        CONNECT: 'handshake.initiating',
+        ACCEPT: 'handshake.accepting',
         CLOSE: { target: 'closed', actions: 'recordReason' },
         FAIL: { target: 'closed', actions: 'recordReason' },
       },
     },
-    // Client and server differ only in which half of the handshake the hooks run.
-    initiating: {
+    // One handshake state with one timeout and one way out; the two children only say which side
+    // we are (the hooks run the matching half).
+    handshake: {
       invoke: {
         src: 'handshake',
         input: ({ context }) => ({ hooks: context.hooks }),
@@ -98,18 +99,10 @@ export const connectionMachine = setup({
         CLOSE: { target: 'closed', actions: 'recordReason' },
         FAIL: { target: 'closed', actions: 'recordReason' },
       },
-    },
-    accepting: {
-      invoke: {
-        src: 'handshake',
-        input: ({ context }) => ({ hooks: context.hooks }),
-        onDone: { target: 'connected', actions: ({ context, event }) => context.hooks.connected(event.output) },
-        onError: { target: 'closed', actions: assign({ reason: ({ context, event }) => context.reason ?? asCurvetunError(event.error) }) },
-      },
-      after: { handshakeTimeout: { target: 'closed', actions: 'recordTimeout' } },
-      on: {
-        CLOSE: { target: 'closed', actions: 'recordReason' },
-        FAIL: { target: 'closed', actions: 'recordReason' },
+      initial: 'initiating',
+      states: {
+        initiating: {},
+        accepting: {},
       },
     },
     connected: {

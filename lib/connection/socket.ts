@@ -17,14 +17,12 @@ import { FrameDecoder, decodePacket, encodeFrame } from '../protocol/index.js';
 import type { Packet } from '../protocol/index.js';
 import type { HandshakeIO, HandshakeResult } from './handshake.js';
 import { connectionMachine } from './machine.js';
+import { WaiterQueue } from './waiters.js';
+import type { WaitOptions } from './waiters.js';
 import type { Session } from './session.js';
 
-export interface RecvOptions {
-  /** Give up after this many milliseconds with `ETIMEDOUT`; the socket stays usable. */
-  timeout?: number;
-  /** Give up when this signal aborts, with `EABORTED`; the socket stays usable. */
-  signal?: AbortSignal;
-}
+/** `timeout` (ms → `ETIMEDOUT`) and `signal` (→ `EABORTED`); either way the socket stays usable. */
+export type RecvOptions = WaitOptions;
 
 export interface SocketLimits {
   /** Handshake deadline in ms (default 10 000): a peer that stalls is dropped. */
@@ -37,12 +35,6 @@ export const DEFAULT_LIMITS: SocketLimits = { handshakeTimeout: 10_000, highWate
 
 /** Frames read ahead while the handshake is still running before TCP reading pauses. */
 const HANDSHAKE_READ_AHEAD = 8;
-
-interface Waiter {
-  resolve(message: Uint8Array): void;
-  reject(error: CurvetunError): void;
-  cleanup(): void;
-}
 
 export type SocketRole = 'client' | 'server';
 
@@ -79,7 +71,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
   // Received messages not yet consumed, and callers waiting for one.
   private readonly inbox: Uint8Array[] = [];
   private inboxBytes = 0;
-  private readonly waiters: Waiter[] = [];
+  private readonly waiters = new WaiterQueue<Uint8Array>('recv');
   private paused = false;
   private corked = false;
   private receivedAny = false;
@@ -151,7 +143,8 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
 
   /** The current lifecycle state: 'ready' | 'initiating' | 'accepting' | 'connected' | 'closed'. */
   get state(): string {
-    return String(this.actor.getSnapshot().value);
+    const value = this.actor.getSnapshot().value;
+    return typeof value === 'string' ? value : Object.values(value)[0] as string;
   }
 
   /**
@@ -187,31 +180,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
       return Promise.resolve(queued);
     }
     if (this.reason) return Promise.reject(this.closedError());
-    const { timeout, signal } = options;
-    if (signal?.aborted) return Promise.reject(new CurvetunError('EABORTED', 'recv aborted'));
-    return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const onAbort = () => settle(new CurvetunError('EABORTED', 'recv aborted'));
-      const waiter: Waiter = {
-        resolve,
-        reject,
-        cleanup: () => {
-          if (timer) clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-        },
-      };
-      const settle = (error: CurvetunError) => {
-        const i = this.waiters.indexOf(waiter);
-        if (i >= 0) this.waiters.splice(i, 1);
-        waiter.cleanup();
-        reject(error);
-      };
-      if (timeout !== undefined) {
-        timer = setTimeout(() => settle(new CurvetunError('ETIMEDOUT', `no message within ${timeout} ms`)), timeout);
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
-    });
+    return this.waiters.wait(options);
   }
 
   /** Messages as they arrive; ends when the connection closes cleanly, throws if it failed. */
@@ -277,11 +246,8 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
   }
 
   private deliver(message: Uint8Array): void {
-    const waiter = this.waiters.shift();
-    if (waiter) {
-      waiter.cleanup();
-      waiter.resolve(message);
-    } else if (this.listenerCount('message') > 0) {
+    if (this.waiters.resolveNext(message)) return;
+    if (this.listenerCount('message') > 0) {
       this.emit('message', message);
     } else {
       this.inbox.push(message);
@@ -383,10 +349,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     this.reason = reason;
     this.abortHandshakeRead();
     this.rejectReady(reason);
-    for (const waiter of this.waiters.splice(0)) {
-      waiter.cleanup();
-      waiter.reject(reason);
-    }
+    this.waiters.rejectAll(reason);
     this.handshakeFrames.length = 0;
     if (this.tcp.destroyed) {
       this.finishClose(reason);

@@ -79,3 +79,16 @@ export function bytes(length: number, seed = 1): Uint8Array {
   }
   return out;
 }
+
+/** Echo every message on every connection the listener accepts, until it closes. */
+export async function echoServer(listener: Listener): Promise<void> {
+  for await (const socket of listener) {
+    void (async () => {
+      try {
+        for await (const message of socket) await socket.send(message);
+      } catch {
+        // this connection failed; the listener goes on
+      }
+    })();
+  }
+}
