@@ -384,3 +384,20 @@ test.serial('a server with allowedAddresses drops other peers before any cryptog
   t.is(listener.stats.droppedByAddress, 1);
   t.is(listener.stats.handshakeFailures, 0); // no handshake was even started
 });
+
+test.serial("messages that arrive before a 'message' listener is attached are delivered to it, in order", async (t) => {
+  const listener = await world.listen();
+  const { client, server } = await pair(t, listener);
+  for (const word of ['early', 'bird']) await client.send(word);
+  await new Promise((r) => setTimeout(r, 100)); // both are now buffered at the server
+  const got: string[] = [];
+  const done = new Promise<void>((resolve) =>
+    server.on('message', (m) => {
+      got.push(Buffer.from(m).toString());
+      if (got.length === 3) resolve();
+    }),
+  );
+  await client.send('late');
+  await within(done, 5000, 'three messages');
+  t.deepEqual(got, ['early', 'bird', 'late']);
+});

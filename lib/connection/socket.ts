@@ -124,6 +124,10 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
       this.end('FAIL', new CurvetunError('ECLOSED', `connection error: ${err.code ?? 'socket error'}`)),
     );
     this.actor.send({ type: role === 'client' ? 'CONNECT' : 'ACCEPT' });
+    // Messages that arrived before anyone listened are handed to the first 'message' listener.
+    (this as EventEmitter).on('newListener', (event: string | symbol) => {
+      if (event === 'message' && this.inbox.length > 0) queueMicrotask(() => this.flushInbox());
+    });
   }
 
   /** Resolves when the handshake completes; rejects with the reason it did not. @internal */
@@ -247,13 +251,24 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
 
   private deliver(message: Uint8Array): void {
     if (this.waiters.resolveNext(message)) return;
-    if (this.listenerCount('message') > 0) {
+    if (this.listenerCount('message') > 0 && this.inbox.length === 0) {
       this.emit('message', message);
     } else {
       this.inbox.push(message);
       this.inboxBytes += message.length;
       if (this.inboxBytes >= this.limits.highWaterMark) this.pauseReading();
+      // A listener with older messages still queued gets them first, this one after.
+      if (this.listenerCount('message') > 0) queueMicrotask(() => this.flushInbox());
     }
+  }
+
+  private flushInbox(): void {
+    while (this.inbox.length > 0 && this.listenerCount('message') > 0) {
+      const message = this.inbox.shift()!;
+      this.inboxBytes -= message.length;
+      this.emit('message', message);
+    }
+    this.maybeResume();
   }
 
   private nextHandshakePacket(): Promise<Packet> {

@@ -1,0 +1,110 @@
+/** Benchmark client process: runs one scenario per IPC request and answers with its figures. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ClientFactory } from './transports.js';
+import type { Backend, ClientConn, TransportName } from './transports.js';
+
+const [transport, backend, portText, key] = process.argv.slice(2) as [TransportName, Backend, string, string];
+const port = Number(portText);
+const home = mkdtempSync(join(tmpdir(), 'curvetun-bench-client-'));
+const factory = new ClientFactory(transport, backend, home);
+const idle: ClientConn[] = [];
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Send `size`-byte messages for `seconds`, keeping a bounded window in flight. */
+async function stream(size: number, seconds: number): Promise<{ sent: number }> {
+  const conn = await factory.open(port, key);
+  const data = new Uint8Array(size).fill(7);
+  const end = performance.now() + seconds * 1000;
+  let sent = 0;
+  const window: Promise<void>[] = [];
+  // Bounded in count as well as time, so a stalled peer cannot keep the loop going.
+  for (let i = 0; i < 50_000_000 && performance.now() < end; i++) {
+    const p = conn.send(data);
+    sent += size;
+    if (p) {
+      window.push(p);
+      if (window.length >= 64) await window.shift();
+    }
+    if (i % 256 === 255) await new Promise((r) => setImmediate(r)); // let I/O run on stream transports
+  }
+  await Promise.all(window);
+  setTimeout(() => conn.close(), 2000).unref();
+  return { sent };
+}
+
+async function roundTrips(count: number, warmup: number): Promise<{ p50: number; p99: number; samples: number }> {
+  const conn = await factory.open(port, key);
+  const data = new Uint8Array(1024).fill(1);
+  const samples: number[] = [];
+  for (let i = 0; i < warmup + count; i++) {
+    const t0 = performance.now();
+    await conn.send(data);
+    await conn.receive(1024);
+    if (i >= warmup) samples.push((performance.now() - t0) * 1000);
+  }
+  conn.close();
+  samples.sort((a, b) => a - b);
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99), samples: samples.length };
+}
+
+async function handshakes(seconds: number, parallel: number, maxEach = 100_000): Promise<{ count: number; seconds: number; meanMs: number }> {
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  let count = 0;
+  let total = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      for (let i = 0; i < maxEach && performance.now() < end; i++) {
+        const t0 = performance.now();
+        const conn = await factory.open(port, key);
+        total += performance.now() - t0;
+        count++;
+        conn.close();
+      }
+    }),
+  );
+  return { count, seconds: (performance.now() - start) / 1000, meanMs: total / count };
+}
+
+async function openIdle(n: number): Promise<{ open: number }> {
+  for (let i = 0; i < n; i += 50) {
+    const batch = await Promise.all(Array.from({ length: Math.min(50, n - i) }, () => factory.open(port, key)));
+    idle.push(...batch);
+  }
+  return { open: idle.length };
+}
+
+process.on('message', async (msg: { cmd: string; args: number[] }) => {
+  try {
+    let result: unknown;
+    const [a = 0, b = 0, c = 0] = msg.args ?? [];
+    switch (msg.cmd) {
+      case 'stream':
+        result = await stream(a, b);
+        break;
+      case 'rtt':
+        result = await roundTrips(a, b);
+        break;
+      case 'handshakes':
+        result = await handshakes(a, b, c || undefined);
+        break;
+      case 'idle':
+        result = await openIdle(a);
+        break;
+      case 'exit':
+        for (const conn of idle) conn.close();
+        await factory.close();
+        rmSync(home, { recursive: true, force: true });
+        process.exit(0);
+    }
+    process.send!({ ok: true, result });
+  } catch (error) {
+    process.send!({ ok: false, error: String((error as Error).message) });
+  }
+});
+process.send!({ ready: true });

@@ -1,0 +1,37 @@
+/** Benchmark server process: `server.ts <transport> <backend> <sink|echo>`; controlled over IPC. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer } from './transports.js';
+import type { Backend, TransportName } from './transports.js';
+
+const [transport, backend, mode] = process.argv.slice(2) as [TransportName, Backend, string];
+const home = mkdtempSync(join(tmpdir(), 'curvetun-bench-server-'));
+const server = await startServer(transport, backend, mode === 'echo', home);
+const gc = (globalThis as { gc?: () => void }).gc;
+
+process.on('message', async (msg: { cmd: string }) => {
+  switch (msg.cmd) {
+    case 'stats':
+      process.send!({ ...server.counters, connections: server.connections });
+      break;
+    case 'reset':
+      Object.assign(server.counters, { bytes: 0, messages: 0, first: 0, last: 0 });
+      process.send!({ ok: true });
+      break;
+    case 'mem': {
+      for (let i = 0; i < 3; i++) {
+        gc?.();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const m = process.memoryUsage();
+      process.send!({ heap: m.heapUsed + m.external + m.arrayBuffers, rss: m.rss, connections: server.connections });
+      break;
+    }
+    case 'exit':
+      await server.close().catch(() => undefined);
+      rmSync(home, { recursive: true, force: true });
+      process.exit(0);
+  }
+});
+process.send!({ port: server.port, key: server.key });

@@ -1,0 +1,205 @@
+/**
+ * The three transports under one small interface, so every benchmark scenario is written once:
+ * raw TCP (node:net), TLS 1.3 (node:tls) and curvetun (one per crypto backend).
+ *
+ * A "message" on net/tls is a fixed-size write on a byte stream; on curvetun it is a real message.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { WorkerVault, connect, listen } from '../lib/index.js';
+import type { CurvetunSocket, Listener } from '../lib/index.js';
+
+export type TransportName = 'net' | 'tls' | 'curvetun';
+export type Backend = 'tweetnacl' | 'node' | 'sodium';
+
+/** A connected client: send bytes, wait for `n` bytes back, close. */
+export interface ClientConn {
+  /** Resolves when the data may be sent again (backpressure respected). */
+  send(data: Uint8Array): Promise<void> | void;
+  /** Resolves once `bytes` more bytes have arrived. */
+  receive(bytes: number): Promise<void>;
+  close(): void;
+}
+
+export interface ServerSide {
+  port: number;
+  key: string;
+  /** Received payload bytes and messages since the last reset, and the time span they arrived in. */
+  counters: { bytes: number; messages: number; first: number; last: number };
+  connections: number;
+  close(): Promise<void>;
+}
+
+/** A self-signed ECDSA P-256 certificate for TLS, made at run time with the openssl CLI. */
+export function makeCertificate(): { key: string; cert: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'curvetun-bench-tls-'));
+  try {
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost',
+    ], { stdio: 'ignore' });
+    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function now(): number {
+  return performance.now();
+}
+
+function count(counters: ServerSide['counters'], bytes: number, messages: number): void {
+  const t = now();
+  if (counters.bytes === 0) counters.first = t;
+  counters.bytes += bytes;
+  counters.messages += messages;
+  counters.last = t;
+}
+
+/** A server that counts what it receives and, in `echo` mode, sends it straight back. */
+export async function startServer(transport: TransportName, backend: Backend, echo: boolean, home: string): Promise<ServerSide> {
+  const counters = { bytes: 0, messages: 0, first: 0, last: 0 };
+  const side = { port: 0, key: '', counters, connections: 0 } as ServerSide;
+  if (transport === 'curvetun') {
+    const vault = await WorkerVault.open({ secretKeyFile: join(home, 'server-key'), create: true, crypto: backend });
+    const listener: Listener = await listen(0, {
+      vault,
+      acceptAnyClient: true,
+      crypto: backend,
+      maxPendingHandshakes: 100_000,
+      maxPendingPerAddress: 100_000,
+      backlog: 100_000,
+    });
+    void (async () => {
+      for await (const socket of listener) {
+        side.connections++;
+        socket.on('close', () => side.connections--);
+        socket.on('message', (m) => {
+          count(counters, m.length, 1);
+          if (echo) void socket.send(m).catch(() => undefined);
+        });
+      }
+    })();
+    side.port = listener.address().port;
+    side.key = Buffer.from(listener.publicKey).toString('base64');
+    side.close = async () => {
+      await listener.close();
+      await vault.close();
+    };
+    return side;
+  }
+  const onSocket = (socket: net.Socket) => {
+    side.connections++;
+    socket.setNoDelay(true);
+    socket.on('close', () => side.connections--);
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => {
+      count(counters, chunk.length, 0);
+      if (echo) socket.write(chunk);
+    });
+  };
+  const server =
+    transport === 'tls'
+      ? tls.createServer({ ...makeCertificate(), minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' }, onSocket)
+      : net.createServer(onSocket);
+  server.maxConnections = 100_000;
+  await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, resolve));
+  side.port = (server.address() as net.AddressInfo).port;
+  side.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  return side;
+}
+
+/** The client end of one transport. */
+export class ClientFactory {
+  private vault: WorkerVault | null = null;
+
+  constructor(private readonly transport: TransportName, private readonly backend: Backend, private readonly home: string) {}
+
+  async open(port: number, serverKey: string): Promise<ClientConn> {
+    if (this.transport === 'curvetun') {
+      this.vault ??= await WorkerVault.open({ secretKeyFile: join(this.home, 'client-key'), create: true, crypto: this.backend });
+      const socket: CurvetunSocket = await connect('127.0.0.1', port, { vault: this.vault, serverKey, crypto: this.backend, timeout: 60_000 });
+      let pending = 0;
+      let wanted = 0;
+      let wake: (() => void) | null = null;
+      socket.on('message', (m) => {
+        pending += m.length;
+        if (wake && pending >= wanted) {
+          pending -= wanted;
+          const w = wake;
+          wake = null;
+          w();
+        }
+      });
+      socket.on('error', () => undefined);
+      return {
+        send: (data) => socket.send(data),
+        receive: (bytes) =>
+          new Promise<void>((resolve) => {
+            if (pending >= bytes) {
+              pending -= bytes;
+              resolve();
+            } else {
+              wanted = bytes;
+              wake = resolve;
+            }
+          }),
+        close: () => void socket.close(),
+      };
+    }
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const s =
+        this.transport === 'tls'
+          ? tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, minVersion: 'TLSv1.3' }, () => resolve(s))
+          : net.connect({ host: '127.0.0.1', port }, () => resolve(s));
+      s.once('error', reject);
+    });
+    socket.setNoDelay(true);
+    socket.on('error', () => undefined);
+    let pending = 0;
+    let wanted = 0;
+    let wake: (() => void) | null = null;
+    socket.on('data', (chunk: Buffer) => {
+      pending += chunk.length;
+      if (wake && pending >= wanted) {
+        pending -= wanted;
+        const w = wake;
+        wake = null;
+        w();
+      }
+    });
+    // One shared wait for 'drain', however many sends are queued behind it.
+    let drain: Promise<void> | null = null;
+    return {
+      send: (data) => {
+        if (socket.write(data)) return drain ?? undefined;
+        drain ??= new Promise<void>((resolve) =>
+          socket.once('drain', () => {
+            drain = null;
+            resolve();
+          }),
+        );
+        return drain;
+      },
+      receive: (bytes) =>
+        new Promise<void>((resolve) => {
+          if (pending >= bytes) {
+            pending -= bytes;
+            resolve();
+          } else {
+            wanted = bytes;
+            wake = resolve;
+          }
+        }),
+      close: () => socket.destroy(),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.vault?.close();
+  }
+}
