@@ -60,6 +60,9 @@ export async function clientHandshake(io: HandshakeIO, options: ClientHandshakeO
 
   const helloBox = backend.secretbox(new Uint8Array(HELLO_ZEROS), shortTermNonce(PREFIX_HELLO, HELLO_COUNTER), helloKey);
   io.send(encodeHello({ clientEphemeralKey: ephemeral.publicKey, counter: HELLO_COUNTER, box: helloBox }));
+  // The vouch depends only on EC and S: have the vault make it while the Cookie is on its way.
+  const vouchPromise = vault.seal(ephemeral.publicKey, PREFIX_VOUCH, serverKey);
+  vouchPromise.catch(() => undefined); // awaited below; never an unhandled rejection if we fail first
 
   const cookie = expect(await io.next(), 'cookie');
   const cookieInner = backend.secretboxOpen(cookie.box, longTermNonce(PREFIX_COOKIE, cookie.nonce16), helloKey);
@@ -70,7 +73,7 @@ export async function clientHandshake(io: HandshakeIO, options: ClientHandshakeO
   const cookieBytes = cookieInner.subarray(KEY, KEY + COOKIE_BYTES);
 
   const sessionKey = backend.beforenm(serverEphemeralKey, ephemeral.secretKey);
-  const vouch = await vault.seal(ephemeral.publicKey, PREFIX_VOUCH, serverKey);
+  const vouch = await vouchPromise;
   const inner = new Uint8Array(KEY + SAFE_NONCE + vouch.box.length);
   inner.set(vault.publicKey, 0);
   inner.set(vouch.nonce16, KEY);
@@ -97,15 +100,18 @@ export async function serverHandshake(io: HandshakeIO, options: ServerHandshakeO
     throw new CurvetunError('EPROTO', `a Hello must carry counter ${HELLO_COUNTER}, got ${hello.counter}`);
   }
   const clientEphemeralKey = new Uint8Array(hello.clientEphemeralKey);
-  // Opening the Hello proves the client knows our public key.
-  const zeros = await vault.open(hello.box, shortTermNonce(PREFIX_HELLO, HELLO_COUNTER), clientEphemeralKey);
+  // The server keeps nothing between Cookie and Vouch: its ephemeral secret travels inside the cookie.
+  // The vault (opening the Hello) and the cookie keeper (sealing the cookie) work at the same time;
+  // the cookie is used only if the Hello opens.
+  const ephemeral = backend.keyPair();
+  const [zeros, cookieBytes] = await Promise.all([
+    // Opening the Hello proves the client knows our public key.
+    vault.open(hello.box, shortTermNonce(PREFIX_HELLO, HELLO_COUNTER), clientEphemeralKey),
+    cookies.seal(clientEphemeralKey, ephemeral.secretKey),
+  ]);
   if (zeros.length !== HELLO_ZEROS || zeros.some((b) => b !== 0)) {
     throw new CurvetunError('EPROTO', 'the Hello box must hold 64 zero bytes');
   }
-
-  // The server keeps nothing between Cookie and Vouch: its ephemeral secret travels inside the cookie.
-  const ephemeral = backend.keyPair();
-  const cookieBytes = await cookies.seal(clientEphemeralKey, ephemeral.secretKey);
   const cookieInner = new Uint8Array(KEY + COOKIE_BYTES);
   cookieInner.set(ephemeral.publicKey, 0);
   cookieInner.set(cookieBytes, KEY);
