@@ -12,10 +12,10 @@ import { getBackend, availableBackends } from '../lib/crypto/index.js';
 import type { Backend, TransportName } from './transports.js';
 
 const quick = process.argv.includes('--quick');
-const D = quick ? 0.4 : 3; // seconds per throughput / handshake figure
-const IDLE_MEM = quick ? 100 : 1000;
-const IDLE_GROWTH = quick ? 300 : 10_000;
-const RTT = quick ? { count: 200, warmup: 50 } : { count: 3000, warmup: 500 };
+const D = quick ? 0.25 : 3; // seconds per throughput / handshake figure
+const IDLE_MEM = quick ? 50 : 1000;
+const IDLE_GROWTH = quick ? 150 : 10_000;
+const RTT = quick ? { count: 100, warmup: 20 } : { count: 3000, warmup: 500 };
 
 interface Figures {
   bulkMBps: number;
