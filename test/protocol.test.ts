@@ -115,6 +115,11 @@ test('frames: zero length is EPROTO, a stream that ends inside a frame is EPROTO
   t.is(t.throws(() => d.end(), { instanceOf: ProtocolError })!.code, 'EPROTO');
   t.is(t.throws(() => encodeFrame(new Uint8Array(65_536)), { instanceOf: CurvetunError })!.code, 'ETOOBIG');
   t.is(t.throws(() => allocMessageFrame(2, MAX_MESSAGE_BYTES + 1), { instanceOf: CurvetunError })!.code, 'ETOOBIG');
+  t.is(allocMessageFrame(2, MAX_MESSAGE_BYTES).length, 2 + 65_535);
+  for (const bad of [-1, 1.5, Number.NaN]) {
+    t.is(t.throws(() => allocMessageFrame(2, bad), { instanceOf: CurvetunError })!.code, 'EINVAL');
+  }
+  t.is(t.throws(() => allocMessageFrame(-1, 0), { instanceOf: CurvetunError })!.code, 'EINVAL');
   // The largest frame a peer can announce is 65 535 bytes: the decoder never holds more than that.
   const big = new FrameDecoder();
   big.push(new Uint8Array([0xff, 0xff, 1]));

@@ -31,6 +31,9 @@ export function encodeFrame(payload: Uint8Array): Uint8Array {
  * `plaintextLength` message at `MESSAGE_FRAME_BOX_OFFSET`, so the sender encrypts straight into it.
  */
 export function allocMessageFrame(counter: number, plaintextLength: number): Uint8Array {
+  if (!Number.isInteger(plaintextLength) || plaintextLength < 0) {
+    throw new CurvetunError('EINVAL', `a message length is a non-negative integer, got ${plaintextLength}`);
+  }
   if (plaintextLength > MAX_MESSAGE_BYTES) {
     throw new CurvetunError('ETOOBIG', `a message carries at most ${MAX_MESSAGE_BYTES} bytes, got ${plaintextLength}`);
   }
