@@ -20,6 +20,8 @@ import { connectionMachine } from './machine.js';
 import { WaiterQueue } from './waiters.js';
 import type { WaitOptions } from './waiters.js';
 import type { Session } from './session.js';
+import { messageStream } from '../stream/duplex.js';
+import type { MessageStream, MessageStreamOptions } from '../stream/duplex.js';
 
 /** `timeout` (ms → `ETIMEDOUT`) and `signal` (→ `EABORTED`); either way the socket stays usable. */
 export type RecvOptions = WaitOptions;
@@ -33,8 +35,13 @@ export interface SocketLimits {
 
 export const DEFAULT_LIMITS: SocketLimits = { handshakeTimeout: 10_000, highWaterMark: 1 << 20 };
 
-/** Frames read ahead while the handshake is still running before TCP reading pauses. */
+/**
+ * Read-ahead while the handshake runs, before TCP reading pauses: a client may send messages right
+ * behind its Vouch, but a connection that has not finished its handshake must not make us hold
+ * much memory (pending handshakes × this is the bound).
+ */
 const HANDSHAKE_READ_AHEAD = 8;
+const HANDSHAKE_READ_AHEAD_BYTES = 16 * 1024;
 
 export type SocketRole = 'client' | 'server';
 
@@ -66,6 +73,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
 
   // Handshake-time packet queue.
   private readonly handshakeFrames: Uint8Array[] = [];
+  private handshakeBytes = 0;
   private handshakeWaiter: { resolve(p: Packet): void; reject(e: unknown): void } | null = null;
 
   // Received messages not yet consumed, and callers waiting for one.
@@ -187,6 +195,15 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     return this.waiters.wait(options);
   }
 
+  /**
+   * Stream mode: a Node Duplex carrying bytes (cut into messages of at most 65 503 bytes), with
+   * backpressure both ways. The connection's close is the end of the stream; there is no
+   * half-close (see lib/stream/duplex.ts). It takes over receiving: do not also call recv().
+   */
+  stream(options?: MessageStreamOptions): MessageStream {
+    return messageStream(this, options);
+  }
+
   /** Messages as they arrive; ends when the connection closes cleanly, throws if it failed. */
   async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     for (;;) {
@@ -225,8 +242,11 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     if (this.session) {
       for (const frame of frames) if (!this.receiveFrame(frame)) return;
     } else {
-      for (const frame of frames) this.handshakeFrames.push(frame);
-      if (this.handshakeFrames.length >= HANDSHAKE_READ_AHEAD) this.pauseReading();
+      for (const frame of frames) {
+        this.handshakeFrames.push(frame);
+        this.handshakeBytes += frame.length;
+      }
+      if (this.handshakeFrames.length >= HANDSHAKE_READ_AHEAD || this.handshakeBytes >= HANDSHAKE_READ_AHEAD_BYTES) this.pauseReading();
       this.feedHandshake();
     }
   }
@@ -283,6 +303,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     if (!waiter) return;
     const frame = this.handshakeFrames.shift();
     if (!frame) return;
+    this.handshakeBytes -= frame.length;
     this.handshakeWaiter = null;
     try {
       waiter.resolve(decodePacket(frame));
@@ -306,7 +327,9 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     queueMicrotask(() => {
       if (this.reason) return;
       while (this.handshakeFrames.length > 0) {
-        if (!this.receiveFrame(this.handshakeFrames.shift()!)) return;
+        const frame = this.handshakeFrames.shift()!;
+        this.handshakeBytes -= frame.length;
+        if (!this.receiveFrame(frame)) return;
       }
       this.maybeResume();
     });
