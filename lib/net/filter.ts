@@ -1,54 +1,71 @@
 /**
- * The allowed-address filter: which peers a server accepts TCP from (checked before any
- * cryptography) and which hosts a client may connect to (checked before connecting).
+ * The allowed-address filter: which peers a server accepts TCP from (checked on the raw
+ * remoteAddress before any cryptography) and which hosts a client may connect to (checked before
+ * connecting). Same pattern syntax as the registry (lib/net/patterns.ts).
  */
-import { isIP } from 'node:net';
-import { matchesAddress, matchesName, parsePattern, unmapAddress } from './patterns.js';
+import { addressesOf } from './resolve.js';
+import { canonicalAddress, matchesAddress, matchesName, parsePattern } from './patterns.js';
 import type { Pattern } from './patterns.js';
-import { addressesOf, namesOf } from './resolve.js';
+import { coversPeer, needsResolver } from './peer.js';
 
 export class AddressFilter {
-  private constructor(readonly patterns: readonly Pattern[]) {}
+  /** True when some pattern is a name or domain, so a peer address may need DNS to decide. */
+  readonly usesNames: boolean;
 
-  /** @example AddressFilter.parse(['127.0.0.0/8', '::1', '.corp.example']) */
+  private constructor(readonly patterns: readonly Pattern[]) {
+    this.usesNames = patterns.some(needsResolver);
+  }
+
+  /**
+   * Parse a list of patterns; `EINVAL` naming the first bad one.
+   * @example AddressFilter.parse(['127.0.0.0/8', '::1', '.corp.example'])
+   */
   static parse(patterns: readonly string[]): AddressFilter {
     return new AddressFilter(patterns.map(parsePattern));
   }
 
-  /** Synchronous check of a peer's IP address against address, network and `*` patterns only. */
+  /**
+   * The one entry point. Server: `allows(socket.remoteAddress)`. Client: `allows(address, host)`
+   * with the address it is about to dial and the name the user gave.
+   *
+   * Answers synchronously (a plain boolean) whenever no DNS is needed: always when the list has
+   * only addresses, networks and `*`, and whenever such a pattern or a name pattern for `hostname`
+   * already matches. Otherwise it returns a Promise (bounded by the resolver timeout).
+   * An `address` that is not an IP address is treated as a host name.
+   */
+  allows(address: string, hostname?: string): boolean | Promise<boolean> {
+    if (typeof address !== 'string') return false;
+    if (canonicalAddress(address) === null) return this.allowsHost(address);
+    if (this.allowsAddress(address)) return true;
+    if (hostname !== undefined && this.patterns.some((p) => matchesName(p, hostname))) return true;
+    return this.usesNames ? this.allowsPeer(address) : false;
+  }
+
+  /** Synchronous check of an IP address against address, network and `*` patterns only. */
   allowsAddress(address: string): boolean {
     return this.patterns.some((p) => matchesAddress(p, address));
   }
 
-  /** Does this pattern list need DNS to decide about an IP address? */
-  get usesNames(): boolean {
-    return this.patterns.some((p) => p.kind === 'name' || p.kind === 'domain');
-  }
-
-  /**
-   * Full check of an IP address, names included: a name pattern matches the addresses it
-   * resolves to; a domain pattern matches when the address maps back to a name under it and
-   * that name resolves to the address again.
-   */
+  /** Full check of a peer's IP address, name and domain patterns included (may use DNS). */
   async allowsPeer(address: string): Promise<boolean> {
     if (this.allowsAddress(address)) return true;
-    const a = unmapAddress(address);
     for (const p of this.patterns) {
-      if (p.kind === 'name' && (await addressesOf(p.name)).map(unmapAddress).includes(a)) return true;
-      if (p.kind === 'domain') {
-        for (const name of await namesOf(a)) {
-          if (matchesName(p, name) && (await addressesOf(name)).map(unmapAddress).includes(a)) return true;
-        }
-      }
+      if (needsResolver(p) && (await coversPeer(p, address))) return true;
     }
     return false;
   }
 
-  /** Client side: may we connect to `host` (a name or an address)? Names are matched, then resolved. */
+  /**
+   * Client side: may we connect to `host` (a name or an address)? A name allowed by a name or
+   * domain pattern is allowed as it is; otherwise every address it resolves to must be allowed,
+   * so a name cannot smuggle a connection to an address outside the list.
+   */
   async allowsHost(host: string): Promise<boolean> {
-    if (isIP(unmapAddress(host))) return this.allowsPeer(host);
+    if (canonicalAddress(host) !== null) return this.allowsPeer(host);
     if (this.patterns.some((p) => matchesName(p, host))) return true;
     const addresses = await addressesOf(host);
-    return addresses.length > 0 && addresses.every((a) => this.allowsAddress(a));
+    if (addresses.length === 0) return false;
+    for (const a of addresses) if (!(await this.allowsPeer(a))) return false;
+    return true;
   }
 }

@@ -2,10 +2,11 @@
  * Decisions over a parsed registry: who may connect (server side) and which key a host has
  * (client side). Pure apart from the name lookups that name and domain patterns need.
  */
-import { isIP } from 'node:net';
+import { CurvetunError } from '../errors.js';
 import { keysEqual } from '../keys/text.js';
-import { matchesAddress, matchesName, specificity, unmapAddress } from '../net/patterns.js';
-import { addressesOf, namesOf } from '../net/resolve.js';
+import { canonicalAddress, matchesAddress, matchesName, specificity } from '../net/patterns.js';
+import { coversPeer } from '../net/peer.js';
+import { addressesOf } from '../net/resolve.js';
 import type { ParsedEntry } from './file.js';
 
 export type Classification =
@@ -15,39 +16,40 @@ export type Classification =
   /** Nothing in the registry speaks for this key from this address. */
   | { kind: 'unknown' };
 
-/** Does `entry` cover the peer at `address`? Names resolve forward; domains map back and confirm. */
-async function coversAddress(entry: ParsedEntry, address: string): Promise<boolean> {
-  const p = entry.pattern;
-  if (matchesAddress(p, address)) return true;
-  const a = unmapAddress(address);
-  if (p.kind === 'name') return (await addressesOf(p.name)).map(unmapAddress).includes(a);
-  if (p.kind === 'domain') {
-    for (const name of await namesOf(a)) {
-      if (matchesName(p, name) && (await addressesOf(name)).map(unmapAddress).includes(a)) return true;
-    }
-  }
-  return false;
+/** Check the arguments that cross from other threads: wrong ones are EINVAL, never a TypeError. */
+export function checkPeer(address: unknown, key: unknown): { address: string; key: Uint8Array } {
+  const a = typeof address === 'string' ? canonicalAddress(address) : null;
+  if (a === null) throw new CurvetunError('EINVAL', 'the remote address must be an IP address');
+  if (!(key instanceof Uint8Array) || key.length !== 32) throw new CurvetunError('EINVAL', 'a public key is 32 bytes');
+  return { address: a, key };
 }
 
+/** Is the canonical `address` pinned, i.e. named by an exact address line? */
+export function isPinned(entries: readonly ParsedEntry[], address: string): boolean {
+  return entries.some((e) => e.pattern.kind === 'address' && matchesAddress(e.pattern, address));
+}
+
+/**
+ * Allowed when some line carries `key` and covers `address`. Otherwise: conflict when an exact
+ * address line pins that address to other keys (TOFU must not ask again), else unknown.
+ */
 export async function classify(entries: readonly ParsedEntry[], address: string, key: Uint8Array): Promise<Classification> {
-  for (const entry of entries) {
-    if (keysEqual(entry.key, key) && (await coversAddress(entry, address))) return { kind: 'allowed', entry };
-  }
-  const a = unmapAddress(address);
-  const pinned = entries.some((e) => e.pattern.kind === 'address' && e.pattern.address === a);
-  return pinned ? { kind: 'conflict' } : { kind: 'unknown' };
+  const peer = checkPeer(address, key);
+  // Cheap lines first; lines that need DNS only when nothing else allowed the key.
+  const withKey = entries.filter((e) => keysEqual(e.key, peer.key));
+  for (const entry of withKey) if (matchesAddress(entry.pattern, peer.address)) return { kind: 'allowed', entry };
+  for (const entry of withKey) if (await coversPeer(entry.pattern, peer.address)) return { kind: 'allowed', entry };
+  return isPinned(entries, peer.address) ? { kind: 'conflict' } : { kind: 'unknown' };
 }
 
 /** The key to expect from `host`: the most specific matching entry wins; ties go to the first line. */
 export async function lookupKey(entries: readonly ParsedEntry[], host: string): Promise<Uint8Array | undefined> {
-  const candidates: ParsedEntry[] = [];
-  const hostIsAddress = isIP(unmapAddress(host)) !== 0;
-  const resolved = hostIsAddress ? [host] : await addressesOf(host);
-  for (const entry of entries) {
-    if (!hostIsAddress && matchesName(entry.pattern, host)) candidates.push(entry);
-    else if (entry.pattern.kind !== 'any' && resolved.some((a) => matchesAddress(entry.pattern, a))) candidates.push(entry);
-    else if (entry.pattern.kind === 'any') candidates.push(entry);
-  }
+  if (typeof host !== 'string' || host.length === 0) throw new CurvetunError('EINVAL', 'lookup needs a host name or address');
+  const asAddress = canonicalAddress(host);
+  const resolved = asAddress !== null ? [asAddress] : await addressesOf(host);
+  const candidates = entries.filter(
+    (e) => e.pattern.kind === 'any' || (asAddress === null && matchesName(e.pattern, host)) || resolved.some((a) => matchesAddress(e.pattern, a)),
+  );
   candidates.sort((x, y) => specificity(y.pattern) - specificity(x.pattern) || x.line - y.line);
   return candidates[0]?.key;
 }

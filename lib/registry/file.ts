@@ -31,7 +31,17 @@ export class RegistryFileError extends CurvetunError {
   }
 }
 
+/** Longest line read; a real line is under 400 characters. */
+export const MAX_LINE = 4096;
+
+/** Show a word of a bad line without echoing anything that could be key material whole. */
+function shown(word: string): string {
+  return word.length > 40 || /^[A-Za-z0-9+/]{43}=$/.test(word) ? `${word.slice(0, 12)}…` : word;
+}
+
+/** Parse one line: an entry, `null` for a blank or comment line, or `RegistryFileError`. */
 export function parseRegistryLine(text: string, file: string, line: number): ParsedEntry | null {
+  if (text.length > MAX_LINE) throw new RegistryFileError(file, line, `the line is longer than ${MAX_LINE} characters`);
   const content = text.replace(/#.*$/, '').trim();
   const commentMatch = /#(.*)$/.exec(text);
   if (content.length === 0) return null;
@@ -40,7 +50,7 @@ export function parseRegistryLine(text: string, file: string, line: number): Par
   let at = 1;
   if (words[at] === KEY_TYPE) at++;
   const keyText = words[at];
-  if (keyText === undefined) throw new RegistryFileError(file, line, `'${who}' has no key after it`);
+  if (keyText === undefined) throw new RegistryFileError(file, line, `'${shown(who)}' has no key after it`);
   let pattern: Pattern;
   try {
     pattern = parsePattern(who);
@@ -68,10 +78,14 @@ export function parseRegistry(text: string, file: string): ParsedEntry[] {
   return entries;
 }
 
+/** One line for the file; `EINVAL` for a pattern or key that could not be read back. */
 export function formatRegistryLine(who: string, key: Uint8Array, comment?: string): string {
-  parsePattern(who); // refuse to write what we could not read back
-  const safeComment = comment ? ` # ${comment.replace(/[\r\n]+/g, ' ')}` : '';
-  return `${who} ${encodePublicKeyText(key)}${safeComment}`;
+  if (typeof who !== 'string' || /\s|#/.test(who.trim())) throw new CurvetunError('EINVAL', 'a pattern is one word without #');
+  parsePattern(who);
+  if (!(key instanceof Uint8Array) || key.length !== 32) throw new CurvetunError('EINVAL', 'a public key is 32 bytes');
+  const clean = typeof comment === 'string' ? comment.replace(/[\x00-\x1f\x7f]+/g, ' ').trim().slice(0, 200) : '';
+  const safeComment = clean ? ` # ${clean}` : '';
+  return `${who.trim()} ${encodePublicKeyText(key)}${safeComment}`;
 }
 
 export const REGISTRY_HEADER = `# curvetun known_hosts: one "<who> <base64 public key> [comment]" per line.

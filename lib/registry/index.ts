@@ -1,6 +1,6 @@
 export { openRegistry, WorkerRegistry } from './registry.js';
-export type { OpenRegistryOptions, TofuInfo } from './registry.js';
+export type { OpenRegistryOptions, TofuInfo, TofuOptions } from './registry.js';
 export { parseRegistry, parseRegistryLine, formatRegistryLine, RegistryFileError } from './file.js';
 export type { ParsedEntry } from './file.js';
 export type { Registry, RegistryEntry, Verdict } from './types.js';
-export type { RegistryStatus } from './registry-worker.js';
+export type { RegistryStatus, RegistryProblem } from './registry-worker.js';

@@ -1,75 +1,149 @@
 /**
  * The registry worker: owns known_hosts. Loads it, watches it, reloads it when it changes on disk
  * (a file with a bad line keeps the last good registry in force and reports file:line), answers
- * verify / lookup, and writes changes back atomically.
+ * verify / lookup, and writes changes back atomically. Nothing it meets on disk crashes it.
  */
-import { existsSync, readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, unwatchFile, watch, watchFile } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { CurvetunError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { keysEqual } from '../keys/text.js';
 import { serveActor } from '../runtime/serve.js';
-import { classify, lookupKey } from './core.js';
+import { checkPeer, classify, isPinned, lookupKey } from './core.js';
 import type { Classification } from './core.js';
-import { REGISTRY_HEADER, formatRegistryLine, parseRegistry } from './file.js';
+import { REGISTRY_HEADER, RegistryFileError, formatRegistryLine, parseRegistry } from './file.js';
 import type { ParsedEntry } from './file.js';
 
 export interface RegistryWorkerInit {
   file: string;
   create: boolean;
-  /** How often the file is checked for changes, ms (default 500). */
+  /** Poll interval of the fallback watcher, ms (default 1000). */
   reloadIntervalMs?: number;
+  /** Quiet time after a change event before reading the file, ms (default 50). */
+  debounceMs?: number;
+  /** Write a one-line warning to stderr when a reload fails (default true). */
+  logProblems?: boolean;
+}
+
+/** Where the file on disk is wrong. Holds no key bytes. */
+export interface RegistryProblem {
+  file: string;
+  /** 1-based line number; 0 when the file as a whole could not be read. */
+  line: number;
+  message: string;
+  at: number;
 }
 
 export interface RegistryStatus {
   entries: number;
   /** The last reload problem (`file:line: reason`), or null when the file in force is the one on disk. */
   lastError: string | null;
+  problem: RegistryProblem | null;
+  /** Successful reloads of a changed file. */
   reloads: number;
+  /** Reloads refused because the file was bad or unreadable. */
+  failedReloads: number;
+}
+
+/** A registry file larger than this is refused rather than read into memory. */
+const MAX_FILE_BYTES = 16 * 1024 * 1024;
+
+function readBounded(file: string): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const size = fstatSync(fd).size;
+    if (size > MAX_FILE_BYTES) throw new CurvetunError('EIO', `${file} is larger than ${MAX_FILE_BYTES} bytes`);
+    const buffer = Buffer.alloc(size);
+    let got = 0;
+    while (got < size) {
+      const n = readSync(fd, buffer, got, size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buffer.subarray(0, got).toString('utf8');
+  } catch (error) {
+    if (error instanceof CurvetunError) throw error;
+    throw new CurvetunError('EIO', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'unknown'}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 serveActor((init: RegistryWorkerInit) => {
   const { file } = init;
+  if (typeof file !== 'string' || file.length === 0) throw new CurvetunError('EINVAL', 'the registry needs a file');
   if (!existsSync(file)) {
     if (!init.create) throw new CurvetunError('EINVAL', `no registry file at ${file}`);
     writeFileAtomic(file, REGISTRY_HEADER, 0o644);
   }
-  let entries: ParsedEntry[] = parseRegistry(read(), file); // a bad file at start-up is an error
-  let lastError: string | null = null;
+  let text = readBounded(file);
+  let entries: ParsedEntry[] = parseRegistry(text, file); // a bad file at start-up is an error
+  let problem: RegistryProblem | null = null;
   let reloads = 0;
+  let failedReloads = 0;
 
-  function read(): string {
-    try {
-      return readFileSync(file, 'utf8');
-    } catch (error) {
-      throw new CurvetunError('EIO', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`);
-    }
-  }
-
+  /** Re-read the file; swap in its entries only when all of it parses. */
   function reload(): void {
+    let next: string;
     try {
-      entries = parseRegistry(read(), file);
-      lastError = null;
+      next = readBounded(file);
+      if (next === text && problem === null) return; // our own write, or a touch
+      entries = parseRegistry(next, file);
+      text = next;
+      problem = null;
       reloads++;
     } catch (error) {
-      // Keep the last good registry in force; say where the file is wrong.
-      lastError = (error as Error).message;
+      const line = error instanceof RegistryFileError ? error.line : 0;
+      const message = error instanceof CurvetunError ? error.message : `cannot reload ${file}`;
+      if (problem?.message !== message) {
+        failedReloads++;
+        if (init.logProblems !== false) process.stderr.write(`curvetun registry: kept the last good registry: ${message}\n`);
+      }
+      problem = { file, line, message, at: Date.now() };
     }
   }
 
-  watchFile(file, { interval: init.reloadIntervalMs ?? 500 }, (now, before) => {
-    if (now.mtimeMs !== before.mtimeMs || now.size !== before.size || now.ino !== before.ino) reload();
+  // fs.watch on the directory sees atomic replacements (rename over the file) as well as edits in
+  // place; watchFile polls as the fallback for file systems where fs.watch is silent.
+  let debounce: NodeJS.Timeout | undefined;
+  const schedule = () => {
+    clearTimeout(debounce);
+    debounce = setTimeout(reload, init.debounceMs ?? 50);
+  };
+  let watcher: FSWatcher | undefined;
+  try {
+    const name = basename(file);
+    watcher = watch(dirname(file), { persistent: false }, (_event, changed) => {
+      if (changed === null || changed.toString() === name) schedule();
+    });
+    watcher.on('error', () => {
+      watcher?.close(); // the poll below carries on alone
+      watcher = undefined;
+    });
+  } catch {
+    watcher = undefined;
+  }
+  watchFile(file, { interval: init.reloadIntervalMs ?? 1000, persistent: false }, (now, before) => {
+    if (now.mtimeMs !== before.mtimeMs || now.size !== before.size || now.ino !== before.ino) schedule();
   });
-  process.once('exit', () => unwatchFile(file));
+  process.once('exit', () => {
+    watcher?.close();
+    unwatchFile(file);
+  });
 
   /** Change the file through its text, so comments and order survive; then apply at once. */
   function rewrite(change: (lines: string[]) => string[]): void {
-    const text = read();
-    parseRegistry(text, file); // refuse to build on a broken file (the error names the line)
-    const lines = text.replace(/\n$/, '').split('\n');
+    const current = readBounded(file);
+    parseRegistry(current, file); // refuse to build on a broken file (the error names the line)
+    const lines = current.length === 0 ? [] : current.replace(/\n$/, '').split('\n');
     const next = `${change(lines).join('\n')}\n`;
-    entries = parseRegistry(next, file);
+    const parsed = parseRegistry(next, file);
     writeFileAtomic(file, next, 0o644);
-    lastError = null;
+    entries = parsed;
+    text = next;
+    problem = null;
   }
 
   return {
@@ -79,16 +153,36 @@ serveActor((init: RegistryWorkerInit) => {
       const line = formatRegistryLine(who, key, comment);
       rewrite((lines) => [...lines, line]);
     },
+    /**
+     * TOFU: pin `key` to the exact `address`, unless the address is pinned already (then the
+     * answer is the existing verdict). Checked and written in one step of this single thread.
+     */
+    pin: ({ address, key, comment }: { address: string; key: Uint8Array; comment?: string }): 'pinned' | 'allowed' | 'conflict' => {
+      const peer = checkPeer(address, key);
+      const pinnedTo = entries.filter((e) => e.pattern.kind === 'address' && isPinned([e], peer.address));
+      if (pinnedTo.length > 0) return pinnedTo.some((e) => keysEqual(e.key, peer.key)) ? 'allowed' : 'conflict';
+      const line = formatRegistryLine(peer.address, peer.key, comment);
+      rewrite((lines) => [...lines, line]);
+      return 'pinned';
+    },
     remove: ({ who, key }: { who: string; key?: Uint8Array }) => {
-      const drop = new Set(entries.filter((e) => e.who === who && (!key || keysEqual(e.key, key))).map((e) => e.line));
+      if (typeof who !== 'string') throw new CurvetunError('EINVAL', 'remove needs the pattern text');
+      const w = who.trim();
+      const drop = new Set(entries.filter((e) => e.who === w && (!key || keysEqual(e.key, key))).map((e) => e.line));
       if (drop.size > 0) rewrite((lines) => lines.filter((_, i) => !drop.has(i + 1)));
       return drop.size;
     },
     list: () => entries.map((e) => ({ who: e.who, key: e.key, comment: e.comment })),
-    status: (): RegistryStatus => ({ entries: entries.length, lastError, reloads }),
+    status: (): RegistryStatus => ({
+      entries: entries.length,
+      lastError: problem?.message ?? null,
+      problem,
+      reloads,
+      failedReloads,
+    }),
     reload: () => {
       reload();
-      return lastError;
+      return problem?.message ?? null;
     },
   };
 });

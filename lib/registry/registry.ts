@@ -1,7 +1,11 @@
 /**
  * `openRegistry()`: the known_hosts registry in a supervised worker, with trust on first use
- * decided on this thread (the approval hook is an ordinary async function of the application).
+ * decided on this thread (the approval hook is an ordinary async function of the application,
+ * which cannot cross into a worker).
  */
+import { CurvetunError } from '../errors.js';
+import { encodePublicKeyText } from '../keys/text.js';
+import { canonicalAddress } from '../net/patterns.js';
 import { startActor } from '../runtime/index.js';
 import type { ActorRef, RestartPolicy } from '../runtime/index.js';
 import type { Classification } from './core.js';
@@ -9,10 +13,19 @@ import type { RegistryStatus, RegistryWorkerInit } from './registry-worker.js';
 import type { Registry, RegistryEntry, Verdict } from './types.js';
 
 export interface TofuInfo {
-  /** The address the client connects from: the identity its key gets pinned to. */
+  /** The address the client connects from (canonical form): the identity its key gets pinned to. */
   remoteAddress: string;
-  /** The client's public key (32 bytes). */
+  /** The client's public key (32 bytes, a copy). */
   key: Uint8Array;
+  /** The same key as base64 text, as it will appear in the file. */
+  keyText: string;
+}
+
+export interface TofuOptions {
+  /** Decide about a key never seen from this address. Resolve `true` to pin it; anything else denies. */
+  approve(info: TofuInfo): Promise<boolean> | boolean;
+  /** A hook that has not answered after this long denies (default 30 000 ms). */
+  timeoutMs?: number;
 }
 
 export interface OpenRegistryOptions {
@@ -25,46 +38,71 @@ export interface OpenRegistryOptions {
    * `approve`; an approved key is pinned to that address in the file. A different key later from
    * a pinned address is refused without asking. Without this option unknown keys are refused.
    */
-  tofu?: { approve(info: TofuInfo): Promise<boolean> | boolean };
-  /** How often the file is checked for changes on disk, ms (default 500). */
+  tofu?: TofuOptions;
+  /** Poll interval of the fallback file watcher, ms (default 1000); fs.watch reacts sooner. */
   reloadIntervalMs?: number;
+  /** Quiet time after a change on disk before the file is read, ms (default 50). */
+  debounceMs?: number;
+  /** Warn on stderr when a changed file is refused (default true). Problems are in `status()` either way. */
+  logProblems?: boolean;
   restart?: Partial<RestartPolicy>;
 }
 
+const DEFAULT_TOFU_TIMEOUT_MS = 30_000;
+
 export class WorkerRegistry implements Registry {
-  constructor(readonly actor: ActorRef, private readonly options: OpenRegistryOptions) {}
+  /** One TOFU question per address at a time, so two racing keys cannot both be pinned. */
+  private readonly asking = new Map<string, Promise<unknown>>();
+
+  constructor(
+    readonly actor: ActorRef,
+    private readonly options: OpenRegistryOptions,
+  ) {}
 
   async verify(remoteAddress: string, clientKey: Uint8Array): Promise<Verdict> {
     const c = await this.actor.call<Classification>('verify', { address: remoteAddress, key: clientKey });
     if (c.kind === 'allowed') return { allowed: true };
-    if (c.kind === 'conflict') {
-      return { allowed: false, reason: `${remoteAddress} is pinned to a different key` };
+    if (c.kind === 'conflict') return { allowed: false, reason: `${remoteAddress} is pinned to a different key` };
+    if (!this.options.tofu) return { allowed: false, reason: `no registry entry allows this key from ${remoteAddress}` };
+    const address = canonicalAddress(remoteAddress)!; // the worker accepted it as an address
+    return this.serialized(address, () => this.askFirstUse(address, clientKey));
+  }
+
+  private async serialized<T>(address: string, job: () => Promise<T>): Promise<T> {
+    const before = this.asking.get(address) ?? Promise.resolve();
+    const mine = before.then(job, job);
+    const tail = mine.catch(() => undefined);
+    this.asking.set(address, tail);
+    try {
+      return await mine;
+    } finally {
+      if (this.asking.get(address) === tail) this.asking.delete(address);
     }
-    const tofu = this.options.tofu;
-    if (tofu) {
-      let approved = false;
-      try {
-        approved = await tofu.approve({ remoteAddress, key: new Uint8Array(clientKey) });
-      } catch {
-        approved = false; // a failing hook denies
-      }
-      if (approved) {
-        await this.add({ who: remoteAddress, key: clientKey }, 'pinned on first use');
-        return { allowed: true };
-      }
-      return { allowed: false, reason: `the approval hook declined this key from ${remoteAddress}` };
-    }
-    return { allowed: false, reason: `no registry entry allows this key from ${remoteAddress}` };
+  }
+
+  private async askFirstUse(address: string, key: Uint8Array): Promise<Verdict> {
+    // Another question for this address may have pinned a key while we waited our turn.
+    const again = await this.actor.call<Classification>('verify', { address, key });
+    if (again.kind === 'allowed') return { allowed: true };
+    if (again.kind === 'conflict') return { allowed: false, reason: `${address} is pinned to a different key` };
+    const tofu = this.options.tofu!;
+    const approved = await approveWithin(tofu, { remoteAddress: address, key: new Uint8Array(key), keyText: encodePublicKeyText(key) });
+    if (!approved) return { allowed: false, reason: `the approval hook declined this key from ${address}` };
+    const result = await this.actor.call<'pinned' | 'allowed' | 'conflict'>('pin', { address, key, comment: `pinned on first use ${new Date().toISOString()}` });
+    return result === 'conflict' ? { allowed: false, reason: `${address} is pinned to a different key` } : { allowed: true };
   }
 
   lookup(host: string): Promise<Uint8Array | undefined> {
     return this.actor.call('lookup', host);
   }
 
+  /** Append a line; `comment` goes after `#`. Written to the file atomically, in force at once. */
   async add(entry: RegistryEntry, comment?: string): Promise<void> {
+    if (typeof entry !== 'object' || entry === null) throw new CurvetunError('EINVAL', 'add needs { who, key }');
     await this.actor.call('add', { who: entry.who, key: entry.key, ...(comment ? { comment } : {}) });
   }
 
+  /** Remove the lines whose pattern text is `who` (and whose key is `key`, when given); returns how many. */
   remove(who: string, key?: Uint8Array): Promise<number> {
     return this.actor.call('remove', { who, ...(key ? { key } : {}) });
   }
@@ -73,7 +111,7 @@ export class WorkerRegistry implements Registry {
     return this.actor.call('list');
   }
 
-  /** Entries in force and the last reload problem (`file:line: reason`), if any. */
+  /** Entries in force, reload counters and the last reload problem (`file:line: reason`), if any. */
   status(): Promise<RegistryStatus> {
     return this.actor.call('status');
   }
@@ -88,16 +126,36 @@ export class WorkerRegistry implements Registry {
   }
 }
 
+/** Run the hook; a throw, a non-true answer or no answer within the deadline all deny. */
+async function approveWithin(tofu: TofuOptions, info: TofuInfo): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), tofu.timeoutMs ?? DEFAULT_TOFU_TIMEOUT_MS);
+  });
+  try {
+    const answer = await Promise.race([Promise.resolve().then(() => tofu.approve(info)), deadline]);
+    return answer === true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
+ * Open (or create) a registry file in its own supervised worker.
  * @example
  * const registry = await openRegistry({ file: '/etc/curvetun/known_hosts', create: true });
  * await registry.add({ who: '10.0.0.0/8', key: clientKey });
  */
 export async function openRegistry(options: OpenRegistryOptions): Promise<WorkerRegistry> {
+  if (typeof options?.file !== 'string' || options.file.length === 0) throw new CurvetunError('EINVAL', 'openRegistry needs { file }');
   const init: RegistryWorkerInit = {
     file: options.file,
     create: options.create ?? false,
     ...(options.reloadIntervalMs ? { reloadIntervalMs: options.reloadIntervalMs } : {}),
+    ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
+    ...(options.logProblems !== undefined ? { logProblems: options.logProblems } : {}),
   };
   const actor = await startActor({
     name: 'registry',

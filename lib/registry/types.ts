@@ -12,6 +12,8 @@ export interface RegistryEntry {
   who: string;
   /** The 32-byte public key, as it appears in the file (base64, see README). */
   key: Uint8Array;
+  /** The line's comment, when listing; ignored by `add` (pass the comment as its own argument). */
+  comment?: string;
 }
 
 export interface Registry {
