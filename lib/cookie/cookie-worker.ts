@@ -1,9 +1,10 @@
-/** The cookie keeper worker: minute keys live (and die) here, never on disk. */
+/** The cookie keeper worker: minute keys live (and die) here, never on disk, never in a reply. */
 import { getBackend } from '../crypto/index.js';
 import type { BackendChoice } from '../crypto/index.js';
 import { serveActor } from '../runtime/serve.js';
 import { CookieCore } from './core.js';
 import type { CookieKeeperOptions } from './core.js';
+import { keepRotating } from './rotation.js';
 
 export interface CookieWorkerInit extends CookieKeeperOptions {
   crypto: BackendChoice;
@@ -11,9 +12,9 @@ export interface CookieWorkerInit extends CookieKeeperOptions {
 
 serveActor((init: CookieWorkerInit) => {
   const core = new CookieCore(getBackend(init.crypto), init);
-  setInterval(() => core.rotate(), core.periodMs);
+  keepRotating(core);
   return {
-    seal: ({ ec, ess }: { ec: Uint8Array; ess: Uint8Array }) => core.seal(ec, ess),
+    seal: (args: { ec: Uint8Array; ess: Uint8Array } | null) => core.seal(args?.ec as Uint8Array, args?.ess as Uint8Array),
     open: (cookie: Uint8Array) => core.open(cookie),
     stats: () => core.getStats(),
   };

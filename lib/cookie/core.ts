@@ -4,10 +4,15 @@
  *
  * Cookie K = k16 · secretbox(EC · ESs, "minute-k" · k16, minute key)   (96 bytes)
  *
- * k16 is 16 fresh random bytes. A minute key seals at most a few million cookies in its two
- * periods of life, so a repeated 128-bit random nonce under one key is out of reach, and random
- * k16 needs no counter and no disk.
+ * k16 is 16 fresh random bytes rather than a vault safe nonce. Random is safe here because each
+ * minute key is brand new and lives two periods: even a million cookies per key make a repeated
+ * 128-bit nonce a ~2^-88 event (birthday bound), whereas XSalsa20's own 192-bit nonce space is
+ * what a repeat would have to hit. It also keeps the vault (and its disk counter) off the path of
+ * every Hello, which an unauthenticated client can send at will.
+ *
+ * Time is the monotonic clock: a wall-clock jump must not stretch a key's life.
  */
+import { performance } from 'node:perf_hooks';
 import { LRUCache } from 'lru-cache';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { CurvetunError } from '../errors.js';
@@ -18,28 +23,37 @@ import type { CookieContents } from './types.js';
 export interface CookieKeeperOptions {
   /** How long a minute key is the current one, ms (default 60 000). It stays valid one more period. */
   periodMs?: number;
-  /** Cookies the replay guard can remember at once (default 1 048 576; see IMPLEMENTATION.md). */
+  /** Cookies the replay guard can remember at once (default 1 048 576; see docs/replay-guard.md). */
   guardSize?: number;
 }
 
 export const DEFAULT_PERIOD_MS = 60_000;
 export const DEFAULT_GUARD_SIZE = 1 << 20;
+/** The guard preallocates per entry; keep a typo from asking for gigabytes. */
+export const MAX_GUARD_SIZE = 1 << 24;
+const MIN_PERIOD_MS = 10;
 
 export interface CookieStats {
   /** Cookies remembered by the replay guard right now. */
   remembered: number;
   guardSize: number;
-  /** Handshakes refused because the guard was full. */
+  /** Cookies that opened and were admitted (first use). */
+  opened: number;
+  /** Handshakes refused because the guard was full (fail closed). */
   refusedGuardFull: number;
   /** Cookies refused because they had been used before. */
   refusedReplay: number;
+  /** Cookies refused because they did not open under either live key (forged, tampered, expired). */
+  refusedInvalid: number;
+  /** Key periods that have passed since start (each one a rotation). */
   rotations: number;
+  periodMs: number;
 }
 
 interface MinuteKey {
   key: Uint8Array;
-  /** When this key stops opening cookies (end of its second period). */
-  expiresAt: number;
+  /** When this key became the current one (monotonic ms). It opens cookies until createdAt + 2 periods. */
+  createdAt: number;
 }
 
 export class CookieCore {
@@ -48,32 +62,61 @@ export class CookieCore {
   private current: MinuteKey;
   private previous: MinuteKey | null = null;
   private readonly guard: LRUCache<string, true>;
-  private readonly stats = { refusedGuardFull: 0, refusedReplay: 0, rotations: 0 };
+  private readonly counts = { opened: 0, refusedGuardFull: 0, refusedReplay: 0, refusedInvalid: 0, rotations: 0 };
 
-  constructor(private readonly backend: CryptoBackend, options: CookieKeeperOptions = {}, private readonly now: () => number = Date.now) {
+  /**
+   * @param now the clock, monotonic ms (tests may pass their own; the guard's TTLs use it too).
+   */
+  constructor(
+    private readonly backend: CryptoBackend,
+    options: CookieKeeperOptions = {},
+    private readonly now: () => number = () => performance.now(),
+  ) {
     this.periodMs = options.periodMs ?? DEFAULT_PERIOD_MS;
     this.guardSize = options.guardSize ?? DEFAULT_GUARD_SIZE;
-    if (!(this.periodMs > 0) || !(this.guardSize > 0)) throw new CurvetunError('EINVAL', 'periodMs and guardSize must be positive');
-    this.current = this.freshKey();
-    // Entries expire with the key that opened them; a full guard refuses instead of evicting.
-    this.guard = new LRUCache({ max: this.guardSize, ttlAutopurge: false, ttl: 2 * this.periodMs });
+    if (!Number.isFinite(this.periodMs) || this.periodMs < MIN_PERIOD_MS) {
+      throw new CurvetunError('EINVAL', `periodMs must be a number of at least ${MIN_PERIOD_MS}`);
+    }
+    if (!Number.isInteger(this.guardSize) || this.guardSize < 1 || this.guardSize > MAX_GUARD_SIZE) {
+      throw new CurvetunError('EINVAL', `guardSize must be an integer from 1 to ${MAX_GUARD_SIZE}`);
+    }
+    this.current = { key: this.backend.randomBytes(32), createdAt: this.now() };
+    // Entries expire with the key that opened them; a full guard refuses instead of evicting
+    // (see remember()), so `max` is never reached by an insert.
+    this.guard = new LRUCache({ max: this.guardSize, ttl: 2 * this.periodMs, ttlAutopurge: false, perf: { now: this.now } });
   }
 
-  private freshKey(): MinuteKey {
-    return { key: this.backend.randomBytes(32), expiresAt: this.now() + 2 * this.periodMs };
+  /** Milliseconds until the current key's period ends (when the next rotation is due). */
+  msUntilRotation(): number {
+    return Math.max(0, this.current.createdAt + this.periodMs - this.now());
   }
 
-  /** Make a new current key; the old current becomes the previous; the old previous is wiped. */
-  rotate(): void {
+  /**
+   * Bring the keys up to date with the clock: for each period that has ended, the current key
+   * becomes the previous one and the old previous one is wiped. Called before every seal/open, so
+   * a late timer can never let a key outlive its two periods; the timer only wipes promptly.
+   */
+  tick(): void {
+    const elapsed = Math.floor((this.now() - this.current.createdAt) / this.periodMs);
+    if (elapsed < 1) return;
     this.previous?.key.fill(0);
-    this.previous = this.current;
-    this.current = this.freshKey();
-    this.stats.rotations++;
+    const createdAt = this.current.createdAt + elapsed * this.periodMs;
+    if (elapsed === 1) {
+      this.previous = this.current;
+    } else {
+      this.current.key.fill(0); // more than two periods old: nothing it sealed may open any more
+      this.previous = null;
+    }
+    this.current = { key: this.backend.randomBytes(32), createdAt };
+    this.counts.rotations += elapsed;
+    this.guard.purgeStale();
   }
 
+  /** Seal `EC · ESs` under the current minute key: the 96-byte cookie. */
   seal(clientEphemeralKey: Uint8Array, serverEphemeralSecret: Uint8Array): Uint8Array {
     if (!(clientEphemeralKey instanceof Uint8Array) || clientEphemeralKey.length !== 32) throw new CurvetunError('EINVAL', 'EC must be 32 bytes');
     if (!(serverEphemeralSecret instanceof Uint8Array) || serverEphemeralSecret.length !== 32) throw new CurvetunError('EINVAL', 'ESs must be 32 bytes');
+    this.tick();
     const k16 = this.backend.randomBytes(16);
     const inner = new Uint8Array(64);
     inner.set(clientEphemeralKey, 0);
@@ -86,43 +129,64 @@ export class CookieCore {
     return cookie;
   }
 
+  /**
+   * Open a cookie with the current, then the previous key, and admit it once.
+   * `EINVAL` wrong size; `EAUTH` does not open or was used before; `EBUSY` the guard is full.
+   */
   open(cookie: Uint8Array): CookieContents {
     if (!(cookie instanceof Uint8Array) || cookie.length !== COOKIE_BYTES) {
       throw new CurvetunError('EINVAL', `a cookie is ${COOKIE_BYTES} bytes`);
     }
-    const now = this.now();
+    this.tick();
     const nonce = longTermNonce(PREFIX_MINUTE, cookie.subarray(0, 16));
     const box = cookie.subarray(16);
     for (const minute of [this.current, this.previous]) {
-      if (!minute || minute.expiresAt <= now) continue;
+      if (!minute) continue;
       const inner = this.backend.secretboxOpen(box, nonce, minute.key);
       if (!inner) continue;
-      this.remember(cookie, minute.expiresAt - now);
-      return { clientEphemeralPublicKey: inner.slice(0, 32), serverEphemeralSecretKey: inner.slice(32, 64) };
+      try {
+        this.remember(cookie, minute.createdAt + 2 * this.periodMs - this.now());
+        this.counts.opened++;
+        return { clientEphemeralPublicKey: inner.slice(0, 32), serverEphemeralSecretKey: inner.slice(32, 64) };
+      } finally {
+        inner.fill(0);
+      }
     }
-    throw new CurvetunError('EAUTH', 'the cookie did not open: forged, tampered, or older than its minute key');
+    this.counts.refusedInvalid++;
+    throw new CurvetunError('EAUTH', 'the cookie did not open: forged, tampered, or older than two key periods');
   }
 
   private remember(cookie: Uint8Array, ttl: number): void {
     // k16 identifies a cookie that opened: it is random per cookie, and nobody without the minute
-    // key can make another cookie with the same k16 that opens.
+    // key can make another cookie with the same k16 that opens. Only cookies that opened get here,
+    // so forged ones cannot fill the guard.
     const id = Buffer.from(cookie.buffer, cookie.byteOffset, 16).toString('base64');
     if (this.guard.has(id)) {
-      this.stats.refusedReplay++;
-      throw new CurvetunError('EAUTH', 'the cookie was already used: a replayed Vouch');
+      this.counts.refusedReplay++;
+      throw new CurvetunError('EAUTH', 'the cookie was already used: a replayed Vouch is refused');
     }
     if (this.guard.size >= this.guardSize) {
       this.guard.purgeStale();
       if (this.guard.size >= this.guardSize) {
-        this.stats.refusedGuardFull++;
-        throw new CurvetunError('EBUSY', 'the replay guard is full; refusing new handshakes until cookies expire');
+        this.counts.refusedGuardFull++;
+        throw new CurvetunError('EBUSY', 'the replay guard is full; refusing new handshakes until remembered cookies expire');
       }
     }
-    this.guard.set(id, true, { ttl: Math.max(1, ttl) });
+    this.guard.set(id, true, { ttl: Math.max(1, Math.ceil(ttl)) });
   }
 
+  /** Counters and the guard's fill; no key material. */
   getStats(): CookieStats {
+    this.tick();
     this.guard.purgeStale();
-    return { remembered: this.guard.size, guardSize: this.guardSize, ...this.stats };
+    return { remembered: this.guard.size, guardSize: this.guardSize, periodMs: this.periodMs, ...this.counts };
+  }
+
+  /** Wipe both keys; the core opens nothing afterwards. */
+  destroy(): void {
+    this.current.key.fill(0);
+    this.previous?.key.fill(0);
+    this.previous = null;
+    this.guard.clear();
   }
 }

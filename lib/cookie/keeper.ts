@@ -10,6 +10,7 @@ import type { ActorRef, RestartPolicy } from '../runtime/index.js';
 import { CookieCore } from './core.js';
 import type { CookieKeeperOptions, CookieStats } from './core.js';
 import type { CookieWorkerInit } from './cookie-worker.js';
+import { keepRotating } from './rotation.js';
 import type { CookieContents, CookieKeeper } from './types.js';
 
 export interface StartCookieKeeperOptions extends CookieKeeperOptions {
@@ -17,10 +18,12 @@ export interface StartCookieKeeperOptions extends CookieKeeperOptions {
   restart?: Partial<RestartPolicy>;
 }
 
+/** A cookie keeper that also reports its counters (never its keys). */
 export interface ObservableCookieKeeper extends CookieKeeper {
   stats(): Promise<CookieStats>;
 }
 
+/** The main-thread handle of a keeper running in its own supervised worker. */
 export class WorkerCookieKeeper implements ObservableCookieKeeper {
   constructor(readonly actor: ActorRef) {}
   seal(ec: Uint8Array, ess: Uint8Array): Promise<Uint8Array> {
@@ -38,14 +41,19 @@ export class WorkerCookieKeeper implements ObservableCookieKeeper {
 }
 
 /**
+ * Start a cookie keeper in its own supervised worker. A restarted worker has fresh keys and an
+ * empty guard, so cookies sealed before a crash no longer open (fail closed).
  * @example
  * const cookies = await startCookieKeeper({ periodMs: 60_000 });
  */
 export async function startCookieKeeper(options: StartCookieKeeperOptions = {}): Promise<WorkerCookieKeeper> {
+  const backend = getBackend(options.crypto ?? 'auto');
+  // Check the options here so a bad one fails the call, not the worker's start-up loop.
+  new CookieCore(backend, options).destroy();
   const init: CookieWorkerInit = {
-    crypto: getBackend(options.crypto ?? 'auto').name as BackendChoice,
-    ...(options.periodMs ? { periodMs: options.periodMs } : {}),
-    ...(options.guardSize ? { guardSize: options.guardSize } : {}),
+    crypto: backend.name as BackendChoice,
+    ...(options.periodMs !== undefined ? { periodMs: options.periodMs } : {}),
+    ...(options.guardSize !== undefined ? { guardSize: options.guardSize } : {}),
   };
   const actor = await startActor({
     name: 'cookie-keeper',
@@ -56,15 +64,15 @@ export async function startCookieKeeper(options: StartCookieKeeperOptions = {}):
   return new WorkerCookieKeeper(actor);
 }
 
+/** The same keeper logic in this thread: no worker round trip, keys in this thread's memory. */
 export class LocalCookieKeeper implements ObservableCookieKeeper {
   private readonly core: CookieCore;
-  private readonly timer: NodeJS.Timeout;
+  private readonly stopRotating: () => void;
   private closed = false;
 
   constructor(options: StartCookieKeeperOptions = {}) {
     this.core = new CookieCore(getBackend(options.crypto ?? 'auto'), options);
-    this.timer = setInterval(() => this.core.rotate(), this.core.periodMs);
-    this.timer.unref();
+    this.stopRotating = keepRotating(this.core);
   }
 
   private live(): CookieCore {
@@ -81,7 +89,9 @@ export class LocalCookieKeeper implements ObservableCookieKeeper {
     return this.live().getStats();
   }
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
-    clearInterval(this.timer);
+    this.stopRotating();
+    this.core.destroy();
   }
 }
