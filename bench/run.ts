@@ -13,8 +13,9 @@ import type { Backend, TransportName } from './transports.js';
 
 const quick = process.argv.includes('--quick');
 const D = quick ? 0.25 : 3; // seconds per throughput / handshake figure
-const IDLE_MEM = quick ? 50 : 1000;
-const IDLE_GROWTH = quick ? 150 : 10_000;
+const IDLE_MEM = quick ? 150 : 1000;
+const IDLE_GROWTH = quick ? 400 : 10_000;
+const GROWTH_HANDSHAKES = quick ? 30 : 200;
 const RTT = quick ? { count: 100, warmup: 20 } : { count: 3000, warmup: 500 };
 
 interface Figures {
@@ -90,62 +91,61 @@ async function drained(s: Proc, expected: number) {
   return stats;
 }
 
-const trace = process.env.BENCH_TRACE ? (what: string) => process.stderr.write(`  ${what}\n`) : () => undefined;
+const t0 = performance.now();
+const trace = process.env.BENCH_TRACE ? (what: string) => process.stderr.write(`  ${((performance.now() - t0) / 1000).toFixed(1)} s ${what}\n`) : () => undefined;
 
 async function measure(transport: TransportName, backend: Backend): Promise<Figures> {
   const f = {} as Figures;
+  // One server and one client process per column (process start-up is the slow part of --quick).
+  const s = await server(transport, backend, 'sink');
+  const c = await client(transport, backend, s.port, s.key);
   // Throughput, counted at the server.
-  {
-    const s = await server(transport, backend, 'sink');
-    const c = await client(transport, backend, s.port, s.key);
-    trace('bulk');
-    const bulk = await c.ask<{ sent: number }>('stream', [65_000, D]);
-    let st = await drained(s.p, bulk.sent);
-    f.bulkMBps = st.bytes / 1e6 / ((st.last - st.first) / 1000);
-    await s.p.ask('reset');
-    trace('small');
-    const small = await c.ask<{ sent: number }>('stream', [64, D]);
-    st = await drained(s.p, small.sent);
-    f.smallMsgPerSec = st.bytes / 64 / ((st.last - st.first) / 1000);
-    await c.exit();
-    await s.p.exit();
+  trace('bulk');
+  const bulk = await c.ask<{ sent: number }>('stream', [65_000, D]);
+  let st = await drained(s.p, bulk.sent);
+  f.bulkMBps = st.bytes / 1e6 / ((st.last - st.first) / 1000);
+  await s.p.ask('reset');
+  trace('small');
+  const small = await c.ask<{ sent: number }>('stream', [64, D]);
+  st = await drained(s.p, small.sent);
+  f.smallMsgPerSec = st.bytes / 64 / ((st.last - st.first) / 1000);
+
+  // Latency, handshakes, memory and growth against the same server, now echoing.
+  await s.p.ask('echo');
+  trace('rtt');
+  const rtt = await c.ask<{ p50: number; p99: number }>('rtt', [RTT.count, RTT.warmup]);
+  f.rttP50us = rtt.p50;
+  f.rttP99us = rtt.p99;
+  trace('handshakes');
+  const seq = await c.ask<{ count: number; seconds: number; meanMs: number }>('handshakes', [D, 1]);
+  f.handshakesSeqPerSec = seq.count / seq.seconds;
+  const par = await c.ask<{ count: number; seconds: number }>('handshakes', [D, 16]);
+  f.handshakes16PerSec = par.count / par.seconds;
+
+  // Baseline for growth: handshake time and round trip with no idle connections.
+  await new Promise((r) => setTimeout(r, 300)); // let closed connections go
+  const hs0 = await c.ask<{ meanMs: number }>('handshakes', [30, 1, GROWTH_HANDSHAKES]);
+  const rtt0 = await c.ask<{ p50: number }>('rtt', [RTT.count / 2, RTT.warmup]);
+
+  trace('memory');
+  // Only idle connections may count: wait (bounded) until the earlier ones have closed.
+  for (let i = 0; i < 100 && (await s.p.ask<{ connections: number }>('stats')).connections > 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
   }
-  // Latency, handshakes, memory and growth against an echo server.
-  {
-    const s = await server(transport, backend, 'echo');
-    const c = await client(transport, backend, s.port, s.key);
-    trace('rtt');
-    const rtt = await c.ask<{ p50: number; p99: number }>('rtt', [RTT.count, RTT.warmup]);
-    f.rttP50us = rtt.p50;
-    f.rttP99us = rtt.p99;
-    trace('handshakes');
-    const seq = await c.ask<{ count: number; seconds: number; meanMs: number }>('handshakes', [D, 1]);
-    f.handshakesSeqPerSec = seq.count / seq.seconds;
-    const par = await c.ask<{ count: number; seconds: number }>('handshakes', [D, 16]);
-    f.handshakes16PerSec = par.count / par.seconds;
+  const memBefore = await s.p.ask<{ heap: number; connections: number }>('mem');
+  const idle = await client(transport, backend, s.port, s.key);
+  await idle.ask('idle', [IDLE_MEM]);
+  const memAfter = await s.p.ask<{ heap: number; connections: number }>('mem');
+  f.memPerIdleConnBytes = (memAfter.heap - memBefore.heap) / Math.max(1, memAfter.connections - memBefore.connections);
 
-    // Baseline for growth: handshake time and round trip with no idle connections.
-    await new Promise((r) => setTimeout(r, 300)); // let closed connections go
-    const hs0 = await c.ask<{ meanMs: number }>('handshakes', [30, 1, 50]);
-    const rtt0 = await c.ask<{ p50: number }>('rtt', [RTT.count / 2, RTT.warmup]);
-
-    trace('memory');
-    const memBefore = await s.p.ask<{ heap: number; connections: number }>('mem');
-    const idle = await client(transport, backend, s.port, s.key);
-    await idle.ask('idle', [IDLE_MEM]);
-    const memAfter = await s.p.ask<{ heap: number; connections: number }>('mem');
-    f.memPerIdleConnBytes = (memAfter.heap - memBefore.heap) / Math.max(1, memAfter.connections - memBefore.connections);
-
-    trace('growth');
-    await idle.ask('idle', [IDLE_GROWTH - IDLE_MEM]);
-    const hs1 = await c.ask<{ meanMs: number }>('handshakes', [30, 1, 50]);
-    const rtt1 = await c.ask<{ p50: number }>('rtt', [RTT.count / 2, RTT.warmup]);
-    f.growthHandshakeRatio = hs1.meanMs / hs0.meanMs;
-    f.growthRttRatio = rtt1.p50 / rtt0.p50;
-    await idle.exit();
-    await c.exit();
-    await s.p.exit();
-  }
+  trace('growth');
+  await idle.ask('idle', [IDLE_GROWTH - IDLE_MEM]);
+  const hs1 = await c.ask<{ meanMs: number }>('handshakes', [30, 1, GROWTH_HANDSHAKES]);
+  const rtt1 = await c.ask<{ p50: number }>('rtt', [RTT.count / 2, RTT.warmup]);
+  f.growthHandshakeRatio = hs1.meanMs / hs0.meanMs;
+  f.growthRttRatio = rtt1.p50 / rtt0.p50;
+  await Promise.all([idle.exit(), c.exit()]);
+  await s.p.exit();
   return f;
 }
 

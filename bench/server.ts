@@ -7,13 +7,18 @@ import type { Backend, TransportName } from './transports.js';
 
 const [transport, backend, mode] = process.argv.slice(2) as [TransportName, Backend, string];
 const home = mkdtempSync(join(tmpdir(), 'curvetun-bench-server-'));
-const server = await startServer(transport, backend, mode === 'echo', home);
+const echo = { on: mode === 'echo' };
+const server = await startServer(transport, backend, echo, home);
 const gc = (globalThis as { gc?: () => void }).gc;
 
 process.on('message', async (msg: { cmd: string }) => {
   switch (msg.cmd) {
     case 'stats':
       process.send!({ ...server.counters, connections: server.connections });
+      break;
+    case 'echo':
+      echo.on = true;
+      process.send!({ ok: true });
       break;
     case 'reset':
       Object.assign(server.counters, { bytes: 0, messages: 0, first: 0, last: 0 });

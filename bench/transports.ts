@@ -60,8 +60,8 @@ function count(counters: ServerSide['counters'], bytes: number, messages: number
   counters.last = t;
 }
 
-/** A server that counts what it receives and, in `echo` mode, sends it straight back. */
-export async function startServer(transport: TransportName, backend: Backend, echo: boolean, home: string): Promise<ServerSide> {
+/** A server that counts what it receives and, while `echo.on`, sends it straight back. */
+export async function startServer(transport: TransportName, backend: Backend, echo: { on: boolean }, home: string): Promise<ServerSide> {
   const counters = { bytes: 0, messages: 0, first: 0, last: 0 };
   const side = { port: 0, key: '', counters, connections: 0 } as ServerSide;
   if (transport === 'curvetun') {
@@ -80,7 +80,7 @@ export async function startServer(transport: TransportName, backend: Backend, ec
         socket.on('close', () => side.connections--);
         socket.on('message', (m) => {
           count(counters, m.length, 1);
-          if (echo) void socket.send(m).catch(() => undefined);
+          if (echo.on) void socket.send(m).catch(() => undefined);
         });
       }
     })();
@@ -99,7 +99,7 @@ export async function startServer(transport: TransportName, backend: Backend, ec
     socket.on('error', () => undefined);
     socket.on('data', (chunk: Buffer) => {
       count(counters, chunk.length, 0);
-      if (echo) socket.write(chunk);
+      if (echo.on) socket.write(chunk);
     });
   };
   const server =
@@ -115,14 +115,15 @@ export async function startServer(transport: TransportName, backend: Backend, ec
 
 /** The client end of one transport. */
 export class ClientFactory {
-  private vault: WorkerVault | null = null;
+  // The promise, not the vault: concurrent first opens must share one vault (one worker).
+  private vault: Promise<WorkerVault> | null = null;
 
   constructor(private readonly transport: TransportName, private readonly backend: Backend, private readonly home: string) {}
 
   async open(port: number, serverKey: string): Promise<ClientConn> {
     if (this.transport === 'curvetun') {
-      this.vault ??= await WorkerVault.open({ secretKeyFile: join(this.home, 'client-key'), create: true, crypto: this.backend });
-      const socket: CurvetunSocket = await connect('127.0.0.1', port, { vault: this.vault, serverKey, crypto: this.backend, timeout: 60_000 });
+      this.vault ??= WorkerVault.open({ secretKeyFile: join(this.home, 'client-key'), create: true, crypto: this.backend });
+      const socket: CurvetunSocket = await connect('127.0.0.1', port, { vault: await this.vault, serverKey, crypto: this.backend, timeout: 60_000 });
       let pending = 0;
       let wanted = 0;
       let wake: (() => void) | null = null;
@@ -200,6 +201,6 @@ export class ClientFactory {
   }
 
   async close(): Promise<void> {
-    await this.vault?.close();
+    await (await this.vault)?.close();
   }
 }
