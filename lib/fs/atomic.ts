@@ -23,9 +23,18 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
     syncDirectory(dir);
   } catch (error) {
     if (fd !== undefined) closeSync(fd);
-    rmSync(temp, { force: true });
+    removeQuietly(temp);
     const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
     throw new CurvetunError('EIO', `cannot write ${path}: ${code}`);
+  }
+}
+
+/** Best-effort cleanup: the original failure is the one worth reporting. */
+export function removeQuietly(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // e.g. ENOTDIR when the "directory" was never one; nothing was created then
   }
 }
 

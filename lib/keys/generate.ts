@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import type { CryptoBackend } from '../crypto/backend.js';
-import { loadSecretKeyFile, saveKeyFiles } from './keyfile.js';
+import { createKeyFiles, loadSecretKeyFile, saveKeyFiles } from './keyfile.js';
 import type { SecretKeyMaterial } from './keyfile.js';
 
 export interface Identity extends SecretKeyMaterial {
@@ -30,9 +30,18 @@ export function generateKeyFiles(secretKeyFile: string, backend: CryptoBackend, 
   return identity.publicKey;
 }
 
-/** Load `secretKeyFile`; with `create`, generate and save it first when it does not exist. */
+/**
+ * Load `secretKeyFile`; with `create`, generate and save it first when it does not exist. Two
+ * processes creating it at once agree on one key: the file is created exclusively, and both load it.
+ */
 export function loadIdentity(secretKeyFile: string, backend: CryptoBackend, create = false): Identity {
-  if (create && !existsSync(secretKeyFile)) generateKeyFiles(secretKeyFile, backend);
+  if (create && !existsSync(secretKeyFile)) {
+    const fresh = generateIdentity(backend);
+    createKeyFiles(secretKeyFile, fresh, fresh.publicKey);
+    // Whoever won the race, the key to use is the one on disk, loaded below; drop this copy.
+    fresh.secretKey.fill(0);
+    fresh.scrambleKey.fill(0);
+  }
   const material = loadSecretKeyFile(secretKeyFile);
   return { ...material, publicKey: backend.publicKeyOf(material.secretKey) };
 }

@@ -11,9 +11,11 @@
  *
  * Loading refuses a secret file that group or others may read. Messages never include key bytes.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
 import { CurvetunError } from '../errors.js';
-import { writeFileAtomic } from '../fs/atomic.js';
+import { removeQuietly, writeFileAtomic } from '../fs/atomic.js';
 import { KEY_TYPE, decodePublicKeyText, encodePublicKeyText } from './text.js';
 
 const BEGIN = '-----BEGIN CURVETUN SECRET KEY-----';
@@ -77,6 +79,51 @@ export function parsePublicKeyLine(text: string, where: string): { publicKey: Ui
 export function saveKeyFiles(secretKeyFile: string, material: SecretKeyMaterial, publicKey: Uint8Array): void {
   writeFileAtomic(secretKeyFile, formatSecretKeyFile(material), 0o600);
   writeFileAtomic(publicKeyFileFor(secretKeyFile), formatPublicKeyFile(publicKey, material.comment), 0o644);
+}
+
+/**
+ * Write the key files only if no secret file exists yet; returns false (writing nothing) when one
+ * does. The secret file appears whole and at once (temp file, fsync, hard link), so two processes
+ * creating the same identity at the same time end up sharing one key, never holding two.
+ */
+export function createKeyFiles(secretKeyFile: string, material: SecretKeyMaterial, publicKey: Uint8Array): boolean {
+  const dir = dirname(secretKeyFile);
+  const temp = join(dir, `.${basename(secretKeyFile)}.${process.pid}.${randomBytes(4).toString('hex')}.new`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(temp, 'wx', 0o600);
+    writeSync(fd, formatSecretKeyFile(material));
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    try {
+      linkSync(temp, secretKeyFile); // fails if the file exists: no check-then-write race
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    }
+    syncDirectory(dir);
+  } catch (error) {
+    if (error instanceof CurvetunError) throw error;
+    throw new CurvetunError('EIO', `cannot create ${secretKeyFile}: ${(error as NodeJS.ErrnoException).code ?? 'unknown'}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+    removeQuietly(temp);
+  }
+  writeFileAtomic(publicKeyFileFor(secretKeyFile), formatPublicKeyFile(publicKey, material.comment), 0o644);
+  return true;
+}
+
+function syncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Some file systems refuse fsync on a directory; the link itself is still atomic.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** Read a secret key file, refusing one that group or others can read. */

@@ -1,0 +1,90 @@
+/**
+ * The safe-nonce counter on disk: reserved ahead of use, shared safely by processes that use the
+ * same key file, refusing a corrupt file, recovering from a lock left by a crash.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import test from 'ava';
+import { getBackend } from '../lib/crypto/index.js';
+import { CurvetunError } from '../lib/errors.js';
+import { generateKeyFiles } from '../lib/keys/generate.js';
+import { FileCounter } from '../lib/vault/counter.js';
+import { LocalVault, WorkerVault } from '../lib/vault/index.js';
+import { counterOf, scrambleKeyOf } from './helpers/nonces.js';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'curvetun-counter-'));
+test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+const child = 'test/fixtures/vault-child.ts';
+const backend = getBackend('tweetnacl');
+
+function childNonces(file: string, count: number, block: number): Promise<string[]> {
+  return run(process.execPath, ['--import', 'tsx', child, file, 'nonces', String(count), String(block)], { timeout: 60_000 }).then((r) =>
+    r.stdout.split('\n').filter((l) => l.length > 0),
+  );
+}
+
+test('the reservation on disk is always ahead of every counter handed out', async (t) => {
+  const file = join(dir, 'ahead');
+  const vault = await LocalVault.open({ secretKeyFile: file, create: true, counterBlock: 10 });
+  t.teardown(() => vault.close());
+  const key = scrambleKeyOf(file);
+  for (let i = 0; i < 35; i++) {
+    const counter = counterOf(await vault.safeNonce(), key);
+    const reserved = Number(readFileSync(`${file}.counter`, 'utf8'));
+    t.true(reserved > counter, `reserved ${reserved} > handed out ${counter}`);
+  }
+  t.is(Number(readFileSync(`${file}.counter`, 'utf8')), 40, 'four blocks of 10 were reserved for 35 counters');
+});
+
+test('two processes drawing nonces from one key file at the same time never share a counter', async (t) => {
+  t.timeout(90_000);
+  const file = join(dir, 'shared');
+  generateKeyFiles(file, backend, 'shared');
+  const [a, b] = await Promise.all([childNonces(file, 1500, 16), childNonces(file, 1500, 16)]);
+  t.is(a.length, 1500);
+  t.is(b.length, 1500);
+  const key = scrambleKeyOf(file);
+  const ca = a.map((hex) => counterOf(new Uint8Array(Buffer.from(hex, 'hex')), key));
+  const cb = b.map((hex) => counterOf(new Uint8Array(Buffer.from(hex, 'hex')), key));
+  const all = new Set([...ca, ...cb]);
+  t.is(all.size, 3000, 'no counter was handed out by both processes');
+  for (const list of [ca, cb]) t.true(list.every((c, i) => i === 0 || c > list[i - 1]!), 'each process counts upwards');
+  t.true(Number(readFileSync(`${file}.counter`, 'utf8')) > Math.max(...all));
+});
+
+test('a corrupt counter file stops the vault from opening (EIO), it never guesses', async (t) => {
+  const file = join(dir, 'corrupt');
+  generateKeyFiles(file, backend, 'corrupt');
+  for (const text of ['', 'twelve\n', '-5\n', '1e9\n', '99999999999999999999\n']) {
+    writeFileSync(`${file}.counter`, text, { mode: 0o600 });
+    const local = await t.throwsAsync(LocalVault.open({ secretKeyFile: file }), { instanceOf: CurvetunError });
+    t.is(local!.code, 'EIO', JSON.stringify(text));
+  }
+  const worker = await t.throwsAsync(WorkerVault.open({ secretKeyFile: file }), { instanceOf: CurvetunError });
+  t.is(worker!.code, 'EIO');
+  t.regex(worker!.message, /corrupt/);
+});
+
+test('a lock left behind by a crash is broken once stale; the counter goes on from the reservation', async (t) => {
+  const file = join(dir, 'stale');
+  const lock = `${file}.counter.lock`;
+  writeFileSync(`${file}.counter`, '5000\n');
+  writeFileSync(lock, '99999 1\n');
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(lock, old, old);
+  const counter = new FileCounter(`${file}.counter`, 100);
+  t.is(counter.next(), 5000);
+  t.is(counter.next(), 5001);
+  t.is(readFileSync(`${file}.counter`, 'utf8'), '5100\n');
+  t.throws(() => readFileSync(lock), { code: 'ENOENT' }, 'the lock is released');
+});
+
+test('a counter block that is not a positive integer is EINVAL', (t) => {
+  for (const block of [0, -1, 1.5, Number.NaN]) {
+    t.is(t.throws(() => new FileCounter(join(dir, 'never'), block), { instanceOf: CurvetunError })!.code, 'EINVAL');
+  }
+});
