@@ -3,7 +3,7 @@
  * the replay guard, tampering, and a full guard that refuses instead of forgetting.
  */
 import test from 'ava';
-import { startCookieKeeper } from '../lib/cookie/index.js';
+import { CookieCore, LocalCookieKeeper, startCookieKeeper } from '../lib/cookie/index.js';
 import type { WorkerCookieKeeper } from '../lib/cookie/index.js';
 import { getBackend } from '../lib/crypto/index.js';
 import { CurvetunError } from '../lib/errors.js';
@@ -63,15 +63,114 @@ test.serial('a cookie from the previous period opens; one from two periods ago d
   t.is(await code(k.open(older)), 'EAUTH');
 });
 
-test('any flipped byte of a cookie is refused', async (t) => {
+test('any flipped bit, in any byte of a cookie, is refused', async (t) => {
   const k = await keeper(t);
   const cookie = await k.seal(backend.randomBytes(32), backend.randomBytes(32));
-  for (let i = 0; i < 96; i += 5) {
+  for (let i = 0; i < 96; i++) {
     const bad = new Uint8Array(cookie);
-    bad[i]! ^= 0x01;
+    bad[i]! ^= 1 << (i % 8);
     t.is(await code(k.open(bad)), 'EAUTH', `byte ${i}`);
   }
+  t.is((await k.stats()).refusedInvalid, 96);
   t.is(await code(k.open(cookie)), 'ok'); // the real one still opens after all that
+});
+
+test('a cookie sealed by another keeper (another minute key) does not open', async (t) => {
+  const [a, b] = [await keeper(t), await keeper(t)];
+  t.is(await code(b.open(await a.seal(backend.randomBytes(32), backend.randomBytes(32)))), 'EAUTH');
+});
+
+test('arguments of the wrong type are EINVAL, never an untyped failure', async (t) => {
+  const k = await keeper(t);
+  t.is(await code(k.open('cookie' as unknown as Uint8Array)), 'EINVAL');
+  t.is(await code(k.open(null as unknown as Uint8Array)), 'EINVAL');
+  t.is(await code(k.seal(null as unknown as Uint8Array, null as unknown as Uint8Array)), 'EINVAL');
+  t.is(await code(startCookieKeeper({ periodMs: -1 })), 'EINVAL');
+  t.is(await code(startCookieKeeper({ guardSize: 0 })), 'EINVAL');
+  t.is(await code(startCookieKeeper({ guardSize: 2 ** 40 })), 'EINVAL');
+});
+
+test('a restarted keeper worker has new keys: cookies sealed before the crash no longer open', async (t) => {
+  const k = await keeper(t);
+  const before = await k.seal(backend.randomBytes(32), backend.randomBytes(32));
+  const restarted = new Promise((r) => k.actor.on('restart', r));
+  await k.actor.kill();
+  await restarted;
+  t.is(await code(k.open(before)), 'EAUTH'); // fail closed: the guard that knew it is gone too
+  t.is(await code(k.open(await k.seal(backend.randomBytes(32), backend.randomBytes(32)))), 'ok');
+});
+
+test('stats carry counters only, no key material', async (t) => {
+  const k = await keeper(t);
+  const stats = await k.stats();
+  t.deepEqual(Object.keys(stats).sort(), ['guardSize', 'opened', 'periodMs', 'refusedGuardFull', 'refusedInvalid', 'refusedReplay', 'remembered', 'rotations']);
+  t.true(Object.values(stats).every((v) => typeof v === 'number'));
+});
+
+/** A clock the test moves by hand, for the core's time rules without waiting. */
+function manualClock() {
+  let now = 1_000_000;
+  return { now: () => now, advance: (ms: number) => (now += ms) };
+}
+
+test('core: key life follows the clock even when no timer ever fires', (t) => {
+  const clock = manualClock();
+  const core = new CookieCore(backend, { periodMs: 1000, guardSize: 16 }, clock.now);
+  const early = core.seal(backend.randomBytes(32), backend.randomBytes(32));
+  const early2 = core.seal(backend.randomBytes(32), backend.randomBytes(32));
+  clock.advance(999);
+  const late = core.seal(backend.randomBytes(32), backend.randomBytes(32));
+  clock.advance(1); // one period: the sealing key is now the previous one
+  t.notThrows(() => core.open(early));
+  clock.advance(999); // 1999 ms after the first key was made: still its second period
+  t.notThrows(() => core.open(late));
+  clock.advance(1); // two periods: gone
+  t.is(t.throws(() => core.open(early2), { instanceOf: CurvetunError })!.code, 'EAUTH');
+  t.is(core.getStats().rotations, 2);
+});
+
+test('core: a long pause (several periods) wipes both keys at once', (t) => {
+  const clock = manualClock();
+  const core = new CookieCore(backend, { periodMs: 1000 }, clock.now);
+  const cookie = core.seal(backend.randomBytes(32), backend.randomBytes(32));
+  clock.advance(1500); // previous period: would still open...
+  const fresh = core.seal(backend.randomBytes(32), backend.randomBytes(32));
+  clock.advance(5000); // ...but five periods later neither key is alive
+  for (const c of [cookie, fresh]) t.is(t.throws(() => core.open(c), { instanceOf: CurvetunError })!.code, 'EAUTH');
+  t.is(core.getStats().rotations, 6);
+});
+
+test('core: a guard entry lives exactly as long as the key that opened its cookie', (t) => {
+  const clock = manualClock();
+  const core = new CookieCore(backend, { periodMs: 1000, guardSize: 1 }, clock.now);
+  const first = core.seal(backend.randomBytes(32), backend.randomBytes(32));
+  clock.advance(900);
+  core.open(first); // remembered until its key dies, 1100 ms from now
+  clock.advance(100); // a new current key; the first key has one more period
+  const second = core.seal(backend.randomBytes(32), backend.randomBytes(32));
+  t.true(t.throws(() => core.open(second))!.message.includes('replay guard is full'));
+  clock.advance(999);
+  t.is((t.throws(() => core.open(second)) as CurvetunError).code, 'EBUSY'); // 1 ms before: still full
+  t.is((t.throws(() => core.open(first)) as CurvetunError).code, 'EAUTH'); // and still a replay
+  clock.advance(1); // the first key dies now...
+  t.is((t.throws(() => core.open(first)) as CurvetunError).code, 'EAUTH');
+  clock.advance(1); // ...and its entry a millisecond later (rounded up, never early)
+  t.notThrows(() => core.open(second));
+  t.deepEqual(
+    { full: core.getStats().refusedGuardFull, replay: core.getStats().refusedReplay },
+    { full: 2, replay: 1 },
+  );
+});
+
+test('LocalCookieKeeper runs the same rules in-process, and refuses work once closed', async (t) => {
+  const k = new LocalCookieKeeper({ crypto: 'tweetnacl', guardSize: 1 });
+  const [a, b] = [await k.seal(backend.randomBytes(32), backend.randomBytes(32)), await k.seal(backend.randomBytes(32), backend.randomBytes(32))];
+  t.is(await code(k.open(a)), 'ok');
+  t.is(await code(k.open(a)), 'EAUTH');
+  t.is(await code(k.open(b)), 'EBUSY');
+  await k.close();
+  t.is(await code(k.open(b)), 'ECLOSED');
+  t.is(await code(k.seal(backend.randomBytes(32), backend.randomBytes(32))), 'ECLOSED');
 });
 
 test('wrong sizes are EINVAL and the keeper keeps serving', async (t) => {

@@ -83,7 +83,7 @@ export class CookieCore {
     this.current = { key: this.backend.randomBytes(32), createdAt: this.now() };
     // Entries expire with the key that opened them; a full guard refuses instead of evicting
     // (see remember()), so `max` is never reached by an insert.
-    this.guard = new LRUCache({ max: this.guardSize, ttl: 2 * this.periodMs, ttlAutopurge: false, perf: { now: this.now } });
+    this.guard = new LRUCache({ max: this.guardSize, ttl: 2 * this.periodMs, ttlAutopurge: false, ttlResolution: 0, perf: { now: this.now } });
   }
 
   /** Milliseconds until the current key's period ends (when the next rotation is due). */
@@ -172,6 +172,7 @@ export class CookieCore {
         throw new CurvetunError('EBUSY', 'the replay guard is full; refusing new handshakes until remembered cookies expire');
       }
     }
+    // Rounded up: an entry may outlive its key by a millisecond, never the other way round.
     this.guard.set(id, true, { ttl: Math.max(1, Math.ceil(ttl)) });
   }
 
