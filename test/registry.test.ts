@@ -2,11 +2,13 @@
  * The registry worker over real files: verification, lookups, edits written back atomically,
  * reloads on change, a bad line that keeps the old registry in force, and trust on first use.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { getBackend } from '../lib/crypto/index.js';
+import { CurvetunError } from '../lib/errors.js';
+import { writeFileAtomic } from '../lib/fs/atomic.js';
 import { encodePublicKeyText } from '../lib/keys/text.js';
 import { openRegistry } from '../lib/registry/index.js';
 import type { WorkerRegistry } from '../lib/registry/index.js';
@@ -23,8 +25,27 @@ function sleep(ms: number) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Poll `check` until it holds (bounded: 60 × 50 ms). */
+async function eventually(check: () => Promise<boolean>): Promise<boolean> {
+  for (let i = 0; i < 60; i++) {
+    if (await check()) return true;
+    await sleep(50);
+  }
+  return false;
+}
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (error) {
+    if (!(error instanceof CurvetunError)) throw error;
+    return error.code;
+  }
+}
+
 async function open(t: { teardown(fn: () => unknown): void }, file: string, options = {}): Promise<WorkerRegistry> {
-  const r = await openRegistry({ file, create: true, reloadIntervalMs: 50, ...options });
+  const r = await openRegistry({ file, create: true, reloadIntervalMs: 200, logProblems: false, ...options });
   t.teardown(() => r.close());
   return r;
 }
@@ -115,6 +136,7 @@ test('a key that is not base64 of 32 bytes is a bad line too', async (t) => {
   writeFileSync(file, '127.0.0.1 not-a-key\n');
   const error = await t.throwsAsync(openRegistry({ file }));
   t.regex(error!.message, /:1: the key is not 44 characters of base64/);
+  t.is((error as CurvetunError).code, 'EINVAL');
 });
 
 test('trust on first use: approved keys are pinned and survive a restart; another key for a pinned address is refused', async (t) => {
@@ -124,7 +146,7 @@ test('trust on first use: approved keys are pinned and survive a restart; anothe
     asked.push(remoteAddress);
     return remoteAddress !== '192.0.2.66';
   };
-  const first = await openRegistry({ file, create: true, tofu: { approve } });
+  const first = await openRegistry({ file, create: true, tofu: { approve }, logProblems: false });
   const k = key();
   t.true((await first.verify('192.0.2.10', k)).allowed);
   t.false((await first.verify('192.0.2.66', key())).allowed); // the hook said no
@@ -150,4 +172,147 @@ test('without the TOFU option unknown keys are denied; a failing hook denies too
   t.false((await r.verify('192.0.2.1', key())).allowed);
   const plain = await open(t, fresh());
   t.false((await plain.verify('192.0.2.1', key())).allowed);
+});
+
+test('an atomic replacement on disk (rename over the file) is picked up too', async (t) => {
+  const file = fresh();
+  writeFileSync(file, '');
+  const r = await open(t, file);
+  const k = key();
+  writeFileAtomic(file, `# replaced\n192.0.2.0/24 ${text(k)}\n`, 0o644);
+  t.true(await eventually(async () => (await r.verify('192.0.2.9', k)).allowed));
+  t.is((await r.status()).reloads, 1);
+});
+
+test('a file that disappears keeps the registry in force; its return is picked up', async (t) => {
+  const file = fresh();
+  const k = key();
+  writeFileSync(file, `127.0.0.1 ${text(k)}\n`);
+  const r = await open(t, file);
+  renameSync(file, `${file}.away`);
+  t.true(await eventually(async () => (await r.status()).problem !== null));
+  const status = await r.status();
+  t.is(status.problem!.line, 0);
+  t.regex(status.lastError!, /cannot read .*ENOENT/);
+  t.true((await r.verify('127.0.0.1', k)).allowed);
+  renameSync(`${file}.away`, file);
+  t.true(await eventually(async () => (await r.status()).problem === null));
+  t.true((await r.verify('127.0.0.1', k)).allowed);
+});
+
+test('a bad line is reported without key bytes, and fixing the file clears the problem', async (t) => {
+  const file = fresh();
+  const [good, misplaced] = [key(), key()];
+  writeFileSync(file, `127.0.0.1 ${text(good)}\n`);
+  const r = await open(t, file);
+  // A key where the pattern should be: the report must not echo it.
+  writeFileSync(file, `127.0.0.1 ${text(good)}\n\n${text(misplaced)} 192.0.2.1\n`);
+  t.true(await eventually(async () => (await r.status()).problem !== null));
+  const { problem, failedReloads } = await r.status();
+  t.is(problem!.file, file);
+  t.is(problem!.line, 3);
+  t.false(problem!.message.includes(text(misplaced)));
+  t.false(problem!.message.includes(text(misplaced).slice(0, 16)));
+  t.is(failedReloads, 1);
+  writeFileSync(file, `127.0.0.1 ${text(good)}\n192.0.2.1 ${text(misplaced)}\n`);
+  t.true(await eventually(async () => (await r.status()).problem === null));
+  t.true((await r.verify('192.0.2.1', misplaced)).allowed);
+});
+
+test('bad arguments are EINVAL and the worker keeps serving', async (t) => {
+  const file = fresh();
+  const k = key();
+  writeFileSync(file, `127.0.0.1 ${text(k)}\n`);
+  const r = await open(t, file);
+  t.is(await code(r.verify('not-an-address', k)), 'EINVAL');
+  t.is(await code(r.verify('127.0.0.1', new Uint8Array(31))), 'EINVAL');
+  t.is(await code(r.verify(undefined as unknown as string, k)), 'EINVAL');
+  t.is(await code(r.lookup('')), 'EINVAL');
+  t.is(await code(r.add({ who: '10.0.0.0/33', key: k })), 'EINVAL');
+  t.is(await code(r.add({ who: '10.0.0.0/8 extra', key: k })), 'EINVAL');
+  t.is(await code(r.add({ who: '10.0.0.0/8', key: new Uint8Array(3) })), 'EINVAL');
+  t.is(await code(r.remove(7 as unknown as string)), 'EINVAL');
+  t.is(await code(openRegistry({ file: join(dir, 'missing') })), 'EINVAL');
+  t.true((await r.verify('127.0.0.1', k)).allowed);
+  t.is(readFileSync(file, 'utf8'), `127.0.0.1 ${text(k)}\n`, 'nothing bad was written');
+});
+
+test('IPv6 and mapped addresses are the same identity however they are spelled', async (t) => {
+  const file = fresh();
+  const [six, four] = [key(), key()];
+  writeFileSync(file, `2001:DB8:0:0::1 ${text(six)}\n::ffff:192.0.2.5 ${text(four)}\n`);
+  const r = await open(t, file);
+  t.true((await r.verify('2001:db8::1', six)).allowed);
+  t.true((await r.verify('192.0.2.5', four)).allowed);
+  t.true((await r.verify('::ffff:c000:205', four)).allowed);
+  const other = await r.verify('2001:0db8::0001', key());
+  t.regex((other as { reason: string }).reason, /pinned to a different key/);
+  t.deepEqual(await r.lookup('2001:db8::1'), six);
+  t.deepEqual(await r.lookup('::ffff:192.0.2.5'), four);
+});
+
+test('name lines match through the resolver: localhost covers 127.0.0.1, both ways', async (t) => {
+  const file = fresh();
+  const k = key();
+  writeFileSync(file, `LOCALHOST. ${text(k)} a name, any case, trailing dot\n`);
+  const r = await open(t, file);
+  t.true((await r.verify('127.0.0.1', k)).allowed);
+  t.false((await r.verify('192.0.2.1', k)).allowed);
+  t.deepEqual(await r.lookup('localhost'), k);
+  // Looking up by address never goes through reverse DNS (whatever the address's owner says).
+  t.is(await r.lookup('127.0.0.1'), undefined);
+});
+
+test('list returns entries with their comments; remove by key leaves the other lines', async (t) => {
+  const file = fresh();
+  const [a, b] = [key(), key()];
+  writeFileSync(file, `10.0.0.0/8 curvetun-x25519 ${text(a)} office # first\n10.0.0.0/8 ${text(b)}\n`);
+  const r = await open(t, file);
+  const list = await r.list();
+  t.deepEqual(list.map((e) => e.comment), ['office first', '']);
+  t.is(await r.remove('10.0.0.0/8', b), 1);
+  t.is(await r.remove('10.0.0.0/8', b), 0);
+  t.is(readFileSync(file, 'utf8'), `10.0.0.0/8 curvetun-x25519 ${text(a)} office # first\n`);
+});
+
+test('TOFU: two keys racing for one new address — exactly one is pinned', async (t) => {
+  const file = fresh();
+  let asked = 0;
+  const approve = async () => {
+    asked++;
+    await sleep(20); // the second question arrives while the first is still open
+    return true;
+  };
+  const r = await open(t, file, { tofu: { approve } });
+  const [a, b] = [key(), key()];
+  const verdicts = await Promise.all([r.verify('192.0.2.20', a), r.verify('::ffff:192.0.2.20', b)]);
+  t.deepEqual(verdicts.map((v) => v.allowed).sort(), [false, true]);
+  t.is(asked, 1, 'the loser is refused as a conflict, not asked');
+  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('192.0.2.20 '));
+  t.is(lines.length, 1, 'pinned once, under the canonical IPv4 form');
+  t.is(statSync(file).mode & 0o777, 0o644);
+});
+
+test('TOFU: a hook that never answers denies after its deadline', async (t) => {
+  const r = await open(t, fresh(), { tofu: { approve: () => new Promise<boolean>(() => undefined), timeoutMs: 100 } });
+  const started = Date.now();
+  const verdict = await r.verify('192.0.2.30', key());
+  t.false(verdict.allowed);
+  t.true(Date.now() - started < 2000);
+  t.deepEqual(await r.list(), []);
+});
+
+test('TOFU: the hook sees the canonical address and the key text; a truthy non-true answer denies', async (t) => {
+  const seen: string[] = [];
+  const k = key();
+  const r = await open(t, fresh(), {
+    tofu: {
+      approve: (info: { remoteAddress: string; keyText: string }) => {
+        seen.push(`${info.remoteAddress} ${info.keyText}`);
+        return 'yes' as unknown as boolean;
+      },
+    },
+  });
+  t.false((await r.verify('::FFFF:192.0.2.40', k)).allowed);
+  t.deepEqual(seen, [`192.0.2.40 ${text(k)}`]);
 });
