@@ -10,12 +10,16 @@ import type { CryptoBackend } from '../crypto/backend.js';
 import { CurvetunError } from '../errors.js';
 import {
   FIRST_MESSAGE_COUNTER,
+  FRAME_HEADER_BYTES,
+  MAGIC_MESSAGE,
   MAX_MESSAGE_BYTES,
   MESSAGE_FRAME_BOX_OFFSET,
+  MESSAGE_OVERHEAD,
   PREFIX_CLIENT_MESSAGE,
   PREFIX_SERVER_MESSAGE,
   allocMessageFrame,
   shortTermNonce,
+  writeCounter,
 } from '../protocol/index.js';
 import type { MessagePacket } from '../protocol/index.js';
 
@@ -51,19 +55,44 @@ export class Session {
     return this.sendCounter > this.maxCounter;
   }
 
+  /** Bytes of the whole wire frame (length prefix included) that carries a `length`-byte message. */
+  static frameBytes(length: number): number {
+    return FRAME_HEADER_BYTES + MESSAGE_OVERHEAD + length;
+  }
+
   /** Encrypt `message` straight into a whole wire frame (length prefix included). */
   seal(message: Uint8Array): Uint8Array {
+    this.checkSendable(message);
+    const counter = this.sendCounter++;
+    const frame = allocMessageFrame(counter, message.length);
+    shortTermNonce(this.sendPrefix, counter, this.sendNonce);
+    this.backend.secretboxInto(frame, MESSAGE_FRAME_BOX_OFFSET, message, this.sendNonce, this.sharedKey);
+    return frame;
+  }
+
+  /**
+   * Encrypt `message` as a whole wire frame written at `out[offset]` (the caller has made room for
+   * `Session.frameBytes(message.length)` bytes), so many small frames share one buffer and one write.
+   */
+  sealInto(message: Uint8Array, out: Uint8Array, offset: number): void {
+    this.checkSendable(message);
+    const counter = this.sendCounter++;
+    const payloadLength = MESSAGE_OVERHEAD + message.length;
+    out[offset] = payloadLength >>> 8;
+    out[offset + 1] = payloadLength & 0xff;
+    out.set(MAGIC_MESSAGE, offset + FRAME_HEADER_BYTES);
+    writeCounter(out, offset + MESSAGE_FRAME_BOX_OFFSET - 8, counter);
+    shortTermNonce(this.sendPrefix, counter, this.sendNonce);
+    this.backend.secretboxInto(out, offset + MESSAGE_FRAME_BOX_OFFSET, message, this.sendNonce, this.sharedKey);
+  }
+
+  private checkSendable(message: Uint8Array): void {
     if (message.length > MAX_MESSAGE_BYTES) {
       throw new CurvetunError('ETOOBIG', `a message carries at most ${MAX_MESSAGE_BYTES} bytes, got ${message.length}`);
     }
     if (this.exhausted) {
       throw new CurvetunError('ECLOSED', 'the message counter is used up; open a new connection');
     }
-    const counter = this.sendCounter++;
-    const frame = allocMessageFrame(counter, message.length);
-    shortTermNonce(this.sendPrefix, counter, this.sendNonce);
-    this.backend.secretboxInto(frame, MESSAGE_FRAME_BOX_OFFSET, message, this.sendNonce, this.sharedKey);
-    return frame;
   }
 
   /** Open a message from the peer; `EPROTO` for a counter that does not increase, `EAUTH` for a bad box. */

@@ -6,7 +6,8 @@
  * else `'message'` listeners, else a bounded buffer. Above the high-water mark the TCP socket is
  * paused, so a slow reader makes the kernel's window close instead of our memory grow.
  *
- * Sending: seal straight into a frame; frames written in one tick are corked into one write.
+ * Sending: seal straight into the outgoing bytes (small frames back to back in a shared slab);
+ * everything sent in one tick leaves in one write, and the sends of that tick share one promise.
  */
 import { EventEmitter } from 'node:events';
 import type { Socket as TcpSocket } from 'node:net';
@@ -19,7 +20,7 @@ import type { HandshakeIO, HandshakeResult } from './handshake.js';
 import { connectionMachine } from './machine.js';
 import { WaiterQueue } from './waiters.js';
 import type { WaitOptions } from './waiters.js';
-import type { Session } from './session.js';
+import { Session } from './session.js';
 import { messageStream } from '../stream/duplex.js';
 import type { MessageStream, MessageStreamOptions } from '../stream/duplex.js';
 
@@ -41,6 +42,9 @@ export const DEFAULT_LIMITS: SocketLimits = { handshakeTimeout: 10_000, highWate
  * much memory (pending handshakes × this is the bound).
  */
 const HANDSHAKE_READ_AHEAD = 8;
+/** Frames up to this size are sealed into a shared slab of SLAB_BYTES; larger ones get their own buffer. */
+const SMALL_FRAME_BYTES = 4096;
+const SLAB_BYTES = 64 * 1024;
 const HANDSHAKE_READ_AHEAD_BYTES = 16 * 1024;
 
 export type SocketRole = 'client' | 'server';
@@ -81,7 +85,13 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
   private inboxBytes = 0;
   private readonly waiters = new WaiterQueue<Uint8Array>('recv');
   private paused = false;
-  private corked = false;
+  // Send path: frames of the current tick, the slab small frames are sealed into, the shared promise.
+  private outgoing: Uint8Array[] = [];
+  private slab: Buffer | null = null;
+  private slabUsed = 0;
+  private slabSent = 0;
+  private batch: { promise: Promise<void>; settle: (err?: Error | null) => void } | null = null;
+  private flushScheduled = false;
   private receivedAny = false;
 
   private readonly ready: Promise<void>;
@@ -167,17 +177,24 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     const bytes = typeof message === 'string' ? Buffer.from(message) : message;
     if (this.reason) return Promise.reject(this.closedError());
     if (!this.session) return Promise.reject(new CurvetunError('ECLOSED', 'the handshake has not completed'));
-    let frame: Uint8Array;
+    const session = this.session;
     try {
-      frame = this.session.seal(bytes);
+      const size = Session.frameBytes(bytes.length);
+      if (size <= SMALL_FRAME_BYTES) {
+        // Small frames are sealed back to back into one slab: no buffer per message, one write per tick.
+        if (this.slab === null || this.slab.length - this.slabUsed < size) this.newSlab();
+        session.sealInto(bytes, this.slab!, this.slabUsed);
+        this.slabUsed += size;
+      } else {
+        this.takeSlabFrames();
+        this.outgoing.push(session.seal(bytes));
+      }
     } catch (error) {
       const e = error as CurvetunError;
       if (e.code === 'ECLOSED') this.end('FAIL', e);
       return Promise.reject(e);
     }
-    return new Promise((resolve, reject) => {
-      this.writeFrame(frame, (err) => (err ? reject(this.closedError()) : resolve()));
-    });
+    return this.sendBatch();
   }
 
   /**
@@ -351,17 +368,72 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
 
   // ---- send path ---------------------------------------------------------------------------
 
-  private writeFrame(frame: Uint8Array, callback?: (err?: Error | null) => void): void {
-    // Gather every frame written in this tick into one writev.
-    if (!this.corked) {
-      this.corked = true;
-      this.tcp.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.tcp.uncork();
+  /** Queue a handshake frame; it leaves with the rest of this tick's frames. */
+  private writeFrame(frame: Uint8Array): void {
+    this.takeSlabFrames();
+    this.outgoing.push(frame);
+    this.scheduleFlush();
+  }
+
+  /** The promise every `send` of this tick shares: settled by the callback of the tick's one write. */
+  private sendBatch(): Promise<void> {
+    if (this.batch === null) {
+      let settle!: (err?: Error | null) => void;
+      const promise = new Promise<void>((resolve, reject) => {
+        settle = (err) => (err ? reject(this.reason ? this.closedError() : new CurvetunError('ECLOSED', 'the connection failed while sending')) : resolve());
       });
+      this.batch = { promise, settle };
     }
-    this.tcp.write(frame, callback);
+    this.scheduleFlush();
+    return this.batch.promise;
+  }
+
+  private newSlab(): void {
+    this.takeSlabFrames();
+    this.slab = Buffer.allocUnsafe(SLAB_BYTES);
+    this.slabUsed = 0;
+    this.slabSent = 0;
+  }
+
+  /** Move the frames sealed into the slab so far onto the outgoing list (keeps frame order). */
+  private takeSlabFrames(): void {
+    if (this.slab !== null && this.slabUsed > this.slabSent) {
+      this.outgoing.push(this.slab.subarray(this.slabSent, this.slabUsed));
+      this.slabSent = this.slabUsed;
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(() => this.flush());
+    }
+  }
+
+  /** Hand this tick's frames to TCP: one write (or one corked writev), one callback. */
+  private flush(): void {
+    this.flushScheduled = false;
+    this.takeSlabFrames();
+    const chunks = this.outgoing;
+    const batch = this.batch;
+    this.outgoing = [];
+    this.batch = null;
+    if (chunks.length === 0) {
+      batch?.settle();
+      return;
+    }
+    if (this.tcp.destroyed || this.tcp.writableEnded) {
+      batch?.settle(new Error('closed'));
+      return;
+    }
+    const done = batch?.settle;
+    if (chunks.length === 1) {
+      this.tcp.write(chunks[0]!, done);
+      return;
+    }
+    this.tcp.cork();
+    for (let i = 0; i < chunks.length; i++) this.tcp.write(chunks[i]!, i === chunks.length - 1 ? done : undefined);
+    this.tcp.uncork();
   }
 
   // ---- closing -----------------------------------------------------------------------------
@@ -394,6 +466,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     } else {
       this.tcp.once('close', () => this.finishClose(reason));
       if (reason.code === 'ECLOSED' && this.session) {
+        this.flush();
         // A clean close: flush what was sent, then FIN; bounded so a stuck peer cannot hold us.
         this.tcp.end();
         setTimeout(() => this.tcp.destroy(), 2_000).unref();
