@@ -159,6 +159,22 @@ test('trust on first use: approved keys are pinned and survive a restart; anothe
   t.false(other.allowed);
   t.regex((other as { reason: string }).reason, /pinned to a different key/);
   t.deepEqual(asked, ['192.0.2.10', '192.0.2.66'], 'a pinned address is not asked about again');
+
+  // A crashed worker is restarted by its supervisor and reads the pin back from the file.
+  let restarts = 0;
+  second.actor.on('restart', () => restarts++);
+  await second.actor.kill();
+  t.true((await second.verify('192.0.2.10', k)).allowed); // queued until the new worker is up
+  t.is(restarts, 1);
+  t.false((await second.verify('192.0.2.10', key())).allowed);
+});
+
+test('edits keep the mode the owner gave the file', async (t) => {
+  const file = fresh();
+  writeFileSync(file, '', { mode: 0o600 });
+  const r = await open(t, file);
+  await r.add({ who: '192.0.2.1', key: key() });
+  t.is(statSync(file).mode & 0o777, 0o600);
 });
 
 test('without the TOFU option unknown keys are denied; a failing hook denies too', async (t) => {

@@ -3,7 +3,7 @@
  * (a file with a bad line keeps the last good registry in force and reports file:line), answers
  * verify / lookup, and writes changes back atomically. Nothing it meets on disk crashes it.
  */
-import { closeSync, existsSync, fstatSync, openSync, readSync, unwatchFile, watch, watchFile } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, statSync, unwatchFile, watch, watchFile } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { CurvetunError } from '../errors.js';
@@ -68,6 +68,14 @@ function readBounded(file: string): string {
     throw new CurvetunError('EIO', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'unknown'}`);
   } finally {
     if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function modeOf(file: string): number {
+  try {
+    return statSync(file).mode & 0o777;
+  } catch {
+    return 0o644;
   }
 }
 
@@ -140,7 +148,7 @@ serveActor((init: RegistryWorkerInit) => {
     const lines = current.length === 0 ? [] : current.replace(/\n$/, '').split('\n');
     const next = `${change(lines).join('\n')}\n`;
     const parsed = parseRegistry(next, file);
-    writeFileAtomic(file, next, 0o644);
+    writeFileAtomic(file, next, modeOf(file)); // keep the owner's choice (e.g. 0600)
     entries = parsed;
     text = next;
     problem = null;
