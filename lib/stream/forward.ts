@@ -1,0 +1,61 @@
+/**
+ * Joining a plain TCP connection to a curvetun stream, both ways, counting the bytes: the core of
+ * `curvetun serve` (curvetun → upstream service) and `curvetun tunnel` (local client → curvetun).
+ */
+import type { Socket as TcpSocket } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+export interface ForwardStats {
+  /** Bytes read from the plain TCP side and written into curvetun. */
+  tcpToTunnel: number;
+  /** Bytes read from curvetun and written to the plain TCP side. */
+  tunnelToTcp: number;
+  /** Why it ended: 'closed' for a clean end, else the first error's code or message. */
+  end: string;
+}
+
+/**
+ * Pipe `tcp` and `tunnel` into each other (with backpressure both ways) until either ends or
+ * fails; then both are closed. Resolves once, with the byte counts and how it ended.
+ */
+export function forward(tcp: TcpSocket, tunnel: Duplex): Promise<ForwardStats> {
+  const stats: ForwardStats = { tcpToTunnel: 0, tunnelToTcp: 0, end: 'closed' };
+  return new Promise((resolve) => {
+    let finished = false;
+    const finish = (error?: Error) => {
+      if (error && stats.end === 'closed') stats.end = (error as NodeJS.ErrnoException).code ?? error.message;
+      if (finished) return;
+      finished = true;
+      // One side is done: the other cannot continue (no half-close in the protocol).
+      tcp.end();
+      tunnel.end();
+      // Bounded: whatever is still flushing gets a short grace, then both are torn down.
+      const timer = setTimeout(() => {
+        tcp.destroy();
+        tunnel.destroy();
+      }, 2_000);
+      timer.unref();
+      let open = 2;
+      const closed = () => {
+        if (--open === 0) {
+          clearTimeout(timer);
+          resolve(stats);
+        }
+      };
+      if (tcp.closed) closed();
+      else tcp.once('close', closed);
+      if (tunnel.closed) closed();
+      else tunnel.once('close', closed);
+    };
+    tcp.on('data', (chunk: Buffer) => (stats.tcpToTunnel += chunk.length));
+    tunnel.on('data', (chunk: Buffer) => (stats.tunnelToTcp += chunk.length));
+    tcp.pipe(tunnel, { end: false });
+    tunnel.pipe(tcp, { end: false });
+    tcp.once('end', () => finish());
+    tunnel.once('end', () => finish());
+    tcp.once('error', finish);
+    tunnel.once('error', finish);
+    tcp.once('close', () => finish());
+    tunnel.once('close', () => finish());
+  });
+}
