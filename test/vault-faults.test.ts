@@ -4,7 +4,7 @@
  * only opens a vault and must still exit.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -62,6 +62,24 @@ test('the supervisor gives up after too many restarts in its window; every call 
   const error = await t.throwsAsync(vault.safeNonce(), { instanceOf: CurvetunError });
   t.is(error!.code, 'EACTOR');
   t.regex(error!.message, /gave up/);
+});
+
+test('a vault worker that cannot restart (its key file is gone) gives up with the reason, and never makes a new key', async (t) => {
+  const file = join(dir, 'vanishing');
+  // create: true must only apply to the first start: a restart that made a fresh key would
+  // silently change the identity behind an open vault.
+  const vault = await WorkerVault.open({ secretKeyFile: file, create: true, restart: { maxRestarts: 2, windowMs: 60_000, backoffMs: 5 } });
+  t.teardown(() => vault.close());
+  let gaveUp = false;
+  vault.actor.on('give-up', () => (gaveUp = true));
+  rmSync(file);
+  await vault.actor.kill();
+  // Made during the restarts: it waits for them, then fails with the supervisor's reason.
+  const error = await t.throwsAsync(vault.safeNonce(), { instanceOf: CurvetunError });
+  t.true(gaveUp);
+  t.is(error!.code, 'EACTOR');
+  t.regex(error!.message, /gave up; its last start failed: no secret key file at .*vanishing \(EKEY\)/);
+  t.false(existsSync(file), 'no new key was made');
 });
 
 test('a process killed with SIGKILL while handing out nonces never reuses a counter after restart', async (t) => {

@@ -58,6 +58,15 @@ interface Pending {
   resolve(value: unknown): void;
   reject(error: CurvetunError): void;
   timer: NodeJS.Timeout;
+  /** Posted to a worker: it fails if that worker dies. Unsent calls wait for the next worker. */
+  sent: boolean;
+}
+
+interface Outgoing {
+  id: number;
+  method: string;
+  args: unknown;
+  transfer: TransferListItem[] | undefined;
 }
 
 /**
@@ -80,13 +89,18 @@ function workerEntry(script: URL): { entry: string | URL; eval: boolean } {
 class SupervisedActor extends EventEmitter implements ActorRef {
   readonly name: string;
   private worker: Worker | null = null;
-  private readyPromise: Promise<void> | null = null;
   private readonly pending = new Map<number, Pending>();
-  /** Sends of calls made while the worker was restarting. */
-  private queued: (() => void)[] = [];
+  /** Calls waiting for a worker that is ready (the first start or a restart). */
+  private queue: Outgoing[] = [];
   private nextId = 1;
   private restartTimes: number[] = [];
-  private state: 'running' | 'restarting' | 'stopped' | 'gave-up' = 'running';
+  /** Restarts so far (all time): the worker's setup learns it, e.g. to create files only on the first start. */
+  private restartCount = 0;
+  /** Why the last start failed, so that giving up can say why (e.g. the key file is gone). */
+  private lastStartError: CurvetunError | null = null;
+  private everReady = false;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private state: 'starting' | 'ready' | 'restarting' | 'stopped' | 'gave-up' = 'starting';
   private readonly policy: RestartPolicy;
   private readonly callTimeoutMs: number;
   private readonly script: { entry: string | URL; eval: boolean };
@@ -99,59 +113,60 @@ class SupervisedActor extends EventEmitter implements ActorRef {
     this.script = workerEntry(spec.script);
   }
 
-  /** Start (or restart) the worker; resolves when its setup is done. */
+  /** Start (or restart) the worker; resolves when its setup is done, rejects if it fails. */
   spawn(): Promise<void> {
+    this.state = 'starting';
     const worker = new Worker(this.script.entry, {
       eval: this.script.eval,
-      workerData: { name: this.name, init: this.spec.init },
+      workerData: { name: this.name, init: this.spec.init, restarts: this.restartCount },
     });
     this.worker = worker;
-    // Referenced while starting (someone awaits the start), then only while calls are pending.
-    this.readyPromise = null;
-    this.readyPromise = new Promise<void>((resolve, reject) => {
-      const onLifecycle = (msg: Lifecycle | Reply) => {
-        if ('type' in msg) {
-          if (msg.type === 'ready') {
-            resolve();
-            this.refresh();
-          } else reject(errorFromData(msg.error));
-          return;
+    // The first start is awaited (startActor), so it keeps the process alive; a restart only
+    // while calls are waiting for it.
+    this.refresh();
+    return new Promise<void>((resolve, reject) => {
+      worker.on('message', (msg: Lifecycle | Reply) => {
+        if (!('type' in msg)) return this.settle(msg);
+        if (msg.type === 'ready') {
+          this.lastStartError = null;
+          this.everReady = true;
+          this.state = 'ready';
+          this.flush();
+          this.refresh();
+          resolve();
+        } else {
+          this.lastStartError = errorFromData(msg.error);
+          reject(this.lastStartError);
+          void worker.terminate(); // its exit is handled like a crash
         }
-        this.settle(msg);
-      };
-      worker.on('message', onLifecycle);
+      });
       // An uncaught exception in the worker: its 'exit' follows, where the crash is handled.
       worker.on('error', () => undefined);
       worker.once('exit', (code) => {
-        reject(new CurvetunError('EACTOR', `${this.name} worker exited during start-up`));
+        reject(this.lastStartError ?? new CurvetunError('EACTOR', `${this.name} worker exited during start-up (exit code ${code})`));
         this.onExit(worker, code);
       });
     });
-    this.readyPromise.catch(() => undefined);
-    return this.readyPromise;
   }
 
-  async call<R>(method: string, args?: unknown, options: CallOptions = {}): Promise<R> {
-    if (this.state === 'stopped') throw new CurvetunError('ECLOSED', `${this.name} is stopped`);
-    if (this.state === 'gave-up') throw this.gaveUpError();
+  call<R>(method: string, args?: unknown, options: CallOptions = {}): Promise<R> {
+    if (this.state === 'stopped') return Promise.reject(new CurvetunError('ECLOSED', `${this.name} is stopped`));
+    if (this.state === 'gave-up') return Promise.reject(this.gaveUpError());
     const timeoutMs = options.timeoutMs ?? this.callTimeoutMs;
     const id = this.nextId++;
     return new Promise<R>((resolve, reject) => {
+      // The deadline covers waiting for a restart too. Its timer is ref'd: an awaited call keeps
+      // the process alive until it settles, even while no worker exists.
       const timer = setTimeout(() => {
         if (this.pending.delete(id)) {
           this.refresh();
           reject(new CurvetunError('ETIMEDOUT', `${this.name}.${method} did not answer within ${timeoutMs} ms`));
         }
       }, timeoutMs);
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, sent: false });
+      this.queue.push({ id, method, args, transfer: options.transfer });
+      if (this.state === 'ready') this.flush();
       this.refresh();
-      // During a restart, wait for the new worker (bounded by the call's own deadline).
-      const send = () => {
-        if (!this.pending.has(id)) return;
-        this.worker?.postMessage({ id, method, args }, options.transfer);
-      };
-      if (this.state === 'running' && this.readyPromise) this.readyPromise.then(send, () => undefined);
-      else this.queued.push(send); // restarting: sent once the new worker is ready
     });
   }
 
@@ -162,11 +177,23 @@ class SupervisedActor extends EventEmitter implements ActorRef {
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
-    this.queued = [];
+    if (this.restartTimer) clearTimeout(this.restartTimer);
     this.failAll(new CurvetunError('ECLOSED', `${this.name} was stopped`));
     const worker = this.worker;
     this.worker = null;
     await worker?.terminate();
+  }
+
+  /** Post every queued call that is still awaited to the ready worker, in order. */
+  private flush(): void {
+    const worker = this.worker;
+    if (!worker) return;
+    for (const out of this.queue.splice(0)) {
+      const p = this.pending.get(out.id);
+      if (!p) continue; // timed out while waiting
+      p.sent = true;
+      worker.postMessage({ id: out.id, method: out.method, args: out.args }, out.transfer);
+    }
   }
 
   private settle(reply: Reply): void {
@@ -182,37 +209,37 @@ class SupervisedActor extends EventEmitter implements ActorRef {
   private onExit(worker: Worker, code: number): void {
     if (worker !== this.worker) return;
     this.worker = null;
-    this.readyPromise = null;
     if (this.state === 'stopped') return;
-    this.failAll(new CurvetunError('EACTOR', `${this.name} worker died (exit code ${code}); the call did not complete`));
+    // Calls this worker had received may or may not have run: they fail. Queued ones wait.
+    this.failWhere((p) => p.sent, new CurvetunError('EACTOR', `${this.name} worker died (exit code ${code}); the call did not complete`));
     this.emit('exit', code);
+    if (!this.everReady) return; // the first start failed: startActor reports it, nothing to restart
     const now = Date.now();
     this.restartTimes = this.restartTimes.filter((t) => now - t < this.policy.windowMs);
     if (this.restartTimes.length >= this.policy.maxRestarts) {
       this.state = 'gave-up';
-      this.queued = [];
       this.failAll(this.gaveUpError());
       this.emit('give-up', this.restartTimes.length);
       return;
     }
     const delay = Math.min(this.policy.maxBackoffMs, this.policy.backoffMs * 2 ** this.restartTimes.length);
     this.restartTimes.push(now);
+    this.restartCount++;
     this.state = 'restarting';
-    setTimeout(() => {
+    // Unref'd: an idle program need not wait for a restart; awaited calls keep it alive anyway.
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
       if (this.state !== 'restarting') return;
-      this.state = 'running';
       this.spawn().then(
-        () => {
-          for (const send of this.queued.splice(0)) send();
-          this.emit('restart', this.restartTimes.length);
-        },
+        () => this.emit('restart', this.restartCount),
         () => undefined, // its exit is handled like any other crash
       );
     }, delay).unref();
   }
 
-  private failAll(error: CurvetunError): void {
+  private failWhere(which: (p: Pending) => boolean, error: CurvetunError): void {
     for (const [id, p] of this.pending) {
+      if (!which(p)) continue;
       this.pending.delete(id);
       clearTimeout(p.timer);
       p.reject(error);
@@ -220,15 +247,21 @@ class SupervisedActor extends EventEmitter implements ActorRef {
     this.refresh();
   }
 
+  private failAll(error: CurvetunError): void {
+    this.queue = [];
+    this.failWhere(() => true, error);
+  }
+
   /** Keep the process alive only while somebody awaits a reply. */
   private refresh(): void {
-    if (!this.worker) return;
+    if (!this.worker || !this.everReady) return;
     if (this.pending.size > 0) this.worker.ref();
     else this.worker.unref();
   }
 
   private gaveUpError(): CurvetunError {
-    return new CurvetunError('EACTOR', `${this.name} crashed ${this.policy.maxRestarts} times within ${this.policy.windowMs} ms; the supervisor gave up`);
+    const why = this.lastStartError ? `; its last start failed: ${this.lastStartError.message} (${this.lastStartError.code})` : '';
+    return new CurvetunError('EACTOR', `${this.name} crashed ${this.policy.maxRestarts} times within ${this.policy.windowMs} ms; the supervisor gave up${why}`);
   }
 }
 

@@ -11,14 +11,26 @@ import type { Lifecycle, Reply, Request } from './messages.js';
 export type Handler = (args: any) => unknown;
 export type Handlers = Record<string, Handler>;
 
-export function serveActor(setup: (init: any) => Handlers | Promise<Handlers>): void {
+/** What the worker's setup learns besides its init data. */
+export interface ServeContext {
+  name: string;
+  /** 0 on the first start, then how many times the supervisor restarted this actor. */
+  restarts: number;
+}
+
+/**
+ * Make this worker an actor: run `setup(init, context)` once, then answer each request with the
+ * handler named by its method. Call it once, at the top level of the worker module.
+ */
+export function serveActor(setup: (init: any, context: ServeContext) => Handlers | Promise<Handlers>): void {
   const port = parentPort;
   if (!port) throw new CurvetunError('EACTOR', 'serveActor must run inside a worker thread');
-  const name = (workerData as { name?: string } | undefined)?.name ?? 'actor';
-  const init = (workerData as { init?: unknown } | undefined)?.init;
+  const data = (workerData ?? {}) as { name?: string; init?: unknown; restarts?: number };
+  const name = data.name ?? 'actor';
+  const context: ServeContext = { name, restarts: data.restarts ?? 0 };
 
   Promise.resolve()
-    .then(() => setup(init))
+    .then(() => setup(data.init, context))
     .then(
       (handlers) => {
         port.on('message', (request: Request) => {

@@ -17,9 +17,11 @@ export interface VaultWorkerInit {
   crypto: BackendChoice;
 }
 
-serveActor((init: VaultWorkerInit) => {
+serveActor((init: VaultWorkerInit, { restarts }) => {
   const backend = getBackend(init.crypto);
-  const identity = loadIdentity(init.secretKeyFile, backend, init.create);
+  // Create only on the first start: after a restart, a missing key file is an error, not a cue
+  // to become someone else behind the caller's back.
+  const identity = loadIdentity(init.secretKeyFile, backend, init.create && restarts === 0);
   const { secretKey } = identity;
   const core = new VaultCore({
     backend,
