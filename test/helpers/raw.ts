@@ -1,0 +1,107 @@
+/**
+ * A hand-driven client for hostile tests: real TCP and the real client handshake code, but the
+ * test decides what actually goes on the wire (and can stop at any handshake step).
+ */
+import { connect as tcpConnect } from 'node:net';
+import type { Socket } from 'node:net';
+import type { CryptoBackend } from '../../lib/crypto/backend.js';
+import { clientHandshake } from '../../lib/connection/handshake.js';
+import type { Session } from '../../lib/connection/session.js';
+import { FrameDecoder, decodePacket, encodeFrame } from '../../lib/protocol/index.js';
+import type { Packet } from '../../lib/protocol/index.js';
+import type { Vault } from '../../lib/vault/types.js';
+
+export interface RawConnection {
+  tcp: Socket;
+  /** Resolves when TCP has closed (either side); never rejects. */
+  closed: Promise<void>;
+  /** Frames received and not yet taken by `next()`. */
+  next(timeoutMs?: number): Promise<Uint8Array>;
+}
+
+/** Open a plain TCP connection to 127.0.0.1:`port`, optionally from another loopback address. */
+export async function rawConnect(port: number, localAddress?: string): Promise<RawConnection> {
+  const tcp = tcpConnect({ host: '127.0.0.1', port, noDelay: true, ...(localAddress ? { localAddress } : {}) });
+  const closed = new Promise<void>((resolve) => tcp.once('close', () => resolve()));
+  tcp.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('connect', resolve);
+    tcp.once('error', reject);
+  });
+  const decoder = new FrameDecoder();
+  const frames: Uint8Array[] = [];
+  let waiter: ((f: Uint8Array | null) => void) | null = null;
+  tcp.on('data', (chunk: Buffer) => {
+    for (const f of decoder.push(chunk)) {
+      if (waiter) {
+        const w = waiter;
+        waiter = null;
+        w(f);
+      } else frames.push(f);
+    }
+  });
+  void closed.then(() => waiter?.(null));
+  return {
+    tcp,
+    closed,
+    next(timeoutMs = 5_000) {
+      const f = frames.shift();
+      if (f) return Promise.resolve(f);
+      if (tcp.destroyed) return Promise.reject(new Error('closed'));
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no frame within ${timeoutMs} ms`)), timeoutMs);
+        waiter = (frame) => {
+          clearTimeout(timer);
+          if (frame) resolve(frame);
+          else reject(new Error('closed'));
+        };
+      });
+    },
+  };
+}
+
+export interface RawHandshake extends RawConnection {
+  hello: Uint8Array;
+  cookie: Uint8Array;
+  /** The valid Vouch payload the real client made (sent only if `sendVouch`). */
+  vouch: Uint8Array;
+  session: Session;
+}
+
+/**
+ * Run the real client handshake over a raw connection. With `sendVouch: false` it stops after
+ * receiving the Cookie: the server is then waiting for a Vouch, and the test sends what it likes.
+ */
+export async function rawHandshake(
+  port: number,
+  opts: { backend: CryptoBackend; vault: Vault; serverKey: Uint8Array; sendVouch: boolean },
+): Promise<RawHandshake> {
+  const conn = await rawConnect(port);
+  const sent: Uint8Array[] = [];
+  let cookie = new Uint8Array(0);
+  const result = await clientHandshake(
+    {
+      async next(): Promise<Packet> {
+        cookie = await conn.next();
+        return decodePacket(cookie);
+      },
+      send(payload) {
+        sent.push(payload);
+        if (sent.length === 1 || opts.sendVouch) conn.tcp.write(encodeFrame(payload));
+      },
+    },
+    { backend: opts.backend, vault: opts.vault, serverKey: opts.serverKey },
+  );
+  return { ...conn, hello: sent[0]!, vouch: sent[1]!, cookie, session: result.session };
+}
+
+/** Resolves true if `p` settles within `ms`, false otherwise. */
+export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
