@@ -12,3 +12,8 @@ export { LocalVault } from './local-vault.js';
 export type { FileVaultOptions } from './local-vault.js';
 export { SodiumVault } from './sodium-vault.js';
 export type { Vault, SealedBox } from './types.js';
+// Building blocks for adapter authors (docs/vault-adapters.md).
+export { VaultCore } from './core.js';
+export type { VaultCoreOptions } from './core.js';
+export { FileCounter, MemoryCounter, DEFAULT_COUNTER_BLOCK } from './counter.js';
+export type { CounterSource } from './counter.js';
