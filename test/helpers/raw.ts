@@ -78,7 +78,7 @@ export async function rawHandshake(
 ): Promise<RawHandshake> {
   const conn = await rawConnect(port);
   const sent: Uint8Array[] = [];
-  let cookie = new Uint8Array(0);
+  let cookie: Uint8Array = new Uint8Array(0);
   const result = await clientHandshake(
     {
       async next(): Promise<Packet> {
