@@ -1,0 +1,94 @@
+/**
+ * The `curvetun` command: picks the subcommand, parses its options, maps outcomes to exit codes
+ * (0 ok, 1 failure, 2 usage) and failures to one line on stderr. Key bytes are never printed:
+ * commands print public keys only, and library errors never carry key material.
+ */
+import { CurvetunError } from '../../lib/errors.js';
+import { UsageError, parse } from './args.js';
+import type { OptionSpec, Parsed } from './args.js';
+import { echoServer, send } from './commands/peer.js';
+import { keygen, pubkey } from './commands/keys.js';
+import { registry } from './commands/registry.js';
+import { serve, tunnel } from './commands/forward.js';
+import { HELP } from './help.js';
+import type { Io } from './io.js';
+
+interface Command {
+  options: OptionSpec;
+  run(parsed: Parsed, io: Io): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  keygen: { options: { comment: { type: 'string' }, force: { type: 'boolean' } }, run: keygen },
+  pubkey: { options: {}, run: pubkey },
+  registry: { options: {}, run: registry },
+  'echo-server': {
+    options: { listen: { type: 'string' }, 'any-client': { type: 'boolean' }, 'max-connections': { type: 'string' } },
+    run: echoServer,
+  },
+  send: { options: { 'server-key': { type: 'string' }, wait: { type: 'string' }, timeout: { type: 'string' } }, run: send },
+  serve: {
+    options: {
+      listen: { type: 'string' },
+      forward: { type: 'string' },
+      'allow-forward': { type: 'string', multiple: true },
+      'allow-from': { type: 'string', multiple: true },
+      'max-connections': { type: 'string' },
+    },
+    run: serve,
+  },
+  tunnel: {
+    options: {
+      listen: { type: 'string' },
+      to: { type: 'string' },
+      'server-key': { type: 'string' },
+      timeout: { type: 'string' },
+      'max-connections': { type: 'string' },
+    },
+    run: tunnel,
+  },
+};
+COMMANDS.cat = COMMANDS.send!;
+
+/** Run the command line `argv` (without node and script); resolves with the exit code. */
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    if (name !== undefined) {
+      io.out(HELP.main!);
+      return 0;
+    }
+    io.err('usage: curvetun <command> [options] (run: curvetun --help)');
+    return 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.err(`unknown command "${name}" (run: curvetun --help)`);
+    return 2;
+  }
+  try {
+    const parsed = parse(rest, command.options);
+    if (parsed.values.help === true) {
+      io.out(HELP[name]!);
+      return 0;
+    }
+    return await command.run(parsed, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`${name}: ${error.message} (run: curvetun ${name} --help)`);
+      return 2;
+    }
+    io.err(describe(error));
+    return 1;
+  }
+}
+
+/** One line, no stack, no key bytes. */
+function describe(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = error instanceof CurvetunError || (typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string')
+    ? (error as { code: string }).code
+    : '';
+  const line = message.split('\n')[0] ?? 'failed';
+  return code && !line.includes(code) ? `${line} (${code})` : line;
+}
