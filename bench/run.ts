@@ -7,7 +7,7 @@ import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { getBackend, availableBackends } from '../lib/crypto/index.js';
 import type { Backend, TransportName } from './transports.js';
 
@@ -183,6 +183,8 @@ const columns: { name: string; transport: TransportName; backend: Backend }[] = 
 ].filter((c) => !only || c.name === only || c.name === 'tls');
 
 const started = Date.now();
+// Other work on the machine skews every figure: record the load before and after.
+const loadBefore = loadavg();
 const results: Record<string, Figures> = {};
 for (const col of columns) {
   process.stderr.write(`measuring ${col.name}…\n`);
@@ -228,6 +230,7 @@ const report = {
   command,
   quick,
   seconds: (Date.now() - started) / 1000,
+  loadAverage: { before: loadBefore, after: loadavg() },
   machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: totalmem() / 2 ** 30, node: process.version, platform: process.platform },
   versions: { tweetnacl: version('tweetnacl'), xstate: version('xstate'), 'sodium-native': version('sodium-native'), openssl, nodeOpenssl: process.versions.openssl },
   results,
@@ -236,4 +239,19 @@ const report = {
 };
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 writeFileSync(new URL(`./results/latest${quick ? '-quick' : ''}.json`, import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
-console.log(`${table}\n\n${machine}; \`${command}\`, ${report.seconds.toFixed(0)} s. Ratios in parentheses are to TLS 1.3.`);
+const footer = `${machine}; \`${command}\`, ${report.seconds.toFixed(0)} s, ${report.date}. Ratios in parentheses are to TLS 1.3. Load average (1 min) ${loadBefore[0]!.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after.`;
+if (!quick) {
+  // The full run's table is what the README shows (bench/RESULTS.md is included there).
+  // Hand-written notes below the '## Notes' heading survive a new run.
+  const file = new URL('./RESULTS.md', import.meta.url);
+  let notes = '';
+  try {
+    const old = readFileSync(file, 'utf8');
+    const at = old.indexOf('\n## Notes');
+    if (at >= 0) notes = old.slice(at);
+  } catch {
+    // first run
+  }
+  writeFileSync(file, `# Benchmark results\n\n${table}\n\n${footer}\n\nReproduce: \`npm run bench\` (about 5 minutes; \`npm run bench -- --quick\` for a smaller smoke run). Figures and versions: \`bench/results/latest.json\`.\n${notes}`);
+}
+console.log(`${table}\n\n${footer}`);

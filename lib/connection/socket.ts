@@ -42,9 +42,16 @@ export const DEFAULT_LIMITS: SocketLimits = { handshakeTimeout: 10_000, highWate
  * much memory (pending handshakes × this is the bound).
  */
 const HANDSHAKE_READ_AHEAD = 8;
-/** Frames up to this size are sealed into a shared slab of SLAB_BYTES; larger ones get their own buffer. */
+/** Frames up to this size are sealed into the pool; larger ones get their own buffer. */
 const SMALL_FRAME_BYTES = 4096;
 const SLAB_BYTES = 64 * 1024;
+/**
+ * A bump allocator shared by every socket of the process (the idea of Buffer's own pool): written
+ * bytes are never rewritten, views of them stay valid until written out, and a full pool is simply
+ * replaced, so memory does not grow with the number of connections.
+ */
+let pool = Buffer.allocUnsafe(SLAB_BYTES);
+let poolUsed = 0;
 const HANDSHAKE_READ_AHEAD_BYTES = 16 * 1024;
 
 export type SocketRole = 'client' | 'server';
@@ -87,9 +94,10 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
   private paused = false;
   // Send path: frames of the current tick, the slab small frames are sealed into, the shared promise.
   private outgoing: Uint8Array[] = [];
+  // This tick's run of frames in the shared pool: [slabStart, slabEnd) of `slab`.
   private slab: Buffer | null = null;
-  private slabUsed = 0;
-  private slabSent = 0;
+  private slabStart = 0;
+  private slabEnd = 0;
   private batch: { promise: Promise<void>; settle: (err?: Error | null) => void } | null = null;
   private flushScheduled = false;
   private receivedAny = false;
@@ -181,10 +189,20 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     try {
       const size = Session.frameBytes(bytes.length);
       if (size <= SMALL_FRAME_BYTES) {
-        // Small frames are sealed back to back into one slab: no buffer per message, one write per tick.
-        if (this.slab === null || this.slab.length - this.slabUsed < size) this.newSlab();
-        session.sealInto(bytes, this.slab!, this.slabUsed);
-        this.slabUsed += size;
+        // Small frames are sealed back to back into the shared pool: no buffer per message, and
+        // the frames of one tick lie side by side, so they leave in one write.
+        if (SLAB_BYTES - poolUsed < size) {
+          pool = Buffer.allocUnsafe(SLAB_BYTES);
+          poolUsed = 0;
+        }
+        if (this.slab !== pool || this.slabEnd !== poolUsed) {
+          this.takeSlabFrames();
+          this.slab = pool;
+          this.slabStart = this.slabEnd = poolUsed;
+        }
+        session.sealInto(bytes, pool, poolUsed);
+        poolUsed += size;
+        this.slabEnd = poolUsed;
       } else {
         this.takeSlabFrames();
         this.outgoing.push(session.seal(bytes));
@@ -388,18 +406,11 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     return this.batch.promise;
   }
 
-  private newSlab(): void {
-    this.takeSlabFrames();
-    this.slab = Buffer.allocUnsafe(SLAB_BYTES);
-    this.slabUsed = 0;
-    this.slabSent = 0;
-  }
-
-  /** Move the frames sealed into the slab so far onto the outgoing list (keeps frame order). */
+  /** Move this socket's frames sealed into the pool so far onto the outgoing list (keeps frame order). */
   private takeSlabFrames(): void {
-    if (this.slab !== null && this.slabUsed > this.slabSent) {
-      this.outgoing.push(this.slab.subarray(this.slabSent, this.slabUsed));
-      this.slabSent = this.slabUsed;
+    if (this.slab !== null && this.slabEnd > this.slabStart) {
+      this.outgoing.push(this.slab.subarray(this.slabStart, this.slabEnd));
+      this.slabStart = this.slabEnd;
     }
   }
 
@@ -414,6 +425,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
   private flush(): void {
     this.flushScheduled = false;
     this.takeSlabFrames();
+    this.slab = null; // an idle socket keeps no pool alive
     const chunks = this.outgoing;
     const batch = this.batch;
     this.outgoing = [];
