@@ -13,7 +13,8 @@ import { CurvetunError } from '../lib/errors.js';
 import { generateKeyFiles } from '../lib/keys/generate.js';
 import { FileCounter } from '../lib/vault/counter.js';
 import { LocalVault, WorkerVault } from '../lib/vault/index.js';
-import { counterOf, scrambleKeyOf } from './helpers/nonces.js';
+import { scramble, unscramble } from '../lib/protocol/tea.js';
+import { counterOf, scrambleKeyOf, unscrambleBlock } from './helpers/nonces.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'curvetun-counter-'));
@@ -86,5 +87,20 @@ test('a lock left behind by a crash is broken once stale; the counter goes on fr
 test('a counter block that is not a positive integer is EINVAL', (t) => {
   for (const block of [0, -1, 1.5, Number.NaN]) {
     t.is(t.throws(() => new FileCounter(join(dir, 'never'), block), { instanceOf: CurvetunError })!.code, 'EINVAL');
+  }
+});
+
+test('the test-side unscramble agrees with the wire vectors and with lib/protocol/tea.ts', (t) => {
+  const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
+  const seq = (from: number) => new Uint8Array(Array.from({ length: 32 }, (_, i) => from + i));
+  t.is(unscrambleBlock(hex('f986c9b87805cd72762943e5c2b51b10'), new Uint8Array(32)).toString('hex'), '00'.repeat(16));
+  t.is(unscrambleBlock(hex('92a1e45d3249c40d929d0c4722ed70c9'), seq(0)).toString('hex'), 'f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff');
+  t.is(counterOf(hex('55afd64c7a6e96c3251fa8f8fe8e4eb6'), seq(0)), 1);
+  for (let i = 0; i < 200; i++) {
+    const block = backend.randomBytes(16);
+    const key = backend.randomBytes(32);
+    const scrambled = scramble(block, key);
+    t.deepEqual(new Uint8Array(unscrambleBlock(scrambled, key)), block);
+    t.deepEqual(new Uint8Array(unscrambleBlock(scrambled, key)), unscramble(scrambled, key));
   }
 });
