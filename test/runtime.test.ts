@@ -70,3 +70,29 @@ test('stop(): pending and later calls are ECLOSED', async (t) => {
   t.is((await failure(pending)).code, 'ECLOSED');
   t.is((await failure(ref.call('greet'))).code, 'ECLOSED');
 });
+
+test('a result that cannot cross threads is EACTOR for that call only: no crash, no restart', async (t) => {
+  const ref = await actor(t);
+  let exits = 0;
+  ref.on('exit', () => exits++);
+  const error = await failure(ref.call('uncloneable'));
+  t.is(error.code, 'EACTOR');
+  t.regex(error.message, /cannot cross threads/);
+  t.is(await ref.call('greet'), 'hi');
+  t.is(exits, 0);
+});
+
+test('calls made while the worker restarts wait for it; only calls the dead worker held fail', async (t) => {
+  const ref = await actor(t, { greeting: 'patient' }, { restart: { backoffMs: 100 } });
+  const held = ref.call('sleep', 5000);
+  await ref.kill();
+  const waiting = Array.from({ length: 20 }, (_, i) => ref.call('echo', i));
+  t.is((await failure(held)).code, 'EACTOR');
+  t.deepEqual(await Promise.all(waiting), Array.from({ length: 20 }, (_, i) => i), 'answered by the new worker, in order');
+});
+
+test('a missing worker script is a typed EACTOR at start', async (t) => {
+  const error = await failure(startActor({ name: 'ghost', script: new URL('./fixtures/no-such-actor.js', import.meta.url) }));
+  t.is(error.code, 'EACTOR');
+  t.regex(error.message, /not found/);
+});

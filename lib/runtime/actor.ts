@@ -79,7 +79,12 @@ function workerEntry(script: URL): { entry: string | URL; eval: boolean } {
   if (existsSync(path)) return { entry: script, eval: false };
   const ts = path.replace(/\.js$/, '.ts');
   if (!existsSync(ts)) throw new CurvetunError('EACTOR', `worker script not found: ${path}`);
-  const tsx = import.meta.resolve('tsx/esm/api');
+  let tsx: string;
+  try {
+    tsx = import.meta.resolve('tsx/esm/api');
+  } catch {
+    throw new CurvetunError('EACTOR', `${path} is missing; running from TypeScript sources needs tsx installed (or build with tsc)`);
+  }
   const code =
     `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(pathToFileURL(ts).href)}); })` +
     `.catch((error) => { throw error; });`;

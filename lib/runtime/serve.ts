@@ -43,7 +43,14 @@ export function serveActor(setup: (init: any, context: ServeContext) => Handlers
           Promise.resolve()
             .then(() => handler(request.args))
             .then(
-              (value) => reply({ id: request.id, ok: true, value }),
+              (value) => {
+                try {
+                  reply({ id: request.id, ok: true, value });
+                } catch {
+                  // e.g. a function in the result: a handler bug, reported to the caller, not a crash
+                  reply({ id: request.id, ok: false, error: { code: 'EACTOR', message: `${name}.${request.method} returned a value that cannot cross threads` } });
+                }
+              },
               (error: unknown) => reply({ id: request.id, ok: false, error: errorToData(error, `${name}.${request.method}`) }),
             );
         });
