@@ -70,6 +70,10 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
       registry: await ctx.registry(),
       ...(allowFrom.length > 0 ? { allowedAddresses: allowFrom } : {}),
     });
+    // Refused and failed handshakes (unknown key, bad packets) are worth a line in verbose mode.
+    listener.on('handshakeError', (error, address) => {
+      if (ctx.verbose) io.err(`refused ${address}: ${error.message}`);
+    });
     const bound = listener.address();
     io.err(`serve listening on ${formatHostPort(bound.address, bound.port)} -> ${targetText} key ${encodePublicKeyText(vault.publicKey)}`);
     const open = new Set<CurvetunSocket>();

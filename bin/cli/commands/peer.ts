@@ -19,6 +19,10 @@ export async function echoServer(parsed: Parsed, io: Io): Promise<number> {
     const vault = await ctx.vault();
     const anyClient = parsed.values['any-client'] === true;
     const listener = await listen(at.port, { host: at.host, vault, ...(anyClient ? { acceptAnyClient: true } : { registry: await ctx.registry() }) });
+    // Refused and failed handshakes (unknown key, bad packets) are worth a line in verbose mode.
+    listener.on('handshakeError', (error, address) => {
+      if (ctx.verbose) io.err(`refused ${address}: ${error.message}`);
+    });
     const bound = listener.address();
     io.err(`echo-server listening on ${formatHostPort(bound.address, bound.port)} key ${encodePublicKeyText(vault.publicKey)}`);
     const open = new Set<CurvetunSocket>();

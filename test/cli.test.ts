@@ -1,0 +1,240 @@
+/**
+ * The `curvetun` command run as child processes on 127.0.0.1: usage and exit codes, key files and
+ * secrecy, the registry, echo-server + send, serve + tunnel in front of a plain TCP service, and
+ * the refusals (unknown client key, forward target not allowed).
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, connect as tcpConnect } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { run, start } from './cli-process.js';
+import type { Daemon } from './cli-process.js';
+
+const SUBCOMMANDS = ['keygen', 'pubkey', 'registry', 'echo-server', 'send', 'cat', 'serve', 'tunnel'];
+
+function tempDir(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'curvetun-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** The base64 body of a secret key file: what must never be printed. */
+function secretOf(home: string): string {
+  return readFileSync(join(home, 'id_curvetun'), 'utf8').split('\n').find((l) => /^[A-Za-z0-9+/]{40,}/.test(l))!;
+}
+
+function oneLine(text: string): boolean {
+  return text.trim().split('\n').length === 1;
+}
+
+async function keygen(home: string, comment: string): Promise<string> {
+  const r = await run(['keygen', '--home', home, '--comment', comment]);
+  if (r.code !== 0) throw new Error(`keygen failed: ${r.stderr}`);
+  return r.stdout.toString().trim();
+}
+
+/** Two identities; each end knows the other's key for 127.0.0.1. */
+async function twoEnds(dir: string): Promise<{ server: string; client: string }> {
+  const server = join(dir, 'server');
+  const client = join(dir, 'client');
+  await Promise.all([keygen(server, 'server'), keygen(client, 'client')]);
+  const a = await run(['registry', 'add', '127.0.0.1', join(client, 'id_curvetun.pub'), '--home', server]);
+  const b = await run(['registry', 'add', '127.0.0.1', join(server, 'id_curvetun.pub'), '--home', client]);
+  if (a.code !== 0 || b.code !== 0) throw new Error(`registry add failed: ${a.stderr} ${b.stderr}`);
+  return { server, client };
+}
+
+function stopAll(t: { teardown(fn: () => Promise<unknown>): void }, ...daemons: Daemon[]): void {
+  t.teardown(() => Promise.all(daemons.map((d) => d.stop())));
+}
+
+test('usage errors exit 2 with one line; --help on every subcommand exits 0', async (t) => {
+  for (const args of [[], ['frobnicate'], ['keygen', '--bogus'], ['serve', '--listen', '127.0.0.1:1'], ['send', '127.0.0.1:99999'], ['registry', 'rename']]) {
+    const r = await run(args);
+    t.is(r.code, 2, `curvetun ${args.join(' ')}: ${r.stderr}`);
+    t.true(oneLine(r.stderr), r.stderr);
+    t.true(r.stderr.startsWith('curvetun: '));
+    t.is(r.stdout.length, 0);
+  }
+  const main = await run(['--help']);
+  t.is(main.code, 0);
+  for (const name of SUBCOMMANDS) t.true(main.stdout.toString().includes(name === 'cat' ? 'alias: cat' : name));
+  for (const name of SUBCOMMANDS) {
+    const r = await run([name, '--help']);
+    t.is(r.code, 0, name);
+    t.regex(r.stdout.toString(), new RegExp(`^Usage: curvetun ${name === 'cat' ? 'send' : name}`));
+  }
+});
+
+test.serial('keygen writes 0600/0644 key files and prints only the public key; pubkey agrees; unsafe or missing keys fail in one line', async (t) => {
+  const home = join(tempDir(t), 'home');
+  const first = await run(['keygen', '--home', home, '--comment', 'alice@test']);
+  t.is(first.code, 0, first.stderr);
+  const pub = readFileSync(join(home, 'id_curvetun.pub'), 'utf8').trim();
+  t.regex(pub, /^curvetun-x25519 [A-Za-z0-9+/]{43}= alice@test$/);
+  t.is(first.stdout.toString().trim(), pub);
+  t.is(statSync(join(home, 'id_curvetun')).mode & 0o777, 0o600);
+  t.is(statSync(join(home, 'id_curvetun.pub')).mode & 0o777, 0o644);
+  const secret = secretOf(home);
+  const printed = first.stdout.toString() + first.stderr;
+  t.false(printed.includes(secret.slice(0, 24)));
+  t.false(printed.includes(Buffer.from(secret, 'base64').subarray(0, 32).toString('base64').slice(0, 24)));
+
+  const again = await run(['keygen', '--home', home]);
+  t.is(again.code, 1);
+  t.true(oneLine(again.stderr));
+  t.regex(again.stderr, /already exists/);
+  t.is(secretOf(home), secret, 'the existing identity is untouched');
+
+  const shown = await run(['pubkey', '--home', home]);
+  t.is(shown.code, 0);
+  t.is(shown.stdout.toString().trim(), pub);
+
+  chmodSync(join(home, 'id_curvetun'), 0o644);
+  const unsafe = await run(['pubkey', '--home', home]);
+  t.is(unsafe.code, 1);
+  t.true(oneLine(unsafe.stderr));
+  t.regex(unsafe.stderr, /chmod 600.*\(EKEY\)$/m);
+  t.false(unsafe.stderr.includes(secret.slice(0, 24)));
+
+  const missing = await run(['pubkey', '--key', join(home, 'nope')]);
+  t.is(missing.code, 1);
+  t.regex(missing.stderr, /no secret key file/);
+});
+
+test.serial('registry add, list and remove round-trip through known_hosts; bad input fails cleanly', async (t) => {
+  const home = join(tempDir(t), 'home');
+  const pub = await keygen(home, 'me');
+  const key = pub.split(' ')[1]!;
+  t.is((await run(['registry', 'add', '10.0.0.0/8', key, '--home', home])).code, 0);
+  t.is((await run(['registry', 'add', '.example.com', pub, '--home', home])).code, 0);
+  const listed = await run(['registry', 'list', '--home', home]);
+  t.is(listed.code, 0);
+  t.deepEqual(listed.stdout.toString().trim().split('\n').sort(), [`.example.com curvetun-x25519 ${key}`, `10.0.0.0/8 curvetun-x25519 ${key}`]);
+  t.true(readFileSync(join(home, 'known_hosts'), 'utf8').includes(key));
+
+  const bad = await run(['registry', 'add', '10.0.0.1', 'c2hvcnQ=', '--home', home]);
+  t.is(bad.code, 1);
+  t.true(oneLine(bad.stderr));
+  t.regex(bad.stderr, /EKEY/);
+  const badWho = await run(['registry', 'add', '10.0.0.0/99', key, '--home', home]);
+  t.is(badWho.code, 1, badWho.stderr);
+  t.true(oneLine(badWho.stderr));
+
+  t.is((await run(['registry', 'remove', '10.0.0.0/8', '--home', home])).code, 0);
+  t.is((await run(['registry', 'remove', '10.0.0.0/8', '--home', home])).code, 1, 'nothing left to remove');
+  const after = await run(['registry', 'list', '--home', home]);
+  t.is(after.stdout.toString().trim(), `.example.com curvetun-x25519 ${key}`);
+});
+
+test.serial('echo-server and send: binary stdin comes back byte-identical; an unknown key gets nothing and exits 1', async (t) => {
+  const dir = tempDir(t);
+  const { server, client } = await twoEnds(dir);
+  const echo = await start(['echo-server', '--listen', '127.0.0.1:0', '--home', server, '--verbose']);
+  stopAll(t, echo);
+  const input = randomBytes(300_000);
+  const r = await run(['send', `127.0.0.1:${echo.port}`, '--home', client, '--wait', '500']);
+  t.is(r.code, 0, r.stderr);
+  const r2 = await run(['cat', `127.0.0.1:${echo.port}`, '--home', client, '--wait', '500', '-v'], { input });
+  t.is(r2.code, 0, r2.stderr);
+  t.true(r2.stdout.equals(input), 'echoed bytes differ');
+  t.regex(r2.stderr, new RegExp(`close 127\\.0\\.0\\.1:${echo.port} key \\S+ up 300000 B down 300000 B`));
+  const clientKey = readFileSync(join(client, 'id_curvetun.pub'), 'utf8').split(' ')[1]!;
+  await echo.waitFor(`up 300000 B down 300000 B`);
+  t.true(echo.stderr().includes(`key ${clientKey}`));
+
+  // A stranger knows the server's key but is not in its known_hosts.
+  const stranger = join(dir, 'stranger');
+  await keygen(stranger, 'stranger');
+  const refused = await run(['send', `127.0.0.1:${echo.port}`, '--home', stranger, '--server-key', join(server, 'id_curvetun.pub')], { input: 'let me in' });
+  t.is(refused.code, 1);
+  t.is(refused.stdout.length, 0);
+  t.true(oneLine(refused.stderr));
+  t.regex(refused.stderr, /refused our key/);
+  await echo.waitFor('refused 127.0.0.1');
+  t.is(await echo.stop(), 0);
+});
+
+/** A plain TCP echo service that counts its connections. */
+async function plainEcho(): Promise<{ server: Server; port: number; connections(): number }> {
+  let count = 0;
+  const server = createServer((s) => {
+    count++;
+    s.pipe(s);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, port: (server.address() as { port: number }).port, connections: () => count };
+}
+
+async function roundTrip(port: number, data: Buffer): Promise<Buffer> {
+  const socket: Socket = tcpConnect({ host: '127.0.0.1', port });
+  await once(socket, 'connect');
+  const chunks: Buffer[] = [];
+  let got = 0;
+  const done = new Promise<void>((resolve, reject) => {
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      got += c.length;
+      if (got >= data.length) resolve();
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve());
+  });
+  socket.write(data);
+  await done;
+  socket.destroy();
+  return Buffer.concat(chunks);
+}
+
+test.serial('serve + tunnel carry a TCP service both ways; a client key not in the registry never reaches it', async (t) => {
+  const dir = tempDir(t);
+  const { server, client } = await twoEnds(dir);
+  const upstream = await plainEcho();
+  t.teardown(() => void upstream.server.close());
+  const serve = await start(['serve', '--listen', '127.0.0.1:0', '--forward', `127.0.0.1:${upstream.port}`, '--home', server, '-v']);
+  const tunnel = await start(['tunnel', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${serve.port}`, '--home', client, '-v']);
+  stopAll(t, serve, tunnel);
+
+  const data = randomBytes(1_000_000);
+  const back = await roundTrip(tunnel.port, data);
+  t.true(back.equals(data), `got ${back.length} bytes back`);
+  t.is(upstream.connections(), 1);
+  await tunnel.waitFor(/close 127\.0\.0\.1:\d+ key \S+ up 1000000 B down 1000000 B/);
+  await serve.waitFor(/close 127\.0\.0\.1:\d+ key \S+ up 1000000 B down 1000000 B/);
+
+  // Same server key, a key the server does not know: the connection dies, upstream sees nothing.
+  const stranger = join(dir, 'stranger');
+  await keygen(stranger, 'stranger');
+  const rogue = await start(['tunnel', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${serve.port}`, '--home', stranger, '--server-key', join(server, 'id_curvetun.pub')]);
+  stopAll(t, rogue);
+  const nothing = await roundTrip(rogue.port, Buffer.from('PING\r\n'));
+  t.is(nothing.length, 0);
+  await serve.waitFor('refused 127.0.0.1');
+  t.is(upstream.connections(), 1, 'the refused client reached the service');
+  t.is(await serve.stop(), 0);
+  t.is(await tunnel.stop(), 0);
+});
+
+test('serve refuses a forward target outside the allowed addresses before listening', async (t) => {
+  const dir = tempDir(t);
+  const home = join(dir, 'server');
+  await keygen(home, 'server');
+  const remote = await run(['serve', '--listen', '127.0.0.1:0', '--forward', '192.0.2.10:6379', '--home', home]);
+  t.is(remote.code, 1);
+  t.true(oneLine(remote.stderr));
+  t.regex(remote.stderr, /forward target 192\.0\.2\.10:6379 is not among the allowed addresses.*EDENIED/);
+  t.false(remote.stderr.includes('listening'));
+  const narrowed = await run(['serve', '--listen', '127.0.0.1:0', '--forward', '127.0.0.1:6379', '--allow-forward', '127.0.0.2/32', '--home', home]);
+  t.is(narrowed.code, 1);
+  t.regex(narrowed.stderr, /EDENIED/);
+  const badPattern = await run(['serve', '--listen', '127.0.0.1:0', '--forward', '127.0.0.1:6379', '--allow-forward', '300.1.1.1/40', '--home', home]);
+  t.is(badPattern.code, 2, badPattern.stderr);
+  const noKey = await run(['serve', '--listen', '127.0.0.1:0', '--forward', '127.0.0.1:6379', '--home', join(dir, 'nobody')]);
+  t.is(noKey.code, 1);
+  t.regex(noKey.stderr, /run: curvetun keygen/);
+});
