@@ -62,6 +62,8 @@ export class CookieCore {
   private current: MinuteKey;
   private previous: MinuteKey | null = null;
   private readonly guard: LRUCache<string, true>;
+  /** Earliest time a full guard may be swept again: a sweep walks every entry, so it is rationed. */
+  private nextPurgeAt = 0;
   private readonly counts = { opened: 0, refusedGuardFull: 0, refusedReplay: 0, refusedInvalid: 0, rotations: 0 };
 
   /**
@@ -82,8 +84,10 @@ export class CookieCore {
     }
     this.current = { key: this.backend.randomBytes(32), createdAt: this.now() };
     // Entries expire with the key that opened them; a full guard refuses instead of evicting
-    // (see remember()), so `max` is never reached by an insert.
-    this.guard = new LRUCache({ max: this.guardSize, ttl: 2 * this.periodMs, ttlAutopurge: false, ttlResolution: 0, perf: { now: this.now } });
+    // (see remember()), so the bound is never reached by an insert. Bounded by count through
+    // maxSize rather than `max`, because `max` preallocates ~56 bytes per slot up front (56 MB for
+    // the default size) while this grows with use (~140 bytes per remembered cookie).
+    this.guard = new LRUCache({ maxSize: this.guardSize, sizeCalculation: () => 1, ttl: 2 * this.periodMs, ttlAutopurge: false, ttlResolution: 0, perf: { now: this.now } });
   }
 
   /** Milliseconds until the current key's period ends (when the next rotation is due). */
@@ -109,6 +113,20 @@ export class CookieCore {
     }
     this.current = { key: this.backend.randomBytes(32), createdAt };
     this.counts.rotations += elapsed;
+    this.purge(true);
+  }
+
+  /**
+   * Drop expired guard entries. Entries only expire when a key dies (at a period boundary), so a
+   * sweep at each rotation does nearly all the work; otherwise at most one sweep per
+   * min(1 s, period / 10), so a flood of refused handshakes cannot make each refusal O(guard size).
+   */
+  private purge(force = false): void {
+    const now = this.now();
+    if (!force && now < this.nextPurgeAt) return;
+    // After a rotation, allow one more sweep 1 ms later: TTLs are rounded up by under 1 ms, so
+    // entries of the key that just died may turn stale only then.
+    this.nextPurgeAt = now + (force ? 1 : Math.min(1000, this.periodMs / 10));
     this.guard.purgeStale();
   }
 
@@ -166,7 +184,7 @@ export class CookieCore {
       throw new CurvetunError('EAUTH', 'the cookie was already used: a replayed Vouch is refused');
     }
     if (this.guard.size >= this.guardSize) {
-      this.guard.purgeStale();
+      this.purge();
       if (this.guard.size >= this.guardSize) {
         this.counts.refusedGuardFull++;
         throw new CurvetunError('EBUSY', 'the replay guard is full; refusing new handshakes until remembered cookies expire');
@@ -179,7 +197,7 @@ export class CookieCore {
   /** Counters and the guard's fill; no key material. */
   getStats(): CookieStats {
     this.tick();
-    this.guard.purgeStale();
+    this.purge();
     return { remembered: this.guard.size, guardSize: this.guardSize, periodMs: this.periodMs, ...this.counts };
   }
 
