@@ -26,7 +26,8 @@ async function stream(size: number, seconds: number): Promise<{ sent: number }> 
   for (let i = 0; i < 50_000_000 && performance.now() < end; i++) {
     const p = conn.send(data);
     sent += size;
-    if (p) {
+    // curvetun's sends of one tick share one promise: count batches, not messages.
+    if (p && p !== window[window.length - 1]) {
       window.push(p);
       if (window.length >= 64) await window.shift();
     }
