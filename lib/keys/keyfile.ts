@@ -11,7 +11,7 @@
  *
  * Loading refuses a secret file that group or others may read. Messages never include key bytes.
  */
-import { closeSync, fsyncSync, linkSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { CurvetunError } from '../errors.js';
@@ -99,8 +99,12 @@ export function createKeyFiles(secretKeyFile: string, material: SecretKeyMateria
     try {
       linkSync(temp, secretKeyFile); // fails if the file exists: no check-then-write race
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      // File systems without hard links: check, then rename (a narrow race, still never half a file).
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error;
+      if (existsSync(secretKeyFile)) return false;
+      renameSync(temp, secretKeyFile);
     }
     syncDirectory(dir);
   } catch (error) {
