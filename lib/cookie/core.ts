@@ -62,8 +62,12 @@ export class CookieCore {
   private current: MinuteKey;
   private previous: MinuteKey | null = null;
   private readonly guard: LRUCache<string, true>;
-  /** Earliest time a full guard may be swept again: a sweep walks every entry, so it is rationed. */
-  private nextPurgeAt = 0;
+  /**
+   * When a sweep of the guard can next find something: entries only expire when their key dies
+   * (a period boundary), so after the sweeps that follow a rotation there is nothing to find
+   * until the next one. A sweep walks every entry; this keeps a refused flood O(1) per cookie.
+   */
+  private sweepDueAt = Infinity;
   private readonly counts = { opened: 0, refusedGuardFull: 0, refusedReplay: 0, refusedInvalid: 0, rotations: 0 };
 
   /**
@@ -117,16 +121,14 @@ export class CookieCore {
   }
 
   /**
-   * Drop expired guard entries. Entries only expire when a key dies (at a period boundary), so a
-   * sweep at each rotation does nearly all the work; otherwise at most one sweep per
-   * min(1 s, period / 10), so a flood of refused handshakes cannot make each refusal O(guard size).
+   * Drop expired guard entries: at each rotation, and once more 1 ms later (TTLs are rounded up
+   * by under 1 ms, so entries of the key that just died may turn stale only then). Never otherwise.
    */
   private purge(force = false): void {
     const now = this.now();
-    if (!force && now < this.nextPurgeAt) return;
-    // After a rotation, allow one more sweep 1 ms later: TTLs are rounded up by under 1 ms, so
-    // entries of the key that just died may turn stale only then.
-    this.nextPurgeAt = now + (force ? 1 : Math.min(1000, this.periodMs / 10));
+    if (force) this.sweepDueAt = now + 1;
+    else if (now >= this.sweepDueAt) this.sweepDueAt = Infinity;
+    else return;
     this.guard.purgeStale();
   }
 
