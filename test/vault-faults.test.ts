@@ -75,8 +75,8 @@ test('a vault worker that cannot restart (its key file is gone) gives up with th
   rmSync(file);
   await vault.actor.kill();
   // Made during the restarts: it waits for them, then fails with the supervisor's reason.
-  const error = await t.throwsAsync(vault.safeNonce(), { instanceOf: CurvetunError });
-  t.true(gaveUp);
+  const error = await t.throwsAsync(vault.actor.call('safeNonce', undefined, { timeoutMs: 60_000 }), { instanceOf: CurvetunError });
+  t.true(gaveUp, `${error?.code}: ${error?.message}`);
   t.is(error!.code, 'EACTOR');
   t.regex(error!.message, /gave up; its last start failed: no secret key file at .*vanishing \(EKEY\)/);
   t.false(existsSync(file), 'no new key was made');
