@@ -29,7 +29,7 @@ try {
   });
   const lines = createInterface({ input: child.stdout! });
   const ready = new Promise<{ port: number; key: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the echo server did not start within 10 s')), 10_000);
+    const timer = setTimeout(() => reject(new Error('the echo server did not start within 30 s')), 30_000);
     lines.on('line', (line) => {
       console.log(`[server] ${line}`);
       const m = /^listening \S+:(\d+) (\S+)$/.exec(line);
