@@ -37,3 +37,9 @@ export type { StartCookieKeeperOptions } from './cookie/index.js';
 export { AddressFilter } from './net/index.js';
 export { generateKeyFiles, loadIdentity } from './keys/generate.js';
 export { loadPublicKeyFile, loadSecretKeyFile, publicKeyFileFor } from './keys/keyfile.js';
+// Building blocks for vault adapter authors (docs/vault-adapters.md).
+export { VaultCore, FileCounter, MemoryCounter, DEFAULT_COUNTER_BLOCK } from './vault/index.js';
+export type { VaultCoreOptions, CounterSource } from './vault/index.js';
+export { startActor } from './runtime/index.js';
+export { serveActor } from './runtime/serve.js';
+export type { ActorRef, ActorSpec, CallOptions, RestartPolicy, Handlers, ServeContext } from './runtime/index.js';
