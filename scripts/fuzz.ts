@@ -16,5 +16,5 @@ const report = await runLiveFuzz({
   log: (line) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${line}`),
 });
 console.log(JSON.stringify(report, null, 2));
-const bad = report.leftOpen + report.wronglyAccepted + report.wronglyDelivered + report.untyped;
+const bad = report.leftOpen + report.wronglyAccepted + report.wronglyDelivered + report.untyped + report.secretLeaks;
 process.exit(bad === 0 ? 0 : 1);

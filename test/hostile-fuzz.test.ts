@@ -15,6 +15,7 @@ test('fuzzing every handshake state: each bad peer is closed alone, a good clien
   t.is(report.wronglyAccepted, 0, 'no hostile handshake may complete');
   t.is(report.wronglyDelivered, 0, 'no hostile message may reach the application');
   t.is(report.untyped, 0, 'every failure is a CurvetunError');
+  t.is(report.secretLeaks, 0, 'no error message carries the secret or scramble key');
   // Every hostile connection ended on the server with a known code (+1: the sample connection).
   const codes = Object.keys(report.serverCodes);
   t.deepEqual(codes.filter((c) => !['EPROTO', 'EAUTH', 'ECLOSED'].includes(c)), []);

@@ -3,7 +3,10 @@
  * one handshake state at a time, a few connections at once, while a well-behaved client keeps
  * talking to the same server. Used by test/hostile-fuzz.test.ts (bounded) and scripts/fuzz.ts (long).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
+import { parseSecretKeyFile } from '../../lib/keys/keyfile.js';
 import { getBackend } from '../../lib/crypto/index.js';
 import { connect } from '../../lib/index.js';
 import type { CurvetunSocket, Listener } from '../../lib/index.js';
@@ -109,6 +112,8 @@ export interface FuzzReport {
   wronglyDelivered: number;
   /** Non-CurvetunError failures seen anywhere on the server (must be 0). */
   untyped: number;
+  /** Error messages that contained the server's secret or scramble key, as base64 or hex (must be 0). */
+  secretLeaks: number;
   goodEchoes: number;
   heapBeforeMB: number;
   heapAfterMB: number;
@@ -130,12 +135,20 @@ export async function runLiveFuzz(options: FuzzOptions): Promise<FuzzReport> {
     wronglyAccepted: 0,
     wronglyDelivered: 0,
     untyped: 0,
+    secretLeaks: 0,
     goodEchoes: 0,
     heapBeforeMB: 0,
     heapAfterMB: 0,
     ms: 0,
   };
-  const count = (code: string) => (report.serverCodes[code] = (report.serverCodes[code] ?? 0) + 1);
+  const keyFile = join(world.dir, 'server.key');
+  const material = parseSecretKeyFile(readFileSync(keyFile, 'utf8'), keyFile);
+  const secrets = [material.secretKey, material.scrambleKey].flatMap((k) => [Buffer.from(k).toString('base64'), Buffer.from(k).toString('hex')]);
+  const count = (code: string, error: Error) => {
+    report.serverCodes[code] = (report.serverCodes[code] ?? 0) + 1;
+    const text = `${error.message} ${String(error.stack)}`;
+    if (secrets.some((s) => text.includes(s))) report.secretLeaks++;
+  };
   try {
     const listener: Listener = await world.listen({
       acceptAnyClient: true,
@@ -146,7 +159,7 @@ export async function runLiveFuzz(options: FuzzOptions): Promise<FuzzReport> {
     const serverKey = listener.publicKey;
     listener.on('handshakeError', (error) => {
       if (!(error instanceof CurvetunError)) report.untyped++;
-      count(error.code);
+      count(error.code, error);
     });
     // Every accepted connection echoes. Hostile ones (the fuzz client's key) must never deliver.
     const hostileClosed: Promise<void>[] = [];
@@ -159,7 +172,7 @@ export async function runLiveFuzz(options: FuzzOptions): Promise<FuzzReport> {
           socket.on('error', () => undefined);
           socket.once('close', (reason) => {
             if (!(reason instanceof CurvetunError)) report.untyped++;
-            count(reason.code);
+            count(reason.code, reason);
           });
         } else {
           socket.on('message', (m) => void socket.send(m).catch(() => undefined));
