@@ -12,7 +12,9 @@ import { startCookieKeeper } from '../lib/cookie/index.js';
 import type { WorkerCookieKeeper } from '../lib/cookie/index.js';
 import type { WorkerRegistry } from '../lib/registry/index.js';
 import type { WorkerVault } from '../lib/vault/index.js';
-import { decodePacket } from '../lib/protocol/index.js';
+import { decodePacket, encodeFrame } from '../lib/protocol/index.js';
+import { getBackend } from '../lib/crypto/index.js';
+import { rawHandshake } from './helpers/raw.js';
 import { bytes, echoServer, makeWorld } from './helpers/fixtures.js';
 import { startProxy } from './helpers/proxy.js';
 import { counterOf, scrambleKeyOf } from './helpers/nonces.js';
@@ -134,6 +136,48 @@ test('killing the vault, cookie keeper and registry workers under load: establis
     t.log(`${counters.length} cookie nonces, counters ${Math.min(...counters)}–${Math.max(...counters)}, all distinct`);
   } finally {
     await proxy.close();
+    await listener.close();
+    await cookies.close();
+    await world.dispose();
+  }
+});
+
+test('a handshake paused between Cookie and Vouch across a worker restart: the vault and registry restarts are survived, the cookie keeper restart fails it with EAUTH', async (t) => {
+  t.timeout(60_000);
+  const world = await makeWorld();
+  const cookies: WorkerCookieKeeper = await startCookieKeeper();
+  const listener = await world.listen({ cookies, handshakeTimeout: 10_000 });
+  const port = listener.address().port;
+  const backend = getBackend('auto');
+  try {
+    const victims = [
+      { name: 'vault', actor: (world.serverVault as WorkerVault).actor, survives: true },
+      { name: 'registry', actor: (world.registry as WorkerRegistry).actor, survives: true },
+      // Minute keys live only in the keeper's memory: a new keeper cannot open the old cookie.
+      { name: 'cookie keeper', actor: cookies.actor, survives: false },
+    ];
+    for (const victim of victims) {
+      const hs = await rawHandshake(port, { backend, vault: world.clientVault, serverKey: listener.publicKey, sendVouch: false });
+      const restarted = new Promise((resolve) => victim.actor.on('restart', resolve));
+      await victim.actor.kill();
+      await restarted;
+      const failure = new Promise<CurvetunError>((resolve) => listener.once('handshakeError', resolve));
+      hs.tcp.write(encodeFrame(hs.vouch));
+      if (victim.survives) {
+        const server = await listener.accept({ timeout: 5_000 });
+        hs.tcp.write(hs.session.seal(Buffer.from(`after the ${victim.name} restart`)));
+        t.is(Buffer.from(await server.recv({ timeout: 5_000 })).toString(), `after the ${victim.name} restart`);
+        await server.close();
+      } else {
+        const error = await failure;
+        t.true(error instanceof CurvetunError);
+        t.is(error.code, 'EAUTH', error.message);
+        await hs.closed;
+      }
+      hs.tcp.destroy();
+      await hs.closed;
+    }
+  } finally {
     await listener.close();
     await cookies.close();
     await world.dispose();
