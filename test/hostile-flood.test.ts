@@ -89,7 +89,8 @@ function t_assertEcho(reply: Uint8Array): void {
 
 test.serial('500 peers that send nothing, half a Hello or only a Hello are dropped at the handshake timeout; a legit client still connects', async (t) => {
   t.timeout(60_000);
-  const timeout = 1_500;
+  // Long enough that the server has taken all 500 before the first one times out, even on a busy CI box.
+  const timeout = 3_000;
   const listener = await world.listen({ handshakeTimeout: timeout, maxPendingHandshakes: 2_000, maxPendingPerAddress: 2_000 });
   void echoServer(listener);
   const codes = new Map<string, number>();
@@ -100,9 +101,11 @@ test.serial('500 peers that send nothing, half a Hello or only a Hello are dropp
   const floodStart = Date.now();
   const flooders = await flood(listener, 500);
   // The kernel completes TCP connects before the server's event loop takes them: wait for it.
-  for (let i = 0; i < 100 && listener.stats.pendingHandshakes < 500; i++) await new Promise((r) => setTimeout(r, 10));
+  const taken = () => listener.stats.pendingHandshakes + listener.stats.handshakeFailures;
+  for (let i = 0; i < 300 && taken() < 500; i++) await new Promise((r) => setTimeout(r, 10));
   t.log(`flood opened in ${Date.now() - floodStart} ms; stats ${JSON.stringify(listener.stats)}`);
-  t.is(listener.stats.pendingHandshakes, 500, `pending ${listener.stats.pendingHandshakes}`);
+  t.is(taken(), 500, 'the server took every flood connection');
+  t.true(listener.stats.pendingHandshakes >= 450, `pending ${listener.stats.pendingHandshakes}`);
   const during = await handshakeTime(listener, 5);
   t.log(`legit handshake: idle ${idle.toFixed(1)} ms, during a 500-connection flood ${during.toFixed(1)} ms`);
 
