@@ -21,19 +21,30 @@ async function stream(size: number, seconds: number): Promise<{ sent: number }> 
   const data = new Uint8Array(size).fill(7);
   const end = performance.now() + seconds * 1000;
   let sent = 0;
-  const window: Promise<void>[] = [];
+  // curvetun: the unsettled send batches (one per tick) and the bytes they carry, at most 1 MiB.
+  const window: { p: Promise<void>; bytes: number }[] = [];
+  let inFlight = 0;
   // Bounded in count as well as time, so a stalled peer cannot keep the loop going.
   for (let i = 0; i < 50_000_000 && performance.now() < end; i++) {
     const p = conn.send(data);
     sent += size;
-    // curvetun's sends of one tick share one promise: count batches, not messages.
-    if (p && p !== window[window.length - 1]) {
-      window.push(p);
-      if (window.length >= 64) await window.shift();
+    if (p && !conn.pipelined) {
+      await p; // a byte stream said "buffer full": wait for 'drain', as any Node writer does
+    } else if (p) {
+      // curvetun's sends of one tick share one promise.
+      const last = window[window.length - 1];
+      if (last?.p === p) last.bytes += size;
+      else window.push({ p, bytes: size });
+      inFlight += size;
+      while (inFlight > 1 << 20 && window.length > 0) {
+        const oldest = window.shift()!;
+        await oldest.p;
+        inFlight -= oldest.bytes;
+      }
     }
     if (i % 256 === 255) await new Promise((r) => setImmediate(r)); // let I/O run on stream transports
   }
-  await Promise.all(window);
+  await Promise.all(window.map((w) => w.p));
   setTimeout(() => conn.close(), 2000).unref();
   return { sent };
 }

@@ -20,6 +20,8 @@ export type Backend = 'tweetnacl' | 'node' | 'sodium';
 export interface ClientConn {
   /** Resolves when the data may be sent again (backpressure respected). */
   send(data: Uint8Array): Promise<void> | void;
+  /** True when send's promise settles once written (curvetun); false when it means "wait for drain" (net, tls). */
+  readonly pipelined: boolean;
   /** Resolves once `bytes` more bytes have arrived. */
   receive(bytes: number): Promise<void>;
   close(): void;
@@ -138,6 +140,7 @@ export class ClientFactory {
       });
       socket.on('error', () => undefined);
       return {
+        pipelined: true,
         send: (data) => socket.send(data),
         receive: (bytes) =>
           new Promise<void>((resolve) => {
@@ -176,6 +179,7 @@ export class ClientFactory {
     // One shared wait for 'drain', however many sends are queued behind it.
     let drain: Promise<void> | null = null;
     return {
+      pipelined: false,
       send: (data) => {
         if (socket.write(data)) return drain ?? undefined;
         drain ??= new Promise<void>((resolve) =>
