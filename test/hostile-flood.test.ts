@@ -159,3 +159,20 @@ test.serial('the per-address cap drops a flooding address early while a client f
   t.is(listener.stats.droppedByLimit, 200 - cap);
   t.is(listener.stats.accepted, 11);
 });
+
+test.serial('a peer that pours 5 MB of Hellos without waiting is closed at the second one, at once', async (t) => {
+  t.timeout(30_000);
+  const listener = await world.listen({ handshakeTimeout: 5_000 });
+  const failed = new Promise<string>((resolve) => listener.once('handshakeError', (e) => resolve(`${e.code}: ${e.message}`)));
+  const hello = Buffer.from(encodeFrame(await validHello(listener.publicKey)));
+  const conn = await rawConnect(listener.address().port);
+  const pour = Buffer.concat(Array.from({ length: 40_000 }, () => hello)); // ≈ 5.2 MB
+  conn.tcp.write(pour);
+  const started = Date.now();
+  const reason = await failed;
+  await conn.closed;
+  const ms = Date.now() - started;
+  t.log(`closed after ${ms} ms: ${reason}`);
+  t.regex(reason, /^EPROTO: expected a vouch packet, got a hello packet/);
+  t.true(ms < 3_000);
+});
