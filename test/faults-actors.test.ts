@@ -131,7 +131,7 @@ test('killing the vault, cookie keeper and registry workers under load: establis
       const packet = decodePacket(first);
       if (packet.type === 'cookie') counters.push(counterOf(packet.nonce16, scrambleKey));
     }
-    t.true(counters.length >= 80, `${counters.length} cookies seen`);
+    t.true(counters.length >= 50, `${counters.length} cookies seen`);
     t.is(new Set(counters).size, counters.length, 'a safe-nonce counter was used twice');
     t.log(`${counters.length} cookie nonces, counters ${Math.min(...counters)}–${Math.max(...counters)}, all distinct`);
   } finally {
