@@ -113,8 +113,10 @@ export async function send(parsed: Parsed, io: Io): Promise<number> {
     io.stdin.unpipe(stream);
     io.stdin.pause();
     reportClose(io, ctx.verbose, { address: to.host, port: to.port, peerKey: socket.peerKey }, up, down, startedAt, socket.closeReason?.message ?? 'closed');
-    if (error) throw error;
     const reason = socket.closeReason;
+    // A stream error after the connection closed (stdin still writing into it) says less than why
+    // the connection closed: report that.
+    if (error) throw reason ?? error;
     if (reason && reason.code !== 'ECLOSED') throw reason;
     // Closed by the server before it said anything: most likely it refused our key.
     if (!endedHere && !io.stop.aborted && down === 0 && reason) throw reason;
