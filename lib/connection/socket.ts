@@ -146,9 +146,12 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     tcp.on('data', (chunk: Buffer) => this.onData(chunk));
     tcp.on('end', () => this.end('CLOSE', new CurvetunError('ECLOSED', this.peerClosedMessage())));
     tcp.on('close', () => this.end('CLOSE', new CurvetunError('ECLOSED', this.peerClosedMessage())));
-    tcp.on('error', (err: NodeJS.ErrnoException) =>
-      this.end('FAIL', new CurvetunError('ECLOSED', `connection error: ${err.code ?? 'socket error'}`)),
-    );
+    tcp.on('error', (err: NodeJS.ErrnoException) => {
+      const code = err.code ?? 'socket error';
+      // A reset right after our Vouch is how a refusing server usually looks from here.
+      const refused = this.role === 'client' && this.session !== null && !this.receivedAny;
+      this.end('FAIL', new CurvetunError('ECLOSED', refused ? `${this.peerClosedMessage()} (${code})` : `connection error: ${code}`));
+    });
     this.actor.send({ type: role === 'client' ? 'CONNECT' : 'ACCEPT' });
     // Messages that arrived before anyone listened are handed to the first 'message' listener.
     (this as EventEmitter).on('newListener', (event: string | symbol) => {
