@@ -43,3 +43,6 @@ export type { VaultCoreOptions, CounterSource } from './vault/index.js';
 export { startActor } from './runtime/index.js';
 export { serveActor } from './runtime/serve.js';
 export type { ActorRef, ActorSpec, CallOptions, RestartPolicy, Handlers, ServeContext } from './runtime/index.js';
+// Stream mode: a byte-stream Duplex over a connected socket (`socket.stream()`).
+export { MessageStream, messageStream, cutIntoMessages, forward } from './stream/index.js';
+export type { MessageStreamOptions, MessageSocket, ForwardStats } from './stream/index.js';
