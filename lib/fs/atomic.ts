@@ -38,13 +38,14 @@ export function removeQuietly(path: string): void {
   }
 }
 
-function syncDirectory(dir: string): void {
+/** fsync a directory so a rename or link in it is durable; refused on some file systems, then a no-op. */
+export function syncDirectory(dir: string): void {
   let fd: number | undefined;
   try {
     fd = openSync(dir, 'r');
     fsyncSync(fd);
   } catch {
-    // Some file systems refuse fsync on a directory; the rename itself is still atomic.
+    // Some file systems refuse fsync on a directory; the rename or link itself is still atomic.
   } finally {
     if (fd !== undefined) closeSync(fd);
   }

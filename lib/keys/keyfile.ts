@@ -15,7 +15,7 @@ import { closeSync, existsSync, fsyncSync, linkSync, openSync, readFileSync, ren
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { CurvetunError } from '../errors.js';
-import { removeQuietly, writeFileAtomic } from '../fs/atomic.js';
+import { removeQuietly, syncDirectory, writeFileAtomic } from '../fs/atomic.js';
 import { KEY_TYPE, decodePublicKeyText, encodePublicKeyText } from './text.js';
 
 const BEGIN = '-----BEGIN CURVETUN SECRET KEY-----';
@@ -116,18 +116,6 @@ export function createKeyFiles(secretKeyFile: string, material: SecretKeyMateria
   }
   writeFileAtomic(publicKeyFileFor(secretKeyFile), formatPublicKeyFile(publicKey, material.comment), 0o644);
   return true;
-}
-
-function syncDirectory(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Some file systems refuse fsync on a directory; the link itself is still atomic.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
 }
 
 /** Read a secret key file, refusing one that group or others can read. */
