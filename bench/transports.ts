@@ -115,6 +115,34 @@ export async function startServer(transport: TransportName, backend: Backend, ec
   return side;
 }
 
+/** Counts bytes that arrive and lets one caller at a time wait until `n` more have come. */
+function arrivals(): { add(n: number): void; receive(n: number): Promise<void> } {
+  let pending = 0;
+  let wanted = 0;
+  let wake: (() => void) | null = null;
+  return {
+    add(n) {
+      pending += n;
+      if (wake && pending >= wanted) {
+        pending -= wanted;
+        const w = wake;
+        wake = null;
+        w();
+      }
+    },
+    receive: (bytes) =>
+      new Promise<void>((resolve) => {
+        if (pending >= bytes) {
+          pending -= bytes;
+          resolve();
+        } else {
+          wanted = bytes;
+          wake = resolve;
+        }
+      }),
+  };
+}
+
 /** The client end of one transport. */
 export class ClientFactory {
   // The promise, not the vault: concurrent first opens must share one vault (one worker).
@@ -126,32 +154,13 @@ export class ClientFactory {
     if (this.transport === 'curvetun') {
       this.vault ??= WorkerVault.open({ secretKeyFile: join(this.home, 'client-key'), create: true, crypto: this.backend });
       const socket: CurvetunSocket = await connect('127.0.0.1', port, { vault: await this.vault, serverKey, crypto: this.backend, timeout: 60_000 });
-      let pending = 0;
-      let wanted = 0;
-      let wake: (() => void) | null = null;
-      socket.on('message', (m) => {
-        pending += m.length;
-        if (wake && pending >= wanted) {
-          pending -= wanted;
-          const w = wake;
-          wake = null;
-          w();
-        }
-      });
+      const arrived = arrivals();
+      socket.on('message', (m) => arrived.add(m.length));
       socket.on('error', () => undefined);
       return {
         pipelined: true,
         send: (data) => socket.send(data),
-        receive: (bytes) =>
-          new Promise<void>((resolve) => {
-            if (pending >= bytes) {
-              pending -= bytes;
-              resolve();
-            } else {
-              wanted = bytes;
-              wake = resolve;
-            }
-          }),
+        receive: arrived.receive,
         close: () => void socket.close(),
       };
     }
@@ -164,18 +173,8 @@ export class ClientFactory {
     });
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
-    let pending = 0;
-    let wanted = 0;
-    let wake: (() => void) | null = null;
-    socket.on('data', (chunk: Buffer) => {
-      pending += chunk.length;
-      if (wake && pending >= wanted) {
-        pending -= wanted;
-        const w = wake;
-        wake = null;
-        w();
-      }
-    });
+    const arrived = arrivals();
+    socket.on('data', (chunk: Buffer) => arrived.add(chunk.length));
     // One shared wait for 'drain', however many sends are queued behind it.
     let drain: Promise<void> | null = null;
     return {
@@ -190,16 +189,7 @@ export class ClientFactory {
         );
         return drain;
       },
-      receive: (bytes) =>
-        new Promise<void>((resolve) => {
-          if (pending >= bytes) {
-            pending -= bytes;
-            resolve();
-          } else {
-            wanted = bytes;
-            wake = resolve;
-          }
-        }),
+      receive: arrived.receive,
       close: () => socket.destroy(),
     };
   }
