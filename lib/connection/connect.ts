@@ -48,13 +48,20 @@ export async function openClientSocket(host: string, port: number, config: Conne
     rejectEarly = undefined;
     tcp.removeAllListeners('error');
     const { backend, vault, serverKey } = config;
-    socket = new CurvetunSocket(tcp, 'client', (io) => clientHandshake(io, { backend, vault, serverKey }), {
-      ...config.limits,
-      // The handshake gets what is left of the whole deadline.
-      handshakeTimeout: Math.max(1, Math.min(config.limits.handshakeTimeout, timeout)),
+    const client = await new Promise<CurvetunSocket>((resolve, reject) => {
+      socket = new CurvetunSocket(
+        tcp,
+        'client',
+        (io) => clientHandshake(io, { backend, vault, serverKey }),
+        {
+          ...config.limits,
+          // The handshake gets what is left of the whole deadline.
+          handshakeTimeout: Math.max(1, Math.min(config.limits.handshakeTimeout, timeout)),
+        },
+        (error) => (error ? reject(error) : resolve(socket!)),
+      );
     });
-    await socket.whenReady();
-    return socket;
+    return client;
   } catch (error) {
     tcp.destroy();
     throw error;

@@ -159,7 +159,8 @@ export class Listener extends EventEmitter<ListenerEvents> {
     tcp.destroy();
   }
 
-  private admit(tcp: TcpSocket, address: string): void {    const fromAddress = this.pendingByAddress.get(address) ?? 0;
+  private admit(tcp: TcpSocket, address: string): void {
+    const fromAddress = this.pendingByAddress.get(address) ?? 0;
     if (this.handshaking.size >= this.config.maxPendingHandshakes || fromAddress >= this.config.maxPendingPerAddress) {
       this.stats.droppedByLimit++;
       tcp.destroy();
@@ -168,7 +169,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
     this.pendingByAddress.set(address, fromAddress + 1);
 
     const { backend, vault, cookies } = this.config;
-    const socket = new CurvetunSocket(
+    const socket: CurvetunSocket = new CurvetunSocket(
       tcp,
       'server',
       (io) =>
@@ -179,28 +180,22 @@ export class Listener extends EventEmitter<ListenerEvents> {
           authorize: (clientKey) => this.config.authorize(address, clientKey),
         }),
       this.config.limits,
+      (error) => {
+        this.handshaking.delete(socket);
+        this.stats.pendingHandshakes = this.handshaking.size;
+        const left = (this.pendingByAddress.get(address) ?? 1) - 1;
+        if (left > 0) this.pendingByAddress.set(address, left);
+        else this.pendingByAddress.delete(address);
+        if (error === null) {
+          this.enqueue(socket);
+        } else {
+          this.stats.handshakeFailures++;
+          this.emit('handshakeError', error, address);
+        }
+      },
     );
     this.handshaking.add(socket);
     this.stats.pendingHandshakes = this.handshaking.size;
-
-    const settled = () => {
-      this.handshaking.delete(socket);
-      this.stats.pendingHandshakes = this.handshaking.size;
-      const left = (this.pendingByAddress.get(address) ?? 1) - 1;
-      if (left > 0) this.pendingByAddress.set(address, left);
-      else this.pendingByAddress.delete(address);
-    };
-    socket.whenReady().then(
-      () => {
-        settled();
-        this.enqueue(socket);
-      },
-      (error: CurvetunError) => {
-        settled();
-        this.stats.handshakeFailures++;
-        this.emit('handshakeError', error, address);
-      },
-    );
   }
 
   private enqueue(socket: CurvetunSocket): void {

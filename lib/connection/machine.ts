@@ -2,118 +2,135 @@
  * The lifecycle of one connection as an xstate machine:
  *
  *   ready ─CONNECT→ handshake.initiating ─┐
- *   ready ─ACCEPT─→ handshake.accepting ──┴─(handshake done)→ connected
- *   every state ─(CLOSE | FAIL | handshake error | handshake timeout)→ closed
+ *   ready ─ACCEPT─→ handshake.accepting ──┴─HANDSHAKE_DONE→ connected
+ *   every state ─(CLOSE | FAIL | HANDSHAKE_FAILED | TIMEOUT)→ closed
  *
- * The machine owns the handshake (as an invoked promise, aborted when the state is left) and its
- * timeout, and turns every failure into a reason on the way to `closed`. The per-message data path
- * does not go through it: once connected, the socket handles messages directly and only sends an
- * event when the connection must end.
+ * The machine decides which state follows which event and which effects run on the way (named
+ * actions: start the handshake and its timer, stop them, record why the connection ends, enter
+ * `connected` / `closed`). The socket carries the effects out; the machine holds no data.
+ *
+ * Because the machine has no context and no guards, a transition depends on nothing but the
+ * state and the event's type. So each connection keeps only its current state, and xstate's pure
+ * `transition()` is asked once per (state, event type) in the process and remembered: every
+ * connection still moves through this machine's states, but none pays for an xstate actor of its
+ * own (an actor costs ~18 µs over a connection's life and about 1.5 KB while it is kept; a
+ * remembered step costs a Map lookup). The per-message data path never enters the machine.
  */
-import { assign, fromPromise, setup } from 'xstate';
-import { CurvetunError } from '../errors.js';
-import type { HandshakeResult } from './handshake.js';
+import { initialTransition, setup, transition } from 'xstate';
+import type { SnapshotFrom } from 'xstate';
 
-export interface ConnectionHooks {
-  /** Runs the handshake; the signal aborts when the machine leaves the handshake state. */
-  handshake(signal: AbortSignal): Promise<HandshakeResult>;
-  /** Called once, on entering `connected`. Must not throw. */
-  connected(result: HandshakeResult): void;
-  /** Called once, on entering `closed`. Must not throw. */
-  closed(reason: CurvetunError): void;
-}
+export type ConnectionEventType = 'CONNECT' | 'ACCEPT' | 'HANDSHAKE_DONE' | 'HANDSHAKE_FAILED' | 'TIMEOUT' | 'FAIL' | 'CLOSE';
 
-export interface ConnectionInput {
-  hooks: ConnectionHooks;
-  handshakeTimeoutMs: number;
-}
+/**
+ * The effects the machine asks for; `CurvetunSocket` implements each.
+ * - startHandshake / stopHandshake: run the handshake half and arm its deadline / abandon both;
+ * - recordReason: the event's error is why the connection ends (the first reason wins);
+ * - recordTimeout: the handshake deadline is why it ends;
+ * - enterConnected / enterClosed: the session is live / release everything and tell the user.
+ */
+export type LifecycleAction = 'startHandshake' | 'stopHandshake' | 'recordReason' | 'recordTimeout' | 'enterConnected' | 'enterClosed';
 
-interface ConnectionContext extends ConnectionInput {
-  reason: CurvetunError | null;
-}
+/** The five names a connection's state goes by (`socket.state`). */
+export type LifecycleStateName = 'ready' | 'initiating' | 'accepting' | 'connected' | 'closed';
 
-export type ConnectionEvent =
-  | { type: 'CONNECT' }
-  | { type: 'ACCEPT' }
-  /** The connection must end because of `error` (protocol violation, bad box, socket error). */
-  | { type: 'FAIL'; error: CurvetunError }
-  /** Closed on purpose (local close, peer close, abort): `error` says why. */
-  | { type: 'CLOSE'; error: CurvetunError };
+// The effects are carried out by the socket, not by xstate: these placeholders only name them.
+const effect = () => undefined;
 
-const handshakeLogic = fromPromise<HandshakeResult, { hooks: ConnectionHooks }>(({ input, signal }) =>
-  input.hooks.handshake(signal),
-);
-
-function asCurvetunError(error: unknown): CurvetunError {
-  if (error instanceof CurvetunError) return error;
-  // Only our own code runs in the handshake; anything else is a bug, reported without internals.
-  return new CurvetunError('EPROTO', 'the handshake failed unexpectedly', { cause: error });
-}
-
-function reasonOf(event: ConnectionEvent | { type: string; error?: unknown }): CurvetunError {
-  return 'error' in event && event.error !== undefined ? asCurvetunError(event.error) : new CurvetunError('ECLOSED', 'connection closed');
-}
+const toClosed = { target: '#connection.closed', actions: 'recordReason' } as const;
 
 export const connectionMachine = setup({
-  types: {
-    context: {} as ConnectionContext,
-    events: {} as ConnectionEvent,
-    input: {} as ConnectionInput,
-  },
-  actors: { handshake: handshakeLogic },
-  delays: {
-    handshakeTimeout: ({ context }) => context.handshakeTimeoutMs,
-  },
+  types: { events: {} as { type: ConnectionEventType } },
   actions: {
-    // Every way into `closed` records why first; the first reason wins.
-    recordReason: assign({ reason: ({ context, event }) => context.reason ?? reasonOf(event) }),
-    recordTimeout: assign({
-      reason: ({ context }) =>
-        context.reason ?? new CurvetunError('ETIMEDOUT', `the handshake did not complete within ${context.handshakeTimeoutMs} ms`),
-    }),
+    startHandshake: effect,
+    stopHandshake: effect,
+    recordReason: effect,
+    recordTimeout: effect,
+    enterConnected: effect,
+    enterClosed: effect,
   },
 }).createMachine({
   id: 'connection',
   initial: 'ready',
-  context: ({ input }) => ({ ...input, reason: null }),
   states: {
     ready: {
-      on: {
-        CONNECT: 'handshake.initiating',
-        ACCEPT: 'handshake.accepting',
-        CLOSE: { target: 'closed', actions: 'recordReason' },
-        FAIL: { target: 'closed', actions: 'recordReason' },
-      },
+      on: { CONNECT: 'handshake.initiating', ACCEPT: 'handshake.accepting', CLOSE: toClosed, FAIL: toClosed },
     },
-    // One handshake state with one timeout and one way out; the two children only say which side
-    // we are (the hooks run the matching half).
+    // One handshake state with one deadline and one way out; the two children only say which
+    // side we are (the socket runs the matching half).
     handshake: {
-      invoke: {
-        src: 'handshake',
-        input: ({ context }) => ({ hooks: context.hooks }),
-        onDone: { target: 'connected', actions: ({ context, event }) => context.hooks.connected(event.output) },
-        onError: { target: 'closed', actions: assign({ reason: ({ context, event }) => context.reason ?? asCurvetunError(event.error) }) },
-      },
-      after: { handshakeTimeout: { target: 'closed', actions: 'recordTimeout' } },
+      entry: 'startHandshake',
+      exit: 'stopHandshake',
       on: {
-        CLOSE: { target: 'closed', actions: 'recordReason' },
-        FAIL: { target: 'closed', actions: 'recordReason' },
+        HANDSHAKE_DONE: 'connected',
+        HANDSHAKE_FAILED: toClosed,
+        TIMEOUT: { target: 'closed', actions: 'recordTimeout' },
+        CLOSE: toClosed,
+        FAIL: toClosed,
       },
       initial: 'initiating',
-      states: {
-        initiating: {},
-        accepting: {},
-      },
+      states: { initiating: {}, accepting: {} },
     },
     connected: {
-      on: {
-        CLOSE: { target: 'closed', actions: 'recordReason' },
-        FAIL: { target: 'closed', actions: 'recordReason' },
-      },
+      entry: 'enterConnected',
+      on: { CLOSE: toClosed, FAIL: toClosed },
     },
-    closed: {
-      type: 'final',
-      entry: ({ context }) => context.hooks.closed(context.reason ?? new CurvetunError('ECLOSED', 'connection closed')),
-    },
+    closed: { type: 'final', entry: 'enterClosed' },
   },
 });
+
+type Snapshot = SnapshotFrom<typeof connectionMachine>;
+
+/**
+ * One state of the machine, shared by every connection in it, with the steps out of it that
+ * have been asked for so far.
+ */
+export class LifecycleState {
+  private readonly steps = new Map<ConnectionEventType, Step | null>();
+
+  private constructor(
+    private readonly snapshot: Snapshot,
+    readonly name: LifecycleStateName,
+  ) {}
+
+  /** Where `event` leads from here and what runs on the way; `null` if this state ignores it. */
+  next(event: ConnectionEventType): Step | null {
+    let step = this.steps.get(event);
+    if (step === undefined) {
+      const [after, actions] = transition(connectionMachine, this.snapshot, { type: event });
+      // xstate answers an event a state does not handle with the same state and no actions.
+      const moved = actions.length > 0 || JSON.stringify(after.value) !== JSON.stringify(this.snapshot.value);
+      step = moved ? { state: LifecycleState.of(after), actions: actions.map((a) => a.type as LifecycleAction) } : null;
+      this.steps.set(event, step);
+    }
+    return step;
+  }
+
+  private static readonly known = new Map<string, LifecycleState>();
+
+  /** The shared state object for an xstate snapshot (one per state value). */
+  static of(snapshot: Snapshot): LifecycleState {
+    const key = JSON.stringify(snapshot.value);
+    let state = LifecycleState.known.get(key);
+    if (!state) {
+      const value = snapshot.value;
+      const name = (typeof value === 'string' ? value : Object.values(value)[0]) as LifecycleStateName;
+      state = new LifecycleState(snapshot, name);
+      LifecycleState.known.set(key, state);
+    }
+    return state;
+  }
+
+  /** Where every connection starts. */
+  static initial(): LifecycleState {
+    return LifecycleState.of(initialTransition(connectionMachine)[0]);
+  }
+}
+
+export interface Step {
+  readonly state: LifecycleState;
+  /** In xstate's order: exit actions of the state left, the transition's own, entry actions of the state entered. */
+  readonly actions: readonly LifecycleAction[];
+}
+
+/** The state every connection starts in. */
+export const READY = LifecycleState.initial();

@@ -28,16 +28,19 @@ export const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
 
 export type Role = 'client' | 'server';
 
+/**
+ * The nonce of the seal or open in progress, shared by every session of this thread: each call
+ * fills it and hands it to the cipher at once, synchronously, so no two calls can see each
+ * other's, and an idle connection holds no nonce bytes of its own.
+ */
+const scratchNonce = new Uint8Array(24);
+
 export class Session {
   private sendCounter = FIRST_MESSAGE_COUNTER;
   /** The last counter accepted from the peer; the next must be larger. */
   private lastReceived = FIRST_MESSAGE_COUNTER - 1;
   private readonly sendPrefix: Uint8Array;
   private readonly receivePrefix: Uint8Array;
-  // Scratch nonces, reused for every message: one per direction so a send between two receives
-  // never clobbers the other.
-  private readonly sendNonce = new Uint8Array(24);
-  private readonly receiveNonce = new Uint8Array(24);
 
   constructor(
     private readonly backend: CryptoBackend,
@@ -65,8 +68,8 @@ export class Session {
     this.checkSendable(message);
     const counter = this.sendCounter++;
     const frame = allocMessageFrame(counter, message.length);
-    shortTermNonce(this.sendPrefix, counter, this.sendNonce);
-    this.backend.secretboxInto(frame, MESSAGE_FRAME_BOX_OFFSET, message, this.sendNonce, this.sharedKey);
+    shortTermNonce(this.sendPrefix, counter, scratchNonce);
+    this.backend.secretboxInto(frame, MESSAGE_FRAME_BOX_OFFSET, message, scratchNonce, this.sharedKey);
     return frame;
   }
 
@@ -82,8 +85,8 @@ export class Session {
     out[offset + 1] = payloadLength & 0xff;
     out.set(MAGIC_MESSAGE, offset + FRAME_HEADER_BYTES);
     writeCounter(out, offset + MESSAGE_FRAME_BOX_OFFSET - 8, counter);
-    shortTermNonce(this.sendPrefix, counter, this.sendNonce);
-    this.backend.secretboxInto(out, offset + MESSAGE_FRAME_BOX_OFFSET, message, this.sendNonce, this.sharedKey);
+    shortTermNonce(this.sendPrefix, counter, scratchNonce);
+    this.backend.secretboxInto(out, offset + MESSAGE_FRAME_BOX_OFFSET, message, scratchNonce, this.sharedKey);
   }
 
   private checkSendable(message: Uint8Array): void {
@@ -104,8 +107,8 @@ export class Session {
     if (counter > this.maxCounter) {
       throw new CurvetunError('EPROTO', 'message counter beyond the supported range');
     }
-    shortTermNonce(this.receivePrefix, counter, this.receiveNonce);
-    const plain = this.backend.secretboxOpen(packet.box, this.receiveNonce, this.sharedKey);
+    shortTermNonce(this.receivePrefix, counter, scratchNonce);
+    const plain = this.backend.secretboxOpen(packet.box, scratchNonce, this.sharedKey);
     if (plain === null) {
       throw new CurvetunError('EAUTH', 'a message did not authenticate (tampered, forged or reflected)');
     }

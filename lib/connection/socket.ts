@@ -1,5 +1,6 @@
 /**
- * The message-oriented socket: one TCP connection, one state machine, one Session once connected.
+ * The message-oriented socket: one TCP connection, its lifecycle (machine.ts), one Session once
+ * connected.
  *
  * Receiving: TCP chunks → FrameDecoder → (handshake: a packet queue the handshake reads;
  * connected: decode + open inline, no machine event) → waiting `recv` callers in call order,
@@ -8,16 +9,19 @@
  *
  * Sending: seal straight into the outgoing bytes (small frames back to back in a shared slab);
  * everything sent in one tick leaves in one write, and the sends of that tick share one promise.
+ *
+ * Memory: a server may hold many thousands of idle connections, so an idle socket keeps only what
+ * it needs: no per-connection closures on the TCP socket (shared listeners find their socket through
+ * a symbol), no promises nobody waits for, and queues created on first use.
  */
 import { EventEmitter } from 'node:events';
 import type { Socket as TcpSocket } from 'node:net';
-import { createActor } from 'xstate';
-import type { Actor } from 'xstate';
 import { CurvetunError } from '../errors.js';
 import { FrameDecoder, decodePacket, encodeFrame } from '../protocol/index.js';
 import type { Packet } from '../protocol/index.js';
 import type { HandshakeIO, HandshakeResult } from './handshake.js';
-import { connectionMachine } from './machine.js';
+import { READY } from './machine.js';
+import type { ConnectionEventType, LifecycleAction, LifecycleState, LifecycleStateName } from './machine.js';
 import { WaiterQueue } from './waiters.js';
 import type { WaitOptions } from './waiters.js';
 import { Session } from './session.js';
@@ -42,9 +46,12 @@ export const DEFAULT_LIMITS: SocketLimits = { handshakeTimeout: 10_000, highWate
  * much memory (pending handshakes × this is the bound).
  */
 const HANDSHAKE_READ_AHEAD = 8;
+const HANDSHAKE_READ_AHEAD_BYTES = 16 * 1024;
 /** Frames up to this size are sealed into the pool; larger ones get their own buffer. */
 const SMALL_FRAME_BYTES = 4096;
 const SLAB_BYTES = 64 * 1024;
+/** After a clean close has flushed and sent FIN, how long the peer gets to close its side. */
+const CLOSE_GRACE_MS = 2_000;
 /**
  * A bump allocator shared by every socket of the process (the idea of Buffer's own pool): written
  * bytes are never rewritten, views of them stay valid until written out, and a full pool is simply
@@ -52,7 +59,8 @@ const SLAB_BYTES = 64 * 1024;
  */
 let pool = Buffer.allocUnsafe(SLAB_BYTES);
 let poolUsed = 0;
-const HANDSHAKE_READ_AHEAD_BYTES = 16 * 1024;
+
+const NO_KEY = new Uint8Array(0);
 
 export type SocketRole = 'client' | 'server';
 
@@ -60,6 +68,55 @@ export interface CurvetunSocketEvents {
   message: [message: Uint8Array];
   close: [reason: CurvetunError];
   error: [error: CurvetunError];
+}
+
+/** Told once whether the handshake completed (`null`) or why the connection ended before it did. */
+export type HandshakeSettled = (error: CurvetunError | null) => void;
+
+/** The handshake in progress: its packet queue, its reader, its deadline, its outcome. */
+class HandshakeRun {
+  readonly frames: Uint8Array[] = [];
+  bytes = 0;
+  reader: { resolve(p: Packet): void; reject(e: unknown): void } | null = null;
+  timer: NodeJS.Timeout | undefined;
+  result: HandshakeResult | null = null;
+}
+
+/** One unsettled batch of sends: the promise every send of a tick shares, and how to settle it. */
+interface SendBatch {
+  promise: Promise<void>;
+  settle(err?: Error | null): void;
+}
+
+/**
+ * Only our own code runs in the handshake; anything else thrown there is a bug, reported without
+ * its internals.
+ */
+function asCurvetunError(error: unknown): CurvetunError {
+  if (error instanceof CurvetunError) return error;
+  return new CurvetunError('EPROTO', 'the handshake failed unexpectedly', { cause: error });
+}
+
+// The TCP socket's listeners are shared by every connection: Node calls them with `this` set to
+// the TCP socket, which points back at its curvetun socket.
+const OWNER = Symbol('curvetun socket');
+type OwnedTcp = TcpSocket & { [OWNER]: CurvetunSocket };
+
+function onTcpData(this: OwnedTcp, chunk: Buffer): void {
+  this[OWNER].receive(chunk);
+}
+function onTcpEnd(this: OwnedTcp): void {
+  this[OWNER].peerEnded();
+}
+function onTcpClose(this: OwnedTcp): void {
+  this[OWNER].tcpClosed();
+}
+function onTcpError(this: OwnedTcp, err: NodeJS.ErrnoException): void {
+  this[OWNER].tcpFailed(err);
+}
+function onNewListener(this: CurvetunSocket, event: string | symbol): void {
+  // Messages that arrived before anyone listened are handed to the first 'message' listener.
+  if (event === 'message') queueMicrotask(() => this.flushInbox());
 }
 
 /**
@@ -73,95 +130,66 @@ export interface CurvetunSocketEvents {
  */
 export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
   /** The peer's long-term public key (32 bytes): the server's for a client, the client's for a server. */
-  peerKey: Uint8Array = new Uint8Array(0);
+  peerKey: Uint8Array = NO_KEY;
   readonly remoteAddress: string;
   readonly remotePort: number;
 
-  private readonly actor: Actor<typeof connectionMachine>;
+  private lifecycle: LifecycleState = READY;
+  /** Events raised while the machine is stepping wait here, so one step finishes before the next. */
+  private queuedEvents: [ConnectionEventType, unknown][] | null = null;
+  private stepping = false;
   private readonly decoder = new FrameDecoder();
   private session: Session | null = null;
   private reason: CurvetunError | null = null;
+  private handshake: HandshakeRun | null = null;
 
-  // Handshake-time packet queue.
-  private readonly handshakeFrames: Uint8Array[] = [];
-  private handshakeBytes = 0;
-  private handshakeWaiter: { resolve(p: Packet): void; reject(e: unknown): void } | null = null;
-
-  // Received messages not yet consumed, and callers waiting for one.
-  private readonly inbox: Uint8Array[] = [];
+  // Received messages not yet consumed, and callers waiting for one (both made on first use).
+  private inbox: Uint8Array[] | null = null;
   private inboxBytes = 0;
-  private readonly waiters = new WaiterQueue<Uint8Array>('recv');
+  private waiters: WaiterQueue<Uint8Array> | null = null;
+  private watchingListeners = false;
   private paused = false;
-  // Send path: frames of the current tick, the slab small frames are sealed into, the shared promise.
-  private outgoing: Uint8Array[] = [];
-  // This tick's run of frames in the shared pool: [slabStart, slabEnd) of `slab`.
+  private receivedAny = false;
+
+  // Send path: frames of the current tick, this tick's run of frames in the shared pool
+  // ([slabStart, slabEnd) of `slab`), the promise the tick's sends share.
+  private outgoing: Uint8Array[] | null = null;
   private slab: Buffer | null = null;
   private slabStart = 0;
   private slabEnd = 0;
-  private batch: { promise: Promise<void>; settle: (err?: Error | null) => void } | null = null;
+  private batch: SendBatch | null = null;
   private flushScheduled = false;
-  private receivedAny = false;
 
-  private readonly ready: Promise<void>;
-  private readonly closedPromise: Promise<CurvetunError>;
-  private resolveReady!: () => void;
-  private rejectReady!: (e: CurvetunError) => void;
-  private resolveClosed!: (e: CurvetunError) => void;
+  private closeTimer: NodeJS.Timeout | undefined;
+  private closeWaiters: (() => void)[] | null = null;
+  private finished = false;
 
-  /** @internal Use `connect()` or `Listener.accept()`. */
+  // Needed only until the handshake has run / settled: dropped then, with what they hold.
+  private runHandshake: ((io: HandshakeIO) => Promise<HandshakeResult>) | null;
+  private settled: HandshakeSettled | null;
+
+  /**
+   * @internal Use `connect()` or `Listener.accept()`. The TCP socket must already have Nagle off.
+   * `settled` learns once whether the handshake completed.
+   */
   constructor(
     private readonly tcp: TcpSocket,
     readonly role: SocketRole,
     runHandshake: (io: HandshakeIO) => Promise<HandshakeResult>,
     private readonly limits: SocketLimits,
+    settled?: HandshakeSettled,
   ) {
     super();
+    this.runHandshake = runHandshake;
+    this.settled = settled ?? null;
     this.remoteAddress = tcp.remoteAddress ?? '';
     this.remotePort = tcp.remotePort ?? 0;
-    this.ready = new Promise((resolve, reject) => {
-      this.resolveReady = resolve;
-      this.rejectReady = reject;
-    });
-    // Nobody may be waiting on `ready` when a handshake fails (server side): never an unhandled rejection.
-    this.ready.catch(() => undefined);
-    this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
-
-    const io: HandshakeIO = { next: () => this.nextHandshakePacket(), send: (payload) => this.writeFrame(encodeFrame(payload)) };
-    this.actor = createActor(connectionMachine, {
-      input: {
-        handshakeTimeoutMs: limits.handshakeTimeout,
-        hooks: {
-          handshake: (signal) => {
-            signal.addEventListener('abort', () => this.abortHandshakeRead(), { once: true });
-            return runHandshake(io);
-          },
-          connected: (result) => this.onConnected(result),
-          closed: (reason) => this.onClosed(reason),
-        },
-      },
-    });
-    this.actor.start();
-
-    tcp.setNoDelay(true);
-    tcp.on('data', (chunk: Buffer) => this.onData(chunk));
-    tcp.on('end', () => this.end('CLOSE', new CurvetunError('ECLOSED', this.peerClosedMessage())));
-    tcp.on('close', () => this.end('CLOSE', new CurvetunError('ECLOSED', this.peerClosedMessage())));
-    tcp.on('error', (err: NodeJS.ErrnoException) => {
-      const code = err.code ?? 'socket error';
-      // A reset right after our Vouch is how a refusing server usually looks from here.
-      const refused = this.role === 'client' && this.session !== null && !this.receivedAny;
-      this.end('FAIL', new CurvetunError('ECLOSED', refused ? `${this.peerClosedMessage()} (${code})` : `connection error: ${code}`));
-    });
-    this.actor.send({ type: role === 'client' ? 'CONNECT' : 'ACCEPT' });
-    // Messages that arrived before anyone listened are handed to the first 'message' listener.
-    (this as EventEmitter).on('newListener', (event: string | symbol) => {
-      if (event === 'message' && this.inbox.length > 0) queueMicrotask(() => this.flushInbox());
-    });
-  }
-
-  /** Resolves when the handshake completes; rejects with the reason it did not. @internal */
-  whenReady(): Promise<void> {
-    return this.ready;
+    (tcp as OwnedTcp)[OWNER] = this;
+    tcp.on('data', onTcpData);
+    tcp.on('end', onTcpEnd);
+    tcp.on('close', onTcpClose);
+    tcp.on('error', onTcpError);
+    this.dispatch(role === 'client' ? 'CONNECT' : 'ACCEPT');
   }
 
   /** True once the connection has closed, for whatever reason. */
@@ -175,9 +203,8 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
   }
 
   /** The current lifecycle state: 'ready' | 'initiating' | 'accepting' | 'connected' | 'closed'. */
-  get state(): string {
-    const value = this.actor.getSnapshot().value;
-    return typeof value === 'string' ? value : Object.values(value)[0] as string;
+  get state(): LifecycleStateName {
+    return this.lifecycle.name;
   }
 
   /**
@@ -208,7 +235,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
         this.slabEnd = poolUsed;
       } else {
         this.takeSlabFrames();
-        this.outgoing.push(session.seal(bytes));
+        (this.outgoing ??= []).push(session.seal(bytes));
       }
     } catch (error) {
       const e = error as CurvetunError;
@@ -223,14 +250,14 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
    * Rejects `ETIMEDOUT` / `EABORTED` (the socket stays usable) or with the close reason.
    */
   recv(options: RecvOptions = {}): Promise<Uint8Array> {
-    const queued = this.inbox.shift();
+    const queued = this.inbox?.shift();
     if (queued) {
       this.inboxBytes -= queued.length;
       this.maybeResume();
       return Promise.resolve(queued);
     }
     if (this.reason) return Promise.reject(this.closedError());
-    return this.waiters.wait(options);
+    return (this.waiters ??= new WaiterQueue<Uint8Array>('recv')).wait(options);
   }
 
   /**
@@ -257,8 +284,9 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
 
   /** Close the connection after flushing what was sent. Resolves when TCP has closed. */
   close(): Promise<void> {
-    this.end('CLOSE', new CurvetunError('ECLOSED', 'the socket was closed locally'));
-    return this.closedPromise.then(() => undefined);
+    if (!this.reason) this.end('CLOSE', new CurvetunError('ECLOSED', 'the socket was closed locally'));
+    if (this.finished) return Promise.resolve();
+    return new Promise((resolve) => (this.closeWaiters ??= []).push(resolve));
   }
 
   /** @internal Close because the caller's signal or deadline fired. */
@@ -266,9 +294,142 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     this.end('CLOSE', error);
   }
 
-  // ---- receive path ------------------------------------------------------------------------
+  // ---- the lifecycle -----------------------------------------------------------------------
 
-  private onData(chunk: Buffer): void {
+  /** Feed one event to the machine and carry out the effects of the step it takes. */
+  private dispatch(event: ConnectionEventType, error?: unknown): void {
+    if (this.stepping) {
+      (this.queuedEvents ??= []).push([event, error]);
+      return;
+    }
+    this.stepping = true;
+    try {
+      this.step(event, error);
+      while (this.queuedEvents && this.queuedEvents.length > 0) {
+        const [next, nextError] = this.queuedEvents.shift()!;
+        this.step(next, nextError);
+      }
+    } finally {
+      this.stepping = false;
+    }
+  }
+
+  private step(event: ConnectionEventType, error: unknown): void {
+    const step = this.lifecycle.next(event);
+    if (!step) return;
+    this.lifecycle = step.state;
+    for (const action of step.actions) this.perform(action, error);
+  }
+
+  private perform(action: LifecycleAction, error: unknown): void {
+    switch (action) {
+      case 'startHandshake':
+        return this.startHandshake();
+      case 'stopHandshake':
+        return this.stopHandshake();
+      case 'recordReason':
+        this.reason ??= asCurvetunError(error ?? new CurvetunError('ECLOSED', 'connection closed'));
+        return;
+      case 'recordTimeout':
+        this.reason ??= new CurvetunError('ETIMEDOUT', `the handshake did not complete within ${this.limits.handshakeTimeout} ms`);
+        return;
+      case 'enterConnected':
+        return this.enterConnected();
+      case 'enterClosed':
+        return this.enterClosed();
+    }
+  }
+
+  /** Ask the machine to end the connection (a closed machine ignores it). */
+  private end(type: 'CLOSE' | 'FAIL', error: CurvetunError): void {
+    this.dispatch(type, error);
+  }
+
+  private startHandshake(): void {
+    const run = (this.handshake = new HandshakeRun());
+    run.timer = setTimeout(() => this.dispatch('TIMEOUT'), this.limits.handshakeTimeout);
+    const io: HandshakeIO = { next: () => this.nextHandshakePacket(run), send: (payload) => this.writeFrame(encodeFrame(payload)) };
+    const runHandshake = this.runHandshake!;
+    this.runHandshake = null;
+    runHandshake(io).then(
+      (result) => {
+        run.result = result;
+        this.dispatch('HANDSHAKE_DONE');
+      },
+      (error: unknown) => this.dispatch('HANDSHAKE_FAILED', error),
+    );
+  }
+
+  /** Leaving the handshake state: no deadline any more, and nobody reads handshake packets. */
+  private stopHandshake(): void {
+    const run = this.handshake!;
+    clearTimeout(run.timer);
+    const reader = run.reader;
+    run.reader = null;
+    reader?.reject(new CurvetunError('ECLOSED', 'handshake abandoned'));
+  }
+
+  private enterConnected(): void {
+    const run = this.handshake!;
+    const { session, peerKey } = run.result!;
+    this.handshake = null;
+    this.session = session;
+    this.peerKey = peerKey;
+    this.settle(null);
+    if (run.frames.length === 0) {
+      this.maybeResume();
+      return;
+    }
+    // Frames that arrived right behind the last handshake packet are messages: process them now,
+    // after the caller has had a chance to attach listeners.
+    queueMicrotask(() => {
+      if (this.reason) return;
+      for (const frame of run.frames) if (!this.receiveFrame(frame)) return;
+      this.maybeResume();
+    });
+  }
+
+  private enterClosed(): void {
+    const reason = this.reason!;
+    this.handshake = null;
+    this.settle(reason);
+    this.waiters?.rejectAll(reason);
+    if (this.tcp.destroyed) {
+      this.finishClose();
+    } else if (reason.code === 'ECLOSED' && this.session) {
+      // A clean close: flush what was sent, then FIN; bounded so a stuck peer cannot hold us.
+      this.flush();
+      this.tcp.end();
+      this.closeTimer = setTimeout(() => this.tcp.destroy(), CLOSE_GRACE_MS).unref();
+    } else {
+      this.tcp.destroy();
+    }
+  }
+
+  private settle(error: CurvetunError | null): void {
+    const settled = this.settled;
+    this.settled = null;
+    settled?.(error);
+  }
+
+  /** TCP has closed after we did: release the socket and tell the user (once). */
+  private finishClose(): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.closeTimer);
+    this.tcp.off('data', onTcpData);
+    const reason = this.reason!;
+    this.emit('close', reason);
+    if (reason.code !== 'ECLOSED' && this.listenerCount('error') > 0) this.emit('error', reason);
+    const waiters = this.closeWaiters;
+    this.closeWaiters = null;
+    if (waiters) for (const resolve of waiters) resolve();
+  }
+
+  // ---- what TCP tells us (shared listeners call these) -------------------------------------
+
+  /** @internal */
+  receive(chunk: Buffer): void {
     if (this.reason) return;
     let frames: Uint8Array[];
     try {
@@ -279,15 +440,39 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     }
     if (this.session) {
       for (const frame of frames) if (!this.receiveFrame(frame)) return;
-    } else {
-      for (const frame of frames) {
-        this.handshakeFrames.push(frame);
-        this.handshakeBytes += frame.length;
-      }
-      if (this.handshakeFrames.length >= HANDSHAKE_READ_AHEAD || this.handshakeBytes >= HANDSHAKE_READ_AHEAD_BYTES) this.pauseReading();
-      this.feedHandshake();
+      return;
     }
+    const run = this.handshake;
+    if (!run) return;
+    for (const frame of frames) {
+      run.frames.push(frame);
+      run.bytes += frame.length;
+    }
+    if (run.frames.length >= HANDSHAKE_READ_AHEAD || run.bytes >= HANDSHAKE_READ_AHEAD_BYTES) this.pauseReading();
+    this.feedHandshake(run);
   }
+
+  /** @internal */
+  peerEnded(): void {
+    if (!this.reason) this.end('CLOSE', new CurvetunError('ECLOSED', this.peerClosedMessage()));
+  }
+
+  /** @internal */
+  tcpClosed(): void {
+    if (!this.reason) this.end('CLOSE', new CurvetunError('ECLOSED', this.peerClosedMessage()));
+    else this.finishClose();
+  }
+
+  /** @internal */
+  tcpFailed(err: NodeJS.ErrnoException): void {
+    if (this.reason) return;
+    const code = err.code ?? 'socket error';
+    // A reset right after our Vouch is how a refusing server usually looks from here.
+    const refused = this.role === 'client' && this.session !== null && !this.receivedAny;
+    this.end('FAIL', new CurvetunError('ECLOSED', refused ? `${this.peerClosedMessage()} (${code})` : `connection error: ${code}`));
+  }
+
+  // ---- receive path ------------------------------------------------------------------------
 
   /** Open one message frame and deliver it; false when the connection failed. */
   private receiveFrame(frame: Uint8Array): boolean {
@@ -308,69 +493,53 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
   }
 
   private deliver(message: Uint8Array): void {
-    if (this.waiters.resolveNext(message)) return;
-    if (this.listenerCount('message') > 0 && this.inbox.length === 0) {
+    if (this.waiters?.resolveNext(message)) return;
+    const listening = this.listenerCount('message') > 0;
+    if (listening && !this.inbox?.length) {
       this.emit('message', message);
-    } else {
-      this.inbox.push(message);
-      this.inboxBytes += message.length;
-      if (this.inboxBytes >= this.limits.highWaterMark) this.pauseReading();
-      // A listener with older messages still queued gets them first, this one after.
-      if (this.listenerCount('message') > 0) queueMicrotask(() => this.flushInbox());
+      return;
+    }
+    (this.inbox ??= []).push(message);
+    this.inboxBytes += message.length;
+    if (this.inboxBytes >= this.limits.highWaterMark) this.pauseReading();
+    // A listener with older messages still queued gets them first, this one after.
+    if (listening) queueMicrotask(() => this.flushInbox());
+    else if (!this.watchingListeners) {
+      this.watchingListeners = true;
+      (this as EventEmitter).on('newListener', onNewListener);
     }
   }
 
-  private flushInbox(): void {
-    while (this.inbox.length > 0 && this.listenerCount('message') > 0) {
-      const message = this.inbox.shift()!;
+  /** @internal Hand queued messages to the 'message' listeners, oldest first. */
+  flushInbox(): void {
+    const inbox = this.inbox;
+    while (inbox && inbox.length > 0 && this.listenerCount('message') > 0) {
+      const message = inbox.shift()!;
       this.inboxBytes -= message.length;
       this.emit('message', message);
     }
     this.maybeResume();
   }
 
-  private nextHandshakePacket(): Promise<Packet> {
+  private nextHandshakePacket(run: HandshakeRun): Promise<Packet> {
     return new Promise((resolve, reject) => {
-      this.handshakeWaiter = { resolve, reject };
-      this.feedHandshake();
+      run.reader = { resolve, reject };
+      this.feedHandshake(run);
     });
   }
 
-  private feedHandshake(): void {
-    const waiter = this.handshakeWaiter;
-    if (!waiter) return;
-    const frame = this.handshakeFrames.shift();
+  private feedHandshake(run: HandshakeRun): void {
+    const reader = run.reader;
+    if (!reader) return;
+    const frame = run.frames.shift();
     if (!frame) return;
-    this.handshakeBytes -= frame.length;
-    this.handshakeWaiter = null;
+    run.bytes -= frame.length;
+    run.reader = null;
     try {
-      waiter.resolve(decodePacket(frame));
+      reader.resolve(decodePacket(frame));
     } catch (error) {
-      waiter.reject(error);
+      reader.reject(error);
     }
-  }
-
-  private abortHandshakeRead(): void {
-    const waiter = this.handshakeWaiter;
-    this.handshakeWaiter = null;
-    waiter?.reject(new CurvetunError('ECLOSED', 'handshake abandoned'));
-  }
-
-  private onConnected(result: HandshakeResult): void {
-    this.session = result.session;
-    this.peerKey = result.peerKey;
-    this.resolveReady();
-    // Frames that arrived right behind the last handshake packet are messages: process them now,
-    // after the caller has had a chance to attach listeners.
-    queueMicrotask(() => {
-      if (this.reason) return;
-      while (this.handshakeFrames.length > 0) {
-        const frame = this.handshakeFrames.shift()!;
-        this.handshakeBytes -= frame.length;
-        if (!this.receiveFrame(frame)) return;
-      }
-      this.maybeResume();
-    });
   }
 
   private pauseReading(): void {
@@ -381,7 +550,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
   }
 
   private maybeResume(): void {
-    if (this.paused && this.session && this.handshakeFrames.length === 0 && this.inboxBytes < this.limits.highWaterMark / 2) {
+    if (this.paused && this.session && this.inboxBytes < this.limits.highWaterMark / 2) {
       this.paused = false;
       this.tcp.resume();
     }
@@ -392,7 +561,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
   /** Queue a handshake frame; it leaves with the rest of this tick's frames. */
   private writeFrame(frame: Uint8Array): void {
     this.takeSlabFrames();
-    this.outgoing.push(frame);
+    (this.outgoing ??= []).push(frame);
     this.scheduleFlush();
   }
 
@@ -412,7 +581,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
   /** Move this socket's frames sealed into the pool so far onto the outgoing list (keeps frame order). */
   private takeSlabFrames(): void {
     if (this.slab !== null && this.slabEnd > this.slabStart) {
-      this.outgoing.push(this.slab.subarray(this.slabStart, this.slabEnd));
+      (this.outgoing ??= []).push(this.slab.subarray(this.slabStart, this.slabEnd));
       this.slabStart = this.slabEnd;
     }
   }
@@ -431,9 +600,9 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     this.slab = null; // an idle socket keeps no pool alive
     const chunks = this.outgoing;
     const batch = this.batch;
-    this.outgoing = [];
+    this.outgoing = null;
     this.batch = null;
-    if (chunks.length === 0) {
+    if (chunks === null || chunks.length === 0) {
       batch?.settle();
       return;
     }
@@ -453,11 +622,6 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
 
   // ---- closing -----------------------------------------------------------------------------
 
-  /** Ask the machine to end the connection (once: a closed machine takes no more events). */
-  private end(type: 'CLOSE' | 'FAIL', error: CurvetunError): void {
-    if (!this.reason) this.actor.send({ type, error });
-  }
-
   private peerClosedMessage(): string {
     if (this.role === 'client' && !this.receivedAny && this.session) {
       return 'the server closed the connection right after the handshake (it may have refused our key)';
@@ -468,33 +632,5 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
   private closedError(): CurvetunError {
     const r = this.reason!;
     return r.code === 'ECLOSED' ? r : new CurvetunError('ECLOSED', `connection closed: ${r.message}`, { cause: r });
-  }
-
-  private onClosed(reason: CurvetunError): void {
-    this.reason = reason;
-    this.abortHandshakeRead();
-    this.rejectReady(reason);
-    this.waiters.rejectAll(reason);
-    this.handshakeFrames.length = 0;
-    if (this.tcp.destroyed) {
-      this.finishClose(reason);
-    } else {
-      this.tcp.once('close', () => this.finishClose(reason));
-      if (reason.code === 'ECLOSED' && this.session) {
-        this.flush();
-        // A clean close: flush what was sent, then FIN; bounded so a stuck peer cannot hold us.
-        this.tcp.end();
-        setTimeout(() => this.tcp.destroy(), 2_000).unref();
-      } else {
-        this.tcp.destroy();
-      }
-    }
-  }
-
-  private finishClose(reason: CurvetunError): void {
-    this.tcp.removeAllListeners('data');
-    this.emit('close', reason);
-    if (reason.code !== 'ECLOSED' && this.listenerCount('error') > 0) this.emit('error', reason);
-    this.resolveClosed(reason);
   }
 }
