@@ -97,3 +97,75 @@ test('a missing worker script is a typed EACTOR at start', async (t) => {
   t.is(error.code, 'EACTOR');
   t.regex(error.message, /not found/);
 });
+
+// ---- the shared-memory lane ---------------------------------------------------------------
+
+const LANE = {
+  bytes: { args: 'bytes', result: 'bytes' },
+  pair: { args: { a: 'bytes', b: 'text' }, result: { a: 'text', b: 'bytes' } },
+  typed: { args: 'json', result: 'json' },
+  plain: { args: 'json', result: 'json' },
+  sleep: { args: 'json', result: 'json' },
+  ticks: { args: 'json', result: 'json' },
+} as const;
+
+test('lane: small calls go through shared memory with the results and typed errors of postMessage; overflow takes postMessage', async (t) => {
+  const ref = await actor(t, { greeting: 'lane' }, { lane: LANE });
+  const values = await Promise.all(Array.from({ length: 300 }, (_, i) => ref.call<Uint8Array>('bytes', new Uint8Array([i & 0xff, i >> 8]))));
+  values.forEach((v, i) => t.deepEqual(v, new Uint8Array([i & 0xff, i >> 8])));
+  t.true(ref.calls.lane >= 64, `lane ${ref.calls.lane}`);
+  t.true(ref.calls.port > 0, 'more calls at once than slots: the rest went by postMessage');
+  t.deepEqual(await ref.call('pair', { a: new Uint8Array([1, 2]), b: 'héllo' }), { a: 'héllo', b: new Uint8Array([1, 2]) });
+  const typed = await failure(ref.call('typed', null));
+  t.is(typed.code, 'EAUTH');
+  t.is(typed.message, 'typed failure');
+  const plain = await failure(ref.call('plain', null));
+  t.is(plain.code, 'EACTOR');
+  t.false(plain.message.includes('0123456789abcdef'));
+  t.is(await ref.call('greet'), 'lane', 'a method not on the lane still answers');
+});
+
+test('lane: a value that does not fit a slot, or does not fit the shape, takes postMessage and arrives whole', async (t) => {
+  const ref = await actor(t, { greeting: 'x' }, { lane: LANE });
+  const big = new Uint8Array(5000).map((_, i) => i & 0xff);
+  const before = ref.calls.port;
+  t.deepEqual(await ref.call('bytes', big), big);
+  t.deepEqual(await ref.call('bytes', 'not bytes'), 'not bytes');
+  t.is(ref.calls.port, before + 2);
+});
+
+test('lane: an async handler answers later, and the worker keeps its timers and its mail while it waits on the lane', async (t) => {
+  const ref = await actor(t, { greeting: 'x' }, { lane: LANE });
+  const lane0 = ref.calls.lane;
+  t.is(await ref.call('sleep', 30), 30);
+  t.is(ref.calls.lane, lane0 + 1);
+  const first = await ref.call<number>('ticks', null);
+  await new Promise((r) => setTimeout(r, 400));
+  t.true((await ref.call<number>('ticks', null)) >= first + 2, 'setInterval in the worker kept firing');
+  t.is(await ref.call('greet'), 'x');
+});
+
+test('lane: a worker killed with lane calls in flight fails them EACTOR; the restarted worker answers on a new lane', async (t) => {
+  const ref = await actor(t, { greeting: 'again' }, { lane: LANE, restart: { backoffMs: 5 } });
+  const restarted = new Promise<void>((resolve) => ref.on('restart', () => resolve()));
+  const held = ref.call('sleep', 5000);
+  const lane0 = ref.calls.lane;
+  await ref.kill();
+  t.is((await failure(held)).code, 'EACTOR');
+  await restarted;
+  t.deepEqual(await ref.call('bytes', new Uint8Array([9])), new Uint8Array([9]));
+  t.true(ref.calls.lane > lane0);
+});
+
+test('lane: a lane call past its deadline is ETIMEDOUT; its slot comes back and the lane keeps serving', async (t) => {
+  const ref = await startActor({ name: 'test-actor', script, init: { greeting: 'x' }, callTimeoutMs: 50, lane: LANE });
+  t.teardown(() => ref.stop());
+  // More stalled calls than slots: every one times out, and none of them keeps a slot for good.
+  const stalled = await Promise.all(Array.from({ length: 80 }, () => failure(ref.call('sleep', 300))));
+  t.true(stalled.every((e) => e.code === 'ETIMEDOUT'));
+  await new Promise((r) => setTimeout(r, 400)); // the late replies come back and free their slots
+  const lane0 = ref.calls.lane;
+  const values = await Promise.all(Array.from({ length: 64 }, (_, i) => ref.call('bytes', new Uint8Array([i]))));
+  t.is(values.length, 64);
+  t.is(ref.calls.lane, lane0 + 64, 'all 64 slots are free again');
+});

@@ -7,11 +7,18 @@ import type { BackendChoice } from '../crypto/index.js';
 import { CurvetunError } from '../errors.js';
 import { startActor } from '../runtime/index.js';
 import type { ActorRef, RestartPolicy } from '../runtime/index.js';
+import type { LaneMethods } from '../runtime/lane.js';
 import { CookieCore } from './core.js';
 import type { CookieKeeperOptions, CookieStats } from './core.js';
 import type { CookieWorkerInit } from './cookie-worker.js';
 import { keepRotating } from './rotation.js';
 import type { CookieContents, CookieKeeper } from './types.js';
+
+/** Every handshake seals one cookie and opens one: both take the shared-memory lane (lib/runtime/lane.ts). */
+const COOKIE_LANE: LaneMethods = {
+  seal: { args: { ec: 'bytes', ess: 'bytes' }, result: 'bytes' },
+  open: { args: 'bytes', result: { clientEphemeralPublicKey: 'bytes', serverEphemeralSecretKey: 'bytes' } },
+};
 
 export interface StartCookieKeeperOptions extends CookieKeeperOptions {
   crypto?: BackendChoice;
@@ -59,6 +66,7 @@ export async function startCookieKeeper(options: StartCookieKeeperOptions = {}):
     name: 'cookie-keeper',
     script: new URL('./cookie-worker.js', import.meta.url),
     init,
+    lane: COOKIE_LANE,
     ...(options.restart ? { restart: options.restart } : {}),
   });
   return new WorkerCookieKeeper(actor);

@@ -8,6 +8,7 @@ import { encodePublicKeyText } from '../keys/text.js';
 import { canonicalAddress } from '../net/patterns.js';
 import { startActor } from '../runtime/index.js';
 import type { ActorRef, RestartPolicy } from '../runtime/index.js';
+import type { LaneMethods } from '../runtime/lane.js';
 import type { Classification } from './core.js';
 import type { RegistryStatus, RegistryWorkerInit } from './registry-worker.js';
 import type { Registry, RegistryEntry, Verdict } from './types.js';
@@ -49,6 +50,11 @@ export interface OpenRegistryOptions {
 }
 
 const DEFAULT_TOFU_TIMEOUT_MS = 30_000;
+
+/** A server asks verify once per handshake: it takes the shared-memory lane (lib/runtime/lane.ts). */
+const REGISTRY_LANE: LaneMethods = {
+  verify: { args: { address: 'text', key: 'bytes' }, result: 'json' },
+};
 
 export class WorkerRegistry implements Registry {
   /** One TOFU question per address at a time, so two racing keys cannot both be pinned. */
@@ -161,6 +167,7 @@ export async function openRegistry(options: OpenRegistryOptions): Promise<Worker
     name: 'registry',
     script: new URL('./registry-worker.js', import.meta.url),
     init,
+    lane: REGISTRY_LANE,
     ...(options.restart ? { restart: options.restart } : {}),
   });
   return new WorkerRegistry(actor, options);

@@ -14,6 +14,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { TransferListItem } from 'node:worker_threads';
 import { CurvetunError } from '../errors.js';
+import { LANE_BYTES, LaneClient } from './lane.js';
+import type { LaneMethods, LaneReply } from './lane.js';
 import { errorFromData } from './messages.js';
 import type { Lifecycle, Reply } from './messages.js';
 
@@ -37,6 +39,12 @@ export interface ActorSpec {
   /** Default deadline of a call, in ms (default 10 000). */
   callTimeoutMs?: number;
   restart?: Partial<RestartPolicy>;
+  /**
+   * Methods answered through shared memory instead of postMessage (see lane.ts): the few small
+   * calls on the hot path. Calls with their own timeout or transfer list, and values that do not
+   * fit the lane, still go by postMessage.
+   */
+  lane?: LaneMethods;
 }
 
 export interface CallOptions {
@@ -52,6 +60,8 @@ export interface ActorRef {
   /** Shut down for good; later calls fail with `ECLOSED`. */
   stop(): Promise<void>;
   on(event: 'restart' | 'give-up' | 'exit', listener: (...args: any[]) => void): this;
+  /** Calls sent so far through the shared-memory lane and through postMessage (for monitoring). */
+  readonly calls: { readonly lane: number; readonly port: number };
 }
 
 interface Pending {
@@ -106,6 +116,9 @@ class SupervisedActor extends EventEmitter implements ActorRef {
   private everReady = false;
   private restartTimer: NodeJS.Timeout | null = null;
   private state: 'starting' | 'ready' | 'restarting' | 'stopped' | 'gave-up' = 'starting';
+  /** The shared-memory lane to the current worker, once it is ready (a new one per worker). */
+  private lane: LaneClient | null = null;
+  readonly calls = { lane: 0, port: 0 };
   private readonly policy: RestartPolicy;
   private readonly callTimeoutMs: number;
   private readonly script: { entry: string | URL; eval: boolean };
@@ -121,9 +134,15 @@ class SupervisedActor extends EventEmitter implements ActorRef {
   /** Start (or restart) the worker; resolves when its setup is done, rejects if it fails. */
   spawn(): Promise<void> {
     this.state = 'starting';
+    const laneBuffer = this.spec.lane ? new SharedArrayBuffer(LANE_BYTES) : null;
     const worker = new Worker(this.script.entry, {
       eval: this.script.eval,
-      workerData: { name: this.name, init: this.spec.init, restarts: this.restartCount },
+      workerData: {
+        name: this.name,
+        init: this.spec.init,
+        restarts: this.restartCount,
+        ...(laneBuffer ? { lane: { buffer: laneBuffer, methods: this.spec.lane } } : {}),
+      },
     });
     this.worker = worker;
     // The first start is awaited (startActor), so it keeps the process alive; a restart only
@@ -136,6 +155,7 @@ class SupervisedActor extends EventEmitter implements ActorRef {
           this.lastStartError = null;
           this.everReady = true;
           this.state = 'ready';
+          if (laneBuffer) this.lane = new LaneClient(laneBuffer, this.spec.lane!, (id, reply) => this.settleLane(id, reply));
           this.flush();
           this.refresh();
           resolve();
@@ -168,9 +188,16 @@ class SupervisedActor extends EventEmitter implements ActorRef {
           reject(new CurvetunError('ETIMEDOUT', `${this.name}.${method} did not answer within ${timeoutMs} ms`));
         }
       }, timeoutMs);
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, sent: false });
-      this.queue.push({ id, method, args, transfer: options.transfer });
-      if (this.state === 'ready') this.flush();
+      const pending: Pending = { resolve: resolve as (v: unknown) => void, reject, timer, sent: false };
+      this.pending.set(id, pending);
+      if (this.lane && options.timeoutMs === undefined && options.transfer === undefined && this.lane.post(id, method, args)) {
+        pending.sent = true;
+        this.calls.lane++;
+      } else {
+        this.calls.port++;
+        this.queue.push({ id, method, args, transfer: options.transfer });
+        if (this.state === 'ready') this.flush();
+      }
       this.refresh();
     });
   }
@@ -182,6 +209,7 @@ class SupervisedActor extends EventEmitter implements ActorRef {
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
+    this.dropLane();
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.failAll(new CurvetunError('ECLOSED', `${this.name} was stopped`));
     const worker = this.worker;
@@ -193,27 +221,45 @@ class SupervisedActor extends EventEmitter implements ActorRef {
   private flush(): void {
     const worker = this.worker;
     if (!worker) return;
+    let posted = false;
     for (const out of this.queue.splice(0)) {
       const p = this.pending.get(out.id);
       if (!p) continue; // timed out while waiting
       p.sent = true;
       worker.postMessage({ id: out.id, method: out.method, args: out.args }, out.transfer);
+      posted = true;
     }
+    // A worker waiting on its lane sleeps in Atomics.wait: wake it to read its mail.
+    if (posted) this.lane?.ringForMail();
+  }
+
+  private settleLane(id: number, reply: LaneReply): void {
+    if (reply.ok) this.settle({ id, ok: true, value: reply.value });
+    else this.settleWith(id, (p) => p.reject(reply.error));
+  }
+
+  private dropLane(): void {
+    this.lane?.close();
+    this.lane = null;
   }
 
   private settle(reply: Reply): void {
-    const p = this.pending.get(reply.id);
-    if (!p) return;
-    this.pending.delete(reply.id);
+    this.settleWith(reply.id, (p) => (reply.ok ? p.resolve(reply.value) : p.reject(errorFromData(reply.error))));
+  }
+
+  private settleWith(id: number, how: (p: Pending) => void): void {
+    const p = this.pending.get(id);
+    if (!p) return; // timed out, or failed when its worker died
+    this.pending.delete(id);
     clearTimeout(p.timer);
     this.refresh();
-    if (reply.ok) p.resolve(reply.value);
-    else p.reject(errorFromData(reply.error));
+    how(p);
   }
 
   private onExit(worker: Worker, code: number): void {
     if (worker !== this.worker) return;
     this.worker = null;
+    this.dropLane();
     if (this.state === 'stopped') return;
     // Calls this worker had received may or may not have run: they fail. Queued ones wait.
     this.failWhere((p) => p.sent, new CurvetunError('EACTOR', `${this.name} worker died (exit code ${code}); the call did not complete`));

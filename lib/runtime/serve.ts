@@ -5,6 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { CurvetunError } from '../errors.js';
+import { serveLane } from './lane.js';
+import type { LaneMethods } from './lane.js';
 import { errorToData } from './messages.js';
 import type { Lifecycle, Reply, Request } from './messages.js';
 
@@ -25,7 +27,7 @@ export interface ServeContext {
 export function serveActor(setup: (init: any, context: ServeContext) => Handlers | Promise<Handlers>): void {
   const port = parentPort;
   if (!port) throw new CurvetunError('EACTOR', 'serveActor must run inside a worker thread');
-  const data = (workerData ?? {}) as { name?: string; init?: unknown; restarts?: number };
+  const data = (workerData ?? {}) as { name?: string; init?: unknown; restarts?: number; lane?: { buffer: SharedArrayBuffer; methods: LaneMethods } };
   const name = data.name ?? 'actor';
   const context: ServeContext = { name, restarts: data.restarts ?? 0 };
 
@@ -54,6 +56,8 @@ export function serveActor(setup: (init: any, context: ServeContext) => Handlers
               (error: unknown) => reply({ id: request.id, ok: false, error: errorToData(error, `${name}.${request.method}`) }),
             );
         });
+        // The owner may send the lane's methods this way too; both ways reach the same handlers.
+        if (data.lane) serveLane(data.lane.buffer, data.lane.methods, handlers, errorToData, name);
         port.postMessage({ type: 'ready' } satisfies Lifecycle);
       },
       (error: unknown) => {

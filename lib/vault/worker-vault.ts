@@ -6,9 +6,16 @@
 import { getBackend } from '../crypto/index.js';
 import { startActor } from '../runtime/index.js';
 import type { ActorRef, RestartPolicy } from '../runtime/index.js';
+import type { LaneMethods } from '../runtime/lane.js';
 import type { FileVaultOptions } from './local-vault.js';
 import type { SealedBox, Vault } from './types.js';
 import type { VaultWorkerInit } from './vault-worker.js';
+
+/** The calls every handshake makes take the actor's shared-memory lane (lib/runtime/lane.ts). */
+const VAULT_LANE: LaneMethods = {
+  open: { args: { box: 'bytes', nonce: 'bytes', peer: 'bytes' }, result: 'bytes' },
+  seal: { args: { plaintext: 'bytes', prefix: 'bytes', peer: 'bytes' }, result: { nonce16: 'bytes', box: 'bytes' } },
+};
 
 export interface WorkerVaultOptions extends FileVaultOptions {
   /** Deadline of one vault call, ms (default 10 000). */
@@ -37,6 +44,7 @@ export class WorkerVault implements Vault {
       name: 'vault',
       script: new URL('./vault-worker.js', import.meta.url),
       init,
+      lane: VAULT_LANE,
       ...(options.callTimeoutMs ? { callTimeoutMs: options.callTimeoutMs } : {}),
       ...(options.restart ? { restart: options.restart } : {}),
     });
