@@ -128,6 +128,26 @@ for (const b of backends) {
     }
   });
 
+  test(`${tag} secretboxOpenInPlace leaves the plaintext over the box and returns that view; a forged box is null`, (t) => {
+    t.is(toHex(b.secretboxOpenInPlace(V.box.slice(), V.nonce, V.firstkey)!), toHex(V.message));
+    const key = b.randomBytes(32);
+    const nonce = b.randomBytes(24);
+    for (const len of [0, 1, 64, 4095, 16_384, 65_503]) {
+      const msg = b.randomBytes(len);
+      const frame = new Uint8Array(5 + len + 16);
+      const box = frame.subarray(5);
+      box.set(b.secretbox(msg, nonce, key));
+      const plain = b.secretboxOpenInPlace(box, nonce, key)!;
+      t.is(toHex(plain), toHex(msg), `len ${len}`);
+      t.is(plain.buffer, frame.buffer, 'a view of the same bytes, not a copy');
+      t.is(plain.byteOffset, 5);
+      const forged = b.secretbox(msg, nonce, key);
+      forged[forged.length - 1]! ^= 0x40;
+      t.is(b.secretboxOpenInPlace(forged, nonce, key), null, `forged, len ${len}`);
+    }
+    t.is(b.secretboxOpenInPlace(new Uint8Array(15), nonce, key), null, 'shorter than a tag');
+  });
+
   test(`${tag} forged, truncated and empty boxes give null, never an exception`, (t) => {
     const kA = b.keyPair();
     const kB = b.keyPair();

@@ -61,6 +61,23 @@ for (const name of availableBackends()) {
     t.deepEqual(Buffer.from(server.open(packet)).toString(), 'hello world');
   });
 
+  test(`${name}: openInPlace keeps every rule of open (counter order, direction, tampering) and hands back a view of the frame`, (t) => {
+    const client = new Session(backend, key, 'client');
+    const server = new Session(backend, key, 'server');
+    const m = backend.randomBytes(40_000);
+    const packet = unframe(client.seal(m));
+    const tampered = unframe(client.seal(m));
+    tampered.box[100]! ^= 1;
+    t.is(t.throws(() => server.openInPlace(tampered), { instanceOf: CurvetunError })!.code, 'EAUTH');
+    const later = unframe(client.seal(m));
+    const opened = server.openInPlace(later);
+    t.deepEqual(opened, m);
+    t.is(opened.buffer, later.box.buffer, 'no second buffer');
+    t.is(t.throws(() => server.openInPlace(packet), { instanceOf: CurvetunError })!.code, 'EPROTO', 'an older counter');
+    const own = unframe(client.seal(m));
+    t.is(t.throws(() => client.openInPlace(own), { instanceOf: CurvetunError })!.code, 'EAUTH', 'reflected');
+  });
+
   test(`${name}: a wrong key does not open`, (t) => {
     const client = new Session(backend, key, 'client');
     const server = new Session(backend, backend.randomBytes(32), 'server');

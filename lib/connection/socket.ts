@@ -50,6 +50,8 @@ const HANDSHAKE_READ_AHEAD_BYTES = 16 * 1024;
 /** Frames up to this size are sealed into the pool; larger ones get their own buffer. */
 const SMALL_FRAME_BYTES = 4096;
 const SLAB_BYTES = 64 * 1024;
+/** Messages at least this large are decrypted in place (see receiveFrame). */
+const IN_PLACE_MIN_BYTES = 16 * 1024;
 /** After a clean close has flushed and sent FIN, how long the peer gets to close its side. */
 const CLOSE_GRACE_MS = 2_000;
 /**
@@ -95,6 +97,20 @@ interface SendBatch {
 function asCurvetunError(error: unknown): CurvetunError {
   if (error instanceof CurvetunError) return error;
   return new CurvetunError('EPROTO', 'the handshake failed unexpectedly', { cause: error });
+}
+
+/**
+ * Why a connection ended, as a CurvetunError without a stack trace: the trace would show only our
+ * own event handlers, and capturing it costs more than the rest of a close.
+ */
+function reasonError(code: 'ECLOSED', message: string): CurvetunError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new CurvetunError(code, message);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 // The TCP socket's listeners are shared by every connection: Node calls them with `this` set to
@@ -284,7 +300,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
 
   /** Close the connection after flushing what was sent. Resolves when TCP has closed. */
   close(): Promise<void> {
-    if (!this.reason) this.end('CLOSE', new CurvetunError('ECLOSED', 'the socket was closed locally'));
+    if (!this.reason) this.end('CLOSE', reasonError('ECLOSED', 'the socket was closed locally'));
     if (this.finished) return Promise.resolve();
     return new Promise((resolve) => (this.closeWaiters ??= []).push(resolve));
   }
@@ -366,7 +382,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     clearTimeout(run.timer);
     const reader = run.reader;
     run.reader = null;
-    reader?.reject(new CurvetunError('ECLOSED', 'handshake abandoned'));
+    reader?.reject(reasonError('ECLOSED', 'handshake abandoned'));
   }
 
   private enterConnected(): void {
@@ -454,12 +470,12 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
 
   /** @internal */
   peerEnded(): void {
-    if (!this.reason) this.end('CLOSE', new CurvetunError('ECLOSED', this.peerClosedMessage()));
+    if (!this.reason) this.end('CLOSE', reasonError('ECLOSED', this.peerClosedMessage()));
   }
 
   /** @internal */
   tcpClosed(): void {
-    if (!this.reason) this.end('CLOSE', new CurvetunError('ECLOSED', this.peerClosedMessage()));
+    if (!this.reason) this.end('CLOSE', reasonError('ECLOSED', this.peerClosedMessage()));
     else this.finishClose();
   }
 
@@ -469,7 +485,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     const code = err.code ?? 'socket error';
     // A reset right after our Vouch is how a refusing server usually looks from here.
     const refused = this.role === 'client' && this.session !== null && !this.receivedAny;
-    this.end('FAIL', new CurvetunError('ECLOSED', refused ? `${this.peerClosedMessage()} (${code})` : `connection error: ${code}`));
+    this.end('FAIL', reasonError('ECLOSED', refused ? `${this.peerClosedMessage()} (${code})` : `connection error: ${code}`));
   }
 
   // ---- receive path ------------------------------------------------------------------------
@@ -482,7 +498,10 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
       if (packet.type !== 'message') {
         throw new CurvetunError('EPROTO', `expected a message packet after the handshake, got a ${packet.type} packet`);
       }
-      message = this.session!.open(packet);
+      // A large message is opened over its own frame bytes and handed out as a view of them: no
+      // second 64 KiB buffer per bulk message. A small one gets an array of its own, so a message
+      // kept by the application never pins a whole TCP chunk.
+      message = packet.box.length >= IN_PLACE_MIN_BYTES ? this.session!.openInPlace(packet) : this.session!.open(packet);
     } catch (error) {
       this.end('FAIL', error as CurvetunError);
       return false;

@@ -52,6 +52,13 @@ export interface CryptoBackend {
   /** `crypto_secretbox_open_easy`: the plaintext, or `null` when the box does not authenticate. */
   secretboxOpen(box: Uint8Array, nonce: Uint8Array, sharedKey: Uint8Array): Uint8Array | null;
 
+  /**
+   * The same, written over the box itself: on success the plaintext is the box's first
+   * `box.length - 16` bytes (returned as a plain Uint8Array view of them); `null` when the box does not authenticate (its bytes are then unspecified).
+   * The data path opens large messages this way, so a message costs no second buffer.
+   */
+  secretboxOpenInPlace(box: Uint8Array, nonce: Uint8Array, sharedKey: Uint8Array): Uint8Array | null;
+
   /** `crypto_box_easy`, the same as `secretbox` under `beforenm(peerPublicKey, secretKey)`. */
   box(message: Uint8Array, nonce: Uint8Array, peerPublicKey: Uint8Array, secretKey: Uint8Array): Uint8Array;
 

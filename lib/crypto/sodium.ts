@@ -94,6 +94,15 @@ export function createSodiumBackend(sodium: SodiumNative): CryptoBackend {
       const out = new Uint8Array(box.length - 16);
       return sodium.crypto_secretbox_open_easy(out, box, nonce, key) ? out : null;
     },
+    secretboxOpenInPlace(box, nonce, key) {
+      checkNonce(nonce);
+      checkSharedKey(key);
+      if (!boxLongEnough(box)) return null;
+      // libsodium checks the tag before it writes anything, and copes with the output overlapping the box.
+      // A plain Uint8Array view even when the box sits in a Buffer, like every other opened message.
+      const plain = new Uint8Array(box.buffer, box.byteOffset, box.length - 16);
+      return sodium.crypto_secretbox_open_easy(plain, box, nonce, key) ? plain : null;
+    },
     box(message, nonce, peer, secretKey) {
       return backend.secretbox(message, nonce, backend.beforenm(peer, secretKey));
     },

@@ -57,7 +57,7 @@ export class SecretboxScratch {
   }
 }
 
-export function makeTweetnaclSecretbox(): Pick<CryptoBackend, 'secretbox' | 'secretboxInto' | 'secretboxOpen'> {
+export function makeTweetnaclSecretbox(): Pick<CryptoBackend, 'secretbox' | 'secretboxInto' | 'secretboxOpen' | 'secretboxOpenInPlace'> {
   const scratch = new SecretboxScratch();
   return {
     secretbox(message, nonce, key) {
@@ -77,6 +77,16 @@ export function makeTweetnaclSecretbox(): Pick<CryptoBackend, 'secretbox' | 'sec
       checkSharedKey(key);
       if (!boxLongEnough(box)) return null;
       return scratch.open(box, nonce, key);
+    },
+    secretboxOpenInPlace(box, nonce, key) {
+      checkNonce(nonce);
+      checkSharedKey(key);
+      if (!boxLongEnough(box)) return null;
+      // tweetnacl opens into its own scratch; copying back keeps the caller's one-buffer contract.
+      const plain = scratch.open(box, nonce, key);
+      if (plain === null) return null;
+      box.set(plain, 0);
+      return new Uint8Array(box.buffer, box.byteOffset, plain.length);
     },
   };
 }

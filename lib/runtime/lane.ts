@@ -36,7 +36,8 @@ const REQUESTS = 0; // bumped by the owner for each request (and to wake the wor
 const REPLIES = 1; // bumped by the worker for each reply
 const STOP = 2; // set by the owner when the lane is abandoned
 const MAIL = 3; // set by the owner when a postMessage is waiting: the worker should visit its event loop
-const HEADER_BYTES = 16;
+const SLEEPING = 4; // set by the worker while it blocks in Atomics.wait: only then does a request need a wake-up call
+const HEADER_BYTES = 32;
 
 // Slots.
 const SLOTS = 64;
@@ -181,8 +182,7 @@ export class LaneClient {
     v.slotInts[v.at(slot, 1)] = v.names.indexOf(method);
     v.slotInts[v.at(slot, 2)] = length;
     Atomics.store(v.slotInts, v.at(slot, 0), REQUEST);
-    Atomics.add(v.header, REQUESTS, 1);
-    Atomics.notify(v.header, REQUESTS);
+    this.ring();
     this.inFlight++;
     this.watch();
     return true;
@@ -190,10 +190,20 @@ export class LaneClient {
 
   /** A postMessage is on its way: wake the worker so it visits its event loop. */
   ringForMail(): void {
-    const v = this.view;
-    Atomics.store(v.header, MAIL, 1);
-    Atomics.add(v.header, REQUESTS, 1);
-    Atomics.notify(v.header, REQUESTS);
+    Atomics.store(this.view.header, MAIL, 1);
+    this.ring();
+  }
+
+  /**
+   * Bump the doorbell, and wake the worker only if it sleeps: a futex wake is a system call, and
+   * under load the worker is often still busy with earlier requests. (It sets SLEEPING before it
+   * compares the doorbell in Atomics.wait, and we read SLEEPING after bumping, so one of the two
+   * always sees the other: no request is left unseen.)
+   */
+  private ring(): void {
+    const h = this.view.header;
+    Atomics.add(h, REQUESTS, 1);
+    if (Atomics.load(h, SLEEPING) === 1) Atomics.notify(h, REQUESTS);
   }
 
   /** Stop using the lane (the worker died or is stopping): nothing in it will be answered. */
@@ -326,7 +336,10 @@ export function serveLane(buffer: SharedArrayBuffer, methods: LaneMethods, handl
       const seen = Atomics.load(v.header, REQUESTS);
       if (answerWaiting()) return resume();
       if (Atomics.exchange(v.header, MAIL, 0) === 1) return resume();
-      if (Atomics.wait(v.header, REQUESTS, seen, IDLE_WAIT_MS) === 'timed-out') return resume();
+      Atomics.store(v.header, SLEEPING, 1);
+      const woke = Atomics.wait(v.header, REQUESTS, seen, IDLE_WAIT_MS);
+      Atomics.store(v.header, SLEEPING, 0);
+      if (woke === 'timed-out') return resume();
     }
   }
 
