@@ -14,7 +14,7 @@ import type { Backend, TransportName } from './transports.js';
 const quick = process.argv.includes('--quick');
 const D = quick ? 0.25 : 3; // seconds per throughput / handshake figure
 const IDLE_MEM = quick ? 300 : 1000;
-const IDLE_GROWTH = quick ? 500 : 10_000;
+const IDLE_GROWTH = quick ? 700 : 10_000;
 const GROWTH_HANDSHAKES = quick ? 20 : 200;
 const RTT = quick ? { count: 100, warmup: 20 } : { count: 3000, warmup: 500 };
 
@@ -23,6 +23,7 @@ interface Figures {
   smallMsgPerSec: number;
   rttP50us: number;
   rttP99us: number;
+  rttPinnedP50us: number;
   handshakesSeqPerSec: number;
   handshakes16PerSec: number;
   memPerIdleConnBytes: number;
@@ -81,6 +82,25 @@ async function client(transport: TransportName, backend: Backend, port: number, 
   return p;
 }
 
+/** Pin the server's main thread to CPU 0 and the client's to CPU 1 while `run` runs (NaN without taskset). */
+async function pinned(server: Proc, client: Proc, run: () => Promise<number>): Promise<number> {
+  const all = `0-${cpus().length - 1}`;
+  const pin = (p: Proc, cpu: string) => execFileSync('taskset', ['-p', '-c', cpu, String(p.child.pid)], { stdio: 'ignore' });
+  try {
+    if (cpus().length < 2) return NaN;
+    pin(server, '0');
+    pin(client, '1');
+  } catch {
+    return NaN; // no taskset here: the figure is left out, not guessed
+  }
+  try {
+    return await run();
+  } finally {
+    pin(server, all);
+    pin(client, all);
+  }
+}
+
 /** Wait until the server has counted `expected` bytes (bounded), then read its counters. */
 async function drained(s: Proc, expected: number) {
   let stats = await s.ask<{ bytes: number; messages: number; first: number; last: number }>('stats');
@@ -116,6 +136,10 @@ async function measure(transport: TransportName, backend: Backend): Promise<Figu
   const rtt = await c.ask<{ p50: number; p99: number }>('rtt', [RTT.count, RTT.warmup]);
   f.rttP50us = rtt.p50;
   f.rttP99us = rtt.p99;
+  // The same ping-pong with the two main threads held on different CPUs, as two hosts would be:
+  // unpinned, where the scheduler happens to put the two processes moved the figure above by up
+  // to 2× between runs of one transport.
+  f.rttPinnedP50us = await pinned(s.p, c, async () => (await c.ask<{ p50: number }>('rtt', [RTT.count, RTT.warmup])).p50);
   trace('handshakes');
   const seq = await c.ask<{ count: number; seconds: number; meanMs: number }>('handshakes', [D, 1]);
   f.handshakesSeqPerSec = seq.count / seq.seconds;
@@ -132,8 +156,13 @@ async function measure(transport: TransportName, backend: Backend): Promise<Figu
   for (let i = 0; i < 100 && (await s.p.ask<{ connections: number }>('stats')).connections > 0; i++) {
     await new Promise((r) => setTimeout(r, 50));
   }
-  const memBefore = await s.p.ask<{ heap: number; rss: number; connections: number }>('mem');
+  // The cost of one more idle connection: IDLE_MEM are opened first (so pools, caches and code
+  // that the first connections warm up are in place), then IDLE_MEM more, and only the second
+  // step is counted. A single before/after step was thrown off by whatever the earlier scenarios
+  // left for the garbage collector (one run gave a negative figure).
   const idle = await client(transport, backend, s.port, s.key);
+  await idle.ask('idle', [IDLE_MEM]);
+  const memBefore = await s.p.ask<{ heap: number; rss: number; connections: number }>('mem');
   await idle.ask('idle', [IDLE_MEM]);
   const memAfter = await s.p.ask<{ heap: number; rss: number; connections: number }>('mem');
   const opened = Math.max(1, memAfter.connections - memBefore.connections);
@@ -143,7 +172,7 @@ async function measure(transport: TransportName, backend: Backend): Promise<Figu
   f.memPerIdleConnBytes = (memAfter.heap - memBefore.heap) / opened;
 
   trace('growth');
-  await idle.ask('idle', [IDLE_GROWTH - IDLE_MEM]);
+  await idle.ask('idle', [IDLE_GROWTH - 2 * IDLE_MEM]);
   const hs1 = await c.ask<{ meanMs: number }>('handshakes', [30, 1, GROWTH_HANDSHAKES]);
   const rtt1 = await c.ask<{ p50: number }>('rtt', [RTT.count / 2, RTT.warmup]);
   f.growthHandshakeRatio = hs1.meanMs / hs0.meanMs;
@@ -201,13 +230,14 @@ const rows: [keyof Figures, string, number][] = [
   ['smallMsgPerSec', 'small msg/s (64 bytes, pipelined)', 0],
   ['rttP50us', 'round trip p50 µs (1 KiB)', 0],
   ['rttP99us', 'round trip p99 µs (1 KiB)', 0],
+  ['rttPinnedP50us', 'round trip p50 µs (1 KiB), main threads pinned to CPU 0 / 1', 0],
   ['handshakesSeqPerSec', 'handshakes/s, sequential', 0],
   ['handshakes16PerSec', 'handshakes/s, 16 concurrent', 0],
   ['memPerIdleConnBytes', `server heap bytes per idle connection (${IDLE_MEM})`, 0],
   ['growthHandshakeRatio', `handshake time, ${IDLE_GROWTH} idle vs none`, 2],
   ['growthRttRatio', `round trip, ${IDLE_GROWTH} idle vs none`, 2],
 ];
-const fmt = (v: number, digits: number) => v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (v: number, digits: number) => (Number.isFinite(v) ? v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–');
 const header = `| figure | ${columns.map((c) => c.name).join(' | ')} |`;
 const lines = [header, `|---|${columns.map(() => '---').join('|')}|`];
 for (const [key, label, digits] of rows) {

@@ -256,6 +256,30 @@ for (const c of tamperCases) {
   });
 }
 
+test.serial('a flipped byte in a 60 000-byte message (opened in place) is refused; untampered ones arrive intact', async (t) => {
+  const listener = await world.listen({ handshakeTimeout: 2000 });
+  const received: Uint8Array[] = [];
+  const serverSide = listener.accept({ timeout: 5000 }).then((socket) => {
+    socket.on('message', (m) => received.push(new Uint8Array(m)));
+    return new Promise<CurvetunError>((resolve) => socket.once('close', resolve));
+  });
+  // Client frames: Hello 0, Vouch 1, then messages 2, 3, 4: the third message is tampered with.
+  const proxy = await startProxy(listener.address().port, (payload, ctx) => {
+    if (ctx.direction === 'toServer' && ctx.index === 4) payload[payload.length - 1000]! ^= 0x20;
+    return [payload];
+  });
+  t.teardown(() => proxy.close());
+  const client = await connect('127.0.0.1', proxy.port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 5000 });
+  const big = (fill: number) => new Uint8Array(60_000).map((_, i) => (i * 7 + fill) & 0xff);
+  for (const fill of [1, 2, 3]) await client.send(big(fill));
+  const reason = await within(serverSide, 5000, 'the server closing the tampered connection');
+  t.is(reason.code, 'EAUTH');
+  t.is(received.length, 2, 'the two untampered messages were delivered, the tampered one never');
+  t.deepEqual(received[0], big(1));
+  t.deepEqual(received[1], big(2));
+  await client.close();
+});
+
 test.serial('a replayed message on the same connection is refused', async (t) => {
   const listener = await world.listen();
   const proxy = await startProxy(listener.address().port, (payload, ctx) =>
