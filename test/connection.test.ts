@@ -10,6 +10,7 @@ import { connect, CurvetunError } from '../lib/index.js';
 import type { CurvetunSocket, Listener } from '../lib/index.js';
 import { MAGIC_MESSAGE } from '../lib/protocol/index.js';
 import { bytes, echoServer, makeWorld, within } from './helpers/fixtures.js';
+import type { Vault } from '../lib/vault/types.js';
 import type { World } from './helpers/fixtures.js';
 import { replay, startProxy } from './helpers/proxy.js';
 
@@ -277,6 +278,25 @@ test.serial('a flipped byte in a 60 000-byte message (opened in place) is refuse
   t.is(received.length, 2, 'the two untampered messages were delivered, the tampered one never');
   t.deepEqual(received[0], big(1));
   t.deepEqual(received[1], big(2));
+  await client.close();
+});
+
+test.serial('a vault adapter without openHello (only open and seal) serves handshakes through two vault calls', async (t) => {
+  const inner = world.serverVault;
+  let calls = 0;
+  const minimal: Vault = {
+    publicKey: inner.publicKey,
+    open: (box, nonce, peer) => (calls++, inner.open(box, nonce, peer)),
+    seal: (plaintext, prefix, peer) => (calls++, inner.seal(plaintext, prefix, peer)),
+    safeNonce: () => inner.safeNonce(),
+    close: async () => undefined,
+  };
+  const listener = await world.listen({ vault: minimal });
+  void echoServer(listener);
+  const client = await connect('127.0.0.1', listener.address().port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 5000 });
+  await client.send('plain adapter');
+  t.is(Buffer.from(await client.recv({ timeout: 5000 })).toString(), 'plain adapter');
+  t.is(calls, 3, 'Hello opened, Cookie box sealed, vouch opened: all by the vault');
   await client.close();
 });
 

@@ -57,6 +57,37 @@ for (const adapter of adapters) {
     t.deepEqual(await vault.open(box, nonce, peer.publicKey), message);
   });
 
+  test(`${adapter.name}: openHello gives the Hello's plaintext, the key the client holds and a fresh safe nonce; a box that does not open gives no key`, async (t) => {
+    const file = join(dir, `${adapter.name}-hello`);
+    const vault = await adapter.open(file);
+    t.teardown(() => vault.close());
+    t.truthy(vault.openHello, 'every adapter here has the one-round-trip Hello');
+    const ephemeral = backend.keyPair();
+    const clientKey = backend.beforenm(vault.publicKey, ephemeral.secretKey); // what the client computes
+    const nonce = backend.randomBytes(24);
+    const zeros = new Uint8Array(64);
+    const box = backend.secretbox(zeros, nonce, clientKey);
+    const first = await vault.openHello!(box, nonce, ephemeral.publicKey);
+    t.deepEqual(first.plaintext, zeros);
+    t.deepEqual(first.sharedKey, clientKey);
+    const second = await vault.openHello!(box, nonce, ephemeral.publicKey);
+    const scramble = scrambleKeyOf(file);
+    t.true(counterOf(second.nonce16, scramble) > counterOf(first.nonce16, scramble), 'a new safe nonce each time');
+    // A Cookie box sealed with what came back opens on the client's side.
+    const cookieBox = backend.secretbox(backend.randomBytes(128), longTermNonce(PREFIX_COOKIE, first.nonce16), first.sharedKey);
+    t.truthy(backend.secretboxOpen(cookieBox, longTermNonce(PREFIX_COOKIE, first.nonce16), clientKey));
+    // Someone who does not hold the key (a forged box, or another client's ephemeral key) gets nothing.
+    const forged = box.slice();
+    forged[20]! ^= 1;
+    const refused = await t.throwsAsync(vault.openHello!(forged, nonce, ephemeral.publicKey), { instanceOf: CurvetunError });
+    t.is(refused!.code, 'EAUTH');
+    const stranger = await t.throwsAsync(vault.openHello!(box, nonce, backend.keyPair().publicKey), { instanceOf: CurvetunError });
+    t.is(stranger!.code, 'EAUTH');
+    t.false(/[0-9a-f]{64}/i.test(refused!.message + stranger!.message), 'no key bytes in the errors');
+    const bad = await t.throwsAsync(vault.openHello!(box, nonce.subarray(0, 10), ephemeral.publicKey), { instanceOf: CurvetunError });
+    t.is(bad!.code, 'EINVAL');
+  });
+
   test(`${adapter.name}: 100 000 safe nonces, no repeat, counters strictly increasing`, async (t) => {
     t.timeout(120_000);
     const file = join(dir, `${adapter.name}-many`);

@@ -104,19 +104,33 @@ export async function serverHandshake(io: HandshakeIO, options: ServerHandshakeO
   // The vault (opening the Hello) and the cookie keeper (sealing the cookie) work at the same time;
   // the cookie is used only if the Hello opens.
   const ephemeral = backend.keyPair();
-  const [zeros, cookieBytes] = await Promise.all([
-    // Opening the Hello proves the client knows our public key.
-    vault.open(hello.box, shortTermNonce(PREFIX_HELLO, HELLO_COUNTER), clientEphemeralKey),
-    cookies.seal(clientEphemeralKey, ephemeral.secretKey),
-  ]);
-  if (zeros.length !== HELLO_ZEROS || zeros.some((b) => b !== 0)) {
-    throw new CurvetunError('EPROTO', 'the Hello box must hold 64 zero bytes');
-  }
+  const helloNonce = shortTermNonce(PREFIX_HELLO, HELLO_COUNTER);
+  const cookieBytesPromise = cookies.seal(clientEphemeralKey, ephemeral.secretKey);
+  cookieBytesPromise.catch(() => undefined); // awaited below; never an unhandled rejection if the Hello fails first
   const cookieInner = new Uint8Array(KEY + COOKIE_BYTES);
   cookieInner.set(ephemeral.publicKey, 0);
-  cookieInner.set(cookieBytes, KEY);
-  const sealed = await vault.seal(cookieInner, PREFIX_COOKIE, clientEphemeralKey);
-  io.send(encodeCookie({ nonce16: sealed.nonce16, box: sealed.box }));
+  let cookiePacket: Uint8Array;
+  if (vault.openHello) {
+    // One round trip: the vault hands back the Hello's key (the client holds it too) and a safe
+    // nonce, and the Cookie box is sealed here.
+    const [opened, cookieBytes] = await Promise.all([vault.openHello(hello.box, helloNonce, clientEphemeralKey), cookieBytesPromise]);
+    try {
+      checkHelloPlaintext(opened.plaintext);
+      cookieInner.set(cookieBytes, KEY);
+      const box = backend.secretbox(cookieInner, longTermNonce(PREFIX_COOKIE, opened.nonce16), opened.sharedKey);
+      cookiePacket = encodeCookie({ nonce16: opened.nonce16, box });
+    } finally {
+      opened.sharedKey.fill(0);
+    }
+  } else {
+    // Opening the Hello proves the client knows our public key.
+    const [zeros, cookieBytes] = await Promise.all([vault.open(hello.box, helloNonce, clientEphemeralKey), cookieBytesPromise]);
+    checkHelloPlaintext(zeros);
+    cookieInner.set(cookieBytes, KEY);
+    const sealed = await vault.seal(cookieInner, PREFIX_COOKIE, clientEphemeralKey);
+    cookiePacket = encodeCookie({ nonce16: sealed.nonce16, box: sealed.box });
+  }
+  io.send(cookiePacket);
 
   const vouch = expect(await io.next(), 'vouch');
   if (vouch.counter !== VOUCH_COUNTER) {
@@ -148,6 +162,12 @@ export async function serverHandshake(io: HandshakeIO, options: ServerHandshakeO
     throw new CurvetunError('EAUTH', 'the client key did not vouch for this connection');
   }
   return { session: new Session(backend, sessionKey, 'server'), peerKey: clientKey };
+}
+
+function checkHelloPlaintext(plaintext: Uint8Array): void {
+  if (plaintext.length !== HELLO_ZEROS || plaintext.some((b) => b !== 0)) {
+    throw new CurvetunError('EPROTO', 'the Hello box must hold 64 zero bytes');
+  }
 }
 
 function expect<T extends Packet['type']>(packet: Packet, type: T): Extract<Packet, { type: T }> {

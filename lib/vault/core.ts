@@ -11,7 +11,7 @@ import { CurvetunError } from '../errors.js';
 import { longTermNonce } from '../protocol/nonce.js';
 import { scramble } from '../protocol/tea.js';
 import type { CounterSource } from './counter.js';
-import type { SealedBox } from './types.js';
+import type { HelloOpening, SealedBox } from './types.js';
 
 export interface VaultCoreOptions {
   backend: CryptoBackend;
@@ -65,6 +65,23 @@ export class VaultCore {
     const nonce16 = this.safeNonce();
     const box = this.options.backend.secretbox(plaintext, longTermNonce(prefix, nonce16), this.sharedKey(peer));
     return { nonce16, box };
+  }
+
+  /**
+   * See `Vault.openHello`. The key with an ephemeral peer is made fresh and not cached: it serves
+   * one connection, and would only push long-term peers out of the cache.
+   */
+  openHello(box: unknown, nonce: unknown, clientEphemeralKey: unknown): HelloOpening {
+    check('the box', box);
+    check('the nonce', nonce, 24);
+    check('the client ephemeral key', clientEphemeralKey, 32);
+    const sharedKey = this.options.withSecret((secret) => this.options.backend.beforenm(clientEphemeralKey, secret));
+    const plaintext = this.options.backend.secretboxOpen(box, nonce, sharedKey);
+    if (plaintext === null) {
+      sharedKey.fill(0);
+      throw new CurvetunError('EAUTH', 'the Hello box did not open with our long-term key');
+    }
+    return { plaintext, sharedKey, nonce16: this.safeNonce() };
   }
 
   /** `scramble(counter:u64be · 8 random bytes)`. */

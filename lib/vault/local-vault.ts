@@ -11,7 +11,7 @@ import type { Identity } from '../keys/generate.js';
 import { FileCounter, MemoryCounter } from './counter.js';
 import type { CounterSource } from './counter.js';
 import { VaultCore } from './core.js';
-import type { SealedBox, Vault } from './types.js';
+import type { HelloOpening, SealedBox, Vault } from './types.js';
 
 export interface FileVaultOptions {
   /** The secret key file (its public half is `<file>.pub`, its nonce counter `<file>.counter`). */
@@ -76,6 +76,10 @@ export class LocalVault implements Vault {
 
   async safeNonce(): Promise<Uint8Array> {
     return this.live().safeNonce();
+  }
+
+  async openHello(box: Uint8Array, nonce: Uint8Array, clientEphemeralKey: Uint8Array): Promise<HelloOpening> {
+    return this.live().openHello(box, nonce, clientEphemeralKey);
   }
 
   async close(): Promise<void> {

@@ -12,7 +12,7 @@ import { loadIdentity } from '../keys/generate.js';
 import { FileCounter } from './counter.js';
 import { VaultCore } from './core.js';
 import type { FileVaultOptions } from './local-vault.js';
-import type { SealedBox, Vault } from './types.js';
+import type { HelloOpening, SealedBox, Vault } from './types.js';
 
 export class SodiumVault implements Vault {
   private closed = false;
@@ -70,6 +70,10 @@ export class SodiumVault implements Vault {
 
   async safeNonce(): Promise<Uint8Array> {
     return this.live().safeNonce();
+  }
+
+  async openHello(box: Uint8Array, nonce: Uint8Array, clientEphemeralKey: Uint8Array): Promise<HelloOpening> {
+    return this.live().openHello(box, nonce, clientEphemeralKey);
   }
 
   async close(): Promise<void> {

@@ -18,6 +18,21 @@ export interface SealedBox {
   box: Uint8Array;
 }
 
+/** What `openHello` gives back. */
+export interface HelloOpening {
+  /** The Hello box's plaintext (the protocol wants 64 zero bytes; the handshake checks). */
+  plaintext: Uint8Array;
+  /**
+   * beforenm(EC, Ss) = beforenm(S, ECs): the key of this connection's Hello and Cookie boxes. The
+   * client computed the same key to make its Hello, so this reveals nothing the peer does not
+   * hold, and it is released only against a Hello box that opens with it. The caller wipes it
+   * once the Cookie box is sealed.
+   */
+  sharedKey: Uint8Array;
+  /** A fresh safe nonce (16 bytes) for the Cookie box, made by the vault like every other. */
+  nonce16: Uint8Array;
+}
+
 export interface Vault {
   /** The long-term public key (32 bytes). Available once the vault is open. */
   readonly publicKey: Uint8Array;
@@ -36,6 +51,17 @@ export interface Vault {
 
   /** 16 bytes: a never-repeating counter with 8 random bytes, scrambled under the vault's scramble key. */
   safeNonce(): Promise<Uint8Array>;
+
+  /**
+   * Optional, for speed: the server's first step in one call. Opens the Hello box sent by the
+   * client ephemeral key `clientEphemeralKey` under `nonce` and, only if it opens, returns the
+   * plaintext, that box's key and a safe nonce, so the server seals its Cookie box itself without
+   * a second round trip to the vault. Rejects `EAUTH` (no key returned) when the box does not
+   * open. The key is per connection and shared with the client; long-term shared keys (with a
+   * client's long-term key) never leave the vault. Adapters without it are used through
+   * `open` + `seal`.
+   */
+  openHello?(box: Uint8Array, nonce: Uint8Array, clientEphemeralKey: Uint8Array): Promise<HelloOpening>;
 
   /** Release the vault (stop its worker, wipe secure memory). Idempotent. */
   close(): Promise<void>;

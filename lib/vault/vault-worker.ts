@@ -36,6 +36,7 @@ serveActor((init: VaultWorkerInit, { restarts }) => {
     open: ({ box, nonce, peer }: { box: Uint8Array; nonce: Uint8Array; peer: Uint8Array }) => core.open(box, nonce, peer),
     seal: ({ plaintext, prefix, peer }: { plaintext: Uint8Array; prefix: Uint8Array; peer: Uint8Array }) => core.seal(plaintext, prefix, peer),
     safeNonce: () => core.safeNonce(),
+    openHello: ({ box, nonce, peer }: { box: Uint8Array; nonce: Uint8Array; peer: Uint8Array }) => core.openHello(box, nonce, peer),
     safeNonces: (count: number) => Array.from({ length: Math.min(Math.max(0, count | 0), 100_000) }, () => core.safeNonce()),
   };
 });

@@ -8,13 +8,14 @@ import { startActor } from '../runtime/index.js';
 import type { ActorRef, RestartPolicy } from '../runtime/index.js';
 import type { LaneMethods } from '../runtime/lane.js';
 import type { FileVaultOptions } from './local-vault.js';
-import type { SealedBox, Vault } from './types.js';
+import type { HelloOpening, SealedBox, Vault } from './types.js';
 import type { VaultWorkerInit } from './vault-worker.js';
 
 /** The calls every handshake makes take the actor's shared-memory lane (lib/runtime/lane.ts). */
 const VAULT_LANE: LaneMethods = {
   open: { args: { box: 'bytes', nonce: 'bytes', peer: 'bytes' }, result: 'bytes' },
   seal: { args: { plaintext: 'bytes', prefix: 'bytes', peer: 'bytes' }, result: { nonce16: 'bytes', box: 'bytes' } },
+  openHello: { args: { box: 'bytes', nonce: 'bytes', peer: 'bytes' }, result: { plaintext: 'bytes', sharedKey: 'bytes', nonce16: 'bytes' } },
 };
 
 export interface WorkerVaultOptions extends FileVaultOptions {
@@ -62,6 +63,10 @@ export class WorkerVault implements Vault {
 
   safeNonce(): Promise<Uint8Array> {
     return this.actor.call('safeNonce');
+  }
+
+  openHello(box: Uint8Array, nonce: Uint8Array, clientEphemeralKey: Uint8Array): Promise<HelloOpening> {
+    return this.actor.call('openHello', { box, nonce, peer: clientEphemeralKey });
   }
 
   /** Many safe nonces in one round trip (at most 100 000). */
