@@ -175,7 +175,10 @@ export class LaneClient {
     const slot = this.free[this.free.length - 1]!;
     const v = this.view;
     const length = writeValue(spec.args, args, v.bytes, v.payload(slot), v.payload(slot) + PAYLOAD_BYTES);
-    if (length < 0) return false;
+    if (length < 0) {
+      v.wipe(slot, PAYLOAD_BYTES); // the fields that did fit may hold secrets
+      return false;
+    }
     this.free.pop();
     this.owners[slot] = id;
     this.methodBySlot[slot] = method;
