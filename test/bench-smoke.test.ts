@@ -3,7 +3,7 @@
  * every curvetun backend) and writes every figure. No timing thresholds here: figures are judged
  * in the full benchmark, not in tests.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 
@@ -35,6 +35,18 @@ test('npm run bench -- --quick produces every figure for every transport', async
     for (const name of ['bulkMBps', 'smallMsgPerSec', 'rttP50us', 'rttP99us', 'handshakesSeqPerSec', 'handshakes16PerSec', 'memPerIdleConnBytes', 'growthHandshakeRatio', 'growthRttRatio']) {
       t.true(Number.isFinite(figures[name]) && figures[name]! > 0, `${column}.${name} = ${figures[name]}`);
     }
+  }
+  // The pinned round trip is left out only where taskset is missing.
+  let taskset = true;
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+  } catch {
+    taskset = false;
+  }
+  for (const [column, figures] of Object.entries<Record<string, number>>(report.results)) {
+    const pinned = figures.rttPinnedP50us;
+    if (taskset) t.true(Number.isFinite(pinned) && pinned! > 0, `${column}.rttPinnedP50us = ${pinned}`);
+    else t.true(pinned === null || Number.isNaN(pinned), `${column}.rttPinnedP50us without taskset`);
   }
   for (const [backend, mbps] of Object.entries<number>(report.ceilingMBps)) t.true(Number.isFinite(mbps) && mbps > 0, `ceiling ${backend}`);
   t.truthy(report.machine.node && report.versions.tweetnacl && report.command);

@@ -281,6 +281,25 @@ test.serial('a flipped byte in a 60 000-byte message (opened in place) is refuse
   await client.close();
 });
 
+test.serial('a listener whose backlog is full closes the connection that completes its handshake; the queued one is still accepted', async (t) => {
+  const listener = await world.listen({ backlog: 1 });
+  const port = listener.address().port;
+  const first = await connect('127.0.0.1', port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 5000 });
+  // The client is connected once its Vouch is out; wait (bounded) until the server has queued it.
+  for (let i = 0; i < 100 && listener.stats.accepted < 1; i++) await new Promise((r) => setTimeout(r, 20));
+  t.is(listener.stats.accepted, 1);
+  const second = await connect('127.0.0.1', port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 5000 });
+  // The server closes the second one right after its handshake (from inside entering 'connected').
+  const error = await t.throwsAsync(second.recv({ timeout: 5000 }), { instanceOf: CurvetunError });
+  t.is(error!.code, 'ECLOSED');
+  t.is(listener.stats.accepted, 2);
+  const accepted = await listener.accept({ timeout: 5000 });
+  t.is(accepted.state, 'connected');
+  await first.send('still here');
+  t.is(Buffer.from(await accepted.recv({ timeout: 5000 })).toString(), 'still here');
+  await Promise.all([first.close(), accepted.close()]);
+});
+
 test.serial('a vault adapter without openHello (only open and seal) serves handshakes through two vault calls', async (t) => {
   const inner = world.serverVault;
   let calls = 0;

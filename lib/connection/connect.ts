@@ -48,7 +48,7 @@ export async function openClientSocket(host: string, port: number, config: Conne
     rejectEarly = undefined;
     tcp.removeAllListeners('error');
     const { backend, vault, serverKey } = config;
-    const client = await new Promise<CurvetunSocket>((resolve, reject) => {
+    return await new Promise<CurvetunSocket>((resolve, reject) => {
       socket = new CurvetunSocket(
         tcp,
         'client',
@@ -61,7 +61,6 @@ export async function openClientSocket(host: string, port: number, config: Conne
         (error) => (error ? reject(error) : resolve(socket!)),
       );
     });
-    return client;
   } catch (error) {
     tcp.destroy();
     throw error;

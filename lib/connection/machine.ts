@@ -97,9 +97,9 @@ export class LifecycleState {
     let step = this.steps.get(event);
     if (step === undefined) {
       const [after, actions] = transition(connectionMachine, this.snapshot, { type: event });
+      const state = LifecycleState.of(after);
       // xstate answers an event a state does not handle with the same state and no actions.
-      const moved = actions.length > 0 || JSON.stringify(after.value) !== JSON.stringify(this.snapshot.value);
-      step = moved ? { state: LifecycleState.of(after), actions: actions.map((a) => a.type as LifecycleAction) } : null;
+      step = state !== this || actions.length > 0 ? { state, actions: actions.map((a) => a.type as LifecycleAction) } : null;
       this.steps.set(event, step);
     }
     return step;

@@ -255,7 +255,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
       }
     } catch (error) {
       const e = error as CurvetunError;
-      if (e.code === 'ECLOSED') this.end('FAIL', e);
+      if (e.code === 'ECLOSED') this.dispatch('FAIL', e);
       return Promise.reject(e);
     }
     return this.sendBatch();
@@ -300,19 +300,24 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
 
   /** Close the connection after flushing what was sent. Resolves when TCP has closed. */
   close(): Promise<void> {
-    if (!this.reason) this.end('CLOSE', reasonError('ECLOSED', 'the socket was closed locally'));
+    if (!this.reason) this.dispatch('CLOSE', reasonError('ECLOSED', 'the socket was closed locally'));
     if (this.finished) return Promise.resolve();
     return new Promise((resolve) => (this.closeWaiters ??= []).push(resolve));
   }
 
   /** @internal Close because the caller's signal or deadline fired. */
   abort(error: CurvetunError): void {
-    this.end('CLOSE', error);
+    this.dispatch('CLOSE', error);
   }
 
   // ---- the lifecycle -----------------------------------------------------------------------
 
-  /** Feed one event to the machine and carry out the effects of the step it takes. */
+  /**
+   * Feed one event to the machine and carry out the effects of the step it takes (a closed
+   * machine ignores everything). An effect can raise an event itself — e.g. a listener whose
+   * backlog is full closes the socket from inside `enterConnected` — and that event waits until
+   * the current step is done, so steps never interleave.
+   */
   private dispatch(event: ConnectionEventType, error?: unknown): void {
     if (this.stepping) {
       (this.queuedEvents ??= []).push([event, error]);
@@ -354,11 +359,6 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
       case 'enterClosed':
         return this.enterClosed();
     }
-  }
-
-  /** Ask the machine to end the connection (a closed machine ignores it). */
-  private end(type: 'CLOSE' | 'FAIL', error: CurvetunError): void {
-    this.dispatch(type, error);
   }
 
   private startHandshake(): void {
@@ -451,7 +451,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     try {
       frames = this.decoder.push(chunk);
     } catch (error) {
-      this.end('FAIL', error as CurvetunError);
+      this.dispatch('FAIL', error as CurvetunError);
       return;
     }
     if (this.session) {
@@ -470,12 +470,12 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
 
   /** @internal */
   peerEnded(): void {
-    if (!this.reason) this.end('CLOSE', reasonError('ECLOSED', this.peerClosedMessage()));
+    if (!this.reason) this.dispatch('CLOSE', reasonError('ECLOSED', this.peerClosedMessage()));
   }
 
   /** @internal */
   tcpClosed(): void {
-    if (!this.reason) this.end('CLOSE', reasonError('ECLOSED', this.peerClosedMessage()));
+    if (!this.reason) this.dispatch('CLOSE', reasonError('ECLOSED', this.peerClosedMessage()));
     else this.finishClose();
   }
 
@@ -485,7 +485,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     const code = err.code ?? 'socket error';
     // A reset right after our Vouch is how a refusing server usually looks from here.
     const refused = this.role === 'client' && this.session !== null && !this.receivedAny;
-    this.end('FAIL', reasonError('ECLOSED', refused ? `${this.peerClosedMessage()} (${code})` : `connection error: ${code}`));
+    this.dispatch('FAIL', reasonError('ECLOSED', refused ? `${this.peerClosedMessage()} (${code})` : `connection error: ${code}`));
   }
 
   // ---- receive path ------------------------------------------------------------------------
@@ -503,7 +503,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
       // kept by the application never pins a whole TCP chunk.
       message = packet.box.length >= IN_PLACE_MIN_BYTES ? this.session!.openInPlace(packet) : this.session!.open(packet);
     } catch (error) {
-      this.end('FAIL', error as CurvetunError);
+      this.dispatch('FAIL', error as CurvetunError);
       return false;
     }
     this.receivedAny = true;

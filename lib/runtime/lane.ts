@@ -18,6 +18,7 @@
  */
 import { CurvetunError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
+import { errorToData } from './messages.js';
 
 export type FieldKind = 'bytes' | 'text';
 export type Shape = 'bytes' | 'json' | Readonly<Record<string, FieldKind>>;
@@ -267,15 +268,12 @@ export class LaneClient {
 /** What the worker's handlers look like to the lane: they may return a value or a promise. */
 export type LaneHandlers = Readonly<Record<string, (args: any) => unknown>>;
 
-/** How the worker reports errors: our typed errors keep their code and message, anything else is generic. */
-export type ErrorToData = (error: unknown, where: string) => { code: ErrorCode; message: string };
-
 /**
  * The worker's end: answer lane requests until the owner stops the lane. Runs on the worker's own
  * thread, blocking it in `Atomics.wait` while nothing comes; every IDLE_WAIT_MS, when a handler
  * returned a promise, and when the owner posted a message, it lets the event loop run, then resumes.
  */
-export function serveLane(buffer: SharedArrayBuffer, methods: LaneMethods, handlers: LaneHandlers, errorToData: ErrorToData, name: string): void {
+export function serveLane(buffer: SharedArrayBuffer, methods: LaneMethods, handlers: LaneHandlers, name: string): void {
   const v = new LaneView(buffer, methods);
   const resume = (): void => void setImmediate(run);
 

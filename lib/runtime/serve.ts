@@ -57,7 +57,7 @@ export function serveActor(setup: (init: any, context: ServeContext) => Handlers
             );
         });
         // The owner may send the lane's methods this way too; both ways reach the same handlers.
-        if (data.lane) serveLane(data.lane.buffer, data.lane.methods, handlers, errorToData, name);
+        if (data.lane) serveLane(data.lane.buffer, data.lane.methods, handlers, name);
         port.postMessage({ type: 'ready' } satisfies Lifecycle);
       },
       (error: unknown) => {
