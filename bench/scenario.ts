@@ -2,15 +2,21 @@
  * One benchmark scenario for one transport, for profiling and A/B runs (the full comparison is
  * `npm run bench`). Server and client are separate processes, as in the full run.
  *
- *   npx tsx bench/scenario.ts <net|tls|curvetun> <sodium|node|tweetnacl> <bulk|small|rtt|handshakes> [parallel]
+ *   npx tsx bench/scenario.ts <net|tls|curvetun> <sodium|node|tweetnacl> <bulk|small|rtt|handshakes|idle> [n]
  *
- * `parallel` is the number of concurrent clients for `handshakes` (default 1). With
- * BENCH_PROFILE=<dir>, both processes write V8 CPU profiles there (`--cpu-prof`).
+ * `n` is the number of concurrent clients for `handshakes` (default 1), or of idle connections
+ * per step for `idle` (default 1 000; measured as in the full run: the second step of n is
+ * counted, the first warms up). With BENCH_PROFILE=<dir>, both processes write V8 CPU profiles
+ * there (`--cpu-prof`).
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 
-const [transport = 'curvetun', backend = 'sodium', scenario = 'handshakes', parallelText = '1'] = process.argv.slice(2);
+if (process.argv.includes('--help')) {
+  console.log('usage: npx tsx bench/scenario.ts <net|tls|curvetun> <sodium|node|tweetnacl> <bulk|small|rtt|handshakes|idle> [n]');
+  process.exit(0);
+}
+const [transport = 'curvetun', backend = 'sodium', scenario = 'handshakes', countText] = process.argv.slice(2);
 const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
 
 function start(script: string, args: string[]): ChildProcess {
@@ -32,7 +38,7 @@ async function ask<T>(p: ChildProcess, cmd: string, args: number[] = []): Promis
   return (reply.result ?? reply) as T;
 }
 
-const server = start('./server.ts', [transport, backend, scenario === 'bulk' || scenario === 'small' ? 'sink' : 'echo']);
+const server = start('./server.ts', [transport, backend, scenario === 'bulk' || scenario === 'small' || scenario === 'idle' ? 'sink' : 'echo']);
 const { port, key } = await next<{ port: number; key: string }>(server);
 const client = start('./client.ts', [transport, backend, String(port), key || '-']);
 await next(client);
@@ -47,13 +53,22 @@ try {
     }
     const seconds = (st.last - st.first) / 1000;
     console.log(scenario === 'bulk' ? `${(st.bytes / 1e6 / seconds).toFixed(0)} MB/s` : `${(st.bytes / 64 / seconds).toFixed(0)} msg/s`);
+  } else if (scenario === 'idle') {
+    const n = Number(countText ?? 1000);
+    await ask(client, 'idle', [n]);
+    const before = await ask<{ heap: number; connections: number }>(server, 'mem');
+    await ask(client, 'idle', [n]);
+    const after = await ask<{ heap: number; connections: number }>(server, 'mem');
+    const opened = Math.max(1, after.connections - before.connections);
+    console.log(`${((after.heap - before.heap) / opened).toFixed(0)} bytes per idle connection (server heap + external, ${opened} connections)`);
   } else if (scenario === 'rtt') {
     const r = await ask<{ p50: number; p99: number }>(client, 'rtt', [3000, 500]);
     console.log(`round trip p50 ${r.p50.toFixed(0)} µs, p99 ${r.p99.toFixed(0)} µs`);
   } else {
     await ask(client, 'handshakes', [1, 1, 50]); // warm-up
-    const r = await ask<{ count: number; seconds: number }>(client, 'handshakes', [3, Number(parallelText)]);
-    console.log(`${(r.count / r.seconds).toFixed(0)} handshakes/s with ${parallelText} client(s)`);
+    const parallel = Number(countText ?? 1);
+    const r = await ask<{ count: number; seconds: number }>(client, 'handshakes', [3, parallel]);
+    console.log(`${(r.count / r.seconds).toFixed(0)} handshakes/s with ${parallel} client(s)`);
   }
 } finally {
   client.send({ cmd: 'exit', args: [] });
