@@ -1,32 +1,37 @@
 /**
  * The message-oriented socket: one TCP connection, its lifecycle (machine.ts), one Session once
- * connected.
+ * connected. The socket composes the parts below and asks the machine which state it is in.
  *
- * Receiving: TCP chunks → FrameDecoder → (handshake: a packet queue the handshake reads;
- * connected: decode + open inline, no machine event) → waiting `recv` callers in call order,
- * else `'message'` listeners, else a bounded buffer. Above the high-water mark the TCP socket is
- * paused, so a slow reader makes the kernel's window close instead of our memory grow.
- *
- * Sending: seal straight into the outgoing bytes (small frames back to back in a shared slab);
- * everything sent in one tick leaves in one write, and the sends of that tick share one promise.
+ *   receiving: TCP chunks → FrameDecoder → while the handshake runs, handshake-feed.ts (the
+ *     handshake half reads packets from it); once connected, each frame is opened inline (no
+ *     machine event per message) → inbox.ts (recv callers, 'message' listeners, the bounded queue
+ *     and backpressure);
+ *   sending: outbox.ts (sealed straight into the tick's outgoing bytes, one write per tick);
+ *   timers.ts: the handshake deadline and the close grace.
  *
  * Memory: a server may hold many thousands of idle connections, so an idle socket keeps only what
- * it needs: no per-connection closures on the TCP socket (shared listeners find their socket through
- * a symbol), no promises nobody waits for, and queues created on first use.
+ * it needs: no per-connection closures on the TCP socket (shared listeners find their socket
+ * through a symbol), no promises nobody waits for, and each part made on first use and dropped
+ * when done (the feed once connected, the outbox after each tick's write).
  */
 import { EventEmitter } from 'node:events';
 import type { Socket as TcpSocket } from 'node:net';
 import { CurvetunError } from '../errors.js';
 import { FrameDecoder, decodePacket, encodeFrame } from '../protocol/index.js';
-import type { Packet } from '../protocol/index.js';
-import type { HandshakeIO, HandshakeResult } from './handshake.js';
+import type { HandshakeIO } from './handshake.js';
+import { HandshakeFeed } from './handshake-feed.js';
+import type { HandshakeRunner, HandshakeSettled } from './handshake-feed.js';
+import { Inbox, resumeReading } from './inbox.js';
 import { READY } from './machine.js';
 import type { ConnectionEventType, LifecycleAction, LifecycleState, LifecycleStateName } from './machine.js';
-import { WaiterQueue } from './waiters.js';
-import type { WaitOptions } from './waiters.js';
+import { Outbox } from './outbox.js';
 import { Session } from './session.js';
+import { finSent, handshakeEnded, handshakeStarted, tcpReleased } from './timers.js';
+import type { WaitOptions } from './waiters.js';
 import { messageStream } from '../stream/duplex.js';
 import type { MessageStream, MessageStreamOptions } from '../stream/duplex.js';
+
+export type { HandshakeSettled } from './handshake-feed.js';
 
 /** `timeout` (ms → `ETIMEDOUT`) and `signal` (→ `EABORTED`); either way the socket stays usable. */
 export type RecvOptions = WaitOptions;
@@ -40,27 +45,8 @@ export interface SocketLimits {
 
 export const DEFAULT_LIMITS: SocketLimits = { handshakeTimeout: 10_000, highWaterMark: 1 << 20 };
 
-/**
- * Read-ahead while the handshake runs, before TCP reading pauses: a client may send messages right
- * behind its Vouch, but a connection that has not finished its handshake must not make us hold
- * much memory (pending handshakes × this is the bound).
- */
-const HANDSHAKE_READ_AHEAD = 8;
-const HANDSHAKE_READ_AHEAD_BYTES = 16 * 1024;
-/** Frames up to this size are sealed into the pool; larger ones get their own buffer. */
-const SMALL_FRAME_BYTES = 4096;
-const SLAB_BYTES = 64 * 1024;
-/** Messages at least this large are decrypted in place (see receiveFrame). */
+/** Messages at least this large are decrypted in place (see openMessage). */
 const IN_PLACE_MIN_BYTES = 16 * 1024;
-/** After a clean close has flushed and sent FIN, how long the peer gets to close its side. */
-const CLOSE_GRACE_MS = 2_000;
-/**
- * A bump allocator shared by every socket of the process (the idea of Buffer's own pool): written
- * bytes are never rewritten, views of them stay valid until written out, and a full pool is simply
- * replaced, so memory does not grow with the number of connections.
- */
-let pool = Buffer.allocUnsafe(SLAB_BYTES);
-let poolUsed = 0;
 
 const NO_KEY = new Uint8Array(0);
 
@@ -72,22 +58,12 @@ export interface CurvetunSocketEvents {
   error: [error: CurvetunError];
 }
 
-/** Told once whether the handshake completed (`null`) or why the connection ended before it did. */
-export type HandshakeSettled = (error: CurvetunError | null) => void;
-
-/** The handshake in progress: its packet queue, its reader, its deadline, its outcome. */
-class HandshakeRun {
-  readonly frames: Uint8Array[] = [];
-  bytes = 0;
-  reader: { resolve(p: Packet): void; reject(e: unknown): void } | null = null;
-  timer: NodeJS.Timeout | undefined;
-  result: HandshakeResult | null = null;
-}
-
-/** One unsettled batch of sends: the promise every send of a tick shares, and how to settle it. */
-interface SendBatch {
-  promise: Promise<void>;
-  settle(err?: Error | null): void;
+/** After the machine has closed: TCP closing, and who waits for it (made when first needed). */
+class Release {
+  grace: NodeJS.Timeout | undefined;
+  waiters: (() => void)[] | null = null;
+  /** TCP has closed and the user has been told. */
+  done = false;
 }
 
 /**
@@ -119,7 +95,7 @@ const OWNER = Symbol('curvetun socket');
 type OwnedTcp = TcpSocket & { [OWNER]: CurvetunSocket };
 
 function onTcpData(this: OwnedTcp, chunk: Buffer): void {
-  this[OWNER].receive(chunk);
+  this[OWNER].tcpData(chunk);
 }
 function onTcpEnd(this: OwnedTcp): void {
   this[OWNER].peerEnded();
@@ -130,9 +106,8 @@ function onTcpClose(this: OwnedTcp): void {
 function onTcpError(this: OwnedTcp, err: NodeJS.ErrnoException): void {
   this[OWNER].tcpFailed(err);
 }
-function onNewListener(this: CurvetunSocket, event: string | symbol): void {
-  // Messages that arrived before anyone listened are handed to the first 'message' listener.
-  if (event === 'message') queueMicrotask(() => this.flushInbox());
+function flushOutbox(socket: CurvetunSocket): void {
+  socket.flush();
 }
 
 /**
@@ -155,34 +130,17 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
   private queuedEvents: [ConnectionEventType, unknown][] | null = null;
   private stepping = false;
   private readonly decoder = new FrameDecoder();
+  /** The data path's keys and counters (set on entering `connected`). */
   private session: Session | null = null;
+  /** Why the connection ended, recorded by the machine's step into `closed`. */
   private reason: CurvetunError | null = null;
-  private handshake: HandshakeRun | null = null;
-
-  // Received messages not yet consumed, and callers waiting for one (both made on first use).
-  private inbox: Uint8Array[] | null = null;
-  private inboxBytes = 0;
-  private waiters: WaiterQueue<Uint8Array> | null = null;
-  private watchingListeners = false;
-  private paused = false;
   private receivedAny = false;
 
-  // Send path: frames of the current tick, this tick's run of frames in the shared pool
-  // ([slabStart, slabEnd) of `slab`), the promise the tick's sends share.
-  private outgoing: Uint8Array[] | null = null;
-  private slab: Buffer | null = null;
-  private slabStart = 0;
-  private slabEnd = 0;
-  private batch: SendBatch | null = null;
-  private flushScheduled = false;
-
-  private closeTimer: NodeJS.Timeout | undefined;
-  private closeWaiters: (() => void)[] | null = null;
-  private finished = false;
-
-  // Needed only until the handshake has run / settled: dropped then, with what they hold.
-  private runHandshake: ((io: HandshakeIO) => Promise<HandshakeResult>) | null;
-  private settled: HandshakeSettled | null;
+  // The parts, each made on first use.
+  private feed: HandshakeFeed | null;
+  private inbox: Inbox | null = null;
+  private outbox: Outbox | null = null;
+  private release: Release | null = null;
 
   /**
    * @internal Use `connect()` or `Listener.accept()`. The TCP socket must already have Nagle off.
@@ -191,13 +149,12 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
   constructor(
     private readonly tcp: TcpSocket,
     readonly role: SocketRole,
-    runHandshake: (io: HandshakeIO) => Promise<HandshakeResult>,
+    runHandshake: HandshakeRunner,
     private readonly limits: SocketLimits,
     settled?: HandshakeSettled,
   ) {
     super();
-    this.runHandshake = runHandshake;
-    this.settled = settled ?? null;
+    this.feed = new HandshakeFeed(runHandshake, settled ?? null);
     this.remoteAddress = tcp.remoteAddress ?? '';
     this.remotePort = tcp.remotePort ?? 0;
     (tcp as OwnedTcp)[OWNER] = this;
@@ -210,7 +167,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
 
   /** True once the connection has closed, for whatever reason. */
   get closed(): boolean {
-    return this.reason !== null;
+    return this.lifecycle.name === 'closed';
   }
 
   /** Why the connection closed (`null` while open). */
@@ -228,37 +185,18 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
    * kernel buffer is full it waits for it to drain. Rejects `ETOOBIG` (nothing sent) or `ECLOSED`.
    */
   send(message: Uint8Array | string): Promise<void> {
+    const state = this.lifecycle.name;
+    if (state !== 'connected') {
+      return Promise.reject(state === 'closed' ? this.closedError() : new CurvetunError('ECLOSED', 'the handshake has not completed'));
+    }
     const bytes = typeof message === 'string' ? Buffer.from(message) : message;
-    if (this.reason) return Promise.reject(this.closedError());
-    if (!this.session) return Promise.reject(new CurvetunError('ECLOSED', 'the handshake has not completed'));
-    const session = this.session;
     try {
-      const size = Session.frameBytes(bytes.length);
-      if (size <= SMALL_FRAME_BYTES) {
-        // Small frames are sealed back to back into the shared pool: no buffer per message, and
-        // the frames of one tick lie side by side, so they leave in one write.
-        if (SLAB_BYTES - poolUsed < size) {
-          pool = Buffer.allocUnsafe(SLAB_BYTES);
-          poolUsed = 0;
-        }
-        if (this.slab !== pool || this.slabEnd !== poolUsed) {
-          this.takeSlabFrames();
-          this.slab = pool;
-          this.slabStart = this.slabEnd = poolUsed;
-        }
-        session.sealInto(bytes, pool, poolUsed);
-        poolUsed += size;
-        this.slabEnd = poolUsed;
-      } else {
-        this.takeSlabFrames();
-        (this.outgoing ??= []).push(session.seal(bytes));
-      }
+      return this.outboxOfThisTick().sealMessage(this.session!, bytes);
     } catch (error) {
       const e = error as CurvetunError;
       if (e.code === 'ECLOSED') this.dispatch('FAIL', e);
       return Promise.reject(e);
     }
-    return this.sendBatch();
   }
 
   /**
@@ -266,14 +204,10 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
    * Rejects `ETIMEDOUT` / `EABORTED` (the socket stays usable) or with the close reason.
    */
   recv(options: RecvOptions = {}): Promise<Uint8Array> {
-    const queued = this.inbox?.shift();
-    if (queued) {
-      this.inboxBytes -= queued.length;
-      this.maybeResume();
-      return Promise.resolve(queued);
-    }
-    if (this.reason) return Promise.reject(this.closedError());
-    return (this.waiters ??= new WaiterQueue<Uint8Array>('recv')).wait(options);
+    const queued = this.inbox?.take();
+    if (queued) return Promise.resolve(queued);
+    if (this.closed) return Promise.reject(this.closedError());
+    return this.openInbox().wait(options);
   }
 
   /**
@@ -300,9 +234,10 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
 
   /** Close the connection after flushing what was sent. Resolves when TCP has closed. */
   close(): Promise<void> {
-    if (!this.reason) this.dispatch('CLOSE', reasonError('ECLOSED', 'the socket was closed locally'));
-    if (this.finished) return Promise.resolve();
-    return new Promise((resolve) => (this.closeWaiters ??= []).push(resolve));
+    if (!this.closed) this.dispatch('CLOSE', reasonError('ECLOSED', 'the socket was closed locally'));
+    const release = (this.release ??= new Release());
+    if (release.done) return Promise.resolve();
+    return new Promise((resolve) => (release.waiters ??= []).push(resolve));
   }
 
   /** @internal Close because the caller's signal or deadline fired. */
@@ -336,13 +271,14 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
   }
 
   private step(event: ConnectionEventType, error: unknown): void {
-    const step = this.lifecycle.next(event);
+    const from = this.lifecycle;
+    const step = from.next(event);
     if (!step) return;
     this.lifecycle = step.state;
-    for (const action of step.actions) this.perform(action, error);
+    for (const action of step.actions) this.perform(action, error, from);
   }
 
-  private perform(action: LifecycleAction, error: unknown): void {
+  private perform(action: LifecycleAction, error: unknown, from: LifecycleState): void {
     switch (action) {
       case 'startHandshake':
         return this.startHandshake();
@@ -357,19 +293,19 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
       case 'enterConnected':
         return this.enterConnected();
       case 'enterClosed':
-        return this.enterClosed();
+        return this.enterClosed(from.name);
     }
   }
 
   private startHandshake(): void {
-    const run = (this.handshake = new HandshakeRun());
-    run.timer = setTimeout(() => this.dispatch('TIMEOUT'), this.limits.handshakeTimeout);
-    const io: HandshakeIO = { next: () => this.nextHandshakePacket(run), send: (payload) => this.writeFrame(encodeFrame(payload)) };
-    const runHandshake = this.runHandshake!;
-    this.runHandshake = null;
-    runHandshake(io).then(
+    const feed = this.feed!;
+    feed.deadline = handshakeStarted(this, this.limits.handshakeTimeout);
+    const io: HandshakeIO = { next: () => feed.next(), send: (payload) => this.queueFrame(encodeFrame(payload)) };
+    const runner = feed.runner!;
+    feed.runner = null;
+    runner(io).then(
       (result) => {
-        run.result = result;
+        feed.result = result;
         this.dispatch('HANDSHAKE_DONE');
       },
       (error: unknown) => this.dispatch('HANDSHAKE_FAILED', error),
@@ -378,75 +314,72 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
 
   /** Leaving the handshake state: no deadline any more, and nobody reads handshake packets. */
   private stopHandshake(): void {
-    const run = this.handshake!;
-    clearTimeout(run.timer);
-    const reader = run.reader;
-    run.reader = null;
-    reader?.reject(reasonError('ECLOSED', 'handshake abandoned'));
+    const feed = this.feed!;
+    handshakeEnded(feed.deadline);
+    feed.stop(reasonError('ECLOSED', 'handshake abandoned'));
   }
 
   private enterConnected(): void {
-    const run = this.handshake!;
-    const { session, peerKey } = run.result!;
-    this.handshake = null;
+    const feed = this.feed!;
+    const { session, peerKey } = feed.result!;
+    this.feed = null;
     this.session = session;
     this.peerKey = peerKey;
-    this.settle(null);
-    if (run.frames.length === 0) {
-      this.maybeResume();
+    feed.settle(null);
+    const frames = feed.leftovers();
+    if (frames.length === 0) {
+      this.resumeReading();
       return;
     }
     // Frames that arrived right behind the last handshake packet are messages: process them now,
     // after the caller has had a chance to attach listeners.
     queueMicrotask(() => {
-      if (this.reason) return;
-      for (const frame of run.frames) if (!this.receiveFrame(frame)) return;
-      this.maybeResume();
+      if (this.closed) return;
+      for (const frame of frames) if (!this.openMessage(frame)) return;
+      this.resumeReading();
     });
   }
 
-  private enterClosed(): void {
+  /** `left` is the state the machine left for `closed`. */
+  private enterClosed(left: LifecycleStateName): void {
     const reason = this.reason!;
-    this.handshake = null;
-    this.settle(reason);
-    this.waiters?.rejectAll(reason);
+    const feed = this.feed;
+    this.feed = null;
+    feed?.settle(reason);
+    this.inbox?.close(reason);
     if (this.tcp.destroyed) {
       this.finishClose();
-    } else if (reason.code === 'ECLOSED' && this.session) {
+    } else if (reason.code === 'ECLOSED' && left === 'connected') {
       // A clean close: flush what was sent, then FIN; bounded so a stuck peer cannot hold us.
       this.flush();
       this.tcp.end();
-      this.closeTimer = setTimeout(() => this.tcp.destroy(), CLOSE_GRACE_MS).unref();
+      (this.release ??= new Release()).grace = finSent(this.tcp);
     } else {
       this.tcp.destroy();
     }
   }
 
-  private settle(error: CurvetunError | null): void {
-    const settled = this.settled;
-    this.settled = null;
-    settled?.(error);
-  }
-
   /** TCP has closed after we did: release the socket and tell the user (once). */
   private finishClose(): void {
-    if (this.finished) return;
-    this.finished = true;
-    clearTimeout(this.closeTimer);
+    const release = (this.release ??= new Release());
+    if (release.done) return;
+    release.done = true;
+    tcpReleased(release.grace);
     this.tcp.off('data', onTcpData);
     const reason = this.reason!;
     this.emit('close', reason);
     if (reason.code !== 'ECLOSED' && this.listenerCount('error') > 0) this.emit('error', reason);
-    const waiters = this.closeWaiters;
-    this.closeWaiters = null;
+    const waiters = release.waiters;
+    release.waiters = null;
     if (waiters) for (const resolve of waiters) resolve();
   }
 
-  // ---- what TCP tells us (shared listeners call these) -------------------------------------
+  // ---- what TCP and the timers tell us (shared functions call these) -----------------------
 
   /** @internal */
-  receive(chunk: Buffer): void {
-    if (this.reason) return;
+  tcpData(chunk: Buffer): void {
+    const state = this.lifecycle.name;
+    if (state === 'closed') return;
     let frames: Uint8Array[];
     try {
       frames = this.decoder.push(chunk);
@@ -454,44 +387,42 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
       this.dispatch('FAIL', error as CurvetunError);
       return;
     }
-    if (this.session) {
-      for (const frame of frames) if (!this.receiveFrame(frame)) return;
+    if (state === 'connected') {
+      for (const frame of frames) if (!this.openMessage(frame)) return;
       return;
     }
-    const run = this.handshake;
-    if (!run) return;
-    for (const frame of frames) {
-      run.frames.push(frame);
-      run.bytes += frame.length;
-    }
-    if (run.frames.length >= HANDSHAKE_READ_AHEAD || run.bytes >= HANDSHAKE_READ_AHEAD_BYTES) this.pauseReading();
-    this.feedHandshake(run);
+    if (this.feed?.push(frames)) this.tcp.pause();
   }
 
   /** @internal */
   peerEnded(): void {
-    if (!this.reason) this.dispatch('CLOSE', reasonError('ECLOSED', this.peerClosedMessage()));
+    if (!this.closed) this.dispatch('CLOSE', reasonError('ECLOSED', this.peerClosedMessage()));
   }
 
   /** @internal */
   tcpClosed(): void {
-    if (!this.reason) this.dispatch('CLOSE', reasonError('ECLOSED', this.peerClosedMessage()));
+    if (!this.closed) this.dispatch('CLOSE', reasonError('ECLOSED', this.peerClosedMessage()));
     else this.finishClose();
   }
 
   /** @internal */
   tcpFailed(err: NodeJS.ErrnoException): void {
-    if (this.reason) return;
+    if (this.closed) return;
     const code = err.code ?? 'socket error';
     // A reset right after our Vouch is how a refusing server usually looks from here.
-    const refused = this.role === 'client' && this.session !== null && !this.receivedAny;
+    const refused = this.role === 'client' && this.state === 'connected' && !this.receivedAny;
     this.dispatch('FAIL', reasonError('ECLOSED', refused ? `${this.peerClosedMessage()} (${code})` : `connection error: ${code}`));
   }
 
-  // ---- receive path ------------------------------------------------------------------------
+  /** @internal The handshake deadline passed (timers.ts). */
+  handshakeTimedOut(): void {
+    this.dispatch('TIMEOUT');
+  }
+
+  // ---- receiving ---------------------------------------------------------------------------
 
   /** Open one message frame and deliver it; false when the connection failed. */
-  private receiveFrame(frame: Uint8Array): boolean {
+  private openMessage(frame: Uint8Array): boolean {
     let message: Uint8Array;
     try {
       const packet = decodePacket(frame);
@@ -507,145 +438,69 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
       return false;
     }
     this.receivedAny = true;
-    this.deliver(message);
+    if (this.inbox) this.inbox.deliver(message);
+    else if (this.listenerCount('message') > 0) this.emit('message', message);
+    else this.openInbox().deliver(message);
     return true;
   }
 
-  private deliver(message: Uint8Array): void {
-    if (this.waiters?.resolveNext(message)) return;
-    const listening = this.listenerCount('message') > 0;
-    if (listening && !this.inbox?.length) {
-      this.emit('message', message);
-      return;
-    }
-    (this.inbox ??= []).push(message);
-    this.inboxBytes += message.length;
-    if (this.inboxBytes >= this.limits.highWaterMark) this.pauseReading();
-    // A listener with older messages still queued gets them first, this one after.
-    if (listening) queueMicrotask(() => this.flushInbox());
-    else if (!this.watchingListeners) {
-      this.watchingListeners = true;
-      (this as EventEmitter).on('newListener', onNewListener);
-    }
+  /** @internal Bytes of received messages nobody has taken yet (what backpressure counts). */
+  get inboxBytes(): number {
+    return this.inbox?.queuedBytes ?? 0;
+  }
+
+  private openInbox(): Inbox {
+    return (this.inbox ??= new Inbox(this, this.tcp, this.limits.highWaterMark));
   }
 
   /** @internal Hand queued messages to the 'message' listeners, oldest first. */
-  flushInbox(): void {
-    const inbox = this.inbox;
-    while (inbox && inbox.length > 0 && this.listenerCount('message') > 0) {
-      const message = inbox.shift()!;
-      this.inboxBytes -= message.length;
-      this.emit('message', message);
+  handQueuedToListeners(): void {
+    this.inbox?.handToListeners();
+  }
+
+  private resumeReading(): void {
+    if (this.inbox) this.inbox.resumeIfRoom();
+    else resumeReading(this, this.tcp);
+  }
+
+  // ---- sending -----------------------------------------------------------------------------
+
+  /** This tick's outbox; the first frame of a tick schedules its flush. */
+  private outboxOfThisTick(): Outbox {
+    let outbox = this.outbox;
+    if (outbox === null) {
+      outbox = this.outbox = new Outbox(this);
+      process.nextTick(flushOutbox, this);
     }
-    this.maybeResume();
+    return outbox;
   }
-
-  private nextHandshakePacket(run: HandshakeRun): Promise<Packet> {
-    return new Promise((resolve, reject) => {
-      run.reader = { resolve, reject };
-      this.feedHandshake(run);
-    });
-  }
-
-  private feedHandshake(run: HandshakeRun): void {
-    const reader = run.reader;
-    if (!reader) return;
-    const frame = run.frames.shift();
-    if (!frame) return;
-    run.bytes -= frame.length;
-    run.reader = null;
-    try {
-      reader.resolve(decodePacket(frame));
-    } catch (error) {
-      reader.reject(error);
-    }
-  }
-
-  private pauseReading(): void {
-    if (!this.paused) {
-      this.paused = true;
-      this.tcp.pause();
-    }
-  }
-
-  private maybeResume(): void {
-    if (this.paused && this.session && this.inboxBytes < this.limits.highWaterMark / 2) {
-      this.paused = false;
-      this.tcp.resume();
-    }
-  }
-
-  // ---- send path ---------------------------------------------------------------------------
 
   /** Queue a handshake frame; it leaves with the rest of this tick's frames. */
-  private writeFrame(frame: Uint8Array): void {
-    this.takeSlabFrames();
-    (this.outgoing ??= []).push(frame);
-    this.scheduleFlush();
+  private queueFrame(frame: Uint8Array): void {
+    this.outboxOfThisTick().queueFrame(frame);
   }
 
-  /** The promise every `send` of this tick shares: settled by the callback of the tick's one write. */
-  private sendBatch(): Promise<void> {
-    if (this.batch === null) {
-      let settle!: (err?: Error | null) => void;
-      const promise = new Promise<void>((resolve, reject) => {
-        settle = (err) => (err ? reject(this.reason ? this.closedError() : new CurvetunError('ECLOSED', 'the connection failed while sending')) : resolve());
-      });
-      this.batch = { promise, settle };
-    }
-    this.scheduleFlush();
-    return this.batch.promise;
+  /** @internal Hand this tick's frames to TCP now. */
+  flush(): void {
+    const outbox = this.outbox;
+    if (outbox === null) return;
+    this.outbox = null;
+    outbox.flush(this.tcp);
   }
 
-  /** Move this socket's frames sealed into the pool so far onto the outgoing list (keeps frame order). */
-  private takeSlabFrames(): void {
-    if (this.slab !== null && this.slabEnd > this.slabStart) {
-      (this.outgoing ??= []).push(this.slab.subarray(this.slabStart, this.slabEnd));
-      this.slabStart = this.slabEnd;
-    }
-  }
-
-  private scheduleFlush(): void {
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      process.nextTick(() => this.flush());
-    }
-  }
-
-  /** Hand this tick's frames to TCP: one write (or one corked writev), one callback. */
-  private flush(): void {
-    this.flushScheduled = false;
-    this.takeSlabFrames();
-    this.slab = null; // an idle socket keeps no pool alive
-    const chunks = this.outgoing;
-    const batch = this.batch;
-    this.outgoing = null;
-    this.batch = null;
-    if (chunks === null || chunks.length === 0) {
-      batch?.settle();
-      return;
-    }
-    if (this.tcp.destroyed || this.tcp.writableEnded) {
-      batch?.settle(new Error('closed'));
-      return;
-    }
-    const done = batch?.settle;
-    if (chunks.length === 1) {
-      this.tcp.write(chunks[0]!, done);
-      return;
-    }
-    this.tcp.cork();
-    for (let i = 0; i < chunks.length; i++) this.tcp.write(chunks[i]!, i === chunks.length - 1 ? done : undefined);
-    this.tcp.uncork();
+  /** @internal Why a write failed: the close reason if the connection closed meanwhile. */
+  sendFailure(): CurvetunError {
+    return this.closed ? this.closedError() : new CurvetunError('ECLOSED', 'the connection failed while sending');
   }
 
   // ---- closing -----------------------------------------------------------------------------
 
   private peerClosedMessage(): string {
-    if (this.role === 'client' && !this.receivedAny && this.session) {
+    const connected = this.state === 'connected';
+    if (this.role === 'client' && !this.receivedAny && connected) {
       return 'the server closed the connection right after the handshake (it may have refused our key)';
     }
-    return this.session ? 'the peer closed the connection' : 'the peer closed the connection during the handshake';
+    return connected ? 'the peer closed the connection' : 'the peer closed the connection during the handshake';
   }
 
   private closedError(): CurvetunError {

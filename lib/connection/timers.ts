@@ -1,0 +1,42 @@
+/**
+ * Every timer of a connection, each armed by a function named after the event that arms it and
+ * disarmed by the one named after the event that ends it. The callbacks are shared functions that
+ * get their socket as an argument, so a timer costs no closure per connection.
+ */
+import type { Socket as TcpSocket } from 'node:net';
+
+/** After a clean close has flushed and sent FIN, how long the peer gets to close its side. */
+const CLOSE_GRACE_MS = 2_000;
+
+/** What a handshake deadline tells its socket. */
+export interface HandshakeClock {
+  handshakeTimedOut(): void;
+}
+
+function handshakeDeadlinePassed(socket: HandshakeClock): void {
+  socket.handshakeTimedOut();
+}
+
+function closeGraceOver(tcp: TcpSocket): void {
+  tcp.destroy();
+}
+
+/** The handshake started: it must finish within `ms`, or the socket is told it timed out. */
+export function handshakeStarted(socket: HandshakeClock, ms: number): NodeJS.Timeout {
+  return setTimeout(handshakeDeadlinePassed, ms, socket);
+}
+
+/** The handshake ended, however it ended: its deadline no longer applies. */
+export function handshakeEnded(deadline: NodeJS.Timeout | undefined): void {
+  clearTimeout(deadline);
+}
+
+/** A clean close sent FIN: a peer that does not close its side in time is cut off (never keeps the process alive). */
+export function finSent(tcp: TcpSocket): NodeJS.Timeout {
+  return setTimeout(closeGraceOver, CLOSE_GRACE_MS, tcp).unref();
+}
+
+/** TCP has closed: nothing left to wait for. */
+export function tcpReleased(grace: NodeJS.Timeout | undefined): void {
+  clearTimeout(grace);
+}
