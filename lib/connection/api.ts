@@ -14,6 +14,7 @@ import { Listener } from './listener.js';
 import type { ConnectOptions, CryptoChoice, ListenOptions } from './options.js';
 import { DEFAULT_LIMITS } from './socket.js';
 import type { CurvetunSocket, SocketLimits } from './socket.js';
+import { KEY_BYTES } from '../protocol/index.js';
 
 function backendOf(choice: CryptoChoice | undefined): CryptoBackend {
   if (choice === undefined || typeof choice === 'string') return getBackend(choice ?? 'auto');
@@ -100,7 +101,7 @@ export async function connect(host: string, port: number, options: ConnectOption
   if (typeof options.serverKey === 'string') serverKey = decodePublicKeyText(options.serverKey);
   else if (options.serverKey) serverKey = options.serverKey;
   else serverKey = await (options.registry ?? (await runtime.registry())).lookup(host);
-  if (!serverKey || serverKey.length !== 32) {
+  if (!serverKey || serverKey.length !== KEY_BYTES) {
     throw new CurvetunError('EKEY', `no server key for ${host}: pass serverKey or add the host to the registry`);
   }
   const vault = options.vault ?? (await runtime.vault());

@@ -10,16 +10,20 @@ import type { CookieKeeper } from '../cookie/types.js';
 import { CurvetunError } from '../errors.js';
 import { keysEqual } from '../keys/text.js';
 import {
-  COOKIE_BYTES,
   HELLO_COUNTER,
+  HELLO_ZERO_BYTES,
   PREFIX_COOKIE,
   PREFIX_HELLO,
   PREFIX_INITIATE,
   PREFIX_VOUCH,
   VOUCH_COUNTER,
+  decodeCookieBox,
+  decodeVouchBox,
   encodeCookie,
+  encodeCookieBox,
   encodeHello,
   encodeVouch,
+  encodeVouchBox,
   longTermNonce,
   shortTermNonce,
 } from '../protocol/index.js';
@@ -27,11 +31,6 @@ import type { Packet } from '../protocol/index.js';
 import type { Verdict } from '../registry/types.js';
 import type { Vault } from '../vault/types.js';
 import { Session } from './session.js';
-
-/** The Hello box holds exactly this many zero bytes; anything else is refused. */
-const HELLO_ZEROS = 64;
-const KEY = 32;
-const SAFE_NONCE = 16;
 
 export interface HandshakeIO {
   /** The next packet from the peer (decoded); rejects when the connection ends or the step is aborted. */
@@ -58,7 +57,7 @@ export async function clientHandshake(io: HandshakeIO, options: ClientHandshakeO
   // One key serves the Hello box and the Cookie box: both are between S and EC.
   const helloKey = backend.beforenm(serverKey, ephemeral.secretKey);
 
-  const helloBox = backend.secretbox(new Uint8Array(HELLO_ZEROS), shortTermNonce(PREFIX_HELLO, HELLO_COUNTER), helloKey);
+  const helloBox = backend.secretbox(new Uint8Array(HELLO_ZERO_BYTES), shortTermNonce(PREFIX_HELLO, HELLO_COUNTER), helloKey);
   io.send(encodeHello({ clientEphemeralKey: ephemeral.publicKey, counter: HELLO_COUNTER, box: helloBox }));
   // The vouch depends only on EC and S: have the vault make it while the Cookie is on its way.
   const vouchPromise = vault.seal(ephemeral.publicKey, PREFIX_VOUCH, serverKey);
@@ -69,15 +68,11 @@ export async function clientHandshake(io: HandshakeIO, options: ClientHandshakeO
   if (cookieInner === null) {
     throw new CurvetunError('EAUTH', 'the Cookie packet did not open with the expected server key (wrong server key or tampered packet)');
   }
-  const serverEphemeralKey = cookieInner.subarray(0, KEY);
-  const cookieBytes = cookieInner.subarray(KEY, KEY + COOKIE_BYTES);
+  const { serverEphemeralKey, cookie: cookieBytes } = decodeCookieBox(cookieInner);
 
   const sessionKey = backend.beforenm(serverEphemeralKey, ephemeral.secretKey);
   const vouch = await vouchPromise;
-  const inner = new Uint8Array(KEY + SAFE_NONCE + vouch.box.length);
-  inner.set(vault.publicKey, 0);
-  inner.set(vouch.nonce16, KEY);
-  inner.set(vouch.box, KEY + SAFE_NONCE);
+  const inner = encodeVouchBox({ clientKey: vault.publicKey, nonce16: vouch.nonce16, vouch: vouch.box });
   const initiateBox = backend.secretbox(inner, shortTermNonce(PREFIX_INITIATE, VOUCH_COUNTER), sessionKey);
   io.send(encodeVouch({ cookie: cookieBytes, counter: VOUCH_COUNTER, box: initiateBox }));
 
@@ -107,8 +102,6 @@ export async function serverHandshake(io: HandshakeIO, options: ServerHandshakeO
   const helloNonce = shortTermNonce(PREFIX_HELLO, HELLO_COUNTER);
   const cookieBytesPromise = cookies.seal(clientEphemeralKey, ephemeral.secretKey);
   cookieBytesPromise.catch(() => undefined); // awaited below; never an unhandled rejection if the Hello fails first
-  const cookieInner = new Uint8Array(KEY + COOKIE_BYTES);
-  cookieInner.set(ephemeral.publicKey, 0);
   let cookiePacket: Uint8Array;
   if (vault.openHello) {
     // One round trip: the vault hands back the Hello's key (the client holds it too) and a safe
@@ -116,7 +109,7 @@ export async function serverHandshake(io: HandshakeIO, options: ServerHandshakeO
     const [opened, cookieBytes] = await Promise.all([vault.openHello(hello.box, helloNonce, clientEphemeralKey), cookieBytesPromise]);
     try {
       checkHelloPlaintext(opened.plaintext);
-      cookieInner.set(cookieBytes, KEY);
+      const cookieInner = encodeCookieBox(ephemeral.publicKey, cookieBytes);
       const box = backend.secretbox(cookieInner, longTermNonce(PREFIX_COOKIE, opened.nonce16), opened.sharedKey);
       cookiePacket = encodeCookie({ nonce16: opened.nonce16, box });
     } finally {
@@ -126,7 +119,7 @@ export async function serverHandshake(io: HandshakeIO, options: ServerHandshakeO
     // Opening the Hello proves the client knows our public key.
     const [zeros, cookieBytes] = await Promise.all([vault.open(hello.box, helloNonce, clientEphemeralKey), cookieBytesPromise]);
     checkHelloPlaintext(zeros);
-    cookieInner.set(cookieBytes, KEY);
+    const cookieInner = encodeCookieBox(ephemeral.publicKey, cookieBytes);
     const sealed = await vault.seal(cookieInner, PREFIX_COOKIE, clientEphemeralKey);
     cookiePacket = encodeCookie({ nonce16: sealed.nonce16, box: sealed.box });
   }
@@ -146,26 +139,26 @@ export async function serverHandshake(io: HandshakeIO, options: ServerHandshakeO
   if (inner === null) {
     throw new CurvetunError('EAUTH', 'the Vouch box did not authenticate');
   }
-  const clientKey = new Uint8Array(inner.subarray(0, KEY));
-  const vouchNonce = longTermNonce(PREFIX_VOUCH, inner.subarray(KEY, KEY + SAFE_NONCE));
-  const vouchBox = inner.subarray(KEY + SAFE_NONCE);
+  const vouched = decodeVouchBox(inner);
+  const clientKey = new Uint8Array(vouched.clientKey);
+  const vouchNonce = longTermNonce(PREFIX_VOUCH, vouched.nonce16);
 
   // Independent checks of one step: ask the registry and the vault at once.
-  const [verdict, vouched] = await Promise.all([
+  const [verdict, vouchedKey] = await Promise.all([
     options.authorize(clientKey),
-    vault.open(vouchBox, vouchNonce, clientKey),
+    vault.open(vouched.vouch, vouchNonce, clientKey),
   ]);
   if (!verdict.allowed) {
     throw new CurvetunError('EAUTH', `client key refused: ${verdict.reason}`);
   }
-  if (!keysEqual(vouched, clientEphemeralKey)) {
+  if (!keysEqual(vouchedKey, clientEphemeralKey)) {
     throw new CurvetunError('EAUTH', 'the client key did not vouch for this connection');
   }
   return { session: new Session(backend, sessionKey, 'server'), peerKey: clientKey };
 }
 
 function checkHelloPlaintext(plaintext: Uint8Array): void {
-  if (plaintext.length !== HELLO_ZEROS || plaintext.some((b) => b !== 0)) {
+  if (plaintext.length !== HELLO_ZERO_BYTES || plaintext.some((b) => b !== 0)) {
     throw new CurvetunError('EPROTO', 'the Hello box must hold 64 zero bytes');
   }
 }

@@ -11,15 +11,15 @@ import { CurvetunError } from '../errors.js';
 import {
   FIRST_MESSAGE_COUNTER,
   FRAME_HEADER_BYTES,
-  MAGIC_MESSAGE,
   MAX_MESSAGE_BYTES,
+  NONCE_BYTES,
   MESSAGE_FRAME_BOX_OFFSET,
   MESSAGE_OVERHEAD,
   PREFIX_CLIENT_MESSAGE,
   PREFIX_SERVER_MESSAGE,
   allocMessageFrame,
   shortTermNonce,
-  writeCounter,
+  writeMessageFrameHeader,
 } from '../protocol/index.js';
 import type { MessagePacket } from '../protocol/index.js';
 
@@ -33,7 +33,7 @@ export type Role = 'client' | 'server';
  * fills it and hands it to the cipher at once, synchronously, so no two calls can see each
  * other's, and an idle connection holds no nonce bytes of its own.
  */
-const scratchNonce = new Uint8Array(24);
+const scratchNonce = new Uint8Array(NONCE_BYTES);
 
 export class Session {
   private sendCounter = FIRST_MESSAGE_COUNTER;
@@ -80,11 +80,7 @@ export class Session {
   sealInto(message: Uint8Array, out: Uint8Array, offset: number): void {
     this.checkSendable(message);
     const counter = this.sendCounter++;
-    const payloadLength = MESSAGE_OVERHEAD + message.length;
-    out[offset] = payloadLength >>> 8;
-    out[offset + 1] = payloadLength & 0xff;
-    out.set(MAGIC_MESSAGE, offset + FRAME_HEADER_BYTES);
-    writeCounter(out, offset + MESSAGE_FRAME_BOX_OFFSET - 8, counter);
+    writeMessageFrameHeader(out, offset, counter, message.length);
     shortTermNonce(this.sendPrefix, counter, scratchNonce);
     this.backend.secretboxInto(out, offset + MESSAGE_FRAME_BOX_OFFSET, message, scratchNonce, this.sharedKey);
   }

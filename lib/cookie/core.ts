@@ -16,7 +16,8 @@ import { performance } from 'node:perf_hooks';
 import { LRUCache } from 'lru-cache';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { CurvetunError } from '../errors.js';
-import { COOKIE_BYTES, PREFIX_MINUTE } from '../protocol/constants.js';
+import { COOKIE_BYTES, KEY_BYTES, PREFIX_MINUTE, SAFE_NONCE_BYTES } from '../protocol/constants.js';
+import { decodeCookieContents, decodeCookieValue, encodeCookieContents, encodeCookieValue } from '../protocol/boxes.js';
 import { longTermNonce } from '../protocol/nonce.js';
 import type { CookieContents } from './types.js';
 
@@ -86,7 +87,7 @@ export class CookieCore {
     if (!Number.isInteger(this.guardSize) || this.guardSize < 1 || this.guardSize > MAX_GUARD_SIZE) {
       throw new CurvetunError('EINVAL', `guardSize must be an integer from 1 to ${MAX_GUARD_SIZE}`);
     }
-    this.current = { key: this.backend.randomBytes(32), createdAt: this.now() };
+    this.current = { key: this.backend.randomBytes(KEY_BYTES), createdAt: this.now() };
     // Entries expire with the key that opened them; a full guard refuses instead of evicting
     // (see remember()), so the bound is never reached by an insert. Bounded by count through
     // maxSize rather than `max`, because `max` preallocates ~56 bytes per slot up front (56 MB for
@@ -115,7 +116,7 @@ export class CookieCore {
       this.current.key.fill(0); // more than two periods old: nothing it sealed may open any more
       this.previous = null;
     }
-    this.current = { key: this.backend.randomBytes(32), createdAt };
+    this.current = { key: this.backend.randomBytes(KEY_BYTES), createdAt };
     this.counts.rotations += elapsed;
     this.purge(true);
   }
@@ -134,19 +135,12 @@ export class CookieCore {
 
   /** Seal `EC · ESs` under the current minute key: the 96-byte cookie. */
   seal(clientEphemeralKey: Uint8Array, serverEphemeralSecret: Uint8Array): Uint8Array {
-    if (!(clientEphemeralKey instanceof Uint8Array) || clientEphemeralKey.length !== 32) throw new CurvetunError('EINVAL', 'EC must be 32 bytes');
-    if (!(serverEphemeralSecret instanceof Uint8Array) || serverEphemeralSecret.length !== 32) throw new CurvetunError('EINVAL', 'ESs must be 32 bytes');
+    const inner = encodeCookieContents(clientEphemeralKey, serverEphemeralSecret);
     this.tick();
-    const k16 = this.backend.randomBytes(16);
-    const inner = new Uint8Array(64);
-    inner.set(clientEphemeralKey, 0);
-    inner.set(serverEphemeralSecret, 32);
+    const k16 = this.backend.randomBytes(SAFE_NONCE_BYTES);
     const box = this.backend.secretbox(inner, longTermNonce(PREFIX_MINUTE, k16), this.current.key);
     inner.fill(0);
-    const cookie = new Uint8Array(COOKIE_BYTES);
-    cookie.set(k16, 0);
-    cookie.set(box, 16);
-    return cookie;
+    return encodeCookieValue(k16, box);
   }
 
   /**
@@ -158,8 +152,8 @@ export class CookieCore {
       throw new CurvetunError('EINVAL', `a cookie is ${COOKIE_BYTES} bytes`);
     }
     this.tick();
-    const nonce = longTermNonce(PREFIX_MINUTE, cookie.subarray(0, 16));
-    const box = cookie.subarray(16);
+    const { k16, box } = decodeCookieValue(cookie);
+    const nonce = longTermNonce(PREFIX_MINUTE, k16);
     for (const minute of [this.current, this.previous]) {
       if (!minute) continue;
       const inner = this.backend.secretboxOpen(box, nonce, minute.key);
@@ -167,7 +161,7 @@ export class CookieCore {
       try {
         this.remember(cookie, minute.createdAt + 2 * this.periodMs - this.now());
         this.counts.opened++;
-        return { clientEphemeralPublicKey: inner.slice(0, 32), serverEphemeralSecretKey: inner.slice(32, 64) };
+        return decodeCookieContents(inner);
       } finally {
         inner.fill(0);
       }
@@ -180,7 +174,7 @@ export class CookieCore {
     // k16 identifies a cookie that opened: it is random per cookie, and nobody without the minute
     // key can make another cookie with the same k16 that opens. Only cookies that opened get here,
     // so forged ones cannot fill the guard.
-    const id = Buffer.from(cookie.buffer, cookie.byteOffset, 16).toString('base64');
+    const id = Buffer.from(cookie.buffer, cookie.byteOffset, SAFE_NONCE_BYTES).toString('base64');
     if (this.guard.has(id)) {
       this.counts.refusedReplay++;
       throw new CurvetunError('EAUTH', 'the cookie was already used: a replayed Vouch is refused');

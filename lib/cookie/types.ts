@@ -3,12 +3,9 @@
  * and refuses a cookie that has already been opened once (the replay guard).
  */
 
-export interface CookieContents {
-  /** The client's ephemeral public key, as in the Hello. */
-  clientEphemeralPublicKey: Uint8Array;
-  /** The server's ephemeral secret key for this connection. */
-  serverEphemeralSecretKey: Uint8Array;
-}
+import type { CookieContents } from '../protocol/boxes.js';
+
+export type { CookieContents };
 
 export interface CookieKeeper {
   /** `k16 · secretbox(EC · ESs, "minute-k" · k16, current minute key)`: 96 bytes. */

@@ -12,11 +12,18 @@
  * - a forged, truncated or empty box makes the *Open functions return `null`, never throw.
  */
 
-export const PUBLIC_KEY_BYTES = 32;
-export const SECRET_KEY_BYTES = 32;
-export const SHARED_KEY_BYTES = 32;
+/**
+ * The sizes of the primitives, defined once here (lib/crypto stands on its own: it imports nothing
+ * but lib/errors.ts) and re-exported by lib/protocol/constants.ts, which builds the wire format's
+ * sizes on them. Every Curve25519 key (public, secret, beforenm's shared key) and every secretbox
+ * key is KEY_BYTES; XSalsa20's nonce is NONCE_BYTES; the Poly1305 tag before a box's ciphertext is
+ * MAC_BYTES.
+ */
+export const KEY_BYTES = 32;
 export const NONCE_BYTES = 24;
 export const MAC_BYTES = 16;
+// The same sizes under the names NaCl gives them.
+export { KEY_BYTES as PUBLIC_KEY_BYTES, KEY_BYTES as SECRET_KEY_BYTES, KEY_BYTES as SHARED_KEY_BYTES };
 
 export interface KeyPair {
   publicKey: Uint8Array;

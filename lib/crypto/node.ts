@@ -6,6 +6,7 @@
 import { createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { CryptoBackend, KeyPair } from './backend.js';
+import { SECRET_KEY_BYTES } from './backend.js';
 import { checkLength, checkPublicKey, checkSecretKey, sharedKeyFromPoint } from './common.js';
 import { makeTweetnaclSecretbox } from './tweetnacl.js';
 import { CurvetunError } from '../errors.js';
@@ -49,7 +50,7 @@ function rawPublic(key: KeyObject): Uint8Array {
 /** Whether this Node's OpenSSL does X25519 (it does on every supported Node; checked once). */
 export function nodeX25519Works(): boolean {
   try {
-    const sk = new Uint8Array(32).fill(7);
+    const sk = new Uint8Array(SECRET_KEY_BYTES).fill(7);
     rawPublic(createPublicKey(privateKeyObject(sk)));
     return true;
   } catch {

@@ -4,6 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import type { CryptoBackend, KeyPair } from './backend.js';
+import { PUBLIC_KEY_BYTES, SECRET_KEY_BYTES, SHARED_KEY_BYTES } from './backend.js';
 import {
   boxLongEnough,
   checkInto,
@@ -45,17 +46,17 @@ export function loadSodium(): SodiumNative | null {
 }
 
 export function createSodiumBackend(sodium: SodiumNative): CryptoBackend {
-  const point = new Uint8Array(32);
+  const point = new Uint8Array(SHARED_KEY_BYTES);
   const backend: CryptoBackend = {
     name: 'sodium',
     keyPair(): KeyPair {
-      const secretKey = new Uint8Array(32);
+      const secretKey = new Uint8Array(SECRET_KEY_BYTES);
       sodium.randombytes_buf(secretKey);
       return { publicKey: backend.publicKeyOf(secretKey), secretKey };
     },
     publicKeyOf(secretKey) {
       checkSecretKey(secretKey);
-      const pk = new Uint8Array(32);
+      const pk = new Uint8Array(PUBLIC_KEY_BYTES);
       sodium.crypto_scalarmult_base(pk, secretKey);
       return pk;
     },

@@ -4,6 +4,7 @@ import { hostname, userInfo } from 'node:os';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { createKeyFiles, loadSecretKeyFile, saveKeyFiles } from './keyfile.js';
 import type { SecretKeyMaterial } from './keyfile.js';
+import { KEY_BYTES } from '../protocol/constants.js';
 
 export interface Identity extends SecretKeyMaterial {
   publicKey: Uint8Array;
@@ -20,7 +21,7 @@ function defaultComment(): string {
 /** A fresh key pair and scramble key, in memory. */
 export function generateIdentity(backend: CryptoBackend, comment = defaultComment()): Identity {
   const { publicKey, secretKey } = backend.keyPair();
-  return { publicKey, secretKey, scrambleKey: backend.randomBytes(32), comment };
+  return { publicKey, secretKey, scrambleKey: backend.randomBytes(KEY_BYTES), comment };
 }
 
 /** Generate an identity and write its key files (secret 0600, public 0644). Returns the public key. */

@@ -17,6 +17,7 @@ import { basename, dirname, join } from 'node:path';
 import { CurvetunError } from '../errors.js';
 import { removeQuietly, syncDirectory, writeFileAtomic } from '../fs/atomic.js';
 import { KEY_TYPE, decodePublicKeyText, encodePublicKeyText } from './text.js';
+import { KEY_BYTES } from '../protocol/constants.js';
 
 const BEGIN = '-----BEGIN CURVETUN SECRET KEY-----';
 const END = '-----END CURVETUN SECRET KEY-----';
@@ -57,8 +58,8 @@ export function parseSecretKeyFile(text: string, where: string): SecretKeyMateri
   const bytes = Buffer.from(joined, 'base64');
   if (bytes.length !== 64) throw new CurvetunError('EKEY', `${where}: the key block must hold 64 bytes`);
   return {
-    secretKey: new Uint8Array(bytes.subarray(0, 32)),
-    scrambleKey: new Uint8Array(bytes.subarray(32, 64)),
+    secretKey: new Uint8Array(bytes.subarray(0, KEY_BYTES)),
+    scrambleKey: new Uint8Array(bytes.subarray(KEY_BYTES, 2 * KEY_BYTES)),
     comment,
   };
 }

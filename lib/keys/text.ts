@@ -6,9 +6,9 @@
  * pattern: `10.0.0.0/8 curvetun-x25519 <base64> laptop`.
  */
 import { CurvetunError } from '../errors.js';
+import { KEY_BYTES as PUBLIC_KEY_BYTES } from '../protocol/constants.js';
 
 export const KEY_TYPE = 'curvetun-x25519';
-export const PUBLIC_KEY_BYTES = 32;
 
 const BASE64_KEY = /^[A-Za-z0-9+/]{43}=$/;
 

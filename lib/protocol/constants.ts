@@ -1,6 +1,10 @@
 /**
- * The numbers of the curve_tun v1.0 wire format. Each rule lives here once; PROTOCOL.md explains them.
+ * The numbers of the curve_tun v1.0 wire format. Each rule lives here once; PROTOCOL.md explains
+ * them. The sizes of the NaCl primitives come from lib/crypto, and the byte offsets inside each
+ * packet and box are named in layout.ts.
+ * A v2 set would sit beside these (its own magics, sizes and layouts), not change them.
  */
+import { KEY_BYTES, MAC_BYTES as BOX_OVERHEAD, NONCE_BYTES } from '../crypto/backend.js';
 
 const ascii = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'latin1'));
 const hex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'hex'));
@@ -16,10 +20,14 @@ export const MAGIC_BYTES = 8;
 export const FRAME_HEADER_BYTES = 2;
 export const MAX_FRAME_PAYLOAD = 0xffff;
 
-export const KEY_BYTES = 32;
-export const BOX_OVERHEAD = 16;
+/** Sizes of the primitives (a key, a nonce, a box's tag), defined with them in lib/crypto. */
+export { KEY_BYTES, NONCE_BYTES, BOX_OVERHEAD };
 export const COUNTER_BYTES = 8;
+/** The vault's (and the cookie's) 16 nonce bytes after an 8-byte prefix. */
 export const SAFE_NONCE_BYTES = 16;
+/** Short-term nonce prefixes are 16 bytes (then the u64 counter), long-term ones 8. */
+export const SHORT_TERM_PREFIX_BYTES = NONCE_BYTES - COUNTER_BYTES;
+export const LONG_TERM_PREFIX_BYTES = NONCE_BYTES - SAFE_NONCE_BYTES;
 
 /** Exact payload sizes of the handshake packets. */
 export const HELLO_BYTES = 128;
@@ -28,11 +36,12 @@ export const VOUCH_BYTES = 224;
 /** The opaque cookie K inside the Cookie packet and echoed in the Vouch. */
 export const COOKIE_BYTES = 96;
 
+/** The Hello box holds exactly this many zero bytes. */
+export const HELLO_ZERO_BYTES = 64;
 /** Box sizes inside the handshake packets. */
-export const HELLO_BOX_BYTES = 80; // 64 zero bytes + tag
+export const HELLO_BOX_BYTES = HELLO_ZERO_BYTES + BOX_OVERHEAD; // 80
 export const COOKIE_BOX_BYTES = 144; // ES (32) · K (96) + tag
 export const VOUCH_BOX_BYTES = 112; // C (32) · v16 (16) · V (48) + tag
-export const VOUCH_INNER_BOX_BYTES = 48; // EC (32) + tag
 
 /** A Message payload is magic · counter · box: 32 bytes more than the plaintext. */
 export const MESSAGE_OVERHEAD = MAGIC_BYTES + COUNTER_BYTES + BOX_OVERHEAD;

@@ -5,6 +5,7 @@
  */
 import { CurvetunError, ProtocolError } from '../errors.js';
 import {
+  BOX_OVERHEAD,
   FRAME_HEADER_BYTES,
   MAGIC_MESSAGE,
   MAX_FRAME_PAYLOAD,
@@ -12,7 +13,14 @@ import {
   MESSAGE_FRAME_BOX_OFFSET,
   MESSAGE_OVERHEAD,
 } from './constants.js';
+import { MESSAGE_FRAME } from './layout.js';
 import { writeCounter } from './nonce.js';
+
+/** Write the frame header `length:u16be` of a `payloadLength`-byte payload at `out[offset]`. */
+export function writeFrameHeader(out: Uint8Array, offset: number, payloadLength: number): void {
+  out[offset] = payloadLength >>> 8;
+  out[offset + 1] = payloadLength & 0xff;
+}
 
 /** `length · payload` for a payload of 1 to 65 535 bytes. */
 export function encodeFrame(payload: Uint8Array): Uint8Array {
@@ -20,10 +28,21 @@ export function encodeFrame(payload: Uint8Array): Uint8Array {
     throw new CurvetunError(payload.length === 0 ? 'EINVAL' : 'ETOOBIG', `a frame payload is 1 to ${MAX_FRAME_PAYLOAD} bytes, got ${payload.length}`);
   }
   const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
-  out[0] = payload.length >>> 8;
-  out[1] = payload.length & 0xff;
+  writeFrameHeader(out, 0, payload.length);
   out.set(payload, FRAME_HEADER_BYTES);
   return out;
+}
+
+/**
+ * Write everything of a whole Message frame but its box, at `out[offset]`: frame header, magic,
+ * counter. The box of a `plaintextLength` message goes at `offset + MESSAGE_FRAME_BOX_OFFSET`.
+ * The one writer of a message frame's header: the sender seals into a slab or a frame of its own
+ * through it. The caller checks `plaintextLength` (at most MAX_MESSAGE_BYTES).
+ */
+export function writeMessageFrameHeader(out: Uint8Array, offset: number, counter: number, plaintextLength: number): void {
+  writeFrameHeader(out, offset, MESSAGE_OVERHEAD + plaintextLength);
+  out.set(MAGIC_MESSAGE, offset + MESSAGE_FRAME.magic);
+  writeCounter(out, offset + MESSAGE_FRAME.counter, counter);
 }
 
 /**
@@ -37,13 +56,9 @@ export function allocMessageFrame(counter: number, plaintextLength: number): Uin
   if (plaintextLength > MAX_MESSAGE_BYTES) {
     throw new CurvetunError('ETOOBIG', `a message carries at most ${MAX_MESSAGE_BYTES} bytes, got ${plaintextLength}`);
   }
-  const payloadLength = MESSAGE_OVERHEAD + plaintextLength;
   // allocUnsafe: every byte is written below or by the encryption that follows.
-  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payloadLength);
-  frame[0] = payloadLength >>> 8;
-  frame[1] = payloadLength & 0xff;
-  frame.set(MAGIC_MESSAGE, FRAME_HEADER_BYTES);
-  writeCounter(frame, MESSAGE_FRAME_BOX_OFFSET - 8, counter);
+  const frame = Buffer.allocUnsafe(MESSAGE_FRAME_BOX_OFFSET + BOX_OVERHEAD + plaintextLength);
+  writeMessageFrameHeader(frame, 0, counter, plaintextLength);
   return frame;
 }
 

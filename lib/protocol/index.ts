@@ -4,3 +4,5 @@ export * from './packets.js';
 export * from './frame.js';
 export * from './nonce.js';
 export * from './tea.js';
+export * from './layout.js';
+export * from './boxes.js';

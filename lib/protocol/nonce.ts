@@ -4,8 +4,8 @@
  * holder chose so they never repeat.
  */
 import { CurvetunError } from '../errors.js';
+import { COUNTER_BYTES, LONG_TERM_PREFIX_BYTES, NONCE_BYTES, SAFE_NONCE_BYTES, SHORT_TERM_PREFIX_BYTES } from './constants.js';
 
-export const NONCE_BYTES = 24;
 const TWO_32 = 0x1_0000_0000;
 
 /** Write `counter` as u64 big-endian at `offset`. `counter` must be a safe non-negative integer. */
@@ -35,18 +35,30 @@ export function readCounter(bytes: Uint8Array, offset: number): number | null {
 
 /** `prefix16 · counter:u64be`. Reuses `out` when given (the per-message path keeps one per direction). */
 export function shortTermNonce(prefix16: Uint8Array, counter: number, out: Uint8Array = new Uint8Array(NONCE_BYTES)): Uint8Array {
-  if (prefix16.length !== 16) throw new CurvetunError('EINVAL', 'a short-term nonce prefix is 16 bytes');
+  if (prefix16.length !== SHORT_TERM_PREFIX_BYTES) throw new CurvetunError('EINVAL', `a short-term nonce prefix is ${SHORT_TERM_PREFIX_BYTES} bytes`);
   out.set(prefix16, 0);
-  writeCounter(out, 16, counter);
+  writeCounter(out, SHORT_TERM_PREFIX_BYTES, counter);
   return out;
 }
 
 /** `prefix8 · value16`. */
 export function longTermNonce(prefix8: Uint8Array, value16: Uint8Array): Uint8Array {
-  if (prefix8.length !== 8) throw new CurvetunError('EINVAL', 'a long-term nonce prefix is 8 bytes');
-  if (value16.length !== 16) throw new CurvetunError('EINVAL', 'a long-term nonce value is 16 bytes');
+  if (prefix8.length !== LONG_TERM_PREFIX_BYTES) throw new CurvetunError('EINVAL', `a long-term nonce prefix is ${LONG_TERM_PREFIX_BYTES} bytes`);
+  if (value16.length !== SAFE_NONCE_BYTES) throw new CurvetunError('EINVAL', `a long-term nonce value is ${SAFE_NONCE_BYTES} bytes`);
   const out = new Uint8Array(NONCE_BYTES);
   out.set(prefix8, 0);
-  out.set(value16, 8);
+  out.set(value16, LONG_TERM_PREFIX_BYTES);
   return out;
+}
+
+/**
+ * The block a vault scrambles into a safe nonce: `counter:u64be · 8 random bytes` (PROTOCOL.md,
+ * "Safe nonces").
+ */
+export function safeNonceBlock(counter: number, random8: Uint8Array): Uint8Array {
+  if (random8.length !== SAFE_NONCE_BYTES - COUNTER_BYTES) throw new CurvetunError('EINVAL', 'a safe nonce takes 8 random bytes');
+  const block = new Uint8Array(SAFE_NONCE_BYTES);
+  writeCounter(block, 0, counter);
+  block.set(random8, COUNTER_BYTES);
+  return block;
 }

@@ -7,10 +7,8 @@ import {
   BOX_OVERHEAD,
   COOKIE_BOX_BYTES,
   COOKIE_BYTES,
-  COOKIE_PACKET_BYTES,
-  COUNTER_BYTES,
+  FRAME_HEADER_BYTES,
   HELLO_BOX_BYTES,
-  HELLO_BYTES,
   KEY_BYTES,
   MAGIC_BYTES,
   MAGIC_COOKIE,
@@ -22,8 +20,9 @@ import {
   MESSAGE_OVERHEAD,
   SAFE_NONCE_BYTES,
   VOUCH_BOX_BYTES,
-  VOUCH_BYTES,
 } from './constants.js';
+import { allocMessageFrame } from './frame.js';
+import { COOKIE_PACKET, HELLO, MESSAGE, MESSAGE_FRAME, VOUCH } from './layout.js';
 import { readCounter, writeCounter } from './nonce.js';
 
 /** C → S: `EC · N · box(64 zero bytes)`. */
@@ -73,40 +72,40 @@ function start(magic: Uint8Array, size: number): Uint8Array {
 export function encodeHello(p: Omit<HelloPacket, 'type'>): Uint8Array {
   field('Hello ephemeral key', p.clientEphemeralKey, KEY_BYTES);
   field('Hello box', p.box, HELLO_BOX_BYTES);
-  const out = start(MAGIC_HELLO, HELLO_BYTES);
-  out.set(p.clientEphemeralKey, 8);
-  writeCounter(out, 40, p.counter);
-  out.set(p.box, 48);
+  const out = start(MAGIC_HELLO, HELLO.end);
+  out.set(p.clientEphemeralKey, HELLO.clientEphemeralKey);
+  writeCounter(out, HELLO.counter, p.counter);
+  out.set(p.box, HELLO.box);
   return out;
 }
 
 export function encodeCookie(p: Omit<CookiePacket, 'type'>): Uint8Array {
   field('Cookie nonce', p.nonce16, SAFE_NONCE_BYTES);
   field('Cookie box', p.box, COOKIE_BOX_BYTES);
-  const out = start(MAGIC_COOKIE, COOKIE_PACKET_BYTES);
-  out.set(p.nonce16, 8);
-  out.set(p.box, 24);
+  const out = start(MAGIC_COOKIE, COOKIE_PACKET.end);
+  out.set(p.nonce16, COOKIE_PACKET.nonce16);
+  out.set(p.box, COOKIE_PACKET.box);
   return out;
 }
 
 export function encodeVouch(p: Omit<VouchPacket, 'type'>): Uint8Array {
   field('Vouch cookie', p.cookie, COOKIE_BYTES);
   field('Vouch box', p.box, VOUCH_BOX_BYTES);
-  const out = start(MAGIC_VOUCH, VOUCH_BYTES);
-  out.set(p.cookie, 8);
-  writeCounter(out, 104, p.counter);
-  out.set(p.box, 112);
+  const out = start(MAGIC_VOUCH, VOUCH.end);
+  out.set(p.cookie, VOUCH.cookie);
+  writeCounter(out, VOUCH.counter, p.counter);
+  out.set(p.box, VOUCH.box);
   return out;
 }
 
+/** A Message payload (no frame header), through the same writer as every sent message frame. */
 export function encodeMessage(p: Omit<MessagePacket, 'type'>): Uint8Array {
   if (!(p.box instanceof Uint8Array) || p.box.length < BOX_OVERHEAD || p.box.length > MAX_MESSAGE_BYTES + BOX_OVERHEAD) {
     throw new CurvetunError('EINVAL', `a Message box is ${BOX_OVERHEAD} to ${MAX_MESSAGE_BYTES + BOX_OVERHEAD} bytes`);
   }
-  const out = start(MAGIC_MESSAGE, MAGIC_BYTES + COUNTER_BYTES + p.box.length);
-  writeCounter(out, 8, p.counter);
-  out.set(p.box, 16);
-  return out;
+  const frame = allocMessageFrame(p.counter, p.box.length - BOX_OVERHEAD);
+  frame.set(p.box, MESSAGE_FRAME.box);
+  return new Uint8Array(frame.buffer, frame.byteOffset + FRAME_HEADER_BYTES, frame.length - FRAME_HEADER_BYTES);
 }
 
 function sameMagic(payload: Uint8Array, magic: Uint8Array): boolean {
@@ -141,28 +140,28 @@ export function decodePacket(payload: Uint8Array): Packet {
     if (payload.length < MESSAGE_OVERHEAD) {
       throw new ProtocolError(`a Message packet is at least ${MESSAGE_OVERHEAD} bytes, got ${payload.length}`);
     }
-    return { type: 'message', counter: counterAt(payload, 8, 'Message'), box: payload.subarray(16) };
+    return { type: 'message', counter: counterAt(payload, MESSAGE.counter, 'Message'), box: payload.subarray(MESSAGE.box) };
   }
   if (sameMagic(payload, MAGIC_HELLO)) {
-    exactSize(payload, HELLO_BYTES, 'Hello');
+    exactSize(payload, HELLO.end, 'Hello');
     return {
       type: 'hello',
-      clientEphemeralKey: payload.subarray(8, 40),
-      counter: counterAt(payload, 40, 'Hello'),
-      box: payload.subarray(48, HELLO_BYTES),
+      clientEphemeralKey: payload.subarray(HELLO.clientEphemeralKey, HELLO.counter),
+      counter: counterAt(payload, HELLO.counter, 'Hello'),
+      box: payload.subarray(HELLO.box, HELLO.end),
     };
   }
   if (sameMagic(payload, MAGIC_COOKIE)) {
-    exactSize(payload, COOKIE_PACKET_BYTES, 'Cookie');
-    return { type: 'cookie', nonce16: payload.subarray(8, 24), box: payload.subarray(24, COOKIE_PACKET_BYTES) };
+    exactSize(payload, COOKIE_PACKET.end, 'Cookie');
+    return { type: 'cookie', nonce16: payload.subarray(COOKIE_PACKET.nonce16, COOKIE_PACKET.box), box: payload.subarray(COOKIE_PACKET.box, COOKIE_PACKET.end) };
   }
   if (sameMagic(payload, MAGIC_VOUCH)) {
-    exactSize(payload, VOUCH_BYTES, 'Vouch');
+    exactSize(payload, VOUCH.end, 'Vouch');
     return {
       type: 'vouch',
-      cookie: payload.subarray(8, 104),
-      counter: counterAt(payload, 104, 'Vouch'),
-      box: payload.subarray(112, VOUCH_BYTES),
+      cookie: payload.subarray(VOUCH.cookie, VOUCH.counter),
+      counter: counterAt(payload, VOUCH.counter, 'Vouch'),
+      box: payload.subarray(VOUCH.box, VOUCH.end),
     };
   }
   throw new ProtocolError(`unknown packet magic ${Buffer.from(payload.subarray(0, MAGIC_BYTES)).toString('hex')}`);

@@ -8,6 +8,7 @@ import { canonicalAddress, matchesAddress, matchesName, specificity } from '../n
 import { coversPeer } from '../net/peer.js';
 import { addressesOf } from '../net/resolve.js';
 import type { ParsedEntry } from './file.js';
+import { KEY_BYTES } from '../protocol/constants.js';
 
 export type Classification =
   | { kind: 'allowed'; entry: ParsedEntry }
@@ -20,7 +21,7 @@ export type Classification =
 export function checkPeer(address: unknown, key: unknown): { address: string; key: Uint8Array } {
   const a = typeof address === 'string' ? canonicalAddress(address) : null;
   if (a === null) throw new CurvetunError('EINVAL', 'the remote address must be an IP address');
-  if (!(key instanceof Uint8Array) || key.length !== 32) throw new CurvetunError('EINVAL', 'a public key is 32 bytes');
+  if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES) throw new CurvetunError('EINVAL', `a public key is ${KEY_BYTES} bytes`);
   return { address: a, key };
 }
 

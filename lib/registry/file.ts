@@ -13,6 +13,7 @@ import { CurvetunError } from '../errors.js';
 import { KEY_TYPE, decodePublicKeyText, encodePublicKeyText } from '../keys/text.js';
 import { parsePattern } from '../net/patterns.js';
 import type { Pattern } from '../net/patterns.js';
+import { KEY_BYTES } from '../protocol/constants.js';
 
 export interface ParsedEntry {
   who: string;
@@ -82,7 +83,7 @@ export function parseRegistry(text: string, file: string): ParsedEntry[] {
 export function formatRegistryLine(who: string, key: Uint8Array, comment?: string): string {
   if (typeof who !== 'string' || /\s|#/.test(who.trim())) throw new CurvetunError('EINVAL', 'a pattern is one word without #');
   parsePattern(who);
-  if (!(key instanceof Uint8Array) || key.length !== 32) throw new CurvetunError('EINVAL', 'a public key is 32 bytes');
+  if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES) throw new CurvetunError('EINVAL', `a public key is ${KEY_BYTES} bytes`);
   const clean = typeof comment === 'string' ? comment.replace(/[\x00-\x1f\x7f]+/g, ' ').trim().slice(0, 200) : '';
   const safeComment = clean ? ` # ${clean}` : '';
   return `${who.trim()} ${encodePublicKeyText(key)}${safeComment}`;

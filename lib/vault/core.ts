@@ -8,7 +8,8 @@
 import { LRUCache } from 'lru-cache';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { CurvetunError } from '../errors.js';
-import { longTermNonce } from '../protocol/nonce.js';
+import { COUNTER_BYTES, KEY_BYTES, LONG_TERM_PREFIX_BYTES, NONCE_BYTES, SAFE_NONCE_BYTES } from '../protocol/constants.js';
+import { longTermNonce, safeNonceBlock } from '../protocol/nonce.js';
 import { scramble } from '../protocol/tea.js';
 import type { CounterSource } from './counter.js';
 import type { HelloOpening, SealedBox } from './types.js';
@@ -51,8 +52,8 @@ export class VaultCore {
 
   open(box: unknown, nonce: unknown, peer: unknown): Uint8Array {
     check('the box', box);
-    check('the nonce', nonce, 24);
-    check('the peer key', peer, 32);
+    check('the nonce', nonce, NONCE_BYTES);
+    check('the peer key', peer, KEY_BYTES);
     const plain = this.options.backend.secretboxOpen(box, nonce, this.sharedKey(peer));
     if (plain === null) throw new CurvetunError('EAUTH', 'the box did not open with our long-term key');
     return plain;
@@ -60,8 +61,8 @@ export class VaultCore {
 
   seal(plaintext: unknown, prefix: unknown, peer: unknown): SealedBox {
     check('the plaintext', plaintext);
-    check('the nonce prefix', prefix, 8);
-    check('the peer key', peer, 32);
+    check('the nonce prefix', prefix, LONG_TERM_PREFIX_BYTES);
+    check('the peer key', peer, KEY_BYTES);
     const nonce16 = this.safeNonce();
     const box = this.options.backend.secretbox(plaintext, longTermNonce(prefix, nonce16), this.sharedKey(peer));
     return { nonce16, box };
@@ -73,8 +74,8 @@ export class VaultCore {
    */
   openHello(box: unknown, nonce: unknown, clientEphemeralKey: unknown): HelloOpening {
     check('the box', box);
-    check('the nonce', nonce, 24);
-    check('the client ephemeral key', clientEphemeralKey, 32);
+    check('the nonce', nonce, NONCE_BYTES);
+    check('the client ephemeral key', clientEphemeralKey, KEY_BYTES);
     const sharedKey = this.options.withSecret((secret) => this.options.backend.beforenm(clientEphemeralKey, secret));
     const plaintext = this.options.backend.secretboxOpen(box, nonce, sharedKey);
     if (plaintext === null) {
@@ -86,12 +87,7 @@ export class VaultCore {
 
   /** `scramble(counter:u64be · 8 random bytes)`. */
   safeNonce(): Uint8Array {
-    const block = new Uint8Array(16);
-    const counter = this.options.counter.next();
-    const view = new DataView(block.buffer);
-    view.setUint32(0, Math.floor(counter / 0x1_0000_0000));
-    view.setUint32(4, counter >>> 0);
-    block.set(this.options.backend.randomBytes(8), 8);
+    const block = safeNonceBlock(this.options.counter.next(), this.options.backend.randomBytes(SAFE_NONCE_BYTES - COUNTER_BYTES));
     return scramble(block, this.options.scrambleKey);
   }
 }

@@ -13,6 +13,7 @@ import { FileCounter } from './counter.js';
 import { VaultCore } from './core.js';
 import type { FileVaultOptions } from './local-vault.js';
 import type { HelloOpening, SealedBox, Vault } from './types.js';
+import { KEY_BYTES } from '../protocol/constants.js';
 
 export class SodiumVault implements Vault {
   private closed = false;
@@ -33,7 +34,7 @@ export class SodiumVault implements Vault {
     if (!sodium) throw new CurvetunError('EINVAL', 'SodiumVault needs the optional dependency sodium-native');
     const backend = getBackend(options.crypto ?? 'sodium');
     const identity = loadIdentity(options.secretKeyFile, backend, options.create ?? false);
-    const secure = sodium.sodium_malloc(32);
+    const secure = sodium.sodium_malloc(KEY_BYTES);
     secure.set(identity.secretKey);
     sodium.sodium_memzero(identity.secretKey);
     sodium.sodium_mprotect_noaccess(secure);
