@@ -11,7 +11,7 @@
  * await client.send('ping');
  * console.log(new TextDecoder().decode(await server.recv()));
  */
-export { listen, connect } from './connection/api.js';
+export { listen, connect } from './api.js';
 export type { ListenOptions, ConnectOptions, CommonOptions, CryptoChoice } from './connection/options.js';
 export { CurvetunSocket } from './connection/socket.js';
 export type { RecvOptions } from './connection/socket.js';

@@ -156,3 +156,27 @@ test.serial('a denied address is refused before the vault or the cookie keeper i
   t.true(allowed.vault.calls.length > 0);
   t.deepEqual(allowed.cookies.calls, ['seal']);
 });
+
+/** What the listener had decided about each connection by the end of the turn in which it arrived. */
+function pendingWhenArrived(listener: { stats: { pendingHandshakes: number } }): number[] {
+  const seen: number[] = [];
+  // The listener's own 'connection' handler was added first, so it has run when this one runs.
+  (listener as unknown as { server: import('node:net').Server }).server.on('connection', () => seen.push(listener.stats.pendingHandshakes));
+  return seen;
+}
+
+test.serial('with a name pattern in the list, a peer an address pattern covers is admitted at once, without the DNS path', async (t) => {
+  // Before the fix, any name pattern sent every connection through the asynchronous (DNS) check,
+  // so no handshake had started by the end of the turn the connection arrived in.
+  const direct = await server(t, ['127.0.0.0/8', 'localhost']);
+  const directSeen = pendingWhenArrived(direct.listener);
+  t.is(await sendHello(direct.port, direct.vault.proxy.publicKey), 'cookie');
+  t.deepEqual(directSeen, [1], 'the handshake started in the same turn: no resolver was waited for');
+
+  // The control: when only the name covers 127.0.0.1, the decision does need DNS, and the
+  // handshake starts only after the resolver answered (localhost resolves to 127.0.0.1).
+  const byName = await server(t, ['10.0.0.0/8', 'localhost']);
+  const byNameSeen = pendingWhenArrived(byName.listener);
+  t.is(await sendHello(byName.port, byName.vault.proxy.publicKey), 'cookie');
+  t.deepEqual(byNameSeen, [0], 'the name needed the resolver before the handshake could start');
+});

@@ -5,7 +5,7 @@
 import { connect as tcpConnect, createServer } from 'node:net';
 import type { Socket as TcpSocket } from 'node:net';
 import { once } from 'node:events';
-import { listen, connect } from '../../../lib/connection/api.js';
+import { listen, connect } from '../../../lib/api.js';
 import type { CurvetunSocket } from '../../../lib/connection/socket.js';
 import { CurvetunError } from '../../../lib/errors.js';
 import { encodePublicKeyText } from '../../../lib/keys/text.js';

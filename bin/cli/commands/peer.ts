@@ -1,5 +1,5 @@
 /** `curvetun echo-server` and `curvetun send` / `cat` (netcat-like: stdin to the peer, the peer to stdout). */
-import { listen, connect } from '../../../lib/connection/api.js';
+import { listen, connect } from '../../../lib/api.js';
 import { CurvetunError } from '../../../lib/errors.js';
 import { encodePublicKeyText } from '../../../lib/keys/text.js';
 import type { CurvetunSocket } from '../../../lib/connection/socket.js';

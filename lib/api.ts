@@ -1,20 +1,21 @@
 /**
  * `listen()` and `connect()`: turn the public options into the explicit configuration the
- * listener and the client need, filling gaps from the default runtime.
+ * listener and the client need, filling gaps from the default runtime. This is where the actors
+ * (vault, cookie keeper, registry) are wired to the connection code.
  */
-import type { CryptoBackend } from '../crypto/backend.js';
-import { getBackend } from '../crypto/index.js';
-import { defaultRuntime } from '../defaults.js';
-import { CurvetunError } from '../errors.js';
-import { decodePublicKeyText } from '../keys/text.js';
-import { AddressFilter } from '../net/index.js';
-import { startCookieKeeper } from '../cookie/index.js';
-import { openClientSocket } from './connect.js';
-import { Listener } from './listener.js';
-import type { ConnectOptions, CryptoChoice, ListenOptions } from './options.js';
-import { DEFAULT_LIMITS } from './socket.js';
-import type { CurvetunSocket, SocketLimits } from './socket.js';
-import { KEY_BYTES } from '../protocol/index.js';
+import type { CryptoBackend } from './crypto/backend.js';
+import { getBackend } from './crypto/index.js';
+import { defaultRuntime } from './defaults.js';
+import { CurvetunError } from './errors.js';
+import { decodePublicKeyText } from './keys/text.js';
+import { AddressFilter } from './net/index.js';
+import { startCookieKeeper } from './cookie/index.js';
+import { openClientSocket } from './connection/connect.js';
+import { Listener } from './connection/listener.js';
+import type { ConnectOptions, CryptoChoice, ListenOptions } from './connection/options.js';
+import { DEFAULT_LIMITS } from './connection/socket.js';
+import type { CurvetunSocket, SocketLimits } from './connection/socket.js';
+import { KEY_BYTES } from './protocol/index.js';
 
 function backendOf(choice: CryptoChoice | undefined): CryptoBackend {
   if (choice === undefined || typeof choice === 'string') return getBackend(choice ?? 'auto');
@@ -62,7 +63,8 @@ export async function listen(port: number, options: ListenOptions = {}): Promise
       cookies,
       limits,
       authorize: registry ? (address, key) => registry.verify(address, key) : async () => ({ allowed: true }),
-      allowAddress: !filter ? () => true : filter.usesNames ? (address) => filter.allowsPeer(address) : (address) => filter.allowsAddress(address),
+      // Synchronous whenever no DNS is needed (an address or network pattern already matches).
+      allowAddress: filter ? (address) => filter.allows(address) : () => true,
       maxPendingHandshakes: positive(options.maxPendingHandshakes, 'maxPendingHandshakes') ?? 1024,
       maxPendingPerAddress: positive(options.maxPendingPerAddress, 'maxPendingPerAddress') ?? 64,
       backlog: positive(options.backlog, 'backlog') ?? 511,
