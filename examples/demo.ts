@@ -8,13 +8,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Runtime, encodePublicKeyText } from '../lib/index.js';
+import { Home, encodePublicKeyText } from '../lib/index.js';
 import { runEchoClient } from './echo-client.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'curvetun-demo-'));
 const serverHome = join(dir, 'server');
-const client = new Runtime({ home: join(dir, 'client') });
-const server = new Runtime({ home: serverHome });
+const client = new Home({ home: join(dir, 'client') });
+const server = new Home({ home: serverHome });
 let child: ReturnType<typeof spawn> | undefined;
 
 try {
@@ -41,7 +41,7 @@ try {
     child!.once('exit', (code) => reject(new Error(`the echo server exited with ${code}`)));
   });
   const { port, key } = await ready;
-  await runEchoClient({ host: '127.0.0.1', port, serverKey: key, count: 5, runtime: client, log: (l) => console.log(`[client] ${l}`) });
+  await runEchoClient({ host: '127.0.0.1', port, serverKey: key, count: 5, home: client, log: (l) => console.log(`[client] ${l}`) });
   await new Promise((r) => setTimeout(r, 100));
   console.log('demo finished: handshake, 5 round trips and a clean close over 127.0.0.1');
 } catch (error) {

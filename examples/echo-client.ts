@@ -8,21 +8,21 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Runtime, connect, encodePublicKeyText } from '../lib/index.js';
+import { Home, connect, encodePublicKeyText } from '../lib/index.js';
 
 export async function runEchoClient(options: {
   host: string;
   port: number;
   serverKey?: string;
   count: number;
-  runtime: Runtime;
+  home: Home;
   log?: (line: string) => void;
 }): Promise<void> {
   const log = options.log ?? console.log;
   const started = performance.now();
   const socket = await connect(options.host, options.port, {
-    vault: await options.runtime.vault(),
-    registry: await options.runtime.registry(),
+    vault: await options.home.vault(),
+    registry: await options.home.registry(),
     ...(options.serverKey ? { serverKey: options.serverKey } : {}),
     timeout: 5000,
   });
@@ -50,19 +50,19 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1
       home: { type: 'string' },
     },
   });
-  const runtime = new Runtime(values.home ? { home: values.home } : {});
+  const home = new Home(values.home ? { home: values.home } : {});
   try {
     await runEchoClient({
       host: values.host,
       port: Number(values.port),
       ...(values['server-key'] ? { serverKey: values['server-key'] } : {}),
       count: Number(values.count),
-      runtime,
+      home,
     });
   } catch (error) {
     console.error(`echo-client: ${(error as Error).message}`);
     process.exitCode = 1;
   } finally {
-    await runtime.stop();
+    await home.stop();
   }
 }

@@ -8,7 +8,7 @@
  * `listening <host>:<port> <server public key>` when ready, then one line per event.
  */
 import { parseArgs } from 'node:util';
-import { Runtime, encodePublicKeyText, listen } from '../lib/index.js';
+import { Home, encodePublicKeyText, listen } from '../lib/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -19,11 +19,11 @@ const { values } = parseArgs({
   },
 });
 
-const runtime = new Runtime(values.home ? { home: values.home } : {});
+const home = new Home(values.home ? { home: values.home } : {});
 const listener = await listen(Number(values.port), {
   host: values.host,
-  vault: await runtime.vault(),
-  registry: await runtime.registry(),
+  vault: await home.vault(),
+  registry: await home.registry(),
   acceptAnyClient: values.any,
 });
 const { address, port } = listener.address();
@@ -33,7 +33,7 @@ listener.on('handshakeError', (error, from) => console.log(`refused ${from}: ${e
 
 const shutdown = async () => {
   await listener.close();
-  await runtime.stop();
+  await home.stop();
   process.exit(0);
 };
 process.once('SIGINT', shutdown);

@@ -1,11 +1,11 @@
 /**
  * `listen()` and `connect()`: turn the public options into the explicit configuration the
- * listener and the client need, filling gaps from the default runtime. This is where the actors
+ * listener and the client need, filling gaps from the default home (lib/home.ts). This is where the actors
  * (vault, cookie keeper, registry) are wired to the connection code.
  */
 import type { CryptoBackend } from './crypto/backend.js';
 import { getBackend } from './crypto/index.js';
-import { defaultRuntime } from './defaults.js';
+import { defaultHome } from './home.js';
 import { CurvetunError } from './errors.js';
 import { decodePublicKeyText } from './keys/text.js';
 import { AddressFilter } from './net/index.js';
@@ -50,11 +50,11 @@ export async function listen(port: number, options: ListenOptions = {}): Promise
   const limits = limitsOf(options);
   const host = options.host ?? '127.0.0.1';
   const filter = options.allowedAddresses ? AddressFilter.parse(options.allowedAddresses) : null;
-  const runtime = defaultRuntime();
-  const vault = options.vault ?? (await runtime.vault());
+  const home = defaultHome();
+  const vault = options.vault ?? (await home.vault());
   const ownCookies = options.cookies ? null : await startCookieKeeper();
   const cookies = options.cookies ?? ownCookies!;
-  const registry = options.acceptAnyClient ? null : options.registry ?? (await runtime.registry());
+  const registry = options.acceptAnyClient ? null : options.registry ?? (await home.registry());
 
   try {
     return await Listener.start(port, host, {
@@ -98,15 +98,15 @@ export async function connect(host: string, port: number, options: ConnectOption
       throw new CurvetunError('EDENIED', `${host} is not among the allowed addresses`);
     }
   }
-  const runtime = defaultRuntime();
+  const home = defaultHome();
   let serverKey: Uint8Array | undefined;
   if (typeof options.serverKey === 'string') serverKey = decodePublicKeyText(options.serverKey);
   else if (options.serverKey) serverKey = options.serverKey;
-  else serverKey = await (options.registry ?? (await runtime.registry())).lookup(host);
+  else serverKey = await (options.registry ?? (await home.registry())).lookup(host);
   if (!serverKey || serverKey.length !== KEY_BYTES) {
     throw new CurvetunError('EKEY', `no server key for ${host}: pass serverKey or add the host to the registry`);
   }
-  const vault = options.vault ?? (await runtime.vault());
+  const vault = options.vault ?? (await home.vault());
   return openClientSocket(host, port, {
     backend,
     vault,

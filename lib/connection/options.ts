@@ -1,6 +1,6 @@
 /**
  * Options of the public `listen()` and `connect()` calls. Every field is optional: what is left
- * out comes from the default runtime (see `lib/defaults.ts`).
+ * out comes from the default home (see `lib/home.ts`).
  */
 import type { CryptoBackend } from '../crypto/backend.js';
 import type { CookieKeeper } from '../cookie/types.js';

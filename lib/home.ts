@@ -1,11 +1,12 @@
 /**
- * The default runtime: what `listen()` and `connect()` use when no vault or registry is passed.
+ * The curvetun home: the directory of this machine's identity and known hosts, and what
+ * `listen()` and `connect()` use when no vault or registry is passed.
  *
  * Everything lives in one directory, `$CURVETUN_HOME` or `~/.curvetun`:
  *   id_curvetun / id_curvetun.pub   the long-term key pair (made on first use, secret file 0600)
  *   known_hosts                     the registry
  * The vault and registry workers start on first use and are shared by every socket of the process.
- * Workers are unref'd, so a program that is done exits without calling `stopDefaultRuntime()`.
+ * Workers are unref'd, so a program that is done exits without calling `stopDefaultHome()`.
  */
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -15,17 +16,24 @@ import type { Registry } from './registry/types.js';
 import { WorkerVault } from './vault/index.js';
 import type { Vault } from './vault/types.js';
 
-export interface RuntimeOptions {
+export interface HomeOptions {
   /** Directory holding the key pair and known_hosts. Default `$CURVETUN_HOME` or `~/.curvetun`. */
   home?: string;
 }
 
-export class Runtime {
+/**
+ * A home directory's vault and registry, each started on first use.
+ *
+ * @example
+ * const home = new Home({ home: '/etc/curvetun' });
+ * const listener = await listen(7000, { vault: await home.vault(), registry: await home.registry() });
+ */
+export class Home {
   readonly home: string;
   private vaultPromise: Promise<Vault> | null = null;
   private registryPromise: Promise<Registry> | null = null;
 
-  constructor(options: RuntimeOptions = {}) {
+  constructor(options: HomeOptions = {}) {
     this.home = options.home ?? process.env.CURVETUN_HOME ?? join(homedir(), '.curvetun');
   }
 
@@ -47,7 +55,7 @@ export class Runtime {
     return this.registryPromise;
   }
 
-  /** Stop the workers this runtime started. */
+  /** Stop the workers this home started. */
   async stop(): Promise<void> {
     const [vault, registry] = [this.vaultPromise, this.registryPromise];
     this.vaultPromise = this.registryPromise = null;
@@ -55,17 +63,17 @@ export class Runtime {
   }
 }
 
-let shared: Runtime | null = null;
+let shared: Home | null = null;
 
-/** The process-wide runtime used for defaults. */
-export function defaultRuntime(): Runtime {
-  shared ??= new Runtime();
+/** The process-wide home used for defaults (`$CURVETUN_HOME` or `~/.curvetun`). */
+export function defaultHome(): Home {
+  shared ??= new Home();
   return shared;
 }
 
-/** Stop the process-wide runtime's workers (optional: they do not keep the process alive). */
-export async function stopDefaultRuntime(): Promise<void> {
-  const runtime = shared;
+/** Stop the process-wide home's workers (optional: they do not keep the process alive). */
+export async function stopDefaultHome(): Promise<void> {
+  const home = shared;
   shared = null;
-  await runtime?.stop();
+  await home?.stop();
 }
