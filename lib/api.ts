@@ -7,6 +7,7 @@ import type { CryptoBackend } from './crypto/backend.js';
 import { getBackend } from './crypto/index.js';
 import { defaultHome } from './home.js';
 import { CurvetunError } from './errors.js';
+import { DEFAULT_BACKLOG, DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_MAX_PENDING_PER_ADDRESS } from './limits.js';
 import { decodePublicKeyText } from './keys/text.js';
 import { AddressFilter } from './net/index.js';
 import { startCookieKeeper } from './cookie/index.js';
@@ -65,9 +66,9 @@ export async function listen(port: number, options: ListenOptions = {}): Promise
       authorize: registry ? (address, key) => registry.verify(address, key) : async () => ({ allowed: true }),
       // Synchronous whenever no DNS is needed (an address or network pattern already matches).
       allowAddress: filter ? (address) => filter.allows(address) : () => true,
-      maxPendingHandshakes: positive(options.maxPendingHandshakes, 'maxPendingHandshakes') ?? 1024,
-      maxPendingPerAddress: positive(options.maxPendingPerAddress, 'maxPendingPerAddress') ?? 64,
-      backlog: positive(options.backlog, 'backlog') ?? 511,
+      maxPendingHandshakes: positive(options.maxPendingHandshakes, 'maxPendingHandshakes') ?? DEFAULT_MAX_PENDING_HANDSHAKES,
+      maxPendingPerAddress: positive(options.maxPendingPerAddress, 'maxPendingPerAddress') ?? DEFAULT_MAX_PENDING_PER_ADDRESS,
+      backlog: positive(options.backlog, 'backlog') ?? DEFAULT_BACKLOG,
       onClose: async () => {
         await ownCookies?.close();
       },

@@ -11,13 +11,10 @@
  * handshake half to run, its deadline, and whom to tell how it ended.
  */
 import type { CurvetunError } from '../errors.js';
+import { HANDSHAKE_READ_AHEAD_BYTES, HANDSHAKE_READ_AHEAD_FRAMES } from '../limits.js';
 import { decodePacket } from '../protocol/index.js';
 import type { Packet } from '../protocol/index.js';
 import type { HandshakeIO, HandshakeResult } from './handshake.js';
-
-/** Frames, and bytes, read ahead during the handshake before TCP reading pauses. */
-const HANDSHAKE_READ_AHEAD = 8;
-const HANDSHAKE_READ_AHEAD_BYTES = 16 * 1024;
 
 /** A handshake half, given the socket's packet reader and frame writer. */
 export type HandshakeRunner = (io: HandshakeIO) => Promise<HandshakeResult>;
@@ -46,7 +43,7 @@ export class HandshakeFeed {
       this.frames.push(frame);
       this.bytes += frame.length;
     }
-    const full = this.frames.length >= HANDSHAKE_READ_AHEAD || this.bytes >= HANDSHAKE_READ_AHEAD_BYTES;
+    const full = this.frames.length >= HANDSHAKE_READ_AHEAD_FRAMES || this.bytes >= HANDSHAKE_READ_AHEAD_BYTES;
     this.feed();
     return full;
   }

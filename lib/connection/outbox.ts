@@ -11,11 +11,8 @@
  */
 import type { Socket as TcpSocket } from 'node:net';
 import type { CurvetunError } from '../errors.js';
+import { SLAB_BYTES, SMALL_FRAME_BYTES } from '../limits.js';
 import { Session } from './session.js';
-
-/** Frames up to this size are sealed into the shared slab; larger ones get their own buffer. */
-const SMALL_FRAME_BYTES = 4096;
-const SLAB_BYTES = 64 * 1024;
 
 /**
  * A bump allocator shared by every socket of the process (the idea of Buffer's own pool): written

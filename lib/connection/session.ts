@@ -8,6 +8,7 @@
  */
 import type { CryptoBackend } from '../crypto/backend.js';
 import { CurvetunError } from '../errors.js';
+import { MAX_COUNTER } from '../limits.js';
 import {
   FIRST_MESSAGE_COUNTER,
   FRAME_HEADER_BYTES,
@@ -23,8 +24,7 @@ import {
 } from '../protocol/index.js';
 import type { MessagePacket } from '../protocol/index.js';
 
-/** The highest counter we send or accept: counters are handled as JavaScript numbers. */
-export const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
+export { MAX_COUNTER };
 
 export type Role = 'client' | 'server';
 

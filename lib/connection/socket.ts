@@ -17,6 +17,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket as TcpSocket } from 'node:net';
 import { CurvetunError } from '../errors.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK, IN_PLACE_MIN_BYTES } from '../limits.js';
 import { FrameDecoder, decodePacket, encodeFrame } from '../protocol/index.js';
 import type { HandshakeIO } from './handshake.js';
 import { HandshakeFeed } from './handshake-feed.js';
@@ -43,10 +44,7 @@ export interface SocketLimits {
   highWaterMark: number;
 }
 
-export const DEFAULT_LIMITS: SocketLimits = { handshakeTimeout: 10_000, highWaterMark: 1 << 20 };
-
-/** Messages at least this large are decrypted in place (see openMessage). */
-const IN_PLACE_MIN_BYTES = 16 * 1024;
+export const DEFAULT_LIMITS: SocketLimits = { handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT_MS, highWaterMark: DEFAULT_HIGH_WATER_MARK };
 
 const NO_KEY = new Uint8Array(0);
 

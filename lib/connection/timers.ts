@@ -4,9 +4,7 @@
  * get their socket as an argument, so a timer costs no closure per connection.
  */
 import type { Socket as TcpSocket } from 'node:net';
-
-/** After a clean close has flushed and sent FIN, how long the peer gets to close its side. */
-const CLOSE_GRACE_MS = 2_000;
+import { CLOSE_GRACE_MS } from '../limits.js';
 
 /** What a handshake deadline tells its socket. */
 export interface HandshakeClock {

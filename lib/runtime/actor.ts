@@ -14,6 +14,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { TransferListItem } from 'node:worker_threads';
 import { CurvetunError } from '../errors.js';
+import {
+  DEFAULT_CALL_TIMEOUT_MS,
+  DEFAULT_MAX_RESTARTS,
+  DEFAULT_RESTART_BACKOFF_MS,
+  DEFAULT_RESTART_MAX_BACKOFF_MS,
+  DEFAULT_RESTART_WINDOW_MS,
+} from '../limits.js';
 import { LANE_BYTES, LaneClient } from './lane.js';
 import type { LaneMethods, LaneReply } from './lane.js';
 import { errorFromData } from './messages.js';
@@ -28,7 +35,12 @@ export interface RestartPolicy {
   maxBackoffMs: number;
 }
 
-export const DEFAULT_RESTART: RestartPolicy = { maxRestarts: 5, windowMs: 10_000, backoffMs: 20, maxBackoffMs: 2_000 };
+export const DEFAULT_RESTART: RestartPolicy = {
+  maxRestarts: DEFAULT_MAX_RESTARTS,
+  windowMs: DEFAULT_RESTART_WINDOW_MS,
+  backoffMs: DEFAULT_RESTART_BACKOFF_MS,
+  maxBackoffMs: DEFAULT_RESTART_MAX_BACKOFF_MS,
+};
 
 export interface ActorSpec {
   name: string;
@@ -127,7 +139,7 @@ class SupervisedActor extends EventEmitter implements ActorRef {
     super();
     this.name = spec.name;
     this.policy = { ...DEFAULT_RESTART, ...spec.restart };
-    this.callTimeoutMs = spec.callTimeoutMs ?? 10_000;
+    this.callTimeoutMs = spec.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.script = workerEntry(spec.script);
   }
 

@@ -18,6 +18,7 @@
  */
 import { CurvetunError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
+import { LANE_IDLE_WAIT_MS, LANE_SLOTS, LANE_SLOT_BYTES } from '../limits.js';
 import { errorToData } from './messages.js';
 
 export type FieldKind = 'bytes' | 'text';
@@ -41,8 +42,8 @@ const SLEEPING = 4; // set by the worker while it blocks in Atomics.wait: only t
 const HEADER_BYTES = 32;
 
 // Slots.
-const SLOTS = 64;
-const SLOT_BYTES = 1024;
+const SLOTS = LANE_SLOTS;
+const SLOT_BYTES = LANE_SLOT_BYTES;
 const SLOT_HEADER_BYTES = 16; // state, method index / status, payload length, spare (Int32 each)
 const PAYLOAD_BYTES = SLOT_BYTES - SLOT_HEADER_BYTES;
 const FREE = 0;
@@ -52,7 +53,7 @@ const OK = 0;
 const FAILED = 1;
 
 /** How long an idle worker blocks before it lets its own event loop run (timers, file watches). */
-const IDLE_WAIT_MS = 50;
+const IDLE_WAIT_MS = LANE_IDLE_WAIT_MS;
 
 export const LANE_BYTES = HEADER_BYTES + SLOTS * SLOT_BYTES;
 

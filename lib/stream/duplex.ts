@@ -20,6 +20,7 @@
  */
 import { Duplex } from 'node:stream';
 import { CurvetunError } from '../errors.js';
+import { DEFAULT_STREAM_HIGH_WATER_MARK } from '../limits.js';
 import { MAX_MESSAGE_BYTES } from '../protocol/index.js';
 import { cutIntoMessages } from './cut.js';
 
@@ -39,7 +40,7 @@ export interface MessageStreamOptions {
   writableHighWaterMark?: number;
 }
 
-const DEFAULT_HWM = 256 * 1024;
+const DEFAULT_HWM = DEFAULT_STREAM_HIGH_WATER_MARK;
 
 /** A byte-stream view of a message socket. Use `socket.stream()` rather than constructing it. */
 export class MessageStream extends Duplex {
