@@ -20,7 +20,7 @@ import type { HandshakeIO, HandshakeResult } from './handshake.js';
 export type HandshakeRunner = (io: HandshakeIO) => Promise<HandshakeResult>;
 
 /** Told once whether the handshake completed (`null`) or why the connection ended before it did. */
-export type HandshakeSettled = (error: CurvetunError | null) => void;
+export type HandshakeOutcome = (error: CurvetunError | null) => void;
 
 export class HandshakeFeed {
   private readonly frames: Uint8Array[] = [];
@@ -34,7 +34,7 @@ export class HandshakeFeed {
   constructor(
     /** The half to run; taken (and dropped) when the handshake starts. */
     public runner: HandshakeRunner | null,
-    private settled: HandshakeSettled | null,
+    private onOutcome: HandshakeOutcome | null,
   ) {}
 
   /** Queue frames from TCP; true when the read-ahead bound is reached (stop reading TCP). */
@@ -69,10 +69,10 @@ export class HandshakeFeed {
   }
 
   /** Tell (once) how the handshake ended. */
-  settle(error: CurvetunError | null): void {
-    const settled = this.settled;
-    this.settled = null;
-    settled?.(error);
+  reportOutcome(error: CurvetunError | null): void {
+    const onOutcome = this.onOutcome;
+    this.onOutcome = null;
+    onOutcome?.(error);
   }
 
   private feed(): void {

@@ -21,7 +21,7 @@ import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK, IN_PLACE_MIN_BYT
 import { FrameDecoder, decodePacket, encodeFrame } from '../protocol/index.js';
 import type { HandshakeIO } from './handshake.js';
 import { HandshakeFeed } from './handshake-feed.js';
-import type { HandshakeRunner, HandshakeSettled } from './handshake-feed.js';
+import type { HandshakeOutcome, HandshakeRunner } from './handshake-feed.js';
 import { Inbox, resumeReading } from './inbox.js';
 import { READY } from './machine.js';
 import type { ConnectionEventType, LifecycleAction, LifecycleState, LifecycleStateName } from './machine.js';
@@ -32,7 +32,7 @@ import type { WaitOptions } from './waiters.js';
 import { messageStream } from '../stream/duplex.js';
 import type { MessageStream, MessageStreamOptions } from '../stream/duplex.js';
 
-export type { HandshakeSettled } from './handshake-feed.js';
+export type { HandshakeOutcome } from './handshake-feed.js';
 
 /** `timeout` (ms → `ETIMEDOUT`) and `signal` (→ `EABORTED`); either way the socket stays usable. */
 export type RecvOptions = WaitOptions;
@@ -142,17 +142,17 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
 
   /**
    * @internal Use `connect()` or `Listener.accept()`. The TCP socket must already have Nagle off.
-   * `settled` learns once whether the handshake completed.
+   * `onOutcome` learns once whether the handshake completed.
    */
   constructor(
     private readonly tcp: TcpSocket,
     readonly role: SocketRole,
     runHandshake: HandshakeRunner,
     private readonly limits: SocketLimits,
-    settled?: HandshakeSettled,
+    onOutcome?: HandshakeOutcome,
   ) {
     super();
-    this.feed = new HandshakeFeed(runHandshake, settled ?? null);
+    this.feed = new HandshakeFeed(runHandshake, onOutcome ?? null);
     this.remoteAddress = tcp.remoteAddress ?? '';
     this.remotePort = tcp.remotePort ?? 0;
     (tcp as OwnedTcp)[OWNER] = this;
@@ -323,7 +323,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     this.feed = null;
     this.session = session;
     this.peerKey = peerKey;
-    feed.settle(null);
+    feed.reportOutcome(null);
     const frames = feed.leftovers();
     if (frames.length === 0) {
       this.resumeReading();
@@ -343,7 +343,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     const reason = this.reason!;
     const feed = this.feed;
     this.feed = null;
-    feed?.settle(reason);
+    feed?.reportOutcome(reason);
     this.inbox?.close(reason);
     if (this.tcp.destroyed) {
       this.finishClose();
