@@ -22,6 +22,8 @@ export type { HomeOptions } from './home.js';
 export { CurvetunError, ProtocolError, isCurvetunError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { encodePublicKeyText, decodePublicKeyText, KEY_TYPE } from './keys/text.js';
+// The interfaces behind the `vault`, `cookies`, `registry` and `crypto` options (implementing one
+// is adapter work: see 'curvetun/adapters').
 export type { Vault, SealedBox } from './vault/types.js';
 export type { CookieKeeper } from './cookie/types.js';
 export type { Registry, RegistryEntry, Verdict } from './registry/types.js';
@@ -35,14 +37,9 @@ export type { OpenRegistryOptions, TofuInfo, RegistryStatus } from './registry/i
 export { startCookieKeeper, LocalCookieKeeper } from './cookie/index.js';
 export type { StartCookieKeeperOptions } from './cookie/index.js';
 export { AddressFilter } from './net/index.js';
-export { generateKeyFiles, loadIdentity } from './keys/generate.js';
-export { loadPublicKeyFile, loadSecretKeyFile, publicKeyFileFor } from './keys/keyfile.js';
-// Building blocks for vault adapter authors (docs/vault-adapters.md).
-export { VaultCore, FileCounter, MemoryCounter, DEFAULT_COUNTER_BLOCK } from './vault/index.js';
-export type { VaultCoreOptions, CounterSource } from './vault/index.js';
-export { startActor } from './runtime/index.js';
-export { serveActor } from './runtime/serve.js';
-export type { ActorRef, ActorSpec, CallOptions, RestartPolicy, Handlers, ServeContext } from './runtime/index.js';
+// Key files. Nothing here hands out secret key bytes (that is adapter work: 'curvetun/adapters').
+export { generateKeyFiles } from './keys/generate.js';
+export { loadPublicKeyFile, publicKeyFileFor } from './keys/keyfile.js';
 // Stream mode: a byte-stream Duplex over a connected socket (`socket.stream()`).
-export { MessageStream, messageStream, cutIntoMessages, forward } from './stream/index.js';
-export type { MessageStreamOptions, MessageSocket, ForwardStats } from './stream/index.js';
+export { MessageStream, forward } from './stream/index.js';
+export type { MessageStreamOptions, ForwardStats } from './stream/index.js';

@@ -307,7 +307,6 @@ test.serial('a vault adapter without openHello (only open and seal) serves hands
     publicKey: inner.publicKey,
     open: (box, nonce, peer) => (calls++, inner.open(box, nonce, peer)),
     seal: (plaintext, prefix, peer) => (calls++, inner.seal(plaintext, prefix, peer)),
-    safeNonce: () => inner.safeNonce(),
     close: async () => undefined,
   };
   const listener = await world.listen({ vault: minimal });

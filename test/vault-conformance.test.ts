@@ -13,9 +13,12 @@ import { LocalVault, SodiumVault, WorkerVault } from '../lib/vault/index.js';
 import type { Vault } from '../lib/vault/types.js';
 import { counterOf, scrambleKeyOf } from './helpers/nonces.js';
 
+/** Every adapter here offers the optional safeNonce, which this contract checks. */
+type NonceVault = Vault & { safeNonce(): Promise<Uint8Array>; safeNonces?(n: number): Promise<Uint8Array[]> };
+
 interface Adapter {
   name: string;
-  open(file: string): Promise<Vault & { safeNonces?(n: number): Promise<Uint8Array[]> }>;
+  open(file: string): Promise<NonceVault>;
 }
 
 const adapters: Adapter[] = [
@@ -33,7 +36,7 @@ const backend = getBackend('tweetnacl'); // the independent other side
 const dir = mkdtempSync(join(tmpdir(), 'curvetun-vault-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
-async function nonces(vault: Vault & { safeNonces?(n: number): Promise<Uint8Array[]> }, count: number): Promise<Uint8Array[]> {
+async function nonces(vault: NonceVault, count: number): Promise<Uint8Array[]> {
   if (vault.safeNonces) return vault.safeNonces(count);
   const out: Uint8Array[] = [];
   for (let i = 0; i < count; i++) out.push(await vault.safeNonce());

@@ -49,8 +49,12 @@ export interface Vault {
    */
   seal(plaintext: Uint8Array, noncePrefix: Uint8Array, peerPublicKey: Uint8Array): Promise<SealedBox>;
 
-  /** 16 bytes: a never-repeating counter with 8 random bytes, scrambled under the vault's scramble key. */
-  safeNonce(): Promise<Uint8Array>;
+  /**
+   * Optional, for audits and tests: a fresh safe nonce on its own (16 bytes: a never-repeating
+   * counter with 8 random bytes, scrambled under the vault's scramble key). The handshake never
+   * calls it: `seal` and `openHello` make their own. The three adapters here offer it.
+   */
+  safeNonce?(): Promise<Uint8Array>;
 
   /**
    * Optional, for speed: the server's first step in one call. Opens the Hello box sent by the
