@@ -37,6 +37,8 @@ export interface HandshakeIO {
   next(): Promise<Packet>;
   /** Queue a packet payload for the peer. */
   send(payload: Uint8Array): void;
+  /** Told each stage as it is passed (a trace line when NODE_DEBUG=curvetun); names only, no bytes. */
+  stage?(name: string): void;
 }
 
 export interface HandshakeResult {
@@ -59,22 +61,26 @@ export async function clientHandshake(io: HandshakeIO, options: ClientHandshakeO
 
   const helloBox = backend.secretbox(new Uint8Array(HELLO_ZERO_BYTES), shortTermNonce(PREFIX_HELLO, HELLO_COUNTER), helloKey);
   io.send(encodeHello({ clientEphemeralKey: ephemeral.publicKey, counter: HELLO_COUNTER, box: helloBox }));
+  io.stage?.('hello sent');
   // The vouch depends only on EC and S: have the vault make it while the Cookie is on its way.
   const vouchPromise = vault.seal(ephemeral.publicKey, PREFIX_VOUCH, serverKey);
   vouchPromise.catch(() => undefined); // awaited below; never an unhandled rejection if we fail first
 
   const cookie = expect(await io.next(), 'cookie');
+  io.stage?.('cookie received');
   const cookieInner = backend.secretboxOpen(cookie.box, longTermNonce(PREFIX_COOKIE, cookie.nonce16), helloKey);
   if (cookieInner === null) {
     throw new CurvetunError('EAUTH', 'the Cookie packet did not open with the expected server key (wrong server key or tampered packet)');
   }
   const { serverEphemeralKey, cookie: cookieBytes } = decodeCookieBox(cookieInner);
+  io.stage?.('cookie opened: the server holds its key');
 
   const sessionKey = backend.beforenm(serverEphemeralKey, ephemeral.secretKey);
   const vouch = await vouchPromise;
   const inner = encodeVouchBox({ clientKey: vault.publicKey, nonce16: vouch.nonce16, vouch: vouch.box });
   const initiateBox = backend.secretbox(inner, shortTermNonce(PREFIX_INITIATE, VOUCH_COUNTER), sessionKey);
   io.send(encodeVouch({ cookie: cookieBytes, counter: VOUCH_COUNTER, box: initiateBox }));
+  io.stage?.('vouch sent');
 
   return { session: new Session(backend, sessionKey, 'client'), peerKey: new Uint8Array(serverKey) };
 }
@@ -91,6 +97,7 @@ export async function serverHandshake(io: HandshakeIO, options: ServerHandshakeO
   const { backend, vault, cookies } = options;
 
   const hello = expect(await io.next(), 'hello');
+  io.stage?.('hello received');
   if (hello.counter !== HELLO_COUNTER) {
     throw new CurvetunError('EPROTO', `a Hello must carry counter ${HELLO_COUNTER}, got ${hello.counter}`);
   }
@@ -123,9 +130,12 @@ export async function serverHandshake(io: HandshakeIO, options: ServerHandshakeO
     const sealed = await vault.seal(cookieInner, PREFIX_COOKIE, clientEphemeralKey);
     cookiePacket = encodeCookie({ nonce16: sealed.nonce16, box: sealed.box });
   }
+  io.stage?.('hello opened: the client knows our key');
   io.send(cookiePacket);
+  io.stage?.('cookie sent');
 
   const vouch = expect(await io.next(), 'vouch');
+  io.stage?.('vouch received');
   if (vouch.counter !== VOUCH_COUNTER) {
     throw new CurvetunError('EPROTO', `a Vouch must carry counter ${VOUCH_COUNTER}, got ${vouch.counter}`);
   }
@@ -134,11 +144,13 @@ export async function serverHandshake(io: HandshakeIO, options: ServerHandshakeO
   if (!keysEqual(opened.clientEphemeralPublicKey, clientEphemeralKey)) {
     throw new CurvetunError('EAUTH', 'the cookie was issued for another Hello');
   }
+  io.stage?.('cookie opened and admitted once');
   const sessionKey = backend.beforenm(clientEphemeralKey, opened.serverEphemeralSecretKey);
   const inner = backend.secretboxOpen(vouch.box, shortTermNonce(PREFIX_INITIATE, VOUCH_COUNTER), sessionKey);
   if (inner === null) {
     throw new CurvetunError('EAUTH', 'the Vouch box did not authenticate');
   }
+  io.stage?.('vouch box opened');
   const vouched = decodeVouchBox(inner);
   const clientKey = new Uint8Array(vouched.clientKey);
   const vouchNonce = longTermNonce(PREFIX_VOUCH, vouched.nonce16);
@@ -154,6 +166,7 @@ export async function serverHandshake(io: HandshakeIO, options: ServerHandshakeO
   if (!keysEqual(vouchedKey, clientEphemeralKey)) {
     throw new CurvetunError('EAUTH', 'the client key did not vouch for this connection');
   }
+  io.stage?.('client key allowed and vouched for this connection');
   return { session: new Session(backend, sessionKey, 'server'), peerKey: clientKey };
 }
 

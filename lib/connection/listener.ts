@@ -14,6 +14,7 @@ import { serverHandshake } from './handshake.js';
 import { CurvetunSocket } from './socket.js';
 import type { SocketLimits } from './socket.js';
 import { WaiterQueue } from './waiters.js';
+import { trace } from '../trace.js';
 import type { WaitOptions } from './waiters.js';
 
 export interface ListenerConfig {
@@ -82,6 +83,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
       server.listen(port, host, () => resolve());
     });
     server.on('error', () => undefined);
+    if (trace.enabled) trace('listener: listening on %s:%d', host, listener.address().port);
     return listener;
   }
 
@@ -131,6 +133,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
       // Stop listening now. net.Server's close callback would also wait for accepted sockets,
       // which belong to the application and stay open.
       this.server.close(() => undefined);
+      if (trace.enabled) trace('listener: closed');
       await Promise.all(dropping);
       await this.config.onClose?.();
     })();
@@ -156,6 +159,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
 
   private refuseAddress(tcp: TcpSocket): void {
     this.stats.droppedByAddress++;
+    if (trace.enabled) trace('listener: %s refused: not an allowed address', tcp.remoteAddress);
     tcp.destroy();
   }
 
@@ -163,6 +167,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
     const fromAddress = this.pendingByAddress.get(address) ?? 0;
     if (this.handshaking.size >= this.config.maxPendingHandshakes || fromAddress >= this.config.maxPendingPerAddress) {
       this.stats.droppedByLimit++;
+      if (trace.enabled) trace('listener: %s dropped: too many handshakes in progress', address);
       tcp.destroy();
       return;
     }
@@ -200,6 +205,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
 
   private enqueue(socket: CurvetunSocket): void {
     this.stats.accepted++;
+    if (trace.enabled) trace('listener: %s:%d handshake done, queued for accept', socket.remoteAddress, socket.remotePort);
     if (this.waiters.resolveNext(socket)) return;
     if (this.closing || this.ready.length >= this.config.backlog) {
       void socket.close();

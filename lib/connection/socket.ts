@@ -18,6 +18,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket as TcpSocket } from 'node:net';
 import { CurvetunError } from '../errors.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK, IN_PLACE_MIN_BYTES } from '../limits.js';
+import { connectionLabel, trace } from '../trace.js';
 import { FrameDecoder, decodePacket, encodeFrame } from '../protocol/index.js';
 import type { HandshakeIO } from './handshake.js';
 import { HandshakeFeed } from './handshake-feed.js';
@@ -273,6 +274,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     const step = from.next(event);
     if (!step) return;
     this.lifecycle = step.state;
+    if (trace.enabled) trace('%s: %s, %s → %s', this.label(), event, from.name, step.state.name);
     for (const action of step.actions) this.perform(action, error, from);
   }
 
@@ -299,6 +301,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     const feed = this.feed!;
     feed.deadline = handshakeStarted(this, this.limits.handshakeTimeout);
     const io: HandshakeIO = { next: () => feed.next(), send: (payload) => this.queueFrame(encodeFrame(payload)) };
+    if (trace.enabled) io.stage = (name) => trace('%s: handshake: %s', this.label(), name);
     const runner = feed.runner!;
     feed.runner = null;
     runner(io).then(
@@ -341,6 +344,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
   /** `left` is the state the machine left for `closed`. */
   private enterClosed(left: LifecycleStateName): void {
     const reason = this.reason!;
+    if (trace.enabled) trace('%s: closed (%s: %s)', this.label(), reason.code, reason.message);
     const feed = this.feed;
     this.feed = null;
     feed?.reportOutcome(reason);
@@ -492,6 +496,10 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
   }
 
   // ---- closing -----------------------------------------------------------------------------
+
+  private label(): string {
+    return connectionLabel(this.role, this.remoteAddress, this.remotePort);
+  }
 
   private peerClosedMessage(): string {
     const connected = this.state === 'connected';
