@@ -20,7 +20,7 @@ export { getBackend, availableBackends } from './crypto/index.js';
 export type { BackendName, BackendChoice } from './crypto/index.js';
 
 // A vault: the shared logic (open/seal with the long-term key, safe nonces) and its counters.
-export { VaultCore, FileCounter, MemoryCounter, DEFAULT_COUNTER_BLOCK } from './vault/index.js';
+export { VaultCore, CoreVault, FileCounter, MemoryCounter, DEFAULT_COUNTER_BLOCK } from './vault/index.js';
 export type { VaultCoreOptions, CounterSource } from './vault/index.js';
 
 // A cookie keeper: minute keys, cookie seal/open and the replay guard, independent of a thread.

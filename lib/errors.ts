@@ -50,10 +50,3 @@ export class ProtocolError extends CurvetunError {
 export function isCurvetunError(value: unknown): value is CurvetunError {
   return value instanceof CurvetunError;
 }
-
-/** True if `value` looks like a curvetun error, also after it crossed a thread as plain data. */
-export function hasErrorCode(value: unknown, code?: ErrorCode): value is { code: ErrorCode; message: string } {
-  if (typeof value !== 'object' || value === null) return false;
-  const c = (value as { code?: unknown }).code;
-  return typeof c === 'string' && (code === undefined ? true : c === code);
-}

@@ -13,8 +13,8 @@
  * state and the event's type. So each connection keeps only its current state, and xstate's pure
  * `transition()` is asked once per (state, event type) in the process and remembered: every
  * connection still moves through this machine's states, but none pays for an xstate actor of its
- * own (an actor costs ~18 µs over a connection's life and about 1.5 KB while it is kept; a
- * remembered step costs a Map lookup). The per-message data path never enters the machine.
+ * own (what an actor cost per connection: bench/RESULTS.md, "Measurements behind design choices"; a remembered step costs a Map lookup). The
+ * per-message data path never enters the machine.
  */
 import { initialTransition, setup, transition } from 'xstate';
 import type { SnapshotFrom } from 'xstate';

@@ -23,10 +23,6 @@ export class WaiterQueue<T> {
   /** `what` names the operation in error messages ("recv", "accept"). */
   constructor(private readonly what: string) {}
 
-  get length(): number {
-    return this.waiters.length;
-  }
-
   wait(options: WaitOptions = {}): Promise<T> {
     const { timeout, signal } = options;
     if (signal?.aborted) return Promise.reject(new CurvetunError('EABORTED', `${this.what} aborted`));

@@ -5,6 +5,7 @@
 import nacl from 'tweetnacl';
 import { CurvetunError } from '../errors.js';
 import { MAC_BYTES, NONCE_BYTES, PUBLIC_KEY_BYTES, SECRET_KEY_BYTES, SHARED_KEY_BYTES } from './backend.js';
+import type { CryptoBackend } from './backend.js';
 
 /** tweetnacl's low-level API (present at run time, missing from its type declarations). */
 export const lowlevel = (nacl as unknown as {
@@ -67,4 +68,15 @@ export function checkInto(out: Uint8Array, offset: number, message: Uint8Array, 
 /** A byte count for `randomBytes`. */
 export function checkLength(length: number): void {
   if (!Number.isSafeInteger(length) || length < 0) throw new CurvetunError('EINVAL', 'a length must be a non-negative integer');
+}
+
+/** A backend before `box` and `boxOpen`, which every backend derives the same way. */
+export type BackendWithoutBoxes = Omit<CryptoBackend, 'box' | 'boxOpen'>;
+
+/** Complete a backend: `box` / `boxOpen` are `secretbox` / `secretboxOpen` under `beforenm`. */
+export function withBoxes(base: BackendWithoutBoxes): CryptoBackend {
+  return Object.assign(base, {
+    box: (message: Uint8Array, nonce: Uint8Array, peer: Uint8Array, secretKey: Uint8Array) => base.secretbox(message, nonce, base.beforenm(peer, secretKey)),
+    boxOpen: (box: Uint8Array, nonce: Uint8Array, peer: Uint8Array, secretKey: Uint8Array) => base.secretboxOpen(box, nonce, base.beforenm(peer, secretKey)),
+  });
 }

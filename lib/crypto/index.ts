@@ -57,9 +57,4 @@ export function getBackend(choice: BackendChoice = 'auto'): CryptoBackend {
   return backend;
 }
 
-/** The backend 'auto' picks (cached). */
-export function defaultBackend(): CryptoBackend {
-  return getBackend('auto');
-}
-
 export type { CryptoBackend, KeyPair } from './backend.js';

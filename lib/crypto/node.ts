@@ -1,5 +1,5 @@
 /**
- * X25519 by node:crypto (OpenSSL, ~12× faster than tweetnacl here), HSalsa20 and XSalsa20-Poly1305
+ * X25519 by node:crypto (OpenSSL, much faster than tweetnacl's: bench/RESULTS.md, "Measurements behind design choices"), HSalsa20 and XSalsa20-Poly1305
  * by tweetnacl. Raw 32-byte keys become KeyObjects: secret keys through a fixed PKCS#8 DER prefix
  * (RFC 8410), public keys through JWK.
  */
@@ -7,7 +7,8 @@ import { createHash, createPrivateKey, createPublicKey, diffieHellman, generateK
 import type { KeyObject } from 'node:crypto';
 import type { CryptoBackend, KeyPair } from './backend.js';
 import { SECRET_KEY_BYTES } from './backend.js';
-import { checkLength, checkPublicKey, checkSecretKey, sharedKeyFromPoint } from './common.js';
+import { checkLength, checkPublicKey, checkSecretKey, sharedKeyFromPoint, withBoxes } from './common.js';
+import type { BackendWithoutBoxes } from './common.js';
 import { makeTweetnaclSecretbox } from './tweetnacl.js';
 import { CurvetunError } from '../errors.js';
 
@@ -36,8 +37,8 @@ function privateKeyObject(secretKey: Uint8Array): KeyObject {
   }
 }
 
-// JWK import is about ten times cheaper than DER SPKI for public keys (bench/crypto-micro.ts:
-// ~9 µs vs ~110 µs), and a peer's public key is imported once per handshake.
+// JWK import is about ten times cheaper than DER SPKI for public keys (bench/crypto-micro.ts;
+// figures in bench/RESULTS.md), and a peer's public key is imported once per handshake.
 function publicKeyObject(publicKey: Uint8Array): KeyObject {
   const x = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('base64url');
   return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' });
@@ -60,7 +61,7 @@ export function nodeX25519Works(): boolean {
 
 export function createNodeBackend(): CryptoBackend {
   const secret = makeTweetnaclSecretbox();
-  const backend: CryptoBackend = {
+  const backend: BackendWithoutBoxes = {
     name: 'node',
     keyPair(): KeyPair {
       const { privateKey } = generateKeyPairSync('x25519');
@@ -90,16 +91,10 @@ export function createNodeBackend(): CryptoBackend {
       }
     },
     ...secret,
-    box(message, nonce, peer, secretKey) {
-      return secret.secretbox(message, nonce, backend.beforenm(peer, secretKey));
-    },
-    boxOpen(box, nonce, peer, secretKey) {
-      return secret.secretboxOpen(box, nonce, backend.beforenm(peer, secretKey));
-    },
     randomBytes(length) {
       checkLength(length);
       return new Uint8Array(randomBytes(length)); // a plain array, not a Buffer view
     },
   };
-  return backend;
+  return withBoxes(backend);
 }

@@ -15,7 +15,9 @@ import {
   checkSecretKey,
   checkSharedKey,
   sharedKeyFromPoint,
+  withBoxes,
 } from './common.js';
+import type { BackendWithoutBoxes } from './common.js';
 
 /** The part of sodium-native's API we use. */
 export interface SodiumNative {
@@ -47,7 +49,7 @@ export function loadSodium(): SodiumNative | null {
 
 export function createSodiumBackend(sodium: SodiumNative): CryptoBackend {
   const point = new Uint8Array(SHARED_KEY_BYTES);
-  const backend: CryptoBackend = {
+  const backend: BackendWithoutBoxes = {
     name: 'sodium',
     keyPair(): KeyPair {
       const secretKey = new Uint8Array(SECRET_KEY_BYTES);
@@ -104,12 +106,6 @@ export function createSodiumBackend(sodium: SodiumNative): CryptoBackend {
       const plain = new Uint8Array(box.buffer, box.byteOffset, box.length - 16);
       return sodium.crypto_secretbox_open_easy(plain, box, nonce, key) ? plain : null;
     },
-    box(message, nonce, peer, secretKey) {
-      return backend.secretbox(message, nonce, backend.beforenm(peer, secretKey));
-    },
-    boxOpen(box, nonce, peer, secretKey) {
-      return backend.secretboxOpen(box, nonce, backend.beforenm(peer, secretKey));
-    },
     randomBytes(length) {
       checkLength(length);
       const out = new Uint8Array(length);
@@ -117,5 +113,5 @@ export function createSodiumBackend(sodium: SodiumNative): CryptoBackend {
       return out;
     },
   };
-  return backend;
+  return withBoxes(backend);
 }

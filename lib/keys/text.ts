@@ -29,6 +29,14 @@ export function decodePublicKeyText(text: string): Uint8Array {
   return new Uint8Array(Buffer.from(trimmed, 'base64'));
 }
 
+/**
+ * `text` as it may be quoted in an error message: whole when short and not shaped like a key,
+ * else a short prefix, so a misplaced base64 key is never echoed into logs whole.
+ */
+export function quotable(text: string): string {
+  return text.length > 40 || BASE64_KEY.test(text) ? `${text.slice(0, 12)}…` : text;
+}
+
 /** Constant-time comparison of two keys of equal length (false when lengths differ). */
 export function keysEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

@@ -14,6 +14,7 @@
  */
 import { BlockList, SocketAddress, isIP } from 'node:net';
 import { CurvetunError } from '../errors.js';
+import { quotable } from '../keys/text.js';
 
 export type Pattern =
   | { kind: 'any'; text: string }
@@ -54,19 +55,12 @@ export function canonicalAddress(address: string): string | null {
   return mapped ? mapped[1]! : text;
 }
 
-/** `::ffff:a.b.c.d` → `a.b.c.d`, IPv6 in canonical form; anything that is not an address unchanged. */
-export function unmapAddress(address: string): string {
-  return canonicalAddress(address) ?? address;
-}
-
 function familyOf(canonical: string): 'ipv4' | 'ipv6' {
   return isIP(canonical) === 4 ? 'ipv4' : 'ipv6';
 }
 
 function invalid(text: string, why: string): CurvetunError {
-  // Quote at most a short prefix: a misplaced base64 key must not be echoed into logs whole.
-  const shown = text.length > 40 || /^[A-Za-z0-9+/]{43}=$/.test(text) ? `${text.slice(0, 12)}…` : text;
-  return new CurvetunError('EINVAL', `'${shown}' ${why}`);
+  return new CurvetunError('EINVAL', `'${quotable(text)}' ${why}`);
 }
 
 /** Parse one pattern; `EINVAL` with the reason when it is not one. */

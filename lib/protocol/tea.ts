@@ -5,7 +5,7 @@
  * 64-bit words, little-endian halves and key quarters, 32 rounds, delta 0x9e3779b97f4a7c15; see
  * PROTOCOL.md "Safe nonces". A vault scrambles once per sealed box, on the path of every
  * handshake, so the 64-bit arithmetic is done on pairs of unsigned 32-bit halves (hi, lo) rather
- * than BigInt: ~0.5 µs instead of ~40 µs a block.
+ * than BigInt, which is about eighty times slower (bench/RESULTS.md, "Measurements behind design choices").
  */
 import { CurvetunError } from '../errors.js';
 

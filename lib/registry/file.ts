@@ -10,7 +10,7 @@
  * `<who>` is any pattern of lib/net/patterns.ts; `<key>` is the base64 public key.
  */
 import { CurvetunError } from '../errors.js';
-import { KEY_TYPE, decodePublicKeyText, encodePublicKeyText } from '../keys/text.js';
+import { KEY_TYPE, decodePublicKeyText, encodePublicKeyText, quotable } from '../keys/text.js';
 import { parsePattern } from '../net/patterns.js';
 import type { Pattern } from '../net/patterns.js';
 import { KEY_BYTES } from '../protocol/constants.js';
@@ -35,11 +35,6 @@ export class RegistryFileError extends CurvetunError {
 /** Longest line read; a real line is under 400 characters. */
 export const MAX_LINE = 4096;
 
-/** Show a word of a bad line without echoing anything that could be key material whole. */
-function shown(word: string): string {
-  return word.length > 40 || /^[A-Za-z0-9+/]{43}=$/.test(word) ? `${word.slice(0, 12)}…` : word;
-}
-
 /** Parse one line: an entry, `null` for a blank or comment line, or `RegistryFileError`. */
 export function parseRegistryLine(text: string, file: string, line: number): ParsedEntry | null {
   if (text.length > MAX_LINE) throw new RegistryFileError(file, line, `the line is longer than ${MAX_LINE} characters`);
@@ -51,7 +46,7 @@ export function parseRegistryLine(text: string, file: string, line: number): Par
   let at = 1;
   if (words[at] === KEY_TYPE) at++;
   const keyText = words[at];
-  if (keyText === undefined) throw new RegistryFileError(file, line, `'${shown(who)}' has no key after it`);
+  if (keyText === undefined) throw new RegistryFileError(file, line, `'${quotable(who)}' has no key after it`);
   let pattern: Pattern;
   try {
     pattern = parsePattern(who);

@@ -3,8 +3,8 @@
  * `postMessage`, for the few calls every handshake makes (vault open/seal, cookie seal/open,
  * registry verify).
  *
- * Why: a `postMessage` round trip to a worker costs 25–70 µs here (structured clone, an event-loop
- * wake-up on each side); a futex wake-up through `Atomics.wait`/`notify` costs a few µs. The worker
+ * Why: a `postMessage` round trip to a worker pays a structured clone and an event-loop wake-up on
+ * each side; a futex wake-up through `Atomics.wait`/`notify` is much cheaper (figures: bench/RESULTS.md, "Measurements behind design choices"). The worker
  * waits on the lane's doorbell with `Atomics.wait` (it blocks only its own thread); the owner never
  * blocks: it waits for replies with `Atomics.waitAsync`.
  *

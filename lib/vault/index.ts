@@ -14,6 +14,7 @@ export { SodiumVault } from './sodium-vault.js';
 export type { Vault, SealedBox } from './types.js';
 // Building blocks for adapter authors (docs/vault-adapters.md).
 export { VaultCore } from './core.js';
+export { CoreVault } from './core-vault.js';
 export type { VaultCoreOptions } from './core.js';
 export { FileCounter, MemoryCounter, DEFAULT_COUNTER_BLOCK } from './counter.js';
 export type { CounterSource } from './counter.js';

@@ -5,13 +5,12 @@
 import type { CryptoBackend } from '../crypto/backend.js';
 import { getBackend } from '../crypto/index.js';
 import type { BackendChoice } from '../crypto/index.js';
-import { CurvetunError } from '../errors.js';
 import { generateIdentity, loadIdentity } from '../keys/generate.js';
 import type { Identity } from '../keys/generate.js';
 import { FileCounter, MemoryCounter } from './counter.js';
 import type { CounterSource } from './counter.js';
 import { VaultCore } from './core.js';
-import type { HelloOpening, SealedBox, Vault } from './types.js';
+import { CoreVault } from './core-vault.js';
 
 export interface FileVaultOptions {
   /** The secret key file (its public half is `<file>.pub`, its nonce counter `<file>.counter`). */
@@ -25,13 +24,9 @@ export interface FileVaultOptions {
   crypto?: BackendChoice;
 }
 
-export class LocalVault implements Vault {
-  private closed = false;
-
-  private constructor(private readonly core: VaultCore) {}
-
-  get publicKey(): Uint8Array {
-    return this.core.publicKey;
+export class LocalVault extends CoreVault {
+  private constructor(core: VaultCore) {
+    super(core);
   }
 
   /** A vault over a key file, with its counter persisted next to it. */
@@ -59,30 +54,5 @@ export class LocalVault implements Vault {
         ...(cacheSize ? { cacheSize } : {}),
       }),
     );
-  }
-
-  private live(): VaultCore {
-    if (this.closed) throw new CurvetunError('ECLOSED', 'the vault is closed');
-    return this.core;
-  }
-
-  async open(box: Uint8Array, nonce: Uint8Array, peerPublicKey: Uint8Array): Promise<Uint8Array> {
-    return this.live().open(box, nonce, peerPublicKey);
-  }
-
-  async seal(plaintext: Uint8Array, noncePrefix: Uint8Array, peerPublicKey: Uint8Array): Promise<SealedBox> {
-    return this.live().seal(plaintext, noncePrefix, peerPublicKey);
-  }
-
-  async safeNonce(): Promise<Uint8Array> {
-    return this.live().safeNonce();
-  }
-
-  async openHello(box: Uint8Array, nonce: Uint8Array, clientEphemeralKey: Uint8Array): Promise<HelloOpening> {
-    return this.live().openHello(box, nonce, clientEphemeralKey);
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
   }
 }

@@ -11,17 +11,13 @@ import { CurvetunError } from '../errors.js';
 import { loadIdentity } from '../keys/generate.js';
 import { FileCounter } from './counter.js';
 import { VaultCore } from './core.js';
+import { CoreVault } from './core-vault.js';
 import type { FileVaultOptions } from './local-vault.js';
-import type { HelloOpening, SealedBox, Vault } from './types.js';
 import { KEY_BYTES } from '../protocol/constants.js';
 
-export class SodiumVault implements Vault {
-  private closed = false;
-
-  private constructor(private readonly core: VaultCore, private readonly sodium: SodiumNative, private readonly secure: Buffer) {}
-
-  get publicKey(): Uint8Array {
-    return this.core.publicKey;
+export class SodiumVault extends CoreVault {
+  private constructor(core: VaultCore, private readonly sodium: SodiumNative, private readonly secure: Buffer) {
+    super(core);
   }
 
   /** Whether this adapter can run here (sodium-native installed and loadable). */
@@ -56,30 +52,8 @@ export class SodiumVault implements Vault {
     return new SodiumVault(core, sodium, secure);
   }
 
-  private live(): VaultCore {
-    if (this.closed) throw new CurvetunError('ECLOSED', 'the vault is closed');
-    return this.core;
-  }
-
-  async open(box: Uint8Array, nonce: Uint8Array, peer: Uint8Array): Promise<Uint8Array> {
-    return this.live().open(box, nonce, peer);
-  }
-
-  async seal(plaintext: Uint8Array, prefix: Uint8Array, peer: Uint8Array): Promise<SealedBox> {
-    return this.live().seal(plaintext, prefix, peer);
-  }
-
-  async safeNonce(): Promise<Uint8Array> {
-    return this.live().safeNonce();
-  }
-
-  async openHello(box: Uint8Array, nonce: Uint8Array, clientEphemeralKey: Uint8Array): Promise<HelloOpening> {
-    return this.live().openHello(box, nonce, clientEphemeralKey);
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  /** Wipe the secure memory holding the key. */
+  protected override release(): void {
     this.sodium.sodium_mprotect_readwrite(this.secure);
     this.sodium.sodium_memzero(this.secure);
     this.sodium.sodium_mprotect_noaccess(this.secure);

@@ -1,0 +1,49 @@
+/**
+ * A vault that runs a VaultCore on the calling thread: the part LocalVault and SodiumVault share
+ * (forwarding to the core, refusing every call with `ECLOSED` once closed). An adapter subclass
+ * only decides where the key lives (VaultCoreOptions.withSecret) and what `release` wipes.
+ */
+import { CurvetunError } from '../errors.js';
+import type { VaultCore } from './core.js';
+import type { HelloOpening, SealedBox, Vault } from './types.js';
+
+export abstract class CoreVault implements Vault {
+  private closed = false;
+
+  protected constructor(private readonly core: VaultCore) {}
+
+  get publicKey(): Uint8Array {
+    return this.core.publicKey;
+  }
+
+  async open(box: Uint8Array, nonce: Uint8Array, peerPublicKey: Uint8Array): Promise<Uint8Array> {
+    return this.live().open(box, nonce, peerPublicKey);
+  }
+
+  async seal(plaintext: Uint8Array, noncePrefix: Uint8Array, peerPublicKey: Uint8Array): Promise<SealedBox> {
+    return this.live().seal(plaintext, noncePrefix, peerPublicKey);
+  }
+
+  async safeNonce(): Promise<Uint8Array> {
+    return this.live().safeNonce();
+  }
+
+  async openHello(box: Uint8Array, nonce: Uint8Array, clientEphemeralKey: Uint8Array): Promise<HelloOpening> {
+    return this.live().openHello(box, nonce, clientEphemeralKey);
+  }
+
+  /** Idempotent: the first call releases what the adapter holds. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.release();
+  }
+
+  /** Wipe or free what the adapter holds; called once, by the first `close()`. */
+  protected release(): void {}
+
+  private live(): VaultCore {
+    if (this.closed) throw new CurvetunError('ECLOSED', 'the vault is closed');
+    return this.core;
+  }
+}
