@@ -29,6 +29,16 @@ export const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Bytes of received, unconsumed messages above which TCP reading pauses (option `highWaterMark`). */
 export const DEFAULT_HIGH_WATER_MARK = 1 << 20;
+
+/** The two limits a socket is given (from the options, else the defaults above). */
+export interface SocketLimits {
+  /** Handshake deadline in ms: a peer that stalls is dropped. */
+  handshakeTimeout: number;
+  /** Bytes of received, unconsumed messages above which TCP reading pauses. */
+  highWaterMark: number;
+}
+
+export const DEFAULT_LIMITS: SocketLimits = { handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT_MS, highWaterMark: DEFAULT_HIGH_WATER_MARK };
 /**
  * Frames, and bytes, read ahead while the handshake runs before TCP reading pauses: what an
  * unfinished handshake can make us hold (a client may send messages right behind its Vouch).

@@ -10,25 +10,25 @@
  *   timers.ts: the handshake deadline and the close grace.
  *
  * Memory: a server may hold many thousands of idle connections, so an idle socket keeps only what
- * it needs: no per-connection closures on the TCP socket (shared listeners find their socket
- * through a symbol), no promises nobody waits for, and each part made on first use and dropped
- * when done (the feed once connected, the outbox after each tick's write).
+ * it needs: no closures on the TCP socket (tcp-hooks.ts), no promises nobody waits for, and each
+ * part made on first use and dropped when done (the feed once connected, the outbox after each
+ * tick's write).
  */
-import { EventEmitter } from 'node:events';
 import type { Socket as TcpSocket } from 'node:net';
 import { CurvetunError } from '../errors.js';
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK, IN_PLACE_MIN_BYTES } from '../limits.js';
+import type { SocketLimits } from '../limits.js';
 import { connectionLabel, trace } from '../trace.js';
-import { FrameDecoder, decodePacket, encodeFrame } from '../protocol/index.js';
+import { FrameDecoder, encodeFrame } from '../protocol/index.js';
 import type { HandshakeIO } from './handshake.js';
 import { HandshakeFeed } from './handshake-feed.js';
 import type { HandshakeOutcome, HandshakeRunner } from './handshake-feed.js';
-import { Inbox, resumeReading } from './inbox.js';
-import { READY } from './machine.js';
-import type { ConnectionEventType, LifecycleAction, LifecycleState, LifecycleStateName } from './machine.js';
+import { Inbox, openMessageFrame, resumeReading } from './inbox.js';
+import { ConnectionLifecycle, reasonError } from './lifecycle.js';
+import type { LifecycleStateName } from './machine.js';
 import { Outbox } from './outbox.js';
 import { Session } from './session.js';
-import { finSent, handshakeEnded, handshakeStarted, tcpReleased } from './timers.js';
+import { hearTcp, stopHearingData } from './tcp-hooks.js';
+import { finSent, handshakeEnded, handshakeStarted } from './timers.js';
 import type { WaitOptions } from './waiters.js';
 import { messageStream } from '../stream/duplex.js';
 import type { MessageStream, MessageStreamOptions } from '../stream/duplex.js';
@@ -38,73 +38,15 @@ export type { HandshakeOutcome } from './handshake-feed.js';
 /** `timeout` (ms → `ETIMEDOUT`) and `signal` (→ `EABORTED`); either way the socket stays usable. */
 export type RecvOptions = WaitOptions;
 
-export interface SocketLimits {
-  /** Handshake deadline in ms (default 10 000): a peer that stalls is dropped. */
-  handshakeTimeout: number;
-  /** Bytes of received, unconsumed messages above which TCP reading pauses (default 1 MiB). */
-  highWaterMark: number;
-}
-
-export const DEFAULT_LIMITS: SocketLimits = { handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT_MS, highWaterMark: DEFAULT_HIGH_WATER_MARK };
+export { DEFAULT_LIMITS } from '../limits.js';
+export type { SocketLimits } from '../limits.js';
 
 const NO_KEY = new Uint8Array(0);
 
 export type SocketRole = 'client' | 'server';
 
-export interface CurvetunSocketEvents {
-  message: [message: Uint8Array];
-  close: [reason: CurvetunError];
-  error: [error: CurvetunError];
-}
+export type { CurvetunSocketEvents } from './lifecycle.js';
 
-/** After the machine has closed: TCP closing, and who waits for it (made when first needed). */
-class Release {
-  grace: NodeJS.Timeout | undefined;
-  waiters: (() => void)[] | null = null;
-  /** TCP has closed and the user has been told. */
-  done = false;
-}
-
-/**
- * Only our own code runs in the handshake; anything else thrown there is a bug, reported without
- * its internals.
- */
-function asCurvetunError(error: unknown): CurvetunError {
-  if (error instanceof CurvetunError) return error;
-  return new CurvetunError('EPROTO', 'the handshake failed unexpectedly', { cause: error });
-}
-
-/**
- * Why a connection ended, as a CurvetunError without a stack trace: the trace would show only our
- * own event handlers, and capturing it costs more than the rest of a close.
- */
-function reasonError(code: 'ECLOSED', message: string): CurvetunError {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return new CurvetunError(code, message);
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-}
-
-// The TCP socket's listeners are shared by every connection: Node calls them with `this` set to
-// the TCP socket, which points back at its curvetun socket.
-const OWNER = Symbol('curvetun socket');
-type OwnedTcp = TcpSocket & { [OWNER]: CurvetunSocket };
-
-function onTcpData(this: OwnedTcp, chunk: Buffer): void {
-  this[OWNER].tcpData(chunk);
-}
-function onTcpEnd(this: OwnedTcp): void {
-  this[OWNER].peerEnded();
-}
-function onTcpClose(this: OwnedTcp): void {
-  this[OWNER].tcpClosed();
-}
-function onTcpError(this: OwnedTcp, err: NodeJS.ErrnoException): void {
-  this[OWNER].tcpFailed(err);
-}
 function flushOutbox(socket: CurvetunSocket): void {
   socket.flush();
 }
@@ -118,28 +60,21 @@ function flushOutbox(socket: CurvetunSocket): void {
  * const reply = await socket.recv({ timeout: 5000 });
  * await socket.close();
  */
-export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
+export class CurvetunSocket extends ConnectionLifecycle {
   /** The peer's long-term public key (32 bytes): the server's for a client, the client's for a server. */
   peerKey: Uint8Array = NO_KEY;
   readonly remoteAddress: string;
   readonly remotePort: number;
 
-  private lifecycle: LifecycleState = READY;
-  /** Events raised while the machine is stepping wait here, so one step finishes before the next. */
-  private queuedEvents: [ConnectionEventType, unknown][] | null = null;
-  private stepping = false;
   private readonly decoder = new FrameDecoder();
   /** The data path's keys and counters (set on entering `connected`). */
   private session: Session | null = null;
-  /** Why the connection ended, recorded by the machine's step into `closed`. */
-  private reason: CurvetunError | null = null;
   private receivedAny = false;
 
   // The parts, each made on first use.
   private feed: HandshakeFeed | null;
   private inbox: Inbox | null = null;
   private outbox: Outbox | null = null;
-  private release: Release | null = null;
 
   /**
    * @internal Use `connect()` or `Listener.accept()`. The TCP socket must already have Nagle off.
@@ -156,27 +91,8 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     this.feed = new HandshakeFeed(runHandshake, onOutcome ?? null);
     this.remoteAddress = tcp.remoteAddress ?? '';
     this.remotePort = tcp.remotePort ?? 0;
-    (tcp as OwnedTcp)[OWNER] = this;
-    tcp.on('data', onTcpData);
-    tcp.on('end', onTcpEnd);
-    tcp.on('close', onTcpClose);
-    tcp.on('error', onTcpError);
+    hearTcp(tcp, this);
     this.dispatch(role === 'client' ? 'CONNECT' : 'ACCEPT');
-  }
-
-  /** True once the connection has closed, for whatever reason. */
-  get closed(): boolean {
-    return this.lifecycle.name === 'closed';
-  }
-
-  /** Why the connection closed (`null` while open). */
-  get closeReason(): CurvetunError | null {
-    return this.reason;
-  }
-
-  /** The current lifecycle state: 'ready' | 'initiating' | 'accepting' | 'connected' | 'closed'. */
-  get state(): LifecycleStateName {
-    return this.lifecycle.name;
   }
 
   /**
@@ -184,7 +100,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
    * kernel buffer is full it waits for it to drain. Rejects `ETOOBIG` (nothing sent) or `ECLOSED`.
    */
   send(message: Uint8Array | string): Promise<void> {
-    const state = this.lifecycle.name;
+    const state = this.state;
     if (state !== 'connected') {
       return Promise.reject(state === 'closed' ? this.closedError() : new CurvetunError('ECLOSED', 'the handshake has not completed'));
     }
@@ -234,9 +150,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
   /** Close the connection after flushing what was sent. Resolves when TCP has closed. */
   close(): Promise<void> {
     if (!this.closed) this.dispatch('CLOSE', reasonError('ECLOSED', 'the socket was closed locally'));
-    const release = (this.release ??= new Release());
-    if (release.done) return Promise.resolve();
-    return new Promise((resolve) => (release.waiters ??= []).push(resolve));
+    return this.whenReleased();
   }
 
   /** @internal Close because the caller's signal or deadline fired. */
@@ -246,58 +160,15 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
 
   // ---- the lifecycle -----------------------------------------------------------------------
 
-  /**
-   * Feed one event to the machine and carry out the effects of the step it takes (a closed
-   * machine ignores everything). An effect can raise an event itself — e.g. a listener whose
-   * backlog is full closes the socket from inside `enterConnected` — and that event waits until
-   * the current step is done, so steps never interleave.
-   */
-  private dispatch(event: ConnectionEventType, error?: unknown): void {
-    if (this.stepping) {
-      (this.queuedEvents ??= []).push([event, error]);
-      return;
-    }
-    this.stepping = true;
-    try {
-      this.step(event, error);
-      while (this.queuedEvents && this.queuedEvents.length > 0) {
-        const [next, nextError] = this.queuedEvents.shift()!;
-        this.step(next, nextError);
-      }
-    } finally {
-      this.stepping = false;
-    }
+  protected override label(): string {
+    return connectionLabel(this.role, this.remoteAddress, this.remotePort);
   }
 
-  private step(event: ConnectionEventType, error: unknown): void {
-    const from = this.lifecycle;
-    const step = from.next(event);
-    if (!step) return;
-    this.lifecycle = step.state;
-    if (trace.enabled) trace('%s: %s, %s → %s', this.label(), event, from.name, step.state.name);
-    for (const action of step.actions) this.perform(action, error, from);
+  protected override handshakeTimeoutMs(): number {
+    return this.limits.handshakeTimeout;
   }
 
-  private perform(action: LifecycleAction, error: unknown, from: LifecycleState): void {
-    switch (action) {
-      case 'startHandshake':
-        return this.startHandshake();
-      case 'stopHandshake':
-        return this.stopHandshake();
-      case 'recordReason':
-        this.reason ??= asCurvetunError(error ?? new CurvetunError('ECLOSED', 'connection closed'));
-        return;
-      case 'recordTimeout':
-        this.reason ??= new CurvetunError('ETIMEDOUT', `the handshake did not complete within ${this.limits.handshakeTimeout} ms`);
-        return;
-      case 'enterConnected':
-        return this.enterConnected();
-      case 'enterClosed':
-        return this.enterClosed(from.name);
-    }
-  }
-
-  private startHandshake(): void {
+  protected override startHandshake(): void {
     const feed = this.feed!;
     feed.deadline = handshakeStarted(this, this.limits.handshakeTimeout);
     const io: HandshakeIO = { next: () => feed.next(), send: (payload) => this.queueFrame(encodeFrame(payload)) };
@@ -314,13 +185,13 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
   }
 
   /** Leaving the handshake state: no deadline any more, and nobody reads handshake packets. */
-  private stopHandshake(): void {
+  protected override stopHandshake(): void {
     const feed = this.feed!;
     handshakeEnded(feed.deadline);
     feed.stop(reasonError('ECLOSED', 'handshake abandoned'));
   }
 
-  private enterConnected(): void {
+  protected override enterConnected(): void {
     const feed = this.feed!;
     const { session, peerKey } = feed.result!;
     this.feed = null;
@@ -341,10 +212,8 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     });
   }
 
-  /** `left` is the state the machine left for `closed`. */
-  private enterClosed(left: LifecycleStateName): void {
+  protected override enterClosed(left: LifecycleStateName): void {
     const reason = this.reason!;
-    if (trace.enabled) trace('%s: closed (%s: %s)', this.label(), reason.code, reason.message);
     const feed = this.feed;
     this.feed = null;
     feed?.reportOutcome(reason);
@@ -355,32 +224,21 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
       // A clean close: flush what was sent, then FIN; bounded so a stuck peer cannot hold us.
       this.flush();
       this.tcp.end();
-      (this.release ??= new Release()).grace = finSent(this.tcp);
+      this.graceUntilReleased(finSent(this.tcp));
     } else {
       this.tcp.destroy();
     }
   }
 
-  /** TCP has closed after we did: release the socket and tell the user (once). */
-  private finishClose(): void {
-    const release = (this.release ??= new Release());
-    if (release.done) return;
-    release.done = true;
-    tcpReleased(release.grace);
-    this.tcp.off('data', onTcpData);
-    const reason = this.reason!;
-    this.emit('close', reason);
-    if (reason.code !== 'ECLOSED' && this.listenerCount('error') > 0) this.emit('error', reason);
-    const waiters = release.waiters;
-    release.waiters = null;
-    if (waiters) for (const resolve of waiters) resolve();
+  protected override releaseTcp(): void {
+    stopHearingData(this.tcp);
   }
 
   // ---- what TCP and the timers tell us (shared functions call these) -----------------------
 
   /** @internal */
   tcpData(chunk: Buffer): void {
-    const state = this.lifecycle.name;
+    const state = this.state;
     if (state === 'closed') return;
     let frames: Uint8Array[];
     try {
@@ -403,8 +261,8 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
 
   /** @internal */
   tcpClosed(): void {
-    if (!this.closed) this.dispatch('CLOSE', reasonError('ECLOSED', this.peerClosedMessage()));
-    else this.finishClose();
+    if (this.closed) this.finishClose();
+    else this.peerEnded();
   }
 
   /** @internal */
@@ -427,14 +285,7 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
   private openMessage(frame: Uint8Array): boolean {
     let message: Uint8Array;
     try {
-      const packet = decodePacket(frame);
-      if (packet.type !== 'message') {
-        throw new CurvetunError('EPROTO', `expected a message packet after the handshake, got a ${packet.type} packet`);
-      }
-      // A large message is opened over its own frame bytes and handed out as a view of them: no
-      // second 64 KiB buffer per bulk message. A small one gets an array of its own, so a message
-      // kept by the application never pins a whole TCP chunk.
-      message = packet.box.length >= IN_PLACE_MIN_BYTES ? this.session!.openInPlace(packet) : this.session!.open(packet);
+      message = openMessageFrame(this.session!, frame);
     } catch (error) {
       this.dispatch('FAIL', error as CurvetunError);
       return false;
@@ -495,22 +346,11 @@ export class CurvetunSocket extends EventEmitter<CurvetunSocketEvents> {
     return this.closed ? this.closedError() : new CurvetunError('ECLOSED', 'the connection failed while sending');
   }
 
-  // ---- closing -----------------------------------------------------------------------------
-
-  private label(): string {
-    return connectionLabel(this.role, this.remoteAddress, this.remotePort);
-  }
-
   private peerClosedMessage(): string {
     const connected = this.state === 'connected';
     if (this.role === 'client' && !this.receivedAny && connected) {
       return 'the server closed the connection right after the handshake (it may have refused our key)';
     }
     return connected ? 'the peer closed the connection' : 'the peer closed the connection during the handshake';
-  }
-
-  private closedError(): CurvetunError {
-    const r = this.reason!;
-    return r.code === 'ECLOSED' ? r : new CurvetunError('ECLOSED', `connection closed: ${r.message}`, { cause: r });
   }
 }

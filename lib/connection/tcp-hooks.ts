@@ -1,0 +1,43 @@
+/**
+ * What a TCP socket tells its curvetun socket. The listeners are shared by every connection: Node
+ * calls them with `this` set to the TCP socket, which points back at its owner through a symbol,
+ * so a connection costs no closures on its TCP socket.
+ */
+import type { Socket as TcpSocket } from 'node:net';
+
+export interface TcpOwner {
+  tcpData(chunk: Buffer): void;
+  peerEnded(): void;
+  tcpClosed(): void;
+  tcpFailed(err: NodeJS.ErrnoException): void;
+}
+
+const OWNER = Symbol('curvetun socket');
+type OwnedTcp = TcpSocket & { [OWNER]: TcpOwner };
+
+function onTcpData(this: OwnedTcp, chunk: Buffer): void {
+  this[OWNER].tcpData(chunk);
+}
+function onTcpEnd(this: OwnedTcp): void {
+  this[OWNER].peerEnded();
+}
+function onTcpClose(this: OwnedTcp): void {
+  this[OWNER].tcpClosed();
+}
+function onTcpError(this: OwnedTcp, err: NodeJS.ErrnoException): void {
+  this[OWNER].tcpFailed(err);
+}
+
+/** From now on, `owner` hears what `tcp` says. */
+export function hearTcp(tcp: TcpSocket, owner: TcpOwner): void {
+  (tcp as OwnedTcp)[OWNER] = owner;
+  tcp.on('data', onTcpData);
+  tcp.on('end', onTcpEnd);
+  tcp.on('close', onTcpClose);
+  tcp.on('error', onTcpError);
+}
+
+/** The connection is over: data that still arrives is dropped. */
+export function stopHearingData(tcp: TcpSocket): void {
+  tcp.off('data', onTcpData);
+}
