@@ -96,6 +96,12 @@ process.on('message', async (msg: { cmd: string; args: number[] }) => {
     let result: unknown;
     const [a = 0, b = 0, c = 0] = msg.args ?? [];
     switch (msg.cmd) {
+      case 'cpu': {
+        // All threads of this process (main and workers), user + system, µs.
+        const { user, system } = process.cpuUsage();
+        result = { us: user + system };
+        break;
+      }
       case 'stream':
         result = await stream(a, b);
         break;

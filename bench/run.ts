@@ -1,14 +1,15 @@
 /**
- * `npm run bench [-- --quick]`: curvetun (every available crypto backend) against TLS 1.3 and raw
- * TCP in one run, server and client in separate processes, loopback only, every loop bounded.
- * Prints a table with ratios to TLS and writes bench/results/latest.json (or latest-quick.json).
+ * `npm run bench [-- --quick]`: curvetun (every available crypto backend) against TLS 1.3,
+ * @hyperswarm/secret-stream and raw TCP in one run, server and client in separate processes,
+ * loopback only, every loop bounded. Prints a table with ratios to TLS and to secret-stream and
+ * writes bench/results/latest.json (or latest-quick.json); a full run also rewrites its section of
+ * bench/RESULTS.md.
  */
-import { fork } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
-import { getBackend, availableBackends } from '../lib/crypto/index.js';
+import { cpus } from 'node:os';
+import { availableBackends } from '../lib/crypto/index.js';
+import { Proc, pin, pinned } from './proc.js';
+import { RunRecord, packageVersion, updateResults } from './report.js';
 import type { Backend, TransportName } from './transports.js';
 
 const quick = process.argv.includes('--quick');
@@ -17,6 +18,7 @@ const IDLE_MEM = quick ? 300 : 1000;
 const IDLE_GROWTH = quick ? 700 : 10_000;
 const GROWTH_HANDSHAKES = quick ? 20 : 200;
 const RTT = quick ? { count: 100, warmup: 20 } : { count: 3000, warmup: 500 };
+const CEILING_MS = quick ? 200 : 2000;
 
 interface Figures {
   bulkMBps: number;
@@ -26,49 +28,14 @@ interface Figures {
   rttPinnedP50us: number;
   handshakesSeqPerSec: number;
   handshakes16PerSec: number;
+  cpuPerHandshakeSeqUs: number;
+  cpuPerHandshake16Us: number;
   memPerIdleConnBytes: number;
   growthHandshakeRatio: number;
   growthRttRatio: number;
 }
 
-class Proc {
-  private inbox: unknown[] = [];
-  private waiting: ((m: unknown) => void) | null = null;
-  constructor(readonly child: ChildProcess) {
-    child.on('message', (m) => {
-      if (this.waiting) {
-        const w = this.waiting;
-        this.waiting = null;
-        w(m);
-      } else this.inbox.push(m);
-    });
-  }
-  static start(script: string, args: string[]): Proc {
-    return new Proc(fork(new URL(script, import.meta.url).pathname, args, { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-  }
-  next<T>(timeoutMs = 600_000): Promise<T> {
-    if (this.inbox.length > 0) return Promise.resolve(this.inbox.shift() as T);
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('benchmark process did not answer in time')), timeoutMs);
-      this.waiting = (m) => {
-        clearTimeout(timer);
-        resolve(m as T);
-      };
-    });
-  }
-  async ask<T>(cmd: string, args: number[] = []): Promise<T> {
-    this.child.send({ cmd, args });
-    const reply = await this.next<{ ok?: boolean; result?: T; error?: string } & T>();
-    if (reply.ok === false) throw new Error(reply.error);
-    return (reply.result ?? reply) as T;
-  }
-  async exit(): Promise<void> {
-    const done = new Promise((r) => this.child.once('exit', r));
-    this.child.send({ cmd: 'exit', args: [] });
-    await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
-    this.child.kill('SIGKILL');
-  }
-}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function server(transport: TransportName, backend: Backend, mode: 'sink' | 'echo') {
   const p = Proc.start('./server.ts', [transport, backend, mode]);
@@ -82,33 +49,38 @@ async function client(transport: TransportName, backend: Backend, port: number, 
   return p;
 }
 
-/** Pin the server's main thread to CPU 0 and the client's to CPU 1 while `run` runs (NaN without taskset). */
-async function pinned(server: Proc, client: Proc, run: () => Promise<number>): Promise<number> {
-  const all = `0-${cpus().length - 1}`;
-  const pin = (p: Proc, cpu: string) => execFileSync('taskset', ['-p', '-c', cpu, String(p.child.pid)], { stdio: 'ignore' });
-  try {
-    if (cpus().length < 2) return NaN;
-    pin(server, '0');
-    pin(client, '1');
-  } catch {
-    return NaN; // no taskset here: the figure is left out, not guessed
-  }
-  try {
-    return await run();
-  } finally {
-    pin(server, all);
-    pin(client, all);
-  }
-}
-
 /** Wait until the server has counted `expected` bytes (bounded), then read its counters. */
 async function drained(s: Proc, expected: number) {
   let stats = await s.ask<{ bytes: number; messages: number; first: number; last: number }>('stats');
   for (let i = 0; i < 200 && stats.bytes < expected; i++) {
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     stats = await s.ask('stats');
   }
   return stats;
+}
+
+/** Wait (bounded) until the server has seen every connection close. */
+async function settled(s: Proc): Promise<void> {
+  for (let i = 0; i < 100 && (await s.ask<{ connections: number }>('stats')).connections > 0; i++) await sleep(50);
+}
+
+/** CPU time of both processes, all their threads, µs. */
+async function cpuOf(s: Proc, c: Proc): Promise<number> {
+  const [a, b] = await Promise.all([s.ask<{ us: number }>('cpu'), c.ask<{ us: number }>('cpu')]);
+  return a.us + b.us;
+}
+
+/**
+ * `parallel` clients connecting (TCP + handshake) and closing for D seconds: handshakes/s, and
+ * the CPU both processes spent per connection, counted until the server has seen every close.
+ */
+async function handshakeFigures(s: Proc, c: Proc, parallel: number): Promise<{ perSec: number; cpuUs: number }> {
+  await settled(s);
+  const before = await cpuOf(s, c);
+  const r = await c.ask<{ count: number; seconds: number }>('handshakes', [D, parallel]);
+  await settled(s);
+  const cpu = (await cpuOf(s, c)) - before;
+  return { perSec: r.count / r.seconds, cpuUs: cpu / r.count };
 }
 
 const t0 = performance.now();
@@ -141,21 +113,21 @@ async function measure(transport: TransportName, backend: Backend): Promise<Figu
   // to 2× between runs of one transport.
   f.rttPinnedP50us = await pinned(s.p, c, async () => (await c.ask<{ p50: number }>('rtt', [RTT.count, RTT.warmup])).p50);
   trace('handshakes');
-  const seq = await c.ask<{ count: number; seconds: number; meanMs: number }>('handshakes', [D, 1]);
-  f.handshakesSeqPerSec = seq.count / seq.seconds;
-  const par = await c.ask<{ count: number; seconds: number }>('handshakes', [D, 16]);
-  f.handshakes16PerSec = par.count / par.seconds;
+  const seq = await handshakeFigures(s.p, c, 1);
+  f.handshakesSeqPerSec = seq.perSec;
+  f.cpuPerHandshakeSeqUs = seq.cpuUs;
+  const par = await handshakeFigures(s.p, c, 16);
+  f.handshakes16PerSec = par.perSec;
+  f.cpuPerHandshake16Us = par.cpuUs;
 
   // Baseline for growth: handshake time and round trip with no idle connections.
-  await new Promise((r) => setTimeout(r, 300)); // let closed connections go
+  await sleep(300); // let closed connections go
   const hs0 = await c.ask<{ meanMs: number }>('handshakes', [30, 1, GROWTH_HANDSHAKES]);
   const rtt0 = await c.ask<{ p50: number }>('rtt', [RTT.count / 2, RTT.warmup]);
 
   trace('memory');
-  // Only idle connections may count: wait (bounded) until the earlier ones have closed.
-  for (let i = 0; i < 100 && (await s.p.ask<{ connections: number }>('stats')).connections > 0; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  // Only idle connections may count.
+  await settled(s.p);
   // The cost of one more idle connection: IDLE_MEM are opened first (so pools, caches and code
   // that the first connections warm up are in place), then IDLE_MEM more, and only the second
   // step is counted. A single before/after step was thrown off by whatever the earlier scenarios
@@ -182,48 +154,51 @@ async function measure(transport: TransportName, backend: Backend): Promise<Figu
   return f;
 }
 
-/** The cipher's own ceiling: seal + open of 65 000-byte messages, in this process. */
-function secretboxCeiling(backend: Backend): number {
-  const b = getBackend(backend);
-  const key = b.randomBytes(32);
-  const nonce = b.randomBytes(24);
-  const msg = new Uint8Array(65_000);
-  const out = new Uint8Array(65_016);
-  const end = performance.now() + (quick ? 200 : 1500);
-  const start = performance.now();
-  let n = 0;
-  for (; n < 1_000_000 && performance.now() < end; n++) {
-    b.secretboxInto(out, 0, msg, nonce, key);
-    b.secretboxOpen(out, nonce, key);
-  }
-  return (n * 65_000) / 1e6 / ((performance.now() - start) / 1000);
+interface Ceiling {
+  sealMBps: number;
+  openMBps: number;
+  /** The smaller of the two: what bulk could reach if nothing but the cipher cost anything. */
+  ceilingMBps: number;
+  /** Whether the two processes were held on CPU 0 and CPU 1 (taskset). */
+  pinned: boolean;
 }
 
-function version(pkg: string): string {
+/** The two-process cipher ceiling: a sealer on CPU 0 and an opener on CPU 1, running at once. */
+async function cipherCeiling(backend: Backend): Promise<Ceiling> {
+  const seal = Proc.start('./ceiling.ts', ['seal', backend]);
+  const open = Proc.start('./ceiling.ts', ['open', backend]);
   try {
-    return JSON.parse(readFileSync(new URL(`../node_modules/${pkg}/package.json`, import.meta.url), 'utf8')).version;
-  } catch {
-    return 'absent';
+    await Promise.all([seal.next(60_000), open.next(60_000)]);
+    const held = cpus().length >= 2 && pin(seal, '0') && pin(open, '1');
+    const [s, o] = await Promise.all([seal.ask<{ mbps: number }>('run', [CEILING_MS]), open.ask<{ mbps: number }>('run', [CEILING_MS])]);
+    return { sealMBps: s.mbps, openMBps: o.mbps, ceilingMBps: Math.min(s.mbps, o.mbps), pinned: held };
+  } finally {
+    await Promise.all([seal.exit(), open.exit()]);
   }
 }
 
-// `--only=curvetun/node` (for profiling) measures that column and TLS, the reference.
-const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+// `--only=curvetun/node,…` (for profiling) measures those columns and the two references.
+const REFERENCES = ['tls', 'secret-stream'] as const;
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const columns: { name: string; transport: TransportName; backend: Backend }[] = [
   { name: 'net', transport: 'net' as const, backend: 'tweetnacl' as const },
   { name: 'tls', transport: 'tls' as const, backend: 'tweetnacl' as const },
+  { name: 'secret-stream', transport: 'secret-stream' as const, backend: 'sodium' as const },
   ...availableBackends().map((b) => ({ name: `curvetun/${b}`, transport: 'curvetun' as const, backend: b })),
-].filter((c) => !only || c.name === only || c.name === 'tls');
+].filter((c) => !only || only.includes(c.name) || (REFERENCES as readonly string[]).includes(c.name));
 
-const started = Date.now();
-// Other work on the machine skews every figure: record the load before and after.
-const loadBefore = loadavg();
+const record = new RunRecord(`npm run bench${quick ? ' -- --quick' : ''}`, quick);
 const results: Record<string, Figures> = {};
 for (const col of columns) {
   process.stderr.write(`measuring ${col.name}…\n`);
   results[col.name] = await measure(col.transport, col.backend);
 }
-const ceiling = Object.fromEntries(availableBackends().map((b) => [b, secretboxCeiling(b)]));
+const ceilings: Partial<Record<Backend, Ceiling>> = {};
+for (const col of columns) {
+  if (col.transport !== 'curvetun') continue;
+  process.stderr.write(`cipher ceiling ${col.backend}…\n`);
+  ceilings[col.backend] = await cipherCeiling(col.backend);
+}
 
 const rows: [keyof Figures, string, number][] = [
   ['bulkMBps', 'bulk MB/s (65 000-byte messages)', 1],
@@ -233,59 +208,48 @@ const rows: [keyof Figures, string, number][] = [
   ['rttPinnedP50us', 'round trip p50 µs (1 KiB), main threads pinned to CPU 0 / 1', 0],
   ['handshakesSeqPerSec', 'handshakes/s, sequential', 0],
   ['handshakes16PerSec', 'handshakes/s, 16 concurrent', 0],
+  ['cpuPerHandshakeSeqUs', 'CPU µs per handshake, sequential (server + client processes)', 0],
+  ['cpuPerHandshake16Us', 'CPU µs per handshake, 16 concurrent (server + client processes)', 0],
   ['memPerIdleConnBytes', `server heap bytes per idle connection (${IDLE_MEM})`, 0],
   ['growthHandshakeRatio', `handshake time, ${IDLE_GROWTH} idle vs none`, 2],
   ['growthRttRatio', `round trip, ${IDLE_GROWTH} idle vs none`, 2],
 ];
 const fmt = (v: number, digits: number) => (Number.isFinite(v) ? v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–');
-const header = `| figure | ${columns.map((c) => c.name).join(' | ')} |`;
-const lines = [header, `|---|${columns.map(() => '---').join('|')}|`];
-for (const [key, label, digits] of rows) {
-  const tlsValue = results.tls![key];
-  const cells = columns.map((c) => {
-    const v = results[c.name]![key];
-    return c.name === 'tls' || key.startsWith('growth') ? fmt(v, digits) : `${fmt(v, digits)} (${fmt(v / tlsValue, 2)}×)`;
-  });
-  lines.push(`| ${label} | ${cells.join(' | ')} |`);
+/** "value (a× / b×)": the ratios to TLS and to secret-stream, '–' for a column against itself. */
+function cell(column: string, key: keyof Figures, digits: number): string {
+  const v = results[column]![key];
+  if (key.startsWith('growth')) return fmt(v, digits);
+  const ratios = REFERENCES.map((ref) => (ref === column ? '–' : `${fmt(v / results[ref]![key], 2)}×`));
+  return `${fmt(v, digits)} (${ratios.join(' / ')})`;
 }
-lines.push(`| ceiling: secretbox+open MB/s, one process | ${columns.map((c) => (c.transport === 'curvetun' ? fmt(ceiling[c.backend]!, 0) : '–')).join(' | ')} |`);
+const lines = [`| figure | ${columns.map((c) => c.name).join(' | ')} |`, `|---|${columns.map(() => '---').join('|')}|`];
+for (const [key, label, digits] of rows) lines.push(`| ${label} | ${columns.map((c) => cell(c.name, key, digits)).join(' | ')} |`);
+const perCipher = (text: (c: Ceiling, f: Figures) => string) =>
+  columns.map((c) => (c.transport === 'curvetun' && ceilings[c.backend] ? text(ceilings[c.backend]!, results[c.name]!) : '–')).join(' | ');
+lines.push(`| cipher ceiling MB/s, two processes: seal on CPU 0 / open on CPU 1 at once, the smaller | ${perCipher((c) => `${fmt(c.ceilingMBps, 0)} (${fmt(c.sealMBps, 0)} / ${fmt(c.openMBps, 0)})`)} |`);
+lines.push(`| bulk as % of that ceiling | ${perCipher((c, f) => `${fmt((100 * f.bulkMBps) / c.ceilingMBps, 0)} %`)} |`);
 const table = lines.join('\n');
 
-const command = `npm run bench${quick ? ' -- --quick' : ''}`;
-const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
 let openssl = 'unknown';
 try {
   openssl = execFileSync('openssl', ['version'], { encoding: 'utf8' }).trim();
 } catch {
   // only for the record
 }
-const report = {
-  date: new Date().toISOString(),
-  command,
-  quick,
-  seconds: (Date.now() - started) / 1000,
-  loadAverage: { before: loadBefore, after: loadavg() },
-  machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: totalmem() / 2 ** 30, node: process.version, platform: process.platform },
-  versions: { tweetnacl: version('tweetnacl'), xstate: version('xstate'), 'sodium-native': version('sodium-native'), openssl, nodeOpenssl: process.versions.openssl },
-  results,
-  ceilingMBps: ceiling,
-  table,
+const versions = {
+  tweetnacl: packageVersion('tweetnacl'),
+  xstate: packageVersion('xstate'),
+  'sodium-native': packageVersion('sodium-native'),
+  '@hyperswarm/secret-stream': packageVersion('@hyperswarm/secret-stream'),
+  openssl,
+  nodeOpenssl: process.versions.openssl,
 };
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(new URL(`./results/latest${quick ? '-quick' : ''}.json`, import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
-const footer = `${machine}; \`${command}\`, ${report.seconds.toFixed(0)} s, ${report.date}. Ratios in parentheses are to TLS 1.3. Load average (1 min) ${loadBefore[0]!.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after.`;
+record.write('latest', { versions, results, ceilings, table });
+const footer = record.footer('Ratios in parentheses: to TLS 1.3 / to secret-stream.');
 if (!quick) {
-  // The full run's table is what the README shows (bench/RESULTS.md is included there).
-  // Hand-written notes below the '## Notes' heading survive a new run.
-  const file = new URL('./RESULTS.md', import.meta.url);
-  let notes = '';
-  try {
-    const old = readFileSync(file, 'utf8');
-    const at = old.indexOf('\n## Notes');
-    if (at >= 0) notes = old.slice(at);
-  } catch {
-    // first run
-  }
-  writeFileSync(file, `# Benchmark results\n\n${table}\n\n${footer}\n\nReproduce: \`npm run bench\` (about 5 minutes; \`npm run bench -- --quick\` for a smaller smoke run). Figures and versions: \`bench/results/latest.json\`.\n${notes}`);
+  updateResults(
+    'npm run bench',
+    `${table}\n\n${footer}\n\nReproduce: \`npm run bench\` (under 5 minutes on a quiet machine; \`npm run bench -- --quick\` for a smaller smoke run). Figures and versions: \`bench/results/latest.json\`.`,
+  );
 }
 console.log(`${table}\n\n${footer}`);

@@ -16,6 +16,12 @@ process.on('message', async (msg: { cmd: string }) => {
     case 'stats':
       process.send!({ ...server.counters, connections: server.connections });
       break;
+    case 'cpu': {
+      // All threads of this process (main and workers), user + system, µs.
+      const { user, system } = process.cpuUsage();
+      process.send!({ us: user + system, connections: server.connections });
+      break;
+    }
     case 'echo':
       echo.on = true;
       process.send!({ ok: true });

@@ -1,8 +1,10 @@
 /**
- * The three transports under one small interface, so every benchmark scenario is written once:
- * raw TCP (node:net), TLS 1.3 (node:tls) and curvetun (one per crypto backend).
+ * The transports under one small interface, so every benchmark scenario is written once: raw TCP
+ * (node:net), TLS 1.3 (node:tls), @hyperswarm/secret-stream (Noise XX + libsodium secretstream,
+ * over a plain TCP socket, each write one message) and curvetun (one per crypto backend).
  *
- * A "message" on net/tls is a fixed-size write on a byte stream; on curvetun it is a real message.
+ * A "message" on net/tls is a fixed-size write on a byte stream; on secret-stream and curvetun it
+ * is a real message.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -10,10 +12,11 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
+import SecretStream from '@hyperswarm/secret-stream';
 import { WorkerVault, connect, listen } from '../lib/index.js';
 import type { CurvetunSocket, Listener } from '../lib/index.js';
 
-export type TransportName = 'net' | 'tls' | 'curvetun';
+export type TransportName = 'net' | 'tls' | 'secret-stream' | 'curvetun';
 export type Backend = 'tweetnacl' | 'node' | 'sodium';
 
 /** A connected client: send bytes, wait for `n` bytes back, close. */
@@ -94,14 +97,20 @@ export async function startServer(transport: TransportName, backend: Backend, ec
     };
     return side;
   }
+  // secret-stream: one static key pair for the server, as its users keep one per peer.
+  const keyPair = transport === 'secret-stream' ? SecretStream.keyPair() : null;
   const onSocket = (socket: net.Socket) => {
     side.connections++;
     socket.setNoDelay(true);
     socket.on('close', () => side.connections--);
     socket.on('error', () => undefined);
-    socket.on('data', (chunk: Buffer) => {
-      count(counters, chunk.length, 0);
-      if (echo.on) socket.write(chunk);
+    // On secret-stream each 'data' is one message; on net/tls a chunk of the byte stream.
+    const stream = keyPair ? new SecretStream(false, socket, { keyPair }) : socket;
+    const messages = keyPair ? 1 : 0;
+    stream.on('error', () => undefined);
+    stream.on('data', (chunk: Buffer) => {
+      count(counters, chunk.length, messages);
+      if (echo.on) stream.write(chunk);
     });
   };
   const server =
@@ -111,6 +120,7 @@ export async function startServer(transport: TransportName, backend: Backend, ec
   server.maxConnections = 100_000;
   await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, resolve));
   side.port = (server.address() as net.AddressInfo).port;
+  side.key = keyPair ? keyPair.publicKey.toString('hex') : '';
   side.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
   return side;
 }
@@ -147,6 +157,7 @@ function arrivals(): { add(n: number): void; receive(n: number): Promise<void> }
 export class ClientFactory {
   // The promise, not the vault: concurrent first opens must share one vault (one worker).
   private vault: Promise<WorkerVault> | null = null;
+  private keyPair: ReturnType<typeof SecretStream.keyPair> | null = null;
 
   constructor(private readonly transport: TransportName, private readonly backend: Backend, private readonly home: string) {}
 
@@ -173,28 +184,54 @@ export class ClientFactory {
     });
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
-    const arrived = arrivals();
-    socket.on('data', (chunk: Buffer) => arrived.add(chunk.length));
-    // One shared wait for 'drain', however many sends are queued behind it.
-    let drain: Promise<void> | null = null;
-    return {
-      pipelined: false,
-      send: (data) => {
-        if (socket.write(data)) return drain ?? undefined;
-        drain ??= new Promise<void>((resolve) =>
-          socket.once('drain', () => {
-            drain = null;
-            resolve();
-          }),
-        );
-        return drain;
-      },
-      receive: arrived.receive,
-      close: () => socket.destroy(),
-    };
+    if (this.transport !== 'secret-stream') return byteStreamConn(socket, () => socket.destroy());
+    // As its users do: a static key pair of our own, the Noise handshake on the raw socket, and
+    // the server's static key checked once it is known.
+    this.keyPair ??= SecretStream.keyPair();
+    const stream = new SecretStream(true, socket, { keyPair: this.keyPair });
+    stream.on('error', () => undefined);
+    await new Promise<void>((resolve, reject) => {
+      stream.once('connect', resolve);
+      stream.once('error', reject);
+      stream.once('close', () => reject(new Error('secret-stream closed during the handshake')));
+    });
+    if (stream.remotePublicKey?.toString('hex') !== serverKey) {
+      stream.destroy();
+      throw new Error('secret-stream: the server is not the one expected');
+    }
+    return byteStreamConn(stream, () => stream.destroy());
   }
 
   async close(): Promise<void> {
     await (await this.vault)?.close();
   }
+}
+
+/** A writer that says "buffer full" by returning false, then emits 'drain' (net, tls, secret-stream). */
+interface DrainingStream {
+  write(data: Uint8Array): boolean;
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  once(event: 'drain', listener: () => void): unknown;
+}
+
+function byteStreamConn(stream: DrainingStream, close: () => void): ClientConn {
+  const arrived = arrivals();
+  stream.on('data', (chunk: Buffer) => arrived.add(chunk.length));
+  // One shared wait for 'drain', however many sends are queued behind it.
+  let drain: Promise<void> | null = null;
+  return {
+    pipelined: false,
+    send: (data) => {
+      if (stream.write(data)) return drain ?? undefined;
+      drain ??= new Promise<void>((resolve) =>
+        stream.once('drain', () => {
+          drain = null;
+          resolve();
+        }),
+      );
+      return drain;
+    },
+    receive: arrived.receive,
+    close,
+  };
 }

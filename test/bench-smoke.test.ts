@@ -1,7 +1,7 @@
 /**
  * The benchmark must not rot: `npm run bench -- --quick` runs end to end (real processes, TLS,
- * every curvetun backend) and writes every figure. No timing thresholds here: figures are judged
- * in the full benchmark, not in tests.
+ * secret-stream, every curvetun backend, the two-process cipher ceiling) and writes every figure.
+ * No timing thresholds here: figures are judged in the full benchmark, not in tests.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -30,9 +30,9 @@ test('npm run bench -- --quick produces every figure for every transport', async
   const report = JSON.parse(readFileSync('bench/results/latest-quick.json', 'utf8'));
   t.true(report.quick);
   const columns = Object.keys(report.results);
-  t.true(columns.includes('net') && columns.includes('tls') && columns.some((c) => c.startsWith('curvetun/')));
+  t.true(columns.includes('net') && columns.includes('tls') && columns.includes('secret-stream') && columns.some((c) => c.startsWith('curvetun/')));
   for (const [column, figures] of Object.entries<Record<string, number>>(report.results)) {
-    for (const name of ['bulkMBps', 'smallMsgPerSec', 'rttP50us', 'rttP99us', 'handshakesSeqPerSec', 'handshakes16PerSec', 'memPerIdleConnBytes', 'growthHandshakeRatio', 'growthRttRatio']) {
+    for (const name of ['bulkMBps', 'smallMsgPerSec', 'rttP50us', 'rttP99us', 'handshakesSeqPerSec', 'handshakes16PerSec', 'cpuPerHandshakeSeqUs', 'cpuPerHandshake16Us', 'memPerIdleConnBytes', 'growthHandshakeRatio', 'growthRttRatio']) {
       t.true(Number.isFinite(figures[name]) && figures[name]! > 0, `${column}.${name} = ${figures[name]}`);
     }
   }
@@ -48,7 +48,15 @@ test('npm run bench -- --quick produces every figure for every transport', async
     if (taskset) t.true(Number.isFinite(pinned) && pinned! > 0, `${column}.rttPinnedP50us = ${pinned}`);
     else t.true(pinned === null || Number.isNaN(pinned), `${column}.rttPinnedP50us without taskset`);
   }
-  for (const [backend, mbps] of Object.entries<number>(report.ceilingMBps)) t.true(Number.isFinite(mbps) && mbps > 0, `ceiling ${backend}`);
-  t.truthy(report.machine.node && report.versions.tweetnacl && report.command);
-  t.regex(run.stdout, /\| figure \| net \| tls \|/);
+  // A two-process cipher ceiling for every curvetun backend measured, pinned where taskset is.
+  const backends = columns.filter((c) => c.startsWith('curvetun/')).map((c) => c.slice('curvetun/'.length));
+  t.deepEqual(Object.keys(report.ceilings).sort(), backends.sort());
+  for (const [backend, c] of Object.entries<Record<string, number | boolean>>(report.ceilings)) {
+    for (const name of ['sealMBps', 'openMBps']) t.true(Number.isFinite(c[name]) && (c[name] as number) > 0, `ceiling ${backend}.${name}`);
+    t.is(c.ceilingMBps, Math.min(c.sealMBps as number, c.openMBps as number));
+    t.is(c.pinned, taskset);
+  }
+  t.truthy(report.machine.node && report.versions.tweetnacl && report.versions['@hyperswarm/secret-stream'] && report.command);
+  t.regex(run.stdout, /\| figure \| net \| tls \| secret-stream \|/);
+  t.regex(run.stdout, /\| bulk as % of that ceiling \| – \| – \| – \| \d+ %/);
 });
