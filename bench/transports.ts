@@ -6,15 +6,13 @@
  * A "message" on net/tls is a fixed-size write on a byte stream; on secret-stream and curvetun it
  * is a real message.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import SecretStream from '@hyperswarm/secret-stream';
 import { WorkerVault, connect, listen } from '../lib/index.js';
 import type { CurvetunSocket, Listener } from '../lib/index.js';
+import { makeCertificate } from './certificate.js';
 
 export type TransportName = 'net' | 'tls' | 'secret-stream' | 'curvetun';
 export type Backend = 'tweetnacl' | 'node' | 'sodium';
@@ -37,20 +35,6 @@ export interface ServerSide {
   counters: { bytes: number; messages: number; first: number; last: number };
   connections: number;
   close(): Promise<void>;
-}
-
-/** A self-signed ECDSA P-256 certificate for TLS, made at run time with the openssl CLI. */
-export function makeCertificate(): { key: string; cert: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'curvetun-bench-tls-'));
-  try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost',
-    ], { stdio: 'ignore' });
-    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 function now(): number {
