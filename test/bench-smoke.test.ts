@@ -3,29 +3,14 @@
  * secret-stream, every curvetun backend, the two-process cipher ceiling) and writes every figure.
  * No timing thresholds here: figures are judged in the full benchmark, not in tests.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import test from 'ava';
-
-/** Run the quick benchmark without blocking this worker (ava must keep hearing from it). */
-function runQuick(): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 230_000);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
+import { runBench } from './helpers/bench-run.js';
 
 test('npm run bench -- --quick produces every figure for every transport', async (t) => {
   t.timeout(240_000);
-  const run = await runQuick();
+  const run = await runBench('bench/run.ts', ['--quick'], { killAfterMs: 230_000 });
   t.is(run.status, 0, run.stderr.slice(-2000));
   const report = JSON.parse(readFileSync('bench/results/latest-quick.json', 'utf8'));
   t.true(report.quick);

@@ -4,11 +4,12 @@
  * every load; a row whose program is missing says "not installed" while the others still run.
  * No timing thresholds: figures are judged in the full benchmark, not in tests.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import { runBench } from './helpers/bench-run.js';
 
 const ROW_TOOLS: Record<string, string[]> = {
   direct: [],
@@ -18,29 +19,21 @@ const ROW_TOOLS: Record<string, string[]> = {
 };
 const REDIS = ['redis-server', 'redis-benchmark'];
 const LOADS = ['-c 1', '-c 50', '-c 50 -P 16'];
+const RECORD = 'bench/results/tunnel-quick.json';
 
 const installed = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 
-/** Run the quick tunnel benchmark without blocking this worker; its JSON record afterwards. */
-function runQuick(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; stdout: string; stderr: string; report: any }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/tunnel.ts', '--quick', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 200_000);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      let report: unknown = null;
-      try {
-        report = JSON.parse(readFileSync('bench/results/tunnel-quick.json', 'utf8'));
-      } catch {
-        // judged below
-      }
-      resolve({ status, stdout, stderr, report });
-    });
-  });
+/** Run the quick tunnel benchmark; its JSON record afterwards (null when it wrote none). */
+async function runQuick(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  rmSync(RECORD, { force: true }); // a record left by an earlier run must not pass for this one's
+  const run = await runBench('bench/tunnel.ts', ['--quick', ...args], { env, killAfterMs: 200_000 });
+  let report: any = null;
+  try {
+    report = JSON.parse(readFileSync(RECORD, 'utf8'));
+  } catch {
+    // judged by the caller
+  }
+  return { ...run, report };
 }
 
 function checkRow(t: import('ava').ExecutionContext, report: any, name: string, missing: string[]): void {
