@@ -35,6 +35,12 @@ export function toolVersion(file: string, args: string[]): string {
   }
 }
 
+/** How this run was started, for the record: the npm script and the options given to it. */
+export function commandLine(script: string): string {
+  const options = process.argv.slice(2);
+  return options.length > 0 ? `${script} -- ${options.join(' ')}` : script;
+}
+
 /** Other work on the machine skews every figure: the 1-minute load before and after is kept. */
 export class RunRecord {
   readonly started = Date.now();

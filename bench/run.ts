@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { availableBackends } from '../lib/crypto/index.js';
 import { Proc, pin, pinned } from './proc.js';
-import { RunRecord, packageVersion, updateResults } from './report.js';
+import { RunRecord, commandLine, packageVersion, updateResults } from './report.js';
 import type { Backend, TransportName } from './transports.js';
 
 const quick = process.argv.includes('--quick');
@@ -187,7 +187,7 @@ const columns: { name: string; transport: TransportName; backend: Backend }[] = 
   ...availableBackends().map((b) => ({ name: `curvetun/${b}`, transport: 'curvetun' as const, backend: b })),
 ].filter((c) => !only || only.includes(c.name) || (REFERENCES as readonly string[]).includes(c.name));
 
-const record = new RunRecord(`npm run bench${quick ? ' -- --quick' : ''}`, quick);
+const record = new RunRecord(commandLine('npm run bench'), quick);
 const results: Record<string, Figures> = {};
 for (const col of columns) {
   process.stderr.write(`measuring ${col.name}…\n`);
@@ -246,7 +246,8 @@ const versions = {
 };
 record.write('latest', { versions, results, ceilings, table });
 const footer = record.footer('Ratios in parentheses: to TLS 1.3 / to secret-stream.');
-if (!quick) {
+if (!quick && !only) {
+  // Only a complete run stands in bench/RESULTS.md.
   updateResults(
     'npm run bench',
     `${table}\n\n${footer}\n\nReproduce: \`npm run bench\` (under 5 minutes on a quiet machine; \`npm run bench -- --quick\` for a smaller smoke run). Figures and versions: \`bench/results/latest.json\`.`,

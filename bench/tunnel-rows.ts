@@ -48,6 +48,8 @@ async function chain(port: number, starts: (() => Promise<Daemon>)[]): Promise<F
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The real `curvetun` command, as test/cli-process.ts runs it (no build needed). */
 const CURVETUN = ['--import', 'tsx', join(ROOT, 'bin', 'curvetun.ts')];
+/** BENCH_PROFILE=<dir>: `serve` and `tunnel` write V8 CPU profiles there when they stop. */
+const PROFILE = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
 
 function curvetun(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -60,7 +62,7 @@ function curvetun(args: string[]): Promise<void> {
 /** Start `curvetun serve|tunnel` and wait for the line that says it listens. */
 function curvetunDaemon(args: string[]): Promise<Daemon> {
   const listening = (daemon: Daemon) => /listening on [^\s]+:\d+/.test(daemon.output());
-  return startReady(`curvetun ${args[0]}`, process.execPath, [...CURVETUN, ...args], listening, { cwd: ROOT, signal: 'SIGINT' });
+  return startReady(`curvetun ${args[0]}`, process.execPath, [...PROFILE, ...CURVETUN, ...args], listening, { cwd: ROOT, signal: 'SIGINT' });
 }
 
 const direct: TunnelRow = {

@@ -4,7 +4,8 @@
  * (curvetun's own CLI processes, spiped, stunnel), all in one run on 127.0.0.1. A row whose
  * programs are not on PATH says "not installed" and the rest still run. Prints a table with ratios
  * to spiped and writes bench/results/tunnel.json (tunnel-quick.json); a full run also rewrites its
- * section of bench/RESULTS.md.
+ * section of bench/RESULTS.md. With BENCH_PROFILE=<dir>, curvetun's serve and tunnel write V8 CPU
+ * profiles there (e.g. `BENCH_PROFILE=/tmp/p npx tsx bench/tunnel.ts --only=curvetun`).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { join } from 'node:path';
 import { defaultBackend } from '../lib/crypto/index.js';
 import { freePorts, startReady, which } from './daemon.js';
 import type { Daemon } from './daemon.js';
-import { RunRecord, toolVersion, updateResults } from './report.js';
+import { RunRecord, commandLine, toolVersion, updateResults } from './report.js';
 import { ROWS, rowDir } from './tunnel-rows.js';
 import type { Front, TunnelRow } from './tunnel-rows.js';
 
@@ -30,14 +31,15 @@ const TESTS = ['SET', 'GET'] as const;
 const REDIS = ['redis-server', 'redis-benchmark'];
 const REFERENCE = 'spiped';
 
-type Figures = Record<string, Record<(typeof TESTS)[number], number>>;
 interface RowResult {
   label: string;
   status: 'ok' | 'not installed' | 'failed';
   missing?: string[];
   error?: string;
   /** req/s per load and test. */
-  figures: Figures;
+  figures: Record<string, Record<(typeof TESTS)[number], number>>;
+  /** Per-request latency p50 / p99 (ms) per load and test, as redis-benchmark reports it. */
+  latencyMs: Record<string, Record<(typeof TESTS)[number], { p50: number; p99: number }>>;
 }
 
 /** Whether redis on `port` answers PING. */
@@ -62,22 +64,33 @@ async function startRedis(file: string, dir: string): Promise<{ port: number; da
   return { port, daemon: await startReady('redis-server', file, args, () => pings(port)) };
 }
 
-/** One redis-benchmark run: req/s for SET and GET (throws when it fails or gives no figure). */
-function redisBenchmark(file: string, port: number, load: (typeof LOADS)[number]): Promise<Record<(typeof TESTS)[number], number>> {
+type Test = (typeof TESTS)[number];
+interface Measured {
+  rps: Record<Test, number>;
+  /** redis-benchmark's own per-request latency percentiles, ms. */
+  latencyMs: Record<Test, { p50: number; p99: number }>;
+}
+
+/** One redis-benchmark run: req/s and latency for SET and GET (throws when it fails or gives no figure). */
+function redisBenchmark(file: string, port: number, load: (typeof LOADS)[number]): Promise<Measured> {
   const args = ['-h', '127.0.0.1', '-p', String(port), '-t', 'set,get', '-n', String(load.requests), ...load.args, '--csv'];
   return new Promise((resolve, reject) => {
     execFile(file, args, { timeout: quick ? 60_000 : 120_000 }, (error, stdout, stderr) => {
       if (error) return reject(new Error(`redis-benchmark ${load.name}: ${stderr.trim() || error.message}`));
-      // --csv: a header, then "SET","<req/s>",… and "GET","<req/s>",….
-      const rate = (test: string) => Number(new RegExp(`^"${test}","([\\d.]+)"`, 'm').exec(stdout)?.[1] ?? NaN);
-      const figures = { SET: rate('SET'), GET: rate('GET') };
-      if (!TESTS.every((t) => figures[t] > 0)) return reject(new Error(`redis-benchmark ${load.name} printed no figures: ${stdout.slice(0, 300)}`));
-      resolve(figures);
+      // --csv: a header, then "SET","<req/s>","<avg ms>","<min>","<p50>","<p95>","<p99>","<max>" and the same for GET.
+      const fields = (test: Test) => (new RegExp(`^"${test}",(.*)$`, 'm').exec(stdout)?.[1] ?? '').split(',').map((f) => Number(f.replaceAll('"', '')));
+      const [set, get] = [fields('SET'), fields('GET')];
+      const measured: Measured = {
+        rps: { SET: set[0] ?? NaN, GET: get[0] ?? NaN },
+        latencyMs: { SET: { p50: set[3] ?? NaN, p99: set[5] ?? NaN }, GET: { p50: get[3] ?? NaN, p99: get[5] ?? NaN } },
+      };
+      if (!TESTS.every((t) => measured.rps[t] > 0)) return reject(new Error(`redis-benchmark ${load.name} printed no figures: ${stdout.slice(0, 300)}`));
+      resolve(measured);
     });
   });
 }
 
-const record = new RunRecord(`npm run bench:tunnel${quick ? ' -- --quick' : ''}`, quick);
+const record = new RunRecord(commandLine('npm run bench:tunnel'), quick);
 const rows = ROWS.filter((row) => !only || only.includes(row.name));
 const paths: Record<string, string | null> = {};
 for (const tool of new Set([...REDIS, ...rows.flatMap((row) => row.tools)])) paths[tool] = which(tool);
@@ -90,7 +103,7 @@ let redis: { port: number; daemon: Daemon } | null = null;
 try {
   for (const row of rows) {
     const missing = [...REDIS, ...row.tools].filter((tool) => !paths[tool]);
-    results[row.name] = missing.length > 0 ? { label: row.label, status: 'not installed', missing, figures: {} } : { label: row.label, status: 'ok', figures: {} };
+    results[row.name] = missing.length > 0 ? { label: row.label, status: 'not installed', missing, figures: {}, latencyMs: {} } : { label: row.label, status: 'ok', figures: {}, latencyMs: {} };
   }
   if (paths['redis-server'] && paths['redis-benchmark']) {
     redis = await startRedis(paths['redis-server'], rowDir(base, { name: 'redis' } as TunnelRow));
@@ -110,7 +123,9 @@ try {
         if (result.status !== 'ok') continue;
         process.stderr.write(`redis-benchmark ${load.name} -n ${load.requests}: ${row.name}…\n`);
         try {
-          result.figures[load.name] = await redisBenchmark(paths['redis-benchmark']!, front.port, load);
+          const measured = await redisBenchmark(paths['redis-benchmark']!, front.port, load);
+          result.figures[load.name] = measured.rps;
+          result.latencyMs[load.name] = measured.latencyMs;
         } catch (error) {
           Object.assign(result, { status: 'failed', error: (error as Error).message });
         }
@@ -150,7 +165,8 @@ const versions = {
 record.write('tunnel', { versions, loads: LOADS, results, table });
 const requests = LOADS.map((l) => `${l.name}: -n ${l.requests.toLocaleString('en-US')}`).join(', ');
 const footer = record.footer(`req/s from \`redis-benchmark -t set,get\` (${requests}); ratios in parentheses are to spiped.`);
-if (!quick) {
+if (!quick && !only && !process.env.BENCH_PROFILE) {
+  // Only a complete, unprofiled run stands in bench/RESULTS.md.
   updateResults('npm run bench:tunnel', `${table}\n\n${footer}\n\nReproduce: \`npm run bench:tunnel\` (under 3 minutes; \`-- --quick\` for a smoke run). Figures and versions: \`bench/results/tunnel.json\`.`);
 }
 for (const [name, r] of Object.entries(results)) if (r.status === 'failed') process.stderr.write(`${name} failed: ${r.error}\n`);
