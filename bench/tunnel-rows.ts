@@ -15,6 +15,8 @@ import type { Daemon } from './daemon.js';
 /** What stands in front of redis for one row, and the port to send the load to. */
 export interface Front {
   port: number;
+  /** The processes it started (for strace, perf or a profiler), in start order. */
+  pids: number[];
   stop(): Promise<void>;
 }
 
@@ -42,7 +44,7 @@ async function chain(port: number, starts: (() => Promise<Daemon>)[]): Promise<F
     await stop();
     throw error;
   }
-  return { port, stop };
+  return { port, pids: running.map((d) => d.child.pid!), stop };
 }
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -69,7 +71,7 @@ const direct: TunnelRow = {
   name: 'direct',
   label: 'redis-server directly',
   tools: [],
-  start: async (redisPort) => ({ port: redisPort, stop: async () => undefined }),
+  start: async (redisPort) => ({ port: redisPort, pids: [], stop: async () => undefined }),
 };
 
 /** `curvetun tunnel` → `curvetun serve` → redis, each end with its own key home and registry. */
