@@ -13,7 +13,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultBackend } from '../lib/crypto/index.js';
-import { freePorts, startReady, which } from './daemon.js';
+import { cpuMicros, freePorts, startReady, which } from './daemon.js';
 import type { Daemon } from './daemon.js';
 import { RunRecord, commandLine, toolVersion, updateResults } from './report.js';
 import { ROWS, rowDir } from './tunnel-rows.js';
@@ -27,6 +27,8 @@ const LOADS = [
   { name: '-c 50', args: ['-c', '50'], requests: quick ? 1000 : 20_000 },
   { name: '-c 50 -P 16', args: ['-c', '50', '-P', '16'], requests: quick ? 5000 : 200_000 },
 ];
+/** Untimed, before the loads: curvetun's JavaScript runs optimised code, as in a tunnel that has been up a while. */
+const WARM_UP = { name: 'warm-up', args: ['-c', '10'], requests: quick ? 500 : 20_000 };
 const TESTS = ['SET', 'GET'] as const;
 const REDIS = ['redis-server', 'redis-benchmark'];
 const REFERENCE = 'spiped';
@@ -40,6 +42,8 @@ interface RowResult {
   figures: Record<string, Record<(typeof TESTS)[number], number>>;
   /** Per-request latency p50 / p99 (ms) per load and test, as redis-benchmark reports it. */
   latencyMs: Record<string, Record<(typeof TESTS)[number], { p50: number; p99: number }>>;
+  /** CPU time of the row's own processes (not redis, not redis-benchmark) per request, µs, per load. */
+  cpuPerRequestUs: Record<string, number>;
 }
 
 /** Whether redis on `port` answers PING. */
@@ -103,7 +107,7 @@ let redis: { port: number; daemon: Daemon } | null = null;
 try {
   for (const row of rows) {
     const missing = [...REDIS, ...row.tools].filter((tool) => !paths[tool]);
-    results[row.name] = missing.length > 0 ? { label: row.label, status: 'not installed', missing, figures: {}, latencyMs: {} } : { label: row.label, status: 'ok', figures: {}, latencyMs: {} };
+    results[row.name] = missing.length > 0 ? { label: row.label, status: 'not installed', missing, figures: {}, latencyMs: {}, cpuPerRequestUs: {} } : { label: row.label, status: 'ok', figures: {}, latencyMs: {}, cpuPerRequestUs: {} };
   }
   if (paths['redis-server'] && paths['redis-benchmark']) {
     redis = await startRedis(paths['redis-server'], rowDir(base, { name: 'redis' } as TunnelRow));
@@ -111,7 +115,9 @@ try {
       if (results[row.name]!.status !== 'ok') continue;
       process.stderr.write(`starting ${row.name}…\n`);
       try {
-        fronts.set(row, await row.start(redis.port, rowDir(base, row), found(row.tools)));
+        const front = await row.start(redis.port, rowDir(base, row), found(row.tools));
+        fronts.set(row, front);
+        await redisBenchmark(paths['redis-benchmark'], front.port, WARM_UP);
       } catch (error) {
         Object.assign(results[row.name]!, { status: 'failed', error: (error as Error).message });
       }
@@ -123,7 +129,9 @@ try {
         if (result.status !== 'ok') continue;
         process.stderr.write(`redis-benchmark ${load.name} -n ${load.requests}: ${row.name}…\n`);
         try {
+          const cpuBefore = cpuMicros(front.pids);
           const measured = await redisBenchmark(paths['redis-benchmark']!, front.port, load);
+          if (front.pids.length > 0) result.cpuPerRequestUs[load.name] = (cpuMicros(front.pids) - cpuBefore) / (TESTS.length * load.requests);
           result.figures[load.name] = measured.rps;
           result.latencyMs[load.name] = measured.latencyMs;
         } catch (error) {
@@ -154,6 +162,12 @@ for (const row of rows) {
     return ref && Number.isFinite(v) && row.name !== REFERENCE ? `${fmt(v)} (${(v / ref).toFixed(2)}×)` : fmt(v);
   });
   lines.push(`| ${row.label}${result.status === 'failed' ? ' (failed)' : ''} | ${cells.join(' | ')} |`);
+}
+// Where the time goes: the tunnel's own processes, per request (SET and GET together).
+lines.push('', `| CPU µs per request in the row's own processes | ${LOADS.map((l) => l.name).join(' | ')} |`, `|---|${LOADS.map(() => '---:').join('|')}|`);
+for (const row of rows) {
+  const cpu = results[row.name]!.cpuPerRequestUs;
+  if (Object.keys(cpu).length > 0) lines.push(`| ${row.label} | ${LOADS.map((l) => (Number.isFinite(cpu[l.name]) ? cpu[l.name]!.toFixed(1) : '–')).join(' | ')} |`);
 }
 const table = lines.join('\n');
 const versions = {
