@@ -17,13 +17,20 @@ const message = b.randomBytes(SIZE);
 const sealed = new Uint8Array(SIZE + 16);
 b.secretboxInto(sealed, 0, message, nonce, key);
 
-/** One message's work: seal into a reused frame-sized buffer, or open into a fresh plaintext. */
+/**
+ * One message's work, with no allocation: seal into a reused frame-sized buffer, or open in place
+ * over a fresh copy of the sealed box (in-place opening overwrites it). The copy is the one a
+ * receiver makes anyway, moving a frame out of the TCP read buffer; allocating a new 65 000-byte
+ * plaintext per message instead (secretboxOpen) measured 3–8× slower here, in garbage collection
+ * of external memory, not in the cipher.
+ */
+const work = new Uint8Array(sealed.length);
 const step =
   role === 'seal'
     ? () => b.secretboxInto(sealed, 0, message, nonce, key)
     : () => {
-        // The opener gets a new plaintext each time, as a receiver that hands messages on must.
-        if (b.secretboxOpen(sealed, nonce, key) === null) throw new Error('the box did not open');
+        work.set(sealed);
+        if (b.secretboxOpenInPlace(work, nonce, key) === null) throw new Error('the box did not open');
       };
 
 function rate(ms: number): number {
