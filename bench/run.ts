@@ -14,8 +14,8 @@ import type { Backend, TransportName } from './transports.js';
 
 const quick = process.argv.includes('--quick');
 const D = quick ? 0.25 : 3; // seconds per throughput / handshake figure
-const IDLE_MEM = quick ? 300 : 1000;
-const IDLE_GROWTH = quick ? 700 : 10_000;
+const IDLE_MEM = quick ? 150 : 1000;
+const IDLE_GROWTH = quick ? 400 : 10_000;
 const GROWTH_HANDSHAKES = quick ? 20 : 200;
 const RTT = quick ? { count: 100, warmup: 20 } : { count: 3000, warmup: 500 };
 const CEILING_MS = quick ? 200 : 2000;

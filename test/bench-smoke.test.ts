@@ -9,8 +9,8 @@ import test from 'ava';
 import { runBench } from './helpers/bench-run.js';
 
 test('npm run bench -- --quick produces every figure for every transport', async (t) => {
-  t.timeout(240_000);
-  const run = await runBench('bench/run.ts', ['--quick'], { killAfterMs: 230_000 });
+  t.timeout(600_000); // minutes when the 2-core machine is shared; the quick run takes about one when it is not
+  const run = await runBench('bench/run.ts', ['--quick'], { killAfterMs: 590_000 });
   t.is(run.status, 0, run.stderr.slice(-2000));
   const report = JSON.parse(readFileSync('bench/results/latest-quick.json', 'utf8'));
   t.true(report.quick);

@@ -26,7 +26,7 @@ const installed = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]
 /** Run the quick tunnel benchmark; its JSON record afterwards (null when it wrote none). */
 async function runQuick(args: string[], env: NodeJS.ProcessEnv = process.env) {
   rmSync(RECORD, { force: true }); // a record left by an earlier run must not pass for this one's
-  const run = await runBench('bench/tunnel.ts', ['--quick', ...args], { env, killAfterMs: 200_000 });
+  const run = await runBench('bench/tunnel.ts', ['--quick', ...args], { env, killAfterMs: 280_000 });
   let report: any = null;
   try {
     report = JSON.parse(readFileSync(RECORD, 'utf8'));
@@ -54,7 +54,7 @@ function checkRow(t: import('ava').ExecutionContext, report: any, name: string, 
 }
 
 test.serial('npm run bench:tunnel -- --quick: every row that can run gives req/s for every load, the others say "not installed"', async (t) => {
-  t.timeout(240_000);
+  t.timeout(600_000);
   const run = await runQuick([]);
   t.is(run.status, 0, run.stderr.slice(-2000));
   t.true(run.report.quick);
@@ -65,7 +65,7 @@ test.serial('npm run bench:tunnel -- --quick: every row that can run gives req/s
 });
 
 test.serial('a PATH without spiped gives its row "not installed", and the direct row still runs', async (t) => {
-  t.timeout(240_000);
+  t.timeout(600_000);
   // A PATH with every program the two rows could use except spiped.
   const bin = mkdtempSync(join(tmpdir(), 'curvetun-bench-path-'));
   t.teardown(() => rmSync(bin, { recursive: true, force: true }));
