@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultBackend } from '../lib/crypto/index.js';
+import { getBackend } from '../lib/crypto/index.js';
 import { cpuMicros, freePorts, startReady, which } from './daemon.js';
 import type { Daemon } from './daemon.js';
 import { RunRecord, commandLine, toolVersion, updateResults } from './report.js';
@@ -174,7 +174,7 @@ const versions = {
   'redis-server': paths['redis-server'] ? toolVersion(paths['redis-server'], ['--version']) : 'absent',
   spiped: paths.spiped ? toolVersion(paths.spiped, ['-v']) : 'absent',
   stunnel: paths.stunnel ? toolVersion(paths.stunnel, ['-version']) : 'absent',
-  curvetunBackend: defaultBackend().name,
+  curvetunBackend: getBackend('auto').name,
 };
 record.write('tunnel', { versions, loads: LOADS, results, table });
 const requests = LOADS.map((l) => `${l.name}: -n ${l.requests.toLocaleString('en-US')}`).join(', ');
