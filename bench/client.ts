@@ -15,7 +15,9 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-/** Send `size`-byte messages for `seconds`, keeping a bounded window in flight. */
+const MIN_MESSAGES = 32;
+
+/** Send `size`-byte messages for `seconds` (and at least MIN_MESSAGES), keeping a bounded window in flight. */
 async function stream(size: number, seconds: number): Promise<{ sent: number }> {
   const conn = await factory.open(port, key);
   const data = new Uint8Array(size).fill(7);
@@ -24,8 +26,10 @@ async function stream(size: number, seconds: number): Promise<{ sent: number }> 
   // curvetun: the unsettled send batches (one per tick) and the bytes they carry, at most 1 MiB.
   const window: { p: Promise<void>; bytes: number }[] = [];
   let inFlight = 0;
-  // Bounded in count as well as time, so a stalled peer cannot keep the loop going.
-  for (let i = 0; i < 50_000_000 && performance.now() < end; i++) {
+  // Bounded in count as well as time, so a stalled peer cannot keep the loop going; at least
+  // MIN_MESSAGES, so a slow backend on a loaded machine still gives the server a span to time
+  // (one message alone arrives in no time at all, and its rate came out infinite).
+  for (let i = 0; i < 50_000_000 && (performance.now() < end || i < MIN_MESSAGES); i++) {
     const p = conn.send(data);
     sent += size;
     if (p && !conn.pipelined) {
