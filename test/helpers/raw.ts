@@ -4,12 +4,25 @@
  */
 import { connect as tcpConnect } from 'node:net';
 import type { Socket } from 'node:net';
-import type { CryptoBackend } from '../../lib/crypto/backend.js';
+import type { CryptoBackend, KeyPair } from '../../lib/crypto/backend.js';
 import { clientHandshake } from '../../lib/connection/handshake.js';
 import type { Session } from '../../lib/connection/session.js';
-import { FrameDecoder, decodePacket, encodeFrame } from '../../lib/protocol/index.js';
+import {
+  FrameDecoder,
+  HELLO_COUNTER,
+  PREFIX_COOKIE,
+  PREFIX_HELLO,
+  PREFIX_INITIATE,
+  VOUCH_COUNTER,
+  decodePacket,
+  encodeFrame,
+  encodeHello,
+  encodeVouch,
+  longTermNonce,
+  shortTermNonce,
+} from '../../lib/protocol/index.js';
 import type { Packet } from '../../lib/protocol/index.js';
-import type { Vault } from '../../lib/vault/types.js';
+import type { SealedBox, Vault } from '../../lib/vault/types.js';
 
 export interface RawConnection {
   tcp: Socket;
@@ -93,6 +106,66 @@ export async function rawHandshake(
     { backend: opts.backend, vault: opts.vault, serverKey: opts.serverKey },
   );
   return { ...conn, hello: sent[0]!, vouch: sent[1]!, cookie, session: result.session };
+}
+
+/** A client made by hand after its Hello: the test builds the Initiate itself. */
+export interface HandClient extends RawConnection {
+  ephemeral: KeyPair;
+  /** beforenm(S, ECs): the key of this connection's Hello and Cookie boxes. */
+  helloKey: Uint8Array;
+  /** Wait for the Cookie and open it: the server's ephemeral key and the opaque cookie K. */
+  cookie(): Promise<{ serverEphemeralKey: Uint8Array; cookie: Uint8Array }>;
+}
+
+/**
+ * Open a connection and send a Hello boxed for `serverKey` from a fresh ephemeral key. The box
+ * holds `plaintext` (default: the 64 zero bytes the protocol wants), so a test can send a Hello
+ * that authenticates but says the wrong thing.
+ */
+export async function handHello(
+  port: number,
+  opts: { backend: CryptoBackend; serverKey: Uint8Array; plaintext?: Uint8Array },
+): Promise<HandClient> {
+  const { backend } = opts;
+  const conn = await rawConnect(port);
+  const ephemeral = backend.keyPair();
+  const helloKey = backend.beforenm(opts.serverKey, ephemeral.secretKey);
+  const box = backend.secretbox(opts.plaintext ?? new Uint8Array(64), shortTermNonce(PREFIX_HELLO, HELLO_COUNTER), helloKey);
+  conn.tcp.write(encodeFrame(encodeHello({ clientEphemeralKey: ephemeral.publicKey, counter: HELLO_COUNTER, box })));
+  return {
+    ...conn,
+    ephemeral,
+    helloKey,
+    async cookie() {
+      const packet = decodePacket(await conn.next());
+      if (packet.type !== 'cookie') throw new Error(`expected a Cookie, got a ${packet.type}`);
+      const inner = backend.secretboxOpen(packet.box, longTermNonce(PREFIX_COOKIE, packet.nonce16), helloKey);
+      if (inner === null) throw new Error('the Cookie did not open');
+      return { serverEphemeralKey: inner.slice(0, 32), cookie: inner.slice(32) };
+    },
+  };
+}
+
+/**
+ * The Vouch (Initiate) payload `K · N=1 · box(C · v16 · V)`, boxed from `ephemeral` to
+ * `serverEphemeralKey`: every part is given by the test, so it can pair parts that do not belong.
+ */
+export function initiatePayload(opts: {
+  backend: CryptoBackend;
+  ephemeral: KeyPair;
+  serverEphemeralKey: Uint8Array;
+  cookie: Uint8Array;
+  clientKey: Uint8Array;
+  vouch: SealedBox;
+}): Uint8Array {
+  const { backend } = opts;
+  const inner = new Uint8Array(32 + 16 + opts.vouch.box.length);
+  inner.set(opts.clientKey, 0);
+  inner.set(opts.vouch.nonce16, 32);
+  inner.set(opts.vouch.box, 48);
+  const key = backend.beforenm(opts.serverEphemeralKey, opts.ephemeral.secretKey);
+  const box = backend.secretbox(inner, shortTermNonce(PREFIX_INITIATE, VOUCH_COUNTER), key);
+  return encodeVouch({ cookie: opts.cookie, counter: VOUCH_COUNTER, box });
 }
 
 /** Resolves true if `p` settles within `ms`, false otherwise. */
