@@ -19,7 +19,7 @@ import {
   publicKeyFileFor,
   saveKeyFiles,
 } from '../lib/keys/keyfile.js';
-import { KEY_TYPE } from '../lib/keys/text.js';
+import { KEY_TYPE, keysEqual } from '../lib/keys/text.js';
 
 const backend = getBackend('tweetnacl');
 const dir = mkdtempSync(join(tmpdir(), 'curvetun-keys-'));
@@ -161,4 +161,30 @@ test('a write that cannot happen is EIO and leaves no temp file behind', (t) => 
   t.is(error!.code, 'EIO');
   t.false(error!.message.includes(Buffer.from(identity.secretKey).toString('base64').slice(0, 12)));
   t.deepEqual(readdirSync(sub).filter((n) => n.endsWith('.tmp')), [], 'the temp file was removed');
+});
+
+test('keysEqual: keys that differ only in the first, a middle or the last byte are different; other lengths never match', (t) => {
+  const a = backend.randomBytes(32);
+  t.true(keysEqual(a, new Uint8Array(a)));
+  const roomy = new Uint8Array(40);
+  roomy.set(a, 5);
+  t.true(keysEqual(a, roomy.subarray(5, 37)), 'a view inside a larger buffer compares by its bytes');
+  for (const at of [0, 1, 15, 16, 30, 31]) {
+    for (const bit of [0x01, 0x80]) {
+      const b = new Uint8Array(a);
+      b[at]! ^= bit;
+      t.false(keysEqual(a, b), `byte ${at} differs by ${bit}`);
+      t.false(keysEqual(b, a), `byte ${at} differs by ${bit}, other order`);
+    }
+  }
+  // A last byte of zero: a comparison that ran past the shorter key would see no difference.
+  const z = new Uint8Array(a);
+  z[31] = 0;
+  t.false(keysEqual(z, z.subarray(0, 31)));
+  t.false(keysEqual(z.subarray(0, 31), z));
+  const longer = new Uint8Array(33);
+  longer.set(a);
+  t.false(keysEqual(a, longer));
+  t.false(keysEqual(longer, a));
+  t.false(keysEqual(new Uint8Array(0), a));
 });

@@ -169,6 +169,41 @@ test('trust on first use: approved keys are pinned and survive a restart; anothe
   t.false((await second.verify('192.0.2.10', key())).allowed);
 });
 
+/** A copy of `k` with one byte changed: shares every other byte (31 of 32) with it. */
+function near(k: Uint8Array, at: number): Uint8Array {
+  const out = new Uint8Array(k);
+  out[at]! ^= 0x01;
+  return out;
+}
+
+test('a key that shares 31 bytes with an allowed key is refused, from an address line and from a network line', async (t) => {
+  const file = fresh();
+  const a = key();
+  writeFileSync(file, `127.0.0.1 ${text(a)}\n10.0.0.0/8 ${text(a)}\n`);
+  const r = await open(t, file);
+  t.true((await r.verify('127.0.0.1', a)).allowed);
+  t.true((await r.verify('10.1.2.3', a)).allowed);
+  for (const at of [0, 15, 31]) {
+    t.false((await r.verify('127.0.0.1', near(a, at))).allowed, `127.0.0.1, byte ${at} changed`);
+    t.false((await r.verify('10.1.2.3', near(a, at))).allowed, `10.0.0.0/8, byte ${at} changed`);
+  }
+});
+
+test('TOFU: a key that shares 31 bytes with the pinned one is refused as a conflict, without asking', async (t) => {
+  const file = fresh();
+  const asked: string[] = [];
+  const r = await open(t, file, { tofu: { approve: ({ keyText }: { keyText: string }) => (asked.push(keyText), true) } });
+  const k = key();
+  t.true((await r.verify('192.0.2.50', k)).allowed, 'first use: pinned');
+  for (const at of [0, 15, 31]) {
+    const verdict = await r.verify('192.0.2.50', near(k, at));
+    t.false(verdict.allowed, `byte ${at} changed`);
+    t.regex((verdict as { reason: string }).reason, /pinned to a different key/);
+  }
+  t.deepEqual(asked, [text(k)], 'only the first key was asked about');
+  t.is(readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('192.0.2.50 ')).length, 1);
+});
+
 test('edits keep the mode the owner gave the file', async (t) => {
   const file = fresh();
   writeFileSync(file, '', { mode: 0o600 });
