@@ -41,6 +41,27 @@ test('the reservation on disk is always ahead of every counter handed out', asyn
   t.is(Number(readFileSync(`${file}.counter`, 'utf8')), 40, 'four blocks of 10 were reserved for 35 counters');
 });
 
+test('restarts after crashes, in one process: each generation starts at or above the reservation the last one left on disk', async (t) => {
+  const file = join(dir, 'restarts');
+  const reservation = () => Number(readFileSync(`${file}.counter`, 'utf8'));
+  const seen: number[] = [];
+  let left = -1; // the reservation on disk when the previous generation crashed
+  // Three generations of the vault on one key file; each "crashes" (is dropped without close())
+  // after some nonces: past two blocks, then within its first block, twice in a row.
+  for (const [generation, draws] of [25, 3, 3].entries()) {
+    const vault = await LocalVault.open({ secretKeyFile: file, create: generation === 0, counterBlock: 10 });
+    const key = scrambleKeyOf(file);
+    for (let i = 0; i < draws; i++) {
+      const counter = counterOf(await vault.safeNonce(), key);
+      if (i === 0 && left >= 0) t.true(counter >= left, `generation ${generation} starts at ${counter}, below the reservation ${left} left on disk`);
+      t.true(reservation() > counter, `reserved ${reservation()} > handed out ${counter}`);
+      seen.push(counter);
+    }
+    left = reservation();
+  }
+  t.true(seen.every((c, i) => i === 0 || c > seen[i - 1]!), `counters only go up: ${seen.join(' ')}`);
+});
+
 test('two processes drawing nonces from one key file at the same time never share a counter', async (t) => {
   t.timeout(90_000);
   const file = join(dir, 'shared');
