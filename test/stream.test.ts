@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import test from 'ava';
 import fc from 'fast-check';
 import { MAX_MESSAGE_BYTES, connect } from '../lib/index.js';
@@ -119,47 +120,81 @@ test('100 MB arrives byte-identical (SHA-256), both directions at once', async (
   await client.close();
 });
 
-test('backpressure: a peer that does not read stops the writer after a bounded amount, then all arrives', async (t) => {
-  t.timeout(60_000);
+/** What the kernel may hold for one loopback connection: the largest send plus receive buffer. */
+function kernelBufferBound(): number {
+  const max = (file: string) => {
+    try {
+      return Number(readFileSync(file, 'utf8').trim().split(/\s+/).pop());
+    } catch {
+      return 32 * 1024 * 1024;
+    }
+  };
+  return max('/proc/sys/net/ipv4/tcp_wmem') + max('/proc/sys/net/ipv4/tcp_rmem');
+}
+
+test('backpressure: a writer facing a peer that does not read is held (write() false, no drain) with every buffer within its high-water mark; drain comes once the peer reads, and all arrives', async (t) => {
+  t.timeout(90_000);
   const world = await makeWorld();
   t.teardown(() => world.dispose());
-  const { client, server } = await pair(world);
-  const out = client.stream();
-  const input = server.stream();
-  input.pause();
-  const limit = 64 * 1024 * 1024;
-  const hash = createHash('sha256');
-  let written = 0;
-  let stalled = false;
-  // Write until write() has been refused and 'drain' has not come for 500 ms.
-  const writer = (async () => {
-    for (let seed = 1; written < limit; seed++) {
-      const piece = bytes(64 * 1024, seed);
-      hash.update(piece);
-      written += piece.length;
-      if (!out.write(piece)) {
-        const drained = await Promise.race([once(out, 'drain').then(() => true), new Promise((r) => setTimeout(() => r(false), 500))]);
-        if (!drained) {
-          stalled = true;
-          await once(out, 'drain');
-        }
-      }
-    }
-    out.end();
-  })();
-  while (!stalled) await new Promise((r) => setTimeout(r, 50));
-  const whenStalled = written;
-  t.log(`writer stalled after ${(whenStalled / 1e6).toFixed(1)} MB with the reader paused`);
-  t.true(whenStalled < 24 * 1024 * 1024, `writer got ${whenStalled} bytes out with nobody reading`);
-  // Now read: everything written arrives intact, then the stream ends with the connection.
+  const HWM = 64 * 1024;
+  const PIECE = 16 * 1024;
+  const listener = await world.listen({ highWaterMark: HWM });
+  const accepted = listener.accept({ timeout: 10_000 });
+  const client = await connect('127.0.0.1', listener.address().port, { serverKey: world.serverVault.publicKey, vault: world.clientVault });
+  const server = await accepted;
+  const out = client.stream({ writableHighWaterMark: HWM });
+  const input = server.stream({ readableHighWaterMark: HWM });
+  t.teardown(() => {
+    out.destroy();
+    input.destroy();
+  });
+  let held = false;
+  // The reader takes the first chunk, then stops reading (its stream has started pulling).
   const got = createHash('sha256');
   let received = 0;
-  input.resume();
   input.on('data', (c: Buffer) => {
     got.update(c);
     received += c.length;
+    if (!held) input.pause();
   });
-  await within(Promise.all([writer, once(input, 'end')]), 40_000, 'reading the backlog');
+  // Ours: both streams and the server socket's inbox (a message each past its mark); the
+  // kernel's: the send and receive buffers. A writer that gets further was never held.
+  const bound = 3 * (HWM + MAX_MESSAGE_BYTES) + kernelBufferBound();
+  const hash = createHash('sha256');
+  let written = 0;
+  let refused = 0;
+  let drains = 0;
+  const write = (seed: number) => {
+    const piece = bytes(PIECE, seed);
+    hash.update(piece);
+    written += piece.length;
+    return out.write(piece);
+  };
+  let seed = 1;
+  while (!held && written - out.writableLength - received <= bound) {
+    if (write(seed++)) continue;
+    refused++;
+    t.true(out.writableLength <= HWM + PIECE, `the writable side holds ${out.writableLength} bytes`);
+    // The deadline only decides when to stop waiting; a loaded machine just stops sooner.
+    const drained = await Promise.race([once(out, 'drain').then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 2_000))]);
+    if (drained) drains++;
+    else held = true;
+  }
+  const through = written - out.writableLength - received;
+  t.log(`held after ${(through / 1e6).toFixed(1)} MB past the writable side (${refused} refused writes, ${drains} drains); bound ${(bound / 1e6).toFixed(1)} MB`);
+  t.true(held, `the writer was never held: ${through} bytes went through with nobody reading`);
+  t.true(refused > 0, 'write() returned false');
+  t.true(input.readableLength <= HWM + MAX_MESSAGE_BYTES, `the reader's stream buffered ${input.readableLength} bytes unread`);
+  if (!held) return; // failed above; the rest would only wait
+
+  t.true(received <= PIECE * 4, `the reader took ${received} bytes before it stopped`);
+  // The peer reads again: the held write drains, the writer goes on, everything arrives intact.
+  const drained = once(out, 'drain');
+  input.resume();
+  await within(drained, 30_000, "'drain' after the peer started reading");
+  for (let i = 0; i < 64; i++) if (!write(seed++)) await once(out, 'drain');
+  out.end();
+  await within(once(input, 'end'), 30_000, 'reading the backlog');
   t.is(received, written);
   t.is(got.digest('hex'), hash.digest('hex'));
 });
