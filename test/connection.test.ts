@@ -219,13 +219,16 @@ test.serial('a client that stalls mid-handshake is dropped at the handshake time
   t.pass();
 });
 
-/** The byte to flip in each packet so that it still decodes but no longer authenticates. */
-const tamperCases: { name: string; direction: 'toServer' | 'toClient'; index: number }[] = [
-  { name: 'Hello', direction: 'toServer', index: 0 },
-  { name: 'Cookie', direction: 'toClient', index: 0 },
-  { name: 'Vouch', direction: 'toServer', index: 1 },
-  { name: 'client Message', direction: 'toServer', index: 2 },
-  { name: 'server Message', direction: 'toClient', index: 1 },
+/**
+ * The byte to flip in each packet so that it still decodes but no longer authenticates, and what
+ * the victim may see. A spoiled Cookie is the client's own check: connect() itself must fail, EAUTH.
+ */
+const tamperCases: { name: string; direction: 'toServer' | 'toClient'; index: number; codes: string[] }[] = [
+  { name: 'Hello', direction: 'toServer', index: 0, codes: ['ECLOSED', 'EAUTH', 'EPROTO', 'ETIMEDOUT'] },
+  { name: 'Cookie', direction: 'toClient', index: 0, codes: ['EAUTH'] },
+  { name: 'Vouch', direction: 'toServer', index: 1, codes: ['ECLOSED', 'EAUTH', 'EPROTO', 'ETIMEDOUT'] },
+  { name: 'client Message', direction: 'toServer', index: 2, codes: ['ECLOSED', 'EAUTH', 'EPROTO', 'ETIMEDOUT'] },
+  { name: 'server Message', direction: 'toClient', index: 1, codes: ['ECLOSED', 'EAUTH', 'EPROTO', 'ETIMEDOUT'] },
 ];
 
 for (const c of tamperCases) {
@@ -240,15 +243,18 @@ for (const c of tamperCases) {
     });
     t.teardown(() => proxy.close());
     let failure: unknown;
+    let connected = false;
     try {
       const victim = await connect('127.0.0.1', proxy.port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 2000 });
+      connected = true;
       await victim.send('hello');
       await victim.recv({ timeout: 2000 });
       failure = new Error('the tampered exchange went through');
     } catch (error) {
       failure = error;
     }
-    expectCode(t, failure, 'ECLOSED', 'EAUTH', 'EPROTO', 'ETIMEDOUT');
+    expectCode(t, failure, ...c.codes);
+    if (c.name === 'Cookie') t.false(connected, 'connect() reported a connection over a spoiled Cookie');
     // The server goes on serving others, through the same proxy.
     const other = await connect('127.0.0.1', proxy.port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 5000 });
     await other.send('fine');
@@ -256,6 +262,38 @@ for (const c of tamperCases) {
     await other.close();
   });
 }
+
+test.serial('a Cookie spoiled in its nonce, at the start or at the end of its box makes connect() fail with EAUTH; it never reports connected', async (t) => {
+  const listener = await world.listen({ handshakeTimeout: 2000 });
+  // Cookie payload: magic (0–7) · n16 (8–23) · box (24–167, its tag first).
+  const spoil = [
+    { region: 'nonce, first byte', at: 8 },
+    { region: 'nonce, last byte', at: 23 },
+    { region: 'box, first tag byte', at: 24 },
+    { region: 'box, first ciphertext byte', at: 40 },
+    { region: 'box, last byte', at: 167 },
+  ];
+  const proxy = await startProxy(listener.address().port, (payload, ctx) => {
+    if (ctx.direction === 'toClient' && ctx.index === 0 && ctx.connection < spoil.length) payload[spoil[ctx.connection]!.at]! ^= 0x04;
+    return [payload];
+  });
+  t.teardown(() => proxy.close());
+  for (const { region } of spoil) {
+    const outcome = await connect('127.0.0.1', proxy.port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 3000 }).then(
+      async (socket) => {
+        await socket.close();
+        return 'connected';
+      },
+      (error: unknown) => error,
+    );
+    t.true(outcome instanceof CurvetunError, `${region}: ${String(outcome)}`);
+    t.is((outcome as CurvetunError).code, 'EAUTH', `${region}: ${(outcome as Error).message}`);
+  }
+  t.is(listener.stats.accepted, 0, 'the server never got a Vouch it accepted');
+  // The same path without a spoiled byte connects.
+  const ok = await connect('127.0.0.1', proxy.port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 5000 });
+  await ok.close();
+});
 
 test.serial('a flipped byte in a 60 000-byte message (opened in place) is refused; untampered ones arrive intact', async (t) => {
   const listener = await world.listen({ handshakeTimeout: 2000 });
