@@ -19,7 +19,7 @@ import {
   publicKeyFileFor,
   saveKeyFiles,
 } from '../lib/keys/keyfile.js';
-import { KEY_TYPE, keysEqual } from '../lib/keys/text.js';
+import { KEY_TYPE, decodePublicKeyText, encodePublicKeyText, keysEqual } from '../lib/keys/text.js';
 
 const backend = getBackend('tweetnacl');
 const dir = mkdtempSync(join(tmpdir(), 'curvetun-keys-'));
@@ -42,7 +42,8 @@ test('generated files: public line is `curvetun-x25519 <base64> <comment>`, secr
   const file = join(dir, 'id_format');
   const publicKey = generateKeyFiles(file, backend, 'alice@laptop');
   const pubText = readFileSync(publicKeyFileFor(file), 'utf8');
-  t.is(pubText, `${KEY_TYPE} ${Buffer.from(publicKey).toString('base64')} alice@laptop\n`);
+  t.is(pubText, `curvetun-x25519 ${Buffer.from(publicKey).toString('base64')} alice@laptop\n`);
+  t.is(KEY_TYPE, 'curvetun-x25519', 'the documented type word');
   const secretLines = readFileSync(file, 'utf8').split('\n');
   t.is(secretLines[0], '-----BEGIN CURVETUN SECRET KEY-----');
   t.is(secretLines[1], 'Comment: alice@laptop');
@@ -187,4 +188,16 @@ test('keysEqual: keys that differ only in the first, a middle or the last byte a
   t.false(keysEqual(a, longer));
   t.false(keysEqual(longer, a));
   t.false(keysEqual(new Uint8Array(0), a));
+});
+
+test('public key text: 44 characters of base64, surrounding white space allowed, nothing before or after; encoding takes 32 bytes only', (t) => {
+  const { publicKey } = backend.keyPair();
+  const b64 = encodePublicKeyText(publicKey);
+  t.is(b64.length, 44);
+  t.deepEqual(decodePublicKeyText(b64), publicKey);
+  t.deepEqual(decodePublicKeyText(` \t${b64}\n`), publicKey);
+  for (const text of [`A${b64}`, `${b64}A`, `x ${b64}`, b64.slice(1), b64.replace(/=$/, 'A'), '']) {
+    t.is(code(() => decodePublicKeyText(text)), 'EKEY', JSON.stringify(text));
+  }
+  for (const length of [0, 31, 33]) t.is(code(() => encodePublicKeyText(new Uint8Array(length))), 'EINVAL', `${length} bytes`);
 });

@@ -1,0 +1,174 @@
+/**
+ * `npm run mutate [-- [--concurrency N] [--markdown] [file …]]`: mutation testing of the
+ * security-critical files (issue 19). Outside `npm test`: it takes tens of minutes.
+ *
+ * Stryker (its command runner, so ava + tsx run exactly as in `npm test`, and its TypeScript
+ * checker, so mutants that do not compile are not run) mutates one file at a time; each mutant
+ * runs only the tests that cover that file (TARGETS: the one list to edit when files move or
+ * tests are renamed). Error message texts are not mutated (scripts/mutate/ignore-message-text.mjs).
+ *
+ * Everything happens in a temporary copy of this tree (tracked files and untracked ones git does
+ * not ignore, so work in progress is included; node_modules linked, not copied). The copy is
+ * removed at the end, on failure and on Ctrl-C; the tree this runs from is never written to.
+ *
+ * Prints killed / survived per file and every survivor with its place and change. Survivors that
+ * scripts/mutate/explained.ts explains (an equivalent mutant, and why) are shown with the reason;
+ * any other survivor makes the run exit 1. `--markdown` also prints the table for SECURITY.md.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { summarize, printSummary, printMarkdown } from './mutate/report.js';
+import type { FileResult, StrykerReport } from './mutate/report.js';
+
+interface Target {
+  /** The file to mutate. */
+  file: string;
+  /** The test files that cover it: a mutant costs one ava run of these. */
+  tests: string[];
+  /** ava --match patterns (matched against every title of the run), to run only part of a slow file. */
+  match?: string[];
+}
+
+const TARGETS: Target[] = [
+  {
+    file: 'lib/connection/handshake.ts',
+    tests: ['test/handshake-bindings.test.ts', 'test/connection.test.ts'],
+    match: [
+      // test/handshake-bindings.test.ts: every test
+      'a real vouch*',
+      'a cookie from connection A*',
+      'a correctly boxed Hello*',
+      // test/connection.test.ts: the handshake's own outcomes
+      'echo of*',
+      'both ends know each other*',
+      '*Cookie*',
+      'a flipped byte in the Hello*',
+      'a flipped byte in the Vouch*',
+      'a captured Vouch*',
+      'a client key the server does not allow*',
+      'a wrong server key*',
+      'a vault adapter without openHello*',
+    ],
+  },
+  { file: 'lib/connection/session.ts', tests: ['test/session.test.ts'] },
+  { file: 'lib/keys/text.ts', tests: ['test/keys.test.ts'] },
+  { file: 'lib/cookie/core.ts', tests: ['test/cookie.test.ts'] },
+  { file: 'lib/protocol/frame.ts', tests: ['test/protocol.test.ts'] },
+  { file: 'lib/vault/counter.ts', tests: ['test/vault-counter.test.ts'] },
+];
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const option = (name: string): string | undefined => {
+  const at = args.indexOf(name);
+  return at >= 0 ? args.splice(at, 2)[1] : undefined;
+};
+const concurrency = Number(option('--concurrency') ?? availableParallelism() + 1);
+const markdown = args.includes('--markdown') ? (args.splice(args.indexOf('--markdown'), 1), true) : false;
+const chosen = args.length > 0 ? TARGETS.filter((t) => args.includes(t.file)) : TARGETS;
+if (chosen.length === 0 || !Number.isInteger(concurrency) || concurrency < 2) {
+  console.error(`usage: npm run mutate -- [--concurrency N>=2] [--markdown] [${TARGETS.map((t) => t.file).join(' | ')} …]`);
+  process.exit(2);
+}
+if (!existsSync(join(root, 'node_modules/@stryker-mutator/core/bin/stryker.js'))) {
+  console.error('Stryker is not installed: run `npm ci` first.');
+  process.exit(2);
+}
+for (const target of chosen) {
+  for (const file of [target.file, ...target.tests]) {
+    if (!existsSync(join(root, file))) {
+      console.error(`${file} does not exist: update TARGETS in scripts/mutate.ts (files move; keep the list in step).`);
+      process.exit(2);
+    }
+  }
+}
+
+// The temporary copy, and its removal whatever happens.
+const work = mkdtempSync(join(tmpdir(), 'curvetun-mutate-'));
+let running: ReturnType<typeof spawn> | null = null;
+const cleanUp = () => rmSync(work, { recursive: true, force: true });
+process.on('exit', cleanUp);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    running?.kill('SIGTERM');
+    cleanUp();
+    process.exit(130);
+  });
+}
+
+function copyTree(): number {
+  const listed = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' });
+  if (listed.status !== 0) throw new Error(`git ls-files failed: ${listed.stderr}`);
+  let copied = 0;
+  for (const file of new Set(listed.stdout.split('\0').filter(Boolean))) {
+    const from = join(root, file);
+    if (!existsSync(from) || !statSync(from).isFile()) continue; // deleted in the work tree
+    mkdirSync(dirname(join(work, file)), { recursive: true });
+    copyFileSync(from, join(work, file));
+    copied++;
+  }
+  symlinkSync(join(root, 'node_modules'), join(work, 'node_modules'), 'dir');
+  return copied;
+}
+
+function strykerConfig(target: Target, report: string): object {
+  const match = (target.match ?? []).map((m) => `--match='${m.replaceAll("'", "'\\''")}'`);
+  return {
+    testRunner: 'command',
+    commandRunner: { command: ['node_modules/.bin/ava', ...target.tests, ...match].join(' ') },
+    mutate: [target.file],
+    checkers: ['typescript'],
+    tsconfigFile: 'tsconfig.json',
+    coverageAnalysis: 'off',
+    concurrency,
+    plugins: ['@stryker-mutator/*', './scripts/mutate/ignore-message-text.mjs'],
+    ignorers: ['message-text'],
+    reporters: ['json', 'progress-append-only'],
+    jsonReporter: { fileName: report },
+    // A mutant that makes a test hang is detected (Timeout) after the clean run's time × 1.5 + 30 s.
+    timeoutMS: 30_000,
+    timeoutFactor: 1.5,
+    // The copy is ours alone: mutate it in place (its node_modules link then serves the tests too).
+    inPlace: true,
+    tempDirName: '.stryker-tmp',
+    cleanTempDir: 'always',
+    logLevel: 'warn',
+    fileLogLevel: 'off',
+  };
+}
+
+function runStryker(configFile: string): Promise<number> {
+  return new Promise((resolveRun, reject) => {
+    running = spawn(process.execPath, ['node_modules/@stryker-mutator/core/bin/stryker.js', 'run', configFile], { cwd: work, stdio: 'inherit' });
+    running.once('error', reject);
+    running.once('close', (code) => {
+      running = null;
+      resolveRun(code ?? 1);
+    });
+  });
+}
+
+const started = Date.now();
+console.log(`mutate: copied ${copyTree()} files to ${work}; ${chosen.length} file(s), concurrency ${concurrency}`);
+const results: FileResult[] = [];
+for (const [i, target] of chosen.entries()) {
+  const configFile = join(work, `stryker.mutate-${i}.json`);
+  const report = `reports/mutate-${i}.json`;
+  writeFileSync(configFile, JSON.stringify(strykerConfig(target, report), null, 2));
+  console.log(`\nmutate: ${target.file} against ${target.tests.join(', ')}${target.match ? ` (${target.match.length} title patterns)` : ''}`);
+  const fileStarted = Date.now();
+  const code = await runStryker(configFile);
+  const seconds = (Date.now() - fileStarted) / 1000;
+  if (code !== 0 || !existsSync(join(work, report))) {
+    console.error(`mutate: Stryker failed on ${target.file} (exit ${code}); is the clean test run green?`);
+    results.push({ file: target.file, seconds, failed: true, counts: {}, survivors: [] });
+    continue;
+  }
+  results.push(summarize(target.file, JSON.parse(readFileSync(join(work, report), 'utf8')) as StrykerReport, seconds));
+}
+const unexplained = printSummary(results, (Date.now() - started) / 1000);
+if (markdown) printMarkdown(results, (Date.now() - started) / 1000);
+process.exitCode = unexplained > 0 || results.some((r) => r.failed) ? 1 : 0;
