@@ -41,6 +41,8 @@ const TARGETS: Target[] = [
       'a real vouch*',
       'a cookie from connection A*',
       'a correctly boxed Hello*',
+      'a Hello or Vouch whose counter*',
+      'the server wipes*',
       // test/connection.test.ts: the handshake's own outcomes
       'echo of*',
       'both ends know each other*',

@@ -169,3 +169,48 @@ for (const path of ['openHello', 'open + seal'] as const) {
     await honestEcho(t, listener);
   });
 }
+
+test.serial('a Hello or Vouch whose counter field is not 0 or 1 is refused (EPROTO) even though its box opens', async (t) => {
+  const { listener, failures } = await echoing(t);
+  const port = listener.address().port;
+  const serverKey = listener.publicKey;
+  const clientKey = world.clientVault.publicKey;
+  const hello = await handHello(port, { backend, serverKey, counter: 1 });
+  t.teardown(() => hello.tcp.destroy());
+  t.is(await hello.next(5_000).then(() => 'a Cookie', () => 'closed'), 'closed');
+  await until(() => failures.length === 1, 'the Hello refusal');
+  t.is(failures[0]!.code, 'EPROTO');
+
+  for (const counter of [0, 2]) {
+    const hand = await handHello(port, { backend, serverKey });
+    t.teardown(() => hand.tcp.destroy());
+    const fromServer = await hand.cookie();
+    const vouch = await world.clientVault.seal(hand.ephemeral.publicKey, PREFIX_VOUCH, serverKey);
+    hand.tcp.write(encodeFrame(initiatePayload({ backend, ephemeral: hand.ephemeral, ...fromServer, clientKey, vouch, counter })));
+    await within(hand.closed, 5_000, `the server closing a Vouch with counter ${counter}`);
+  }
+  await until(() => failures.length === 3, 'the Vouch refusals');
+  t.deepEqual(failures.map((f) => f.code), ['EPROTO', 'EPROTO', 'EPROTO']);
+  t.is(listener.stats.accepted, 0);
+});
+
+test.serial("the server wipes the Hello box's key the vault handed it once the Cookie is sealed", async (t) => {
+  const inner = world.serverVault;
+  const handedOut: Uint8Array[] = [];
+  const recording: Vault = {
+    ...withoutOpenHello(inner),
+    openHello: async (box, nonce, clientEphemeralKey) => {
+      const opening = await inner.openHello!(box, nonce, clientEphemeralKey);
+      handedOut.push(opening.sharedKey);
+      return opening;
+    },
+  };
+  const { listener } = await echoing(t, { vault: recording });
+  const hand = await handHello(listener.address().port, { backend, serverKey: listener.publicKey });
+  t.teardown(() => hand.tcp.destroy());
+  await hand.cookie();
+  t.is(handedOut.length, 1);
+  t.is(handedOut[0]!.length, 32);
+  t.deepEqual(handedOut[0], new Uint8Array(32), 'the key is all zeros once the Cookie is out');
+  t.notDeepEqual(hand.helloKey, new Uint8Array(32));
+});

@@ -124,14 +124,15 @@ export interface HandClient extends RawConnection {
  */
 export async function handHello(
   port: number,
-  opts: { backend: CryptoBackend; serverKey: Uint8Array; plaintext?: Uint8Array },
+  opts: { backend: CryptoBackend; serverKey: Uint8Array; plaintext?: Uint8Array; counter?: number },
 ): Promise<HandClient> {
   const { backend } = opts;
   const conn = await rawConnect(port);
   const ephemeral = backend.keyPair();
   const helloKey = backend.beforenm(opts.serverKey, ephemeral.secretKey);
   const box = backend.secretbox(opts.plaintext ?? new Uint8Array(64), shortTermNonce(PREFIX_HELLO, HELLO_COUNTER), helloKey);
-  conn.tcp.write(encodeFrame(encodeHello({ clientEphemeralKey: ephemeral.publicKey, counter: HELLO_COUNTER, box })));
+  // The box is always made with the protocol's nonce; `counter` changes only the packet's field.
+  conn.tcp.write(encodeFrame(encodeHello({ clientEphemeralKey: ephemeral.publicKey, counter: opts.counter ?? HELLO_COUNTER, box })));
   return {
     ...conn,
     ephemeral,
@@ -157,6 +158,8 @@ export function initiatePayload(opts: {
   cookie: Uint8Array;
   clientKey: Uint8Array;
   vouch: SealedBox;
+  /** The packet's counter field (default 1); the box is made with the protocol's nonce regardless. */
+  counter?: number;
 }): Uint8Array {
   const { backend } = opts;
   const inner = new Uint8Array(32 + 16 + opts.vouch.box.length);
@@ -165,7 +168,7 @@ export function initiatePayload(opts: {
   inner.set(opts.vouch.box, 48);
   const key = backend.beforenm(opts.serverEphemeralKey, opts.ephemeral.secretKey);
   const box = backend.secretbox(inner, shortTermNonce(PREFIX_INITIATE, VOUCH_COUNTER), key);
-  return encodeVouch({ cookie: opts.cookie, counter: VOUCH_COUNTER, box });
+  return encodeVouch({ cookie: opts.cookie, counter: opts.counter ?? VOUCH_COUNTER, box });
 }
 
 /** Resolves true if `p` settles within `ms`, false otherwise. */
