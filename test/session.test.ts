@@ -102,3 +102,39 @@ test('a message larger than 65 503 bytes is ETOOBIG and does not use a counter',
   t.is(t.throws(() => client.seal(new Uint8Array(MAX_MESSAGE_BYTES + 1)), { instanceOf: CurvetunError })!.code, 'ETOOBIG');
   t.is(unframe(client.seal(new Uint8Array(0))).counter, 2);
 });
+
+test('sealInto writes at its offset exactly the frame seal makes, and both draw on one counter', (t) => {
+  const backend = getBackend('tweetnacl');
+  const key = backend.randomBytes(32);
+  const viaSeal = new Session(backend, key, 'client');
+  const viaInto = new Session(backend, key, 'client');
+  const server = new Session(backend, key, 'server');
+  for (const [i, size] of [0, 1, 300, 4000].entries()) {
+    const m = backend.randomBytes(size);
+    const frame = viaSeal.seal(m);
+    const out = new Uint8Array(Session.frameBytes(size) + 10).fill(0xee);
+    viaInto.sealInto(m, out, 7);
+    t.is(Session.frameBytes(size), frame.length);
+    t.deepEqual(Buffer.from(out.subarray(7, 7 + frame.length)), Buffer.from(frame), `size ${size}`);
+    t.deepEqual([...out.subarray(0, 7), ...out.subarray(7 + frame.length)], new Array(10).fill(0xee), 'nothing written outside the frame');
+    t.deepEqual(server.open(unframe(out.subarray(7, 7 + frame.length))), m);
+    t.is(unframe(frame).counter, 2 + i);
+  }
+  // One counter for both: a seal after a sealInto takes the next number.
+  const mixed = new Session(backend, key, 'client');
+  mixed.sealInto(new Uint8Array(1), new Uint8Array(Session.frameBytes(1)), 0);
+  t.is(unframe(mixed.seal(new Uint8Array(1))).counter, 3);
+  const exhausted = new Session(backend, key, 'client', 2);
+  exhausted.seal(new Uint8Array(1));
+  t.is(t.throws(() => exhausted.sealInto(new Uint8Array(1), new Uint8Array(64), 0), { instanceOf: CurvetunError })!.code, 'ECLOSED');
+  t.is(t.throws(() => mixed.sealInto(new Uint8Array(MAX_MESSAGE_BYTES + 1), new Uint8Array(70_000), 0), { instanceOf: CurvetunError })!.code, 'ETOOBIG');
+});
+
+test('a counter beyond what the receiver supports is refused (EPROTO), the last one inside is accepted', (t) => {
+  const backend = getBackend('tweetnacl');
+  const key = backend.randomBytes(32);
+  const client = new Session(backend, key, 'client');
+  const server = new Session(backend, key, 'server', 4);
+  for (const expected of ['2', '3', '4']) t.is(Buffer.from(server.open(unframe(client.seal(Buffer.from(expected))))).toString(), expected);
+  t.is(t.throws(() => server.open(unframe(client.seal(Buffer.from('5')))), { instanceOf: CurvetunError })!.code, 'EPROTO');
+});
