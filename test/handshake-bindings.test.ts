@@ -14,7 +14,7 @@ import type { ExecutionContext } from 'ava';
 import { connect, CurvetunError } from '../lib/index.js';
 import type { Listener, ListenOptions } from '../lib/index.js';
 import { getBackend } from '../lib/crypto/index.js';
-import { PREFIX_VOUCH, decodePacket, encodeFrame } from '../lib/protocol/index.js';
+import { PREFIX_VOUCH, decodePacket, encodeFrame, encodeMessage } from '../lib/protocol/index.js';
 import type { Vault } from '../lib/vault/types.js';
 import { echoServer, makeWorld, within } from './helpers/fixtures.js';
 import type { World } from './helpers/fixtures.js';
@@ -213,4 +213,35 @@ test.serial("the server wipes the Hello box's key the vault handed it once the C
   t.is(handedOut[0]!.length, 32);
   t.deepEqual(handedOut[0], new Uint8Array(32), 'the key is all zeros once the Cookie is out');
   t.notDeepEqual(hand.helloKey, new Uint8Array(32));
+});
+
+test.serial('a vault adapter whose Hello opens to more or fewer than 64 zero bytes gets no Cookie sent (EPROTO)', async (t) => {
+  const inner = world.serverVault;
+  let length = 63;
+  const odd: Vault = {
+    ...withoutOpenHello(inner),
+    openHello: async (box, nonce, clientEphemeralKey) => ({ ...(await inner.openHello!(box, nonce, clientEphemeralKey)), plaintext: new Uint8Array(length) }),
+  };
+  const { listener, failures } = await echoing(t, { vault: odd });
+  for (const [i, size] of [63, 65].entries()) {
+    length = size;
+    const hand = await handHello(listener.address().port, { backend, serverKey: listener.publicKey });
+    t.teardown(() => hand.tcp.destroy());
+    t.is(await hand.next(5_000).then(() => 'a Cookie', () => 'closed'), 'closed', `${size} zero bytes`);
+    await until(() => failures.length === i + 1, `the refusal of ${size} bytes`);
+    t.is(failures[i]!.code, 'EPROTO');
+  }
+});
+
+test.serial('a packet of another type where the Vouch belongs is refused as EPROTO, not taken for a Vouch', async (t) => {
+  const { listener, failures } = await echoing(t);
+  const hand = await handHello(listener.address().port, { backend, serverKey: listener.publicKey });
+  t.teardown(() => hand.tcp.destroy());
+  await hand.cookie();
+  // A Message carrying the Vouch's counter: only its type says it is no Vouch.
+  hand.tcp.write(encodeFrame(encodeMessage({ counter: 1, box: new Uint8Array(112) })));
+  await within(hand.closed, 5_000, 'the server closing');
+  await until(() => failures.length === 1, 'the refusal');
+  t.is(failures[0]!.code, 'EPROTO');
+  t.regex(failures[0]!.message, /vouch/i);
 });
