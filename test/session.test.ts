@@ -138,3 +138,14 @@ test('a counter beyond what the receiver supports is refused (EPROTO), the last 
   for (const expected of ['2', '3', '4']) t.is(Buffer.from(server.open(unframe(client.seal(Buffer.from(expected))))).toString(), expected);
   t.is(t.throws(() => server.open(unframe(client.seal(Buffer.from('5')))), { instanceOf: CurvetunError })!.code, 'EPROTO');
 });
+
+test('open leaves the frame it was given untouched (only openInPlace decrypts over it)', (t) => {
+  const backend = getBackend('tweetnacl');
+  const key = backend.randomBytes(32);
+  const client = new Session(backend, key, 'client');
+  const server = new Session(backend, key, 'server');
+  const packet = unframe(client.seal(Buffer.from('keep my bytes')));
+  const before = new Uint8Array(packet.box);
+  t.is(Buffer.from(server.open(packet)).toString(), 'keep my bytes');
+  t.deepEqual(new Uint8Array(packet.box), before);
+});
