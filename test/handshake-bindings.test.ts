@@ -71,14 +71,11 @@ test.serial("a real vouch of an allowed client, sealed for another connection's 
   const inner = world.clientVault;
   const asked: Uint8Array[] = [];
   const leakedVouch: Vault = {
-    publicKey: inner.publicKey,
-    open: (box, nonce, peer) => inner.open(box, nonce, peer),
+    ...withoutOpenHello(inner),
     seal: (plaintext, prefix, peer) => {
       asked.push(new Uint8Array(plaintext));
       return inner.seal(earlierKey, prefix, peer);
     },
-    safeNonce: () => inner.safeNonce(),
-    close: async () => undefined,
   };
   let outcome: unknown;
   try {
