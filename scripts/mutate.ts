@@ -61,6 +61,7 @@ const TARGETS: Target[] = [
   { file: 'lib/keys/text.ts', tests: ['test/keys.test.ts'] },
   { file: 'lib/cookie/core.ts', tests: ['test/cookie.test.ts'] },
   { file: 'lib/protocol/frame.ts', tests: ['test/protocol.test.ts'] },
+  { file: 'lib/protocol/boxes.ts', tests: ['test/protocol.test.ts', 'test/handshake-bindings.test.ts'] },
   { file: 'lib/vault/counter.ts', tests: ['test/vault-counter.test.ts'] },
 ];
 
@@ -72,7 +73,12 @@ const option = (name: string): string | undefined => {
 };
 const concurrency = Number(option('--concurrency') ?? availableParallelism() + 1);
 const markdown = args.includes('--markdown') ? (args.splice(args.indexOf('--markdown'), 1), true) : false;
-const chosen = args.length > 0 ? TARGETS.filter((t) => args.includes(t.file)) : TARGETS;
+// Files named on the command line run in the order given.
+const chosen = args.length > 0 ? args.map((file) => TARGETS.find((t) => t.file === file)).filter((t): t is Target => t !== undefined) : TARGETS;
+if (chosen.length !== args.length && args.length > 0) {
+  console.error(`not in TARGETS: ${args.filter((a) => !TARGETS.some((t) => t.file === a)).join(' ')}`);
+  process.exit(2);
+}
 if (chosen.length === 0 || !Number.isInteger(concurrency) || concurrency < 2) {
   console.error(`usage: npm run mutate -- [--concurrency N>=2] [--markdown] [${TARGETS.map((t) => t.file).join(' | ')} …]`);
   process.exit(2);
@@ -172,7 +178,9 @@ for (const [i, target] of chosen.entries()) {
     results.push({ file: target.file, seconds, failed: true, counts: {}, survivors: [] });
     continue;
   }
-  results.push(summarize(target.file, JSON.parse(readFileSync(join(work, report), 'utf8')) as StrykerReport, seconds));
+  const result = summarize(target.file, JSON.parse(readFileSync(join(work, report), 'utf8')) as StrykerReport, seconds);
+  results.push(result);
+  printSummary([result], seconds); // each file's result as soon as it is known
 }
 const unexplained = printSummary(results, (Date.now() - started) / 1000);
 if (markdown) printMarkdown(results, (Date.now() - started) / 1000);

@@ -136,7 +136,6 @@ function withoutOpenHello(inner: Vault): Vault {
     publicKey: inner.publicKey,
     open: (box, nonce, peer) => inner.open(box, nonce, peer),
     seal: (plaintext, prefix, peer) => inner.seal(plaintext, prefix, peer),
-    safeNonce: () => inner.safeNonce(),
     close: async () => undefined,
   };
 }

@@ -14,8 +14,10 @@ import {
   PREFIX_HELLO,
   PREFIX_INITIATE,
   VOUCH_COUNTER,
+  decodeCookieBox,
   decodePacket,
   encodeFrame,
+  encodeVouchBox,
   encodeHello,
   encodeVouch,
   longTermNonce,
@@ -142,7 +144,8 @@ export async function handHello(
       if (packet.type !== 'cookie') throw new Error(`expected a Cookie, got a ${packet.type}`);
       const inner = backend.secretboxOpen(packet.box, longTermNonce(PREFIX_COOKIE, packet.nonce16), helloKey);
       if (inner === null) throw new Error('the Cookie did not open');
-      return { serverEphemeralKey: inner.slice(0, 32), cookie: inner.slice(32) };
+      const { serverEphemeralKey, cookie } = decodeCookieBox(inner);
+      return { serverEphemeralKey: new Uint8Array(serverEphemeralKey), cookie: new Uint8Array(cookie) };
     },
   };
 }
@@ -162,10 +165,7 @@ export function initiatePayload(opts: {
   counter?: number;
 }): Uint8Array {
   const { backend } = opts;
-  const inner = new Uint8Array(32 + 16 + opts.vouch.box.length);
-  inner.set(opts.clientKey, 0);
-  inner.set(opts.vouch.nonce16, 32);
-  inner.set(opts.vouch.box, 48);
+  const inner = encodeVouchBox({ clientKey: opts.clientKey, nonce16: opts.vouch.nonce16, vouch: opts.vouch.box });
   const key = backend.beforenm(opts.serverEphemeralKey, opts.ephemeral.secretKey);
   const box = backend.secretbox(inner, shortTermNonce(PREFIX_INITIATE, VOUCH_COUNTER), key);
   return encodeVouch({ cookie: opts.cookie, counter: opts.counter ?? VOUCH_COUNTER, box });
