@@ -19,7 +19,7 @@ import {
   publicKeyFileFor,
   saveKeyFiles,
 } from '../lib/keys/keyfile.js';
-import { KEY_TYPE, decodePublicKeyText, encodePublicKeyText, keysEqual } from '../lib/keys/text.js';
+import { KEY_TYPE, decodePublicKeyText, encodePublicKeyText, keysEqual, quotable } from '../lib/keys/text.js';
 
 const backend = getBackend('tweetnacl');
 const dir = mkdtempSync(join(tmpdir(), 'curvetun-keys-'));
@@ -200,4 +200,12 @@ test('public key text: 44 characters of base64, surrounding white space allowed,
     t.is(code(() => decodePublicKeyText(text)), 'EKEY', JSON.stringify(text));
   }
   for (const length of [0, 31, 33]) t.is(code(() => encodePublicKeyText(new Uint8Array(length))), 'EINVAL', `${length} bytes`);
+});
+
+test('quotable: short text is quoted whole; a key, or anything over 40 characters, only by its first 12', (t) => {
+  const key = encodePublicKeyText(backend.keyPair().publicKey);
+  t.is(quotable('laptop'), 'laptop');
+  t.is(quotable('x'.repeat(40)), 'x'.repeat(40));
+  t.is(quotable('y'.repeat(41)), `${'y'.repeat(12)}…`);
+  t.is(quotable(key), `${key.slice(0, 12)}…`);
 });
