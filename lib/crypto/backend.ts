@@ -8,7 +8,8 @@
  * Every backend must give byte-identical results (checked by the shared test vectors), and fail
  * the same way:
  * - a key, nonce or buffer of the wrong size or type throws CurvetunError `EINVAL`;
- * - a low-order peer public key (all-zero X25519 result) throws `EAUTH` from beforenm/box/boxOpen;
+ * - a low-order peer public key (all-zero X25519 result) throws `EAUTH` from scalarMult, beforenm,
+ *   box and boxOpen;
  * - a forged, truncated or empty box makes the *Open functions return `null`, never throw.
  */
 
@@ -39,6 +40,13 @@ export interface CryptoBackend {
 
   /** The public key for a secret key. */
   publicKeyOf(secretKey: Uint8Array): Uint8Array;
+
+  /**
+   * Raw X25519 (RFC 7748): the 32-byte shared point of our `secretKey` and the peer's `publicKey`,
+   * with no hashing. Protocol v2 feeds it into HKDF. An all-zero result (a low-order peer key)
+   * throws `EAUTH` before anyone can use it. The caller wipes the result when done.
+   */
+  scalarMult(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
 
   /**
    * NaCl `crypto_box_beforenm`: HSalsa20 of the X25519 shared point (zero nonce).
