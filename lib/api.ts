@@ -7,7 +7,12 @@ import type { CryptoBackend } from './crypto/backend.js';
 import { getBackend } from './crypto/index.js';
 import { defaultHome } from './home.js';
 import { CurvetunError } from './errors.js';
-import { DEFAULT_BACKLOG, DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_MAX_PENDING_PER_ADDRESS } from './limits.js';
+import { DEFAULT_BACKLOG, DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_MAX_PENDING_PER_ADDRESS, DEFAULT_V2_MAX_MESSAGE_BYTES } from './limits.js';
+import { getKem } from './crypto/mlkem.js';
+import { SUITE_CLASSICAL, SUITE_HYBRID, V2_MAX_ANNOUNCED_MESSAGE_BYTES } from './protocol/v2/constants.js';
+import type { Suite } from './protocol/v2/constants.js';
+import type { Protocol } from './connection/data-session.js';
+import type { Registry, Verdict } from './registry/types.js';
 import { decodePublicKeyText } from './keys/text.js';
 import { AddressFilter } from './net/index.js';
 import { startCookieKeeper } from './cookie/index.js';
@@ -30,6 +35,36 @@ function limitsOf(options: { handshakeTimeout?: number; highWaterMark?: number }
   };
 }
 
+function protocolsOf(value: unknown): Protocol[] {
+  if (value === undefined) return ['v1', 'v2'];
+  if (!Array.isArray(value) || value.length === 0 || value.some((p) => p !== 'v1' && p !== 'v2')) {
+    throw new CurvetunError('EINVAL', "protocols must be a non-empty list of 'v1' and 'v2'");
+  }
+  return [...new Set(value as Protocol[])];
+}
+
+function suitesOf(postQuantum: unknown): Suite[] {
+  if (postQuantum === undefined || postQuantum === true) return [SUITE_CLASSICAL, SUITE_HYBRID];
+  if (postQuantum === 'require') return [SUITE_HYBRID];
+  if (postQuantum === false) return [SUITE_CLASSICAL];
+  throw new CurvetunError('EINVAL', "postQuantum must be true, false or 'require'");
+}
+
+function maxMessageBytesOf(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_V2_MAX_MESSAGE_BYTES;
+  if (!Number.isInteger(value) || value < 1 || value > V2_MAX_ANNOUNCED_MESSAGE_BYTES) throw new CurvetunError('EINVAL', 'maxMessageBytes must be an integer from 1 to 2^30');
+  return value;
+}
+
+/** The registry's verdict, with v1 allowed only from a key one of whose allowing lines is `@v1`. */
+async function verdictFor(registry: Registry, address: string, key: Uint8Array, protocol: Protocol): Promise<Verdict> {
+  const verdict = await registry.verify(address, key);
+  if (verdict.allowed && protocol === 'v1' && verdict.v1 !== true) {
+    return { allowed: false, reason: 'the registry lines allowing this key are v2-only (no @v1 marker)', refusal: 'version-not-allowed' };
+  }
+  return verdict;
+}
+
 function positive(value: number | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   if (!Number.isFinite(value) || value <= 0) throw new CurvetunError('EINVAL', `${name} must be a positive number`);
@@ -50,6 +85,9 @@ export async function listen(port: number, options: ListenOptions = {}): Promise
   const backend = backendOf(options.crypto);
   const limits = limitsOf(options);
   const host = options.host ?? '127.0.0.1';
+  const protocols = protocolsOf(options.protocols);
+  const suites = suitesOf(options.postQuantum);
+  const maxMessageBytes = maxMessageBytesOf(options.maxMessageBytes);
   const filter = options.allowedAddresses ? AddressFilter.parse(options.allowedAddresses) : null;
   const home = defaultHome();
   const vault = options.vault ?? (await home.vault());
@@ -60,10 +98,15 @@ export async function listen(port: number, options: ListenOptions = {}): Promise
   try {
     return await Listener.start(port, host, {
       backend,
+      kem: getKem(),
       vault,
       cookies,
       limits,
-      authorize: registry ? (address, key) => registry.verify(address, key) : async () => ({ allowed: true }),
+      protocols,
+      suites,
+      maxMessageBytes,
+      // acceptAnyClient: every key, over every version in `protocols`.
+      authorize: registry ? (address, key, protocol) => verdictFor(registry, address, key, protocol) : async () => ({ allowed: true, v1: true }),
       // Synchronous whenever no DNS is needed (an address or network pattern already matches).
       allowAddress: filter ? (address) => filter.allows(address) : () => true,
       maxPendingHandshakes: positive(options.maxPendingHandshakes, 'maxPendingHandshakes') ?? DEFAULT_MAX_PENDING_HANDSHAKES,
@@ -99,21 +142,37 @@ export async function connect(host: string, port: number, options: ConnectOption
       throw new CurvetunError('EDENIED', `${host} is not among the allowed addresses`);
     }
   }
+  if (options.protocol !== undefined && options.protocol !== 'v1' && options.protocol !== 'v2') {
+    throw new CurvetunError('EINVAL', "protocol must be 'v1' or 'v2'");
+  }
+  if (options.postQuantum !== undefined && typeof options.postQuantum !== 'boolean') throw new CurvetunError('EINVAL', 'postQuantum must be true or false');
+  const maxMessageBytes = maxMessageBytesOf(options.maxMessageBytes);
   const home = defaultHome();
   let serverKey: Uint8Array | undefined;
+  // The host's registry line gives the key when none is passed, and the version when none is
+  // asked for (read when the registry is consulted anyway, or was passed explicitly).
+  let line: { key: Uint8Array; v1?: boolean } | undefined;
   if (typeof options.serverKey === 'string') serverKey = decodePublicKeyText(options.serverKey);
   else if (options.serverKey) serverKey = options.serverKey;
-  else serverKey = await (options.registry ?? (await home.registry())).lookup(host);
+  if (!serverKey || (options.protocol === undefined && options.registry)) {
+    const registry = options.registry ?? (await home.registry());
+    line = registry.lookupEntry ? await registry.lookupEntry(host) : await registry.lookup(host).then((key) => (key ? { key } : undefined));
+    serverKey ??= line?.key;
+  }
   if (!serverKey || serverKey.length !== KEY_BYTES) {
     throw new CurvetunError('EKEY', `no server key for ${host}: pass serverKey or add the host to the registry`);
   }
   const vault = options.vault ?? (await home.vault());
   return openClientSocket(host, port, {
     backend,
+    kem: getKem(),
     vault,
     serverKey,
     limits,
     timeout,
+    protocol: options.protocol ?? (line?.v1 ? 'v1' : 'v2'),
+    suite: options.postQuantum === false ? SUITE_CLASSICAL : SUITE_HYBRID,
+    maxMessageBytes,
     ...(options.signal ? { signal: options.signal } : {}),
   });
 }

@@ -345,11 +345,13 @@ test.serial('a vault adapter without openHello (only open and seal) serves hands
     publicKey: inner.publicKey,
     open: (box, nonce, peer) => (calls++, inner.open(box, nonce, peer)),
     seal: (plaintext, prefix, peer) => (calls++, inner.seal(plaintext, prefix, peer)),
+    openHelloV2: (request) => inner.openHelloV2(request),
+    sealVouchV2: (request) => inner.sealVouchV2(request),
     close: async () => undefined,
   };
   const listener = await world.listen({ vault: minimal });
   void echoServer(listener);
-  const client = await connect('127.0.0.1', listener.address().port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 5000 });
+  const client = await connect('127.0.0.1', listener.address().port, { protocol: 'v1', vault: world.clientVault, serverKey: listener.publicKey, timeout: 5000 });
   await client.send('plain adapter');
   t.is(Buffer.from(await client.recv({ timeout: 5000 })).toString(), 'plain adapter');
   t.is(calls, 3, 'Hello opened, Cookie box sealed, vouch opened: all by the vault');

@@ -10,7 +10,11 @@ import type { CookieKeeper } from '../cookie/types.js';
 import { CurvetunError } from '../errors.js';
 import type { Verdict } from '../registry/types.js';
 import type { Vault } from '../vault/types.js';
-import { serverHandshake } from './handshake.js';
+import type { Kem } from '../crypto/mlkem.js';
+import { BUSY_RETRY_AFTER_MS } from '../limits.js';
+import type { Suite } from '../protocol/v2/index.js';
+import type { Protocol } from './data-session.js';
+import { serverHandshakeAnyVersion } from './server-versions.js';
 import { CurvetunSocket } from './socket.js';
 import type { SocketLimits } from './socket.js';
 import { WaiterQueue } from './waiters.js';
@@ -19,10 +23,17 @@ import type { WaitOptions } from './waiters.js';
 
 export interface ListenerConfig {
   backend: CryptoBackend;
+  kem: Kem;
   vault: Vault;
   cookies: CookieKeeper;
-  /** May this client key connect from this address? */
-  authorize(remoteAddress: string, clientKey: Uint8Array): Promise<Verdict>;
+  /** The versions this listener speaks (told apart by the Hello's magic). */
+  protocols: readonly Protocol[];
+  /** The v2 suites it answers (from `postQuantum`). */
+  suites: readonly Suite[];
+  /** The largest message a v2 client may send us, announced in READY. */
+  maxMessageBytes: number;
+  /** May this client key connect from this address, over this version? */
+  authorize(remoteAddress: string, clientKey: Uint8Array, protocol: Protocol): Promise<Verdict>;
   /** Checked on the raw TCP address before any cryptography; false drops the connection. */
   allowAddress(remoteAddress: string): boolean | Promise<boolean>;
   limits: SocketLimits;
@@ -173,16 +184,25 @@ export class Listener extends EventEmitter<ListenerEvents> {
     }
     this.pendingByAddress.set(address, fromAddress + 1);
 
-    const { backend, vault, cookies } = this.config;
+    const { backend, kem, vault, cookies, protocols, suites, maxMessageBytes } = this.config;
     const socket: CurvetunSocket = new CurvetunSocket(
       tcp,
       'server',
       (io) =>
-        serverHandshake(io, {
-          backend,
-          vault,
-          cookies,
-          authorize: (clientKey) => this.config.authorize(address, clientKey),
+        serverHandshakeAnyVersion(io, {
+          protocols,
+          v1: { backend, vault, cookies, authorize: (clientKey) => this.config.authorize(address, clientKey, 'v1') },
+          v2: {
+            backend,
+            kem,
+            vault,
+            cookies,
+            suites,
+            maxMessageBytes,
+            authorize: (clientKey) => this.config.authorize(address, clientKey, 'v2'),
+            hasRoom: () => this.waiters.size > 0 || this.ready.length < this.config.backlog,
+            busyRetryAfterMs: BUSY_RETRY_AFTER_MS,
+          },
         }),
       this.config.limits,
       (error) => {

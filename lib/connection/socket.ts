@@ -15,18 +15,18 @@
  * tick's write).
  */
 import type { Socket as TcpSocket } from 'node:net';
-import { CurvetunError } from '../errors.js';
+import { CurvetunError, RejectedError } from '../errors.js';
 import type { SocketLimits } from '../limits.js';
 import { connectionLabel, trace } from '../trace.js';
 import { FrameDecoder, encodeFrame } from '../protocol/index.js';
-import type { HandshakeIO } from './handshake.js';
+import type { FrameIO } from './handshake.js';
 import { HandshakeFeed } from './handshake-feed.js';
 import type { HandshakeOutcome, HandshakeRunner } from './handshake-feed.js';
-import { Inbox, openMessageFrame, resumeReading } from './inbox.js';
+import { Inbox, resumeReading } from './inbox.js';
 import { ConnectionLifecycle, reasonError } from './lifecycle.js';
 import type { LifecycleStateName } from './machine.js';
 import { Outbox } from './outbox.js';
-import { Session } from './session.js';
+import type { DataSession, Protocol } from './data-session.js';
 import { hearTcp, stopHearingData } from './tcp-hooks.js';
 import { finSent, handshakeEnded, handshakeStarted } from './timers.js';
 import type { WaitOptions } from './waiters.js';
@@ -63,12 +63,14 @@ function flushOutbox(socket: CurvetunSocket): void {
 export class CurvetunSocket extends ConnectionLifecycle {
   /** The peer's long-term public key (32 bytes): the server's for a client, the client's for a server. */
   peerKey: Uint8Array = NO_KEY;
+  /** Whether the session keys include an ML-KEM-768 secret (v2's hybrid suite). */
+  postQuantum = false;
   readonly remoteAddress: string;
   readonly remotePort: number;
 
   private readonly decoder = new FrameDecoder();
   /** The data path's keys and counters (set on entering `connected`). */
-  private session: Session | null = null;
+  private session: DataSession | null = null;
   private receivedAny = false;
 
   // The parts, each made on first use.
@@ -86,6 +88,8 @@ export class CurvetunSocket extends ConnectionLifecycle {
     runHandshake: HandshakeRunner,
     private readonly limits: SocketLimits,
     onOutcome?: HandshakeOutcome,
+    /** The version a client speaks (known before its Hello); a server learns it from the Hello. */
+    private readonly intendedProtocol?: Protocol,
   ) {
     super();
     this.feed = new HandshakeFeed(runHandshake, onOutcome ?? null);
@@ -95,8 +99,13 @@ export class CurvetunSocket extends ConnectionLifecycle {
     this.dispatch(role === 'client' ? 'CONNECT' : 'ACCEPT');
   }
 
+  /** Which protocol version this connection speaks: 'v1' (curve_tun 1.0) or 'v2'. */
+  get protocol(): Protocol {
+    return this.session?.protocol ?? this.intendedProtocol ?? 'v1';
+  }
+
   /**
-   * Send one message (at most 65 503 bytes). Resolves once the frame is handed to the OS; when the
+   * Send one message (at most 65 503 bytes in v1, 65 518 in v2, and no more than a v2 peer announced). Resolves once the frame is handed to the OS; when the
    * kernel buffer is full it waits for it to drain. Rejects `ETOOBIG` (nothing sent) or `ECLOSED`.
    */
   send(message: Uint8Array | string): Promise<void> {
@@ -171,7 +180,11 @@ export class CurvetunSocket extends ConnectionLifecycle {
   protected override startHandshake(): void {
     const feed = this.feed!;
     feed.deadline = handshakeStarted(this, this.limits.handshakeTimeout);
-    const io: HandshakeIO = { next: () => feed.next(), send: (payload) => this.queueFrame(encodeFrame(payload)) };
+    const io: FrameIO = {
+      next: () => feed.next(),
+      nextFrame: () => feed.nextFrame(),
+      send: (payload) => this.queueFrame(encodeFrame(payload)),
+    };
     if (trace.enabled) io.stage = (name) => trace('%s: handshake: %s', this.label(), name);
     const runner = feed.runner!;
     feed.runner = null;
@@ -193,10 +206,11 @@ export class CurvetunSocket extends ConnectionLifecycle {
 
   protected override enterConnected(): void {
     const feed = this.feed!;
-    const { session, peerKey } = feed.result!;
+    const { session, peerKey, postQuantum } = feed.result!;
     this.feed = null;
     this.session = session;
     this.peerKey = peerKey;
+    this.postQuantum = postQuantum ?? false;
     feed.reportOutcome(null);
     const frames = feed.leftovers();
     if (frames.length === 0) {
@@ -220,8 +234,9 @@ export class CurvetunSocket extends ConnectionLifecycle {
     this.inbox?.close(reason);
     if (this.tcp.destroyed) {
       this.finishClose();
-    } else if (reason.code === 'ECLOSED' && left === 'connected') {
-      // A clean close: flush what was sent, then FIN; bounded so a stuck peer cannot hold us.
+    } else if ((reason.code === 'ECLOSED' && left === 'connected') || (reason instanceof RejectedError && this.role === 'server')) {
+      // A clean close, or a v2 REJECT just queued: flush what was sent, then FIN (destroying could
+      // reset the connection and discard the REJECT); bounded so a stuck peer cannot hold us.
       this.flush();
       this.tcp.end();
       this.graceUntilReleased(finSent(this.tcp));
@@ -256,7 +271,17 @@ export class CurvetunSocket extends ConnectionLifecycle {
 
   /** @internal */
   peerEnded(): void {
-    if (!this.closed) this.dispatch('CLOSE', reasonError('ECLOSED', this.peerClosedMessage()));
+    if (this.closed) return;
+    this.dispatch('CLOSE', this.closedBeforeReady() ?? reasonError('ECLOSED', this.peerClosedMessage()));
+  }
+
+  /** A v2 client whose server closed before READY or REJECT: a handshake failure, never a refusal we could know. */
+  private closedBeforeReady(detail = ''): CurvetunError | null {
+    if (this.role !== 'client' || this.intendedProtocol !== 'v2' || this.state !== 'initiating') return null;
+    return new CurvetunError(
+      'EHANDSHAKE',
+      `the server closed the connection during the handshake (it may not accept this client or this version)${detail}`,
+    );
   }
 
   /** @internal */
@@ -269,6 +294,11 @@ export class CurvetunSocket extends ConnectionLifecycle {
   tcpFailed(err: NodeJS.ErrnoException): void {
     if (this.closed) return;
     const code = err.code ?? 'socket error';
+    const beforeReady = this.closedBeforeReady(` (${code})`);
+    if (beforeReady) {
+      this.dispatch('FAIL', beforeReady);
+      return;
+    }
     // A reset right after our Vouch is how a refusing server usually looks from here.
     const refused = this.role === 'client' && this.state === 'connected' && !this.receivedAny;
     this.dispatch('FAIL', reasonError('ECLOSED', refused ? `${this.peerClosedMessage()} (${code})` : `connection error: ${code}`));
@@ -283,14 +313,15 @@ export class CurvetunSocket extends ConnectionLifecycle {
 
   /** Open one message frame and deliver it; false when the connection failed. */
   private openMessage(frame: Uint8Array): boolean {
-    let message: Uint8Array;
+    let message: Uint8Array | null;
     try {
-      message = openMessageFrame(this.session!, frame);
+      message = this.session!.receive(frame);
     } catch (error) {
       this.dispatch('FAIL', error as CurvetunError);
       return false;
     }
     this.receivedAny = true;
+    if (message === null) return true; // a control message, handled by the session
     if (this.inbox) this.inbox.deliver(message);
     else if (this.listenerCount('message') > 0) this.emit('message', message);
     else this.openInbox().deliver(message);

@@ -19,7 +19,11 @@ import { CurvetunError } from '../errors.js';
 import { COOKIE_BYTES, KEY_BYTES, PREFIX_MINUTE, SAFE_NONCE_BYTES } from '../protocol/constants.js';
 import { decodeCookieContents, decodeCookieValue, encodeCookieContents, encodeCookieValue } from '../protocol/boxes.js';
 import { longTermNonce } from '../protocol/nonce.js';
+import { cookieKeyOf } from '../protocol/v2/schedule.js';
+import { V2_COOKIE_BYTES } from '../protocol/v2/constants.js';
 import type { CookieContents } from './types.js';
+import { cookieIdV2, openCookieV2, sealCookieV2 } from './v2.js';
+import type { CookieSecretsV2 } from './v2.js';
 
 export interface CookieKeeperOptions {
   /** How long a minute key is the current one, ms (default 60 000). It stays valid one more period. */
@@ -40,6 +44,10 @@ export interface CookieStats {
   guardSize: number;
   /** Cookies that opened and were admitted (first use). */
   opened: number;
+  /** v2 cookies that opened (`openV2`); nothing is remembered for them until `admit`. */
+  openedV2: number;
+  /** v2 cookies remembered as used (`admit`): each one a handshake whose vouch verified. */
+  admitted: number;
   /** Handshakes refused because the guard was full (fail closed). */
   refusedGuardFull: number;
   /** Cookies refused because they had been used before. */
@@ -53,8 +61,15 @@ export interface CookieStats {
 
 interface MinuteKey {
   key: Uint8Array;
+  /** The v2 cookie key, KDF(key, "", "ctun2 cookie key"): made with the minute key, wiped with it. */
+  v2Key: Uint8Array;
   /** When this key became the current one (monotonic ms). It opens cookies until createdAt + 2 periods. */
   createdAt: number;
+}
+
+function wipe(minute: MinuteKey): void {
+  minute.key.fill(0);
+  minute.v2Key.fill(0);
 }
 
 export class CookieCore {
@@ -69,7 +84,7 @@ export class CookieCore {
    * until the next one. A sweep walks every entry; this keeps a refused flood O(1) per cookie.
    */
   private sweepDueAt = Infinity;
-  private readonly counts = { opened: 0, refusedGuardFull: 0, refusedReplay: 0, refusedInvalid: 0, rotations: 0 };
+  private readonly counts = { opened: 0, openedV2: 0, admitted: 0, refusedGuardFull: 0, refusedReplay: 0, refusedInvalid: 0, rotations: 0 };
 
   /**
    * @param now the clock, monotonic ms (tests may pass their own; the guard's TTLs use it too).
@@ -87,7 +102,7 @@ export class CookieCore {
     if (!Number.isInteger(this.guardSize) || this.guardSize < 1 || this.guardSize > MAX_GUARD_SIZE) {
       throw new CurvetunError('EINVAL', `guardSize must be an integer from 1 to ${MAX_GUARD_SIZE}`);
     }
-    this.current = { key: this.backend.randomBytes(KEY_BYTES), createdAt: this.now() };
+    this.current = this.newMinuteKey(this.now());
     // Entries expire with the key that opened them; a full guard refuses instead of evicting
     // (see remember()), so the bound is never reached by an insert. Bounded by count through
     // maxSize rather than `max`, because `max` preallocates ~56 bytes per slot up front (56 MB for
@@ -108,15 +123,15 @@ export class CookieCore {
   tick(): void {
     const elapsed = Math.floor((this.now() - this.current.createdAt) / this.periodMs);
     if (elapsed < 1) return;
-    this.previous?.key.fill(0);
+    if (this.previous) wipe(this.previous);
     const createdAt = this.current.createdAt + elapsed * this.periodMs;
     if (elapsed === 1) {
       this.previous = this.current;
     } else {
-      this.current.key.fill(0); // more than two periods old: nothing it sealed may open any more
+      wipe(this.current); // more than two periods old: nothing it sealed may open any more
       this.previous = null;
     }
-    this.current = { key: this.backend.randomBytes(KEY_BYTES), createdAt };
+    this.current = this.newMinuteKey(createdAt);
     this.counts.rotations += elapsed;
     this.purge(true);
   }
@@ -159,7 +174,7 @@ export class CookieCore {
       const inner = this.backend.secretboxOpen(box, nonce, minute.key);
       if (!inner) continue;
       try {
-        this.remember(cookie, minute.createdAt + 2 * this.periodMs - this.now());
+        this.remember(Buffer.from(cookie.buffer, cookie.byteOffset, SAFE_NONCE_BYTES).toString('base64'), minute.createdAt + 2 * this.periodMs - this.now());
         this.counts.opened++;
         return decodeCookieContents(inner);
       } finally {
@@ -170,11 +185,10 @@ export class CookieCore {
     throw new CurvetunError('EAUTH', 'the cookie did not open: forged, tampered, or older than two key periods');
   }
 
-  private remember(cookie: Uint8Array, ttl: number): void {
+  private remember(id: string, ttl: number): void {
     // k16 identifies a cookie that opened: it is random per cookie, and nobody without the minute
     // key can make another cookie with the same k16 that opens. Only cookies that opened get here,
-    // so forged ones cannot fill the guard.
-    const id = Buffer.from(cookie.buffer, cookie.byteOffset, SAFE_NONCE_BYTES).toString('base64');
+    // so forged ones cannot fill the guard. A v2 cookie's id is marked as such (v2.ts).
     if (this.guard.has(id)) {
       this.counts.refusedReplay++;
       throw new CurvetunError('EAUTH', 'the cookie was already used: a replayed Vouch is refused');
@@ -190,6 +204,70 @@ export class CookieCore {
     this.guard.set(id, true, { ttl: Math.max(1, Math.ceil(ttl)) });
   }
 
+  /**
+   * Seal a v2 cookie under the current minute key's v2 cookie key, expiring two periods from now.
+   */
+  sealV2(secrets: CookieSecretsV2): Uint8Array {
+    if (typeof secrets !== 'object' || secrets === null) throw new CurvetunError('EINVAL', 'sealV2 needs the cookie secrets');
+    this.tick();
+    return sealCookieV2(this.backend, this.current.v2Key, secrets, Math.ceil(this.now() + 2 * this.periodMs));
+  }
+
+  /**
+   * Open a v2 cookie with the current, then the previous v2 cookie key. Nothing is remembered
+   * (the handshake admits it once the vouch verified), but a cookie already admitted is refused.
+   * `EINVAL` wrong size; `EAUTH` forged, tampered, expired, a v1 cookie, or already used.
+   */
+  openV2(cookie: Uint8Array): CookieSecretsV2 {
+    const { secrets } = this.unsealV2(cookie);
+    if (this.guard.has(cookieIdV2(cookie))) {
+      this.counts.refusedReplay++;
+      throw new CurvetunError('EAUTH', 'the cookie was already used: a replayed Initiate is refused');
+    }
+    this.counts.openedV2++;
+    return secrets;
+  }
+
+  /**
+   * Remember a v2 cookie as used, checked and inserted in one step of this thread: `EAUTH` if it
+   * was admitted before (a replay, also one racing on another connection) or no longer opens,
+   * `EBUSY` if the guard is full. Call it only after the whole Initiate verified, so nobody
+   * without an allowed key can fill the guard.
+   */
+  admit(cookie: Uint8Array): void {
+    if (!(cookie instanceof Uint8Array) || cookie.length !== V2_COOKIE_BYTES) {
+      throw new CurvetunError('EINVAL', `admit takes a v2 cookie (${V2_COOKIE_BYTES} bytes)`);
+    }
+    const { secrets, minute } = this.unsealV2(cookie);
+    for (const value of Object.values(secrets)) value.fill(0);
+    this.remember(cookieIdV2(cookie), minute.createdAt + 2 * this.periodMs - this.now());
+    this.counts.admitted++;
+  }
+
+  private unsealV2(cookie: Uint8Array): { secrets: CookieSecretsV2; minute: MinuteKey } {
+    if (!(cookie instanceof Uint8Array) || cookie.length !== V2_COOKIE_BYTES) {
+      throw new CurvetunError('EINVAL', `a v2 cookie is ${V2_COOKIE_BYTES} bytes`);
+    }
+    this.tick();
+    const now = this.now();
+    for (const minute of [this.current, this.previous]) {
+      if (!minute) continue;
+      const contents = openCookieV2(this.backend, minute.v2Key, cookie);
+      if (!contents) continue;
+      const { expiry, ...secrets } = contents;
+      if (expiry > now) return { secrets, minute };
+      for (const value of Object.values(secrets)) value.fill(0);
+      break;
+    }
+    this.counts.refusedInvalid++;
+    throw new CurvetunError('EAUTH', 'the v2 cookie did not open: forged, tampered, expired or of another version');
+  }
+
+  private newMinuteKey(createdAt: number): MinuteKey {
+    const key = this.backend.randomBytes(KEY_BYTES);
+    return { key, v2Key: cookieKeyOf(key), createdAt };
+  }
+
   /** Counters and the guard's fill; no key material. */
   getStats(): CookieStats {
     this.tick();
@@ -199,8 +277,8 @@ export class CookieCore {
 
   /** Wipe both keys; the core opens nothing afterwards. */
   destroy(): void {
-    this.current.key.fill(0);
-    this.previous?.key.fill(0);
+    wipe(this.current);
+    if (this.previous) wipe(this.previous);
     this.previous = null;
     this.guard.clear();
   }

@@ -4,8 +4,9 @@
  */
 
 import type { CookieContents } from '../protocol/boxes.js';
+import type { CookieSecretsV2 } from './v2.js';
 
-export type { CookieContents };
+export type { CookieContents, CookieSecretsV2 };
 
 export interface CookieKeeper {
   /** `k16 · secretbox(EC · ESs, "minute-k" · k16, current minute key)`: 96 bytes. */
@@ -17,6 +18,26 @@ export interface CookieKeeper {
    * `EINVAL` on a wrong size.
    */
   open(cookie: Uint8Array): Promise<CookieContents>;
+
+  /**
+   * Protocol v2: seal EC, ESs, ck3 and h2 (and an expiry two periods ahead) under the current
+   * minute key's v2 cookie key: the 168-byte cookie K.
+   */
+  sealV2(secrets: CookieSecretsV2): Promise<Uint8Array>;
+
+  /**
+   * Protocol v2: open a cookie under the current, then the previous v2 cookie key. Does not mark
+   * it used (see `admit`). Rejects `EAUTH` when it does not open, has expired, is not a v2 cookie
+   * or was already admitted; `EINVAL` on a wrong size.
+   */
+  openV2(cookie: Uint8Array): Promise<CookieSecretsV2>;
+
+  /**
+   * Mark a v2 cookie used, atomically (check and insert in one step): `EAUTH` when it was admitted
+   * before (a replay racing on another connection) or no longer opens, `EBUSY` when the replay
+   * guard is full. The server calls it only once the vouch has verified and the client is allowed.
+   */
+  admit(cookie: Uint8Array): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -11,11 +11,12 @@ import type { ParsedEntry } from './file.js';
 import { KEY_BYTES } from '../protocol/constants.js';
 
 export type Classification =
-  | { kind: 'allowed'; entry: ParsedEntry }
+  /** `v1`: an allowing line carries the `@v1` marker. */
+  | { kind: 'allowed'; entry: ParsedEntry; v1: boolean }
   /** The address is pinned (an exact address entry) to another key. */
   | { kind: 'conflict' }
-  /** Nothing in the registry speaks for this key from this address. */
-  | { kind: 'unknown' };
+  /** Nothing in the registry speaks for this key from this address; `keyKnown`: some line has the key. */
+  | { kind: 'unknown'; keyKnown: boolean };
 
 /** Check the arguments that cross from other threads: wrong ones are EINVAL, never a TypeError. */
 export function checkPeer(address: unknown, key: unknown): { address: string; key: Uint8Array } {
@@ -38,13 +39,30 @@ export async function classify(entries: readonly ParsedEntry[], address: string,
   const peer = checkPeer(address, key);
   // Cheap lines first; lines that need DNS only when nothing else allowed the key.
   const withKey = entries.filter((e) => keysEqual(e.key, peer.key));
-  for (const entry of withKey) if (matchesAddress(entry.pattern, peer.address)) return { kind: 'allowed', entry };
-  for (const entry of withKey) if (await coversPeer(entry.pattern, peer.address)) return { kind: 'allowed', entry };
-  return isPinned(entries, peer.address) ? { kind: 'conflict' } : { kind: 'unknown' };
+  let allowing: ParsedEntry | undefined;
+  for (const entry of withKey) {
+    if (!matchesAddress(entry.pattern, peer.address)) continue;
+    if (entry.v1) return { kind: 'allowed', entry, v1: true };
+    allowing ??= entry;
+  }
+  // Name and domain lines need DNS: only when nothing cheap allowed the key, or to find a @v1 line.
+  for (const entry of withKey) {
+    if (allowing && !entry.v1) continue;
+    if (!(await coversPeer(entry.pattern, peer.address))) continue;
+    if (entry.v1) return { kind: 'allowed', entry, v1: true };
+    allowing ??= entry;
+  }
+  if (allowing) return { kind: 'allowed', entry: allowing, v1: false };
+  return isPinned(entries, peer.address) ? { kind: 'conflict' } : { kind: 'unknown', keyKnown: withKey.length > 0 };
 }
 
 /** The key to expect from `host`: the most specific matching entry wins; ties go to the first line. */
 export async function lookupKey(entries: readonly ParsedEntry[], host: string): Promise<Uint8Array | undefined> {
+  return (await lookupLine(entries, host))?.key;
+}
+
+/** The line `lookupKey` takes its key from (its `@v1` marker says which version to speak). */
+export async function lookupLine(entries: readonly ParsedEntry[], host: string): Promise<ParsedEntry | undefined> {
   if (typeof host !== 'string' || host.length === 0) throw new CurvetunError('EINVAL', 'lookup needs a host name or address');
   const asAddress = canonicalAddress(host);
   const resolved = asAddress !== null ? [asAddress] : await addressesOf(host);
@@ -52,5 +70,5 @@ export async function lookupKey(entries: readonly ParsedEntry[], host: string): 
     (e) => e.pattern.kind === 'any' || (asAddress === null && matchesName(e.pattern, host)) || resolved.some((a) => matchesAddress(e.pattern, a)),
   );
   candidates.sort((x, y) => specificity(y.pattern) - specificity(x.pattern) || x.line - y.line);
-  return candidates[0]?.key;
+  return candidates[0];
 }

@@ -10,7 +10,7 @@ import { CurvetunError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { keysEqual } from '../keys/text.js';
 import { serveActor } from '../runtime/serve.js';
-import { checkPeer, classify, isPinned, lookupKey } from './core.js';
+import { checkPeer, classify, isPinned, lookupKey, lookupLine } from './core.js';
 import type { Classification } from './core.js';
 import { REGISTRY_HEADER, RegistryFileError, formatRegistryLine, parseRegistry } from './file.js';
 import type { ParsedEntry } from './file.js';
@@ -157,8 +157,12 @@ serveActor((init: RegistryWorkerInit) => {
   return {
     verify: ({ address, key }: { address: string; key: Uint8Array }): Promise<Classification> => classify(entries, address, key),
     lookup: (host: string) => lookupKey(entries, host),
-    add: ({ who, key, comment }: { who: string; key: Uint8Array; comment?: string }) => {
-      const line = formatRegistryLine(who, key, comment);
+    lookupEntry: async (host: string) => {
+      const e = await lookupLine(entries, host);
+      return e ? { who: e.who, key: e.key, comment: e.comment, v1: e.v1 } : null;
+    },
+    add: ({ who, key, comment, v1 }: { who: string; key: Uint8Array; comment?: string; v1?: boolean }) => {
+      const line = formatRegistryLine(who, key, comment, v1 === true);
       rewrite((lines) => [...lines, line]);
     },
     /**
@@ -180,7 +184,7 @@ serveActor((init: RegistryWorkerInit) => {
       if (drop.size > 0) rewrite((lines) => lines.filter((_, i) => !drop.has(i + 1)));
       return drop.size;
     },
-    list: () => entries.map((e) => ({ who: e.who, key: e.key, comment: e.comment })),
+    list: () => entries.map((e) => ({ who: e.who, key: e.key, comment: e.comment, v1: e.v1 })),
     status: (): RegistryStatus => ({
       entries: entries.length,
       lastError: problem?.message ?? null,

@@ -67,9 +67,15 @@ export class WorkerRegistry implements Registry {
 
   async verify(remoteAddress: string, clientKey: Uint8Array): Promise<Verdict> {
     const c = await this.actor.call<Classification>('verify', { address: remoteAddress, key: clientKey });
-    if (c.kind === 'allowed') return { allowed: true };
+    if (c.kind === 'allowed') return { allowed: true, v1: c.v1 };
     if (c.kind === 'conflict') return { allowed: false, reason: `${remoteAddress} is pinned to a different key` };
-    if (!this.options.tofu) return { allowed: false, reason: `no registry entry allows this key from ${remoteAddress}` };
+    if (!this.options.tofu) {
+      return {
+        allowed: false,
+        reason: `no registry entry allows this key from ${remoteAddress}`,
+        ...(c.keyKnown ? { refusal: 'address-not-allowed' as const } : {}),
+      };
+    }
     const address = canonicalAddress(remoteAddress)!; // the worker accepted it as an address
     return this.serialized(address, () => this.askFirstUse(address, clientKey));
   }
@@ -89,7 +95,7 @@ export class WorkerRegistry implements Registry {
   private async askFirstUse(address: string, key: Uint8Array): Promise<Verdict> {
     // Another question for this address may have pinned a key while we waited our turn.
     const again = await this.actor.call<Classification>('verify', { address, key });
-    if (again.kind === 'allowed') return { allowed: true };
+    if (again.kind === 'allowed') return { allowed: true, v1: again.v1 };
     if (again.kind === 'conflict') return { allowed: false, reason: `${address} is pinned to a different key` };
     const tofu = this.options.tofu!;
     const approved = await approveWithin(tofu, { remoteAddress: address, key: new Uint8Array(key), keyText: encodePublicKeyText(key) });
@@ -102,10 +108,15 @@ export class WorkerRegistry implements Registry {
     return this.actor.call('lookup', host);
   }
 
+  /** The line `lookup` uses for `host`, with its `@v1` marker. */
+  async lookupEntry(host: string): Promise<RegistryEntry | undefined> {
+    return (await this.actor.call<RegistryEntry | null>('lookupEntry', host)) ?? undefined;
+  }
+
   /** Append a line; `comment` goes after `#`. Written to the file atomically, in force at once. */
   async add(entry: RegistryEntry, comment?: string): Promise<void> {
     if (typeof entry !== 'object' || entry === null) throw new CurvetunError('EINVAL', 'add needs { who, key }');
-    await this.actor.call('add', { who: entry.who, key: entry.key, ...(comment ? { comment } : {}) });
+    await this.actor.call('add', { who: entry.who, key: entry.key, ...(comment ? { comment } : {}), ...(entry.v1 ? { v1: true } : {}) });
   }
 
   /** Remove the lines whose pattern text is `who` (and whose key is `key`, when given); returns how many. */

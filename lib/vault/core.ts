@@ -11,8 +11,10 @@ import { CurvetunError } from '../errors.js';
 import { COUNTER_BYTES, KEY_BYTES, LONG_TERM_PREFIX_BYTES, NONCE_BYTES, SAFE_NONCE_BYTES } from '../protocol/constants.js';
 import { longTermNonce, safeNonceBlock } from '../protocol/nonce.js';
 import { scramble } from '../protocol/tea.js';
+import { HASH_BYTES, V2_NONCE_HELLO, V2_PREFIX_VOUCH, encodeVouchPlaintextV2, isSuite } from '../protocol/v2/index.js';
+import { chainHello, helloBoxKey, initialHash } from '../protocol/v2/schedule.js';
 import type { CounterSource } from './counter.js';
-import type { HelloOpening, SealedBox } from './types.js';
+import type { HelloOpening, HelloV2Opening, SealedBox } from './types.js';
 
 export interface VaultCoreOptions {
   backend: CryptoBackend;
@@ -83,6 +85,49 @@ export class VaultCore {
       throw new CurvetunError('EAUTH', 'the Hello box did not open with our long-term key');
     }
     return { plaintext, sharedKey, nonce16: this.safeNonce() };
+  }
+
+  /**
+   * See `Vault.openHelloV2`. Arguments arrive from another thread as plain data, so each is
+   * checked here; the X25519 point and the Hello box key are wiped before returning.
+   */
+  openHelloV2(request: unknown): HelloV2Opening {
+    const { suite, clientEphemeralKey, transcript, box } = (request ?? {}) as Record<string, unknown>;
+    if (!isSuite(suite)) throw new CurvetunError('EINVAL', 'the suite must be 1 or 2');
+    check('the client ephemeral key', clientEphemeralKey, KEY_BYTES);
+    check('the transcript hash', transcript, HASH_BYTES);
+    check('the Hello box', box, 16);
+    const { backend } = this.options;
+    const dh = this.options.withSecret((secret) => backend.scalarMult(secret, clientEphemeralKey));
+    const chainingKey = chainHello(initialHash(suite, this.publicKey), dh, transcript);
+    dh.fill(0);
+    const boxKey = helloBoxKey(chainingKey);
+    const opened = backend.secretboxOpen(box, V2_NONCE_HELLO, boxKey);
+    boxKey.fill(0);
+    if (opened === null) {
+      chainingKey.fill(0);
+      throw new CurvetunError('EAUTH', 'the v2 Hello box did not open with our long-term key');
+    }
+    return { chainingKey };
+  }
+
+  /**
+   * See `Vault.sealVouchV2`. The key with the server's ephemeral key serves one handshake: made
+   * fresh, never cached, wiped at once.
+   */
+  sealVouchV2(request: unknown): SealedBox {
+    const { serverEphemeralKey, clientEphemeralKey, serverKey, transcript } = (request ?? {}) as Record<string, unknown>;
+    check('the server ephemeral key', serverEphemeralKey, KEY_BYTES);
+    check('the client ephemeral key', clientEphemeralKey, KEY_BYTES);
+    check('the server key', serverKey, KEY_BYTES);
+    check('the transcript hash', transcript, HASH_BYTES);
+    const plaintext = encodeVouchPlaintextV2(clientEphemeralKey, serverKey, transcript);
+    const { backend } = this.options;
+    const key = this.options.withSecret((secret) => backend.beforenm(serverEphemeralKey, secret));
+    const nonce16 = this.safeNonce();
+    const box = backend.secretbox(plaintext, longTermNonce(V2_PREFIX_VOUCH, nonce16), key);
+    key.fill(0);
+    return { nonce16, box };
   }
 
   /** `scramble(counter:u64be · 8 random bytes)`. */
