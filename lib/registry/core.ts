@@ -14,7 +14,7 @@ export type Classification =
   /** `v1`: an allowing line carries the `@v1` marker. */
   | { kind: 'allowed'; entry: ParsedEntry; v1: boolean }
   /** The address is pinned (an exact address entry) to another key. */
-  | { kind: 'conflict' }
+  | { kind: 'conflict'; keyKnown: boolean }
   /** Nothing in the registry speaks for this key from this address; `keyKnown`: some line has the key. */
   | { kind: 'unknown'; keyKnown: boolean };
 
@@ -53,7 +53,8 @@ export async function classify(entries: readonly ParsedEntry[], address: string,
     allowing ??= entry;
   }
   if (allowing) return { kind: 'allowed', entry: allowing, v1: false };
-  return isPinned(entries, peer.address) ? { kind: 'conflict' } : { kind: 'unknown', keyKnown: withKey.length > 0 };
+  const keyKnown = withKey.length > 0;
+  return isPinned(entries, peer.address) ? { kind: 'conflict', keyKnown } : { kind: 'unknown', keyKnown };
 }
 
 /** The key to expect from `host`: the most specific matching entry wins; ties go to the first line. */

@@ -68,12 +68,13 @@ export class WorkerRegistry implements Registry {
   async verify(remoteAddress: string, clientKey: Uint8Array): Promise<Verdict> {
     const c = await this.actor.call<Classification>('verify', { address: remoteAddress, key: clientKey });
     if (c.kind === 'allowed') return { allowed: true, v1: c.v1 };
-    if (c.kind === 'conflict') return { allowed: false, reason: `${remoteAddress} is pinned to a different key` };
+    const where = c.keyKnown ? { refusal: 'address-not-allowed' as const } : {};
+    if (c.kind === 'conflict') return { allowed: false, reason: `${remoteAddress} is pinned to a different key`, ...where };
     if (!this.options.tofu) {
       return {
         allowed: false,
         reason: `no registry entry allows this key from ${remoteAddress}`,
-        ...(c.keyKnown ? { refusal: 'address-not-allowed' as const } : {}),
+        ...where,
       };
     }
     const address = canonicalAddress(remoteAddress)!; // the worker accepted it as an address
