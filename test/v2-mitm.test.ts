@@ -30,7 +30,7 @@ import {
   V2_INITIATE,
 } from '../lib/protocol/v2/index.js';
 import type { Vault } from '../lib/vault/types.js';
-import { makeWorld } from './helpers/fixtures.js';
+import { makeWorld, within } from './helpers/fixtures.js';
 import type { World } from './helpers/fixtures.js';
 import { replay, startProxy } from './helpers/proxy.js';
 import type { FrameHook } from './helpers/proxy.js';
@@ -140,6 +140,25 @@ test.serial('Cookies swapped between two connections are refused by both clients
   t.is(listener.stats.accepted, 0);
 });
 
+test.serial('Initiates swapped between two connections are refused (the cookie names its connection\'s EC): nothing accepted', async (t) => {
+  const listener = await world.listen();
+  let first: { payload: Uint8Array; forward(p: Uint8Array): void } | null = null;
+  const proxy = await startProxy(listener.address().port, (payload, ctx) => {
+    if (ctx.direction !== 'toServer' || ctx.index !== 1) return;
+    if (!first) {
+      first = { payload, forward: ctx.forward };
+      return [];
+    }
+    first.forward(payload);
+    return [first.payload];
+  });
+  t.teardown(() => proxy.close());
+  const options = { vault: world.clientVault, serverKey: listener.publicKey, timeout: 10_000 };
+  const results = await Promise.allSettled([connect('127.0.0.1', proxy.port, options), connect('127.0.0.1', proxy.port, options)]);
+  for (const r of results) t.is(r.status, 'rejected');
+  t.is(listener.stats.accepted, 0);
+});
+
 test.serial('a tampered Initiate (cookie or box) closes without a word: EHANDSHAKE, nothing accepted', async (t) => {
   for (const at of [8, 8 + 100, V2_INITIATE.box, V2_INITIATE.box + 50, V2_INITIATE.end - 1]) {
     const result = await throughProxy((payload, ctx) => (ctx.direction === 'toServer' && ctx.index === 1 ? [flip(payload, at)] : undefined));
@@ -170,7 +189,7 @@ test.serial('a replayed Initiate (and the data after it) is refused: no connecti
   const raw = await replay(listener.address().port, recorded);
   const closed = new Promise((resolve) => raw.once('close', resolve));
   raw.on('error', () => undefined);
-  await closed;
+  await within(closed, 10_000, 'the server closing the replayed connection');
   t.is(listener.stats.accepted, before);
   t.true(failures.some((e) => e.code === 'EAUTH'), failures.map((e) => e.message).join('; '));
 });
