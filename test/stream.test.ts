@@ -256,7 +256,7 @@ test('a tampered packet destroys the stream with EAUTH; nothing after it is deli
   });
   t.teardown(() => proxy.close());
   const accepted = listener.accept({ timeout: 10_000 });
-  const client = await connect('127.0.0.1', proxy.port, { serverKey: world.serverVault.publicKey, vault: world.clientVault });
+  const client = await connect('127.0.0.1', proxy.port, { protocol: 'v1', serverKey: world.serverVault.publicKey, vault: world.clientVault });
   const server = await accepted;
   const input = client.stream();
   const out = server.stream();

@@ -76,9 +76,12 @@ test.serial('v1 still works on the same port, for a key whose line carries @v1; 
 });
 
 test.serial('a v1 Vouch from a key whose allowing lines are all unmarked is refused (v1 cannot say why: the server closes)', async (t) => {
+  const vault = await world.newVault('v2-only');
+  await world.registry.add({ who: '127.0.0.1', key: vault.publicKey });
+  await world.registry.add({ who: '127.0.0.0/8', key: vault.publicKey });
   const listener = await world.listen();
   const failure = new Promise<CurvetunError>((resolve) => listener.once('handshakeError', (e) => resolve(e)));
-  const client = await connect('127.0.0.1', listener.address().port, { vault: world.clientVault, serverKey: listener.publicKey, protocol: 'v1', timeout: 10_000 });
+  const client = await connect('127.0.0.1', listener.address().port, { vault, serverKey: listener.publicKey, protocol: 'v1', timeout: 10_000 });
   const error = await t.throwsAsync(client.recv({ timeout: 10_000 }), { instanceOf: CurvetunError });
   t.is(error!.code, 'ECLOSED');
   const seen = await failure;

@@ -34,7 +34,7 @@ ${COMMON}`,
 Prints the public key line of the identity (derived from the secret key file).
 
 ${COMMON}`,
-  registry: `Usage: curvetun registry add WHO KEY|FILE
+  registry: `Usage: curvetun registry add [--v1] WHO KEY|FILE
        curvetun registry remove WHO [KEY|FILE]
        curvetun registry list
 
@@ -42,38 +42,54 @@ WHO is an IP address, a CIDR network, a host name, a domain pattern (.example.co
 KEY is the base64 public key, a 'curvetun-x25519 <base64>' line, or a .pub file.
 A server admits a client key from the addresses WHO covers; a client looks up a server's key by
 the host it connects to.
+--v1  mark the line '@v1': that client key may also use protocol v1, or (client side) that host is
+      spoken to in v1. v1 lets whoever holds the server's secret key impersonate the client
+      (key-compromise impersonation): mark only peers that cannot speak v2. 'list' shows the mark.
 
 ${COMMON}`,
   'echo-server': `Usage: curvetun echo-server --listen HOST:PORT [--any-client] [--max-connections N]
+                           [--protocols v1,v2] [--post-quantum require|on|off]
 
 Echoes every message back. Only clients in known_hosts are admitted, unless --any-client.
+--protocols LIST   versions accepted, comma-separated (default v1,v2; v1 only for @v1 lines)
+--post-quantum require|on|off   v2's ML-KEM-768: demand it, accept both (default), or refuse it
 Prints 'echo-server listening on HOST:PORT key <base64>' on stderr; stops on SIGINT/SIGTERM.
 
 ${COMMON}`,
   send: `Usage: curvetun send HOST:PORT [--server-key KEY|FILE] [--wait MS] [--timeout MS]
+                      [--protocol v1|v2] [--no-post-quantum]
 
 Sends stdin to the server and writes what it sends back to stdout (alias: cat).
 The protocol has no half-close: after stdin ends, the connection is closed once the server has
 been quiet for --wait ms (default 1000) or when the server closes it.
 Without --server-key, the server's key is looked up in known_hosts by HOST.
+--protocol v1|v2   the protocol version (default: the host's known_hosts line, @v1 -> v1, else v2;
+                   never an automatic fallback)
+--no-post-quantum  v2 without ML-KEM-768 (classical X25519 only)
 
 ${COMMON}`,
   serve: `Usage: curvetun serve --listen HOST:PORT --forward HOST:PORT
                      [--allow-forward PATTERN]... [--allow-from PATTERN]... [--max-connections N]
+                     [--protocols v1,v2] [--post-quantum require|on|off]
 
 Server end of a tunnel: admits clients whose key known_hosts allows from their address, and joins
 each to a new TCP connection to the --forward target.
 --allow-forward  patterns the forward target must match, checked before connecting
                  (default: 127.0.0.0/8, ::1, localhost)
 --allow-from     only accept TCP from these addresses (checked before any cryptography)
+--protocols LIST   versions accepted, comma-separated (default v1,v2; v1 only for @v1 lines)
+--post-quantum require|on|off   v2's ML-KEM-768: demand it, accept both (default), or refuse it
 Prints 'serve listening on HOST:PORT -> TARGET key <base64>' on stderr; stops on SIGINT/SIGTERM.
 
 ${COMMON}`,
   tunnel: `Usage: curvetun tunnel --listen HOST:PORT --to HOST:PORT [--server-key KEY|FILE]
-                      [--timeout MS] [--max-connections N]
+                      [--timeout MS] [--max-connections N] [--protocol v1|v2] [--no-post-quantum]
 
 Client end of a tunnel: each TCP connection to --listen is carried through curvetun to the
 'curvetun serve' at --to. Without --server-key, its key is looked up in known_hosts by HOST.
+--protocol v1|v2   the protocol version (default: the host's known_hosts line, @v1 -> v1, else v2;
+                   never an automatic fallback)
+--no-post-quantum  v2 without ML-KEM-768 (classical X25519 only)
 Prints 'tunnel listening on HOST:PORT -> TARGET ...' on stderr; stops on SIGINT/SIGTERM.
 
 ${COMMON}`,

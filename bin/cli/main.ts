@@ -11,6 +11,7 @@ import { keygen, pubkey } from './commands/keys.js';
 import { registry } from './commands/registry.js';
 import { serve, tunnel } from './commands/forward.js';
 import { HELP } from './help.js';
+import { CONNECT_VERSION_OPTIONS, LISTEN_VERSION_OPTIONS } from './versions.js';
 import type { Io } from './io.js';
 
 interface Command {
@@ -21,12 +22,12 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   keygen: { options: { comment: { type: 'string' }, force: { type: 'boolean' } }, run: keygen },
   pubkey: { options: {}, run: pubkey },
-  registry: { options: {}, run: registry },
+  registry: { options: { v1: { type: 'boolean' } }, run: registry },
   'echo-server': {
-    options: { listen: { type: 'string' }, 'any-client': { type: 'boolean' }, 'max-connections': { type: 'string' } },
+    options: { listen: { type: 'string' }, 'any-client': { type: 'boolean' }, 'max-connections': { type: 'string' }, ...LISTEN_VERSION_OPTIONS },
     run: echoServer,
   },
-  send: { options: { 'server-key': { type: 'string' }, wait: { type: 'string' }, timeout: { type: 'string' } }, run: send },
+  send: { options: { 'server-key': { type: 'string' }, wait: { type: 'string' }, timeout: { type: 'string' }, ...CONNECT_VERSION_OPTIONS }, run: send },
   serve: {
     options: {
       listen: { type: 'string' },
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, Command> = {
       'allow-forward': { type: 'string', multiple: true },
       'allow-from': { type: 'string', multiple: true },
       'max-connections': { type: 'string' },
+      ...LISTEN_VERSION_OPTIONS,
     },
     run: serve,
   },
@@ -44,6 +46,7 @@ const COMMANDS: Record<string, Command> = {
       'server-key': { type: 'string' },
       timeout: { type: 'string' },
       'max-connections': { type: 'string' },
+      ...CONNECT_VERSION_OPTIONS,
     },
     run: tunnel,
   },

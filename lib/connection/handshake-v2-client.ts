@@ -118,7 +118,7 @@ export async function clientHandshakeV2(io: FrameIO, options: ClientHandshakeV2O
       const busy = message.reason === 'busy';
       throw new RejectedError(
         busy ? 'EBUSY' : 'EAUTH',
-        busy ? `the server is busy; retry after ${message.retryAfterMs} ms` : `the server refused us: ${message.reason}`,
+        busy ? `the server is busy; retry after ${message.retryAfterMs} ms` : `the server refused our key (${message.reason})`,
         message.reason,
         busy ? message.retryAfterMs : undefined,
       );

@@ -42,12 +42,8 @@ export interface CookieStats {
   /** Cookies remembered by the replay guard right now. */
   remembered: number;
   guardSize: number;
-  /** Cookies that opened and were admitted (first use). */
+  /** Cookies that opened: v1 ones are admitted at once (first use), v2 ones by `admit` later. */
   opened: number;
-  /** v2 cookies that opened (`openV2`); nothing is remembered for them until `admit`. */
-  openedV2: number;
-  /** v2 cookies remembered as used (`admit`): each one a handshake whose vouch verified. */
-  admitted: number;
   /** Handshakes refused because the guard was full (fail closed). */
   refusedGuardFull: number;
   /** Cookies refused because they had been used before. */
@@ -84,7 +80,7 @@ export class CookieCore {
    * until the next one. A sweep walks every entry; this keeps a refused flood O(1) per cookie.
    */
   private sweepDueAt = Infinity;
-  private readonly counts = { opened: 0, openedV2: 0, admitted: 0, refusedGuardFull: 0, refusedReplay: 0, refusedInvalid: 0, rotations: 0 };
+  private readonly counts = { opened: 0, refusedGuardFull: 0, refusedReplay: 0, refusedInvalid: 0, rotations: 0 };
 
   /**
    * @param now the clock, monotonic ms (tests may pass their own; the guard's TTLs use it too).
@@ -224,7 +220,7 @@ export class CookieCore {
       this.counts.refusedReplay++;
       throw new CurvetunError('EAUTH', 'the cookie was already used: a replayed Initiate is refused');
     }
-    this.counts.openedV2++;
+    this.counts.opened++;
     return secrets;
   }
 
@@ -241,7 +237,6 @@ export class CookieCore {
     const { secrets, minute } = this.unsealV2(cookie);
     for (const value of Object.values(secrets)) value.fill(0);
     this.remember(cookieIdV2(cookie), minute.createdAt + 2 * this.periodMs - this.now());
-    this.counts.admitted++;
   }
 
   private unsealV2(cookie: Uint8Array): { secrets: CookieSecretsV2; minute: MinuteKey } {

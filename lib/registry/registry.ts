@@ -67,7 +67,7 @@ export class WorkerRegistry implements Registry {
 
   async verify(remoteAddress: string, clientKey: Uint8Array): Promise<Verdict> {
     const c = await this.actor.call<Classification>('verify', { address: remoteAddress, key: clientKey });
-    if (c.kind === 'allowed') return { allowed: true, v1: c.v1 };
+    if (c.kind === 'allowed') return allowedVerdict(c.v1);
     const where = c.keyKnown ? { refusal: 'address-not-allowed' as const } : {};
     if (c.kind === 'conflict') return { allowed: false, reason: `${remoteAddress} is pinned to a different key`, ...where };
     if (!this.options.tofu) {
@@ -96,7 +96,7 @@ export class WorkerRegistry implements Registry {
   private async askFirstUse(address: string, key: Uint8Array): Promise<Verdict> {
     // Another question for this address may have pinned a key while we waited our turn.
     const again = await this.actor.call<Classification>('verify', { address, key });
-    if (again.kind === 'allowed') return { allowed: true, v1: again.v1 };
+    if (again.kind === 'allowed') return allowedVerdict(again.v1);
     if (again.kind === 'conflict') return { allowed: false, reason: `${address} is pinned to a different key` };
     const tofu = this.options.tofu!;
     const approved = await approveWithin(tofu, { remoteAddress: address, key: new Uint8Array(key), keyText: encodePublicKeyText(key) });
@@ -142,6 +142,11 @@ export class WorkerRegistry implements Registry {
   close(): Promise<void> {
     return this.actor.stop();
   }
+}
+
+/** `{ allowed: true }`, with `v1: true` only when an allowing line carries @v1. */
+function allowedVerdict(v1: boolean): Verdict {
+  return v1 ? { allowed: true, v1: true } : { allowed: true };
 }
 
 /** Run the hook; a throw, a non-true answer or no answer within the deadline all deny. */

@@ -17,6 +17,7 @@ import { Context } from '../context.js';
 import { stopped } from '../io.js';
 import type { Io } from '../io.js';
 import { reportClose, reportOpen } from '../status.js';
+import { connectVersion, listenVersions } from '../versions.js';
 
 /** Forward targets allowed when no --allow-forward is given: this machine only. */
 export const DEFAULT_FORWARD_ALLOW = ['127.0.0.0/8', '::1', 'localhost'];
@@ -68,6 +69,7 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
       host: at.host,
       vault,
       registry: await ctx.registry(),
+      ...listenVersions(parsed),
       ...(allowFrom.length > 0 ? { allowedAddresses: allowFrom } : {}),
     });
     // Refused and failed handshakes (unknown key, bad packets) are worth a line in verbose mode.
@@ -126,6 +128,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
     // Fail at start, not per connection, when the key or the server key is missing.
     const serverKey = await ctx.serverKey(parsed.values['server-key'], to.host);
     const vault = await ctx.vault();
+    const version = await connectVersion(parsed, ctx, to.host);
     const toText = formatHostPort(to.host, to.port);
     const open = new Set<TcpSocket>();
     const server = createServer({ pauseOnConnect: true }, (local) => {
@@ -134,7 +137,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
         return;
       }
       open.add(local);
-      void tunnelOne(local, to, { serverKey, vault, timeout }, io, ctx.verbose).finally(() => open.delete(local));
+      void tunnelOne(local, to, { serverKey, vault, timeout, ...version }, io, ctx.verbose).finally(() => open.delete(local));
     });
     server.listen(at.port, at.host);
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([e]) => Promise.reject(listenError(e as NodeJS.ErrnoException, at)))]);
@@ -158,7 +161,7 @@ function listenError(error: NodeJS.ErrnoException, at: HostPort): CurvetunError 
 async function tunnelOne(
   local: TcpSocket,
   to: HostPort,
-  options: { serverKey: Uint8Array; vault: Awaited<ReturnType<Context['vault']>>; timeout: number },
+  options: { serverKey: Uint8Array; vault: Awaited<ReturnType<Context['vault']>>; timeout: number } & Awaited<ReturnType<typeof connectVersion>>,
   io: Io,
   verbose: boolean,
 ): Promise<void> {
@@ -169,7 +172,11 @@ async function tunnelOne(
   try {
     socket = await connect(to.host, to.port, options);
   } catch (error) {
-    local.destroy();
+    // Refused or failed (v2 says so at once): close the local side with a plain FIN, after
+    // dropping what it sent, so the application sees an empty reply rather than a reset.
+    local.resume();
+    local.end();
+    setTimeout(() => local.destroy(), 2_000).unref();
     io.err(`${formatHostPort(info.address, info.port)}: ${(error as Error).message}`);
     return;
   }

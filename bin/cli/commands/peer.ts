@@ -9,6 +9,7 @@ import { Context } from '../context.js';
 import { stopped } from '../io.js';
 import type { Io } from '../io.js';
 import { reportClose, reportOpen } from '../status.js';
+import { connectVersion, listenVersions } from '../versions.js';
 
 export async function echoServer(parsed: Parsed, io: Io): Promise<number> {
   if (parsed.positionals.length > 0) throw new UsageError(`echo-server takes no arguments, got "${parsed.positionals[0]}"`);
@@ -18,7 +19,7 @@ export async function echoServer(parsed: Parsed, io: Io): Promise<number> {
   try {
     const vault = await ctx.vault();
     const anyClient = parsed.values['any-client'] === true;
-    const listener = await listen(at.port, { host: at.host, vault, ...(anyClient ? { acceptAnyClient: true } : { registry: await ctx.registry() }) });
+    const listener = await listen(at.port, { host: at.host, vault, ...listenVersions(parsed), ...(anyClient ? { acceptAnyClient: true } : { registry: await ctx.registry() }) });
     // Refused and failed handshakes (unknown key, bad packets) are worth a line in verbose mode.
     listener.on('handshakeError', (error, address) => {
       if (ctx.verbose) io.err(`refused ${address}: ${error.message}`);
@@ -73,7 +74,7 @@ export async function send(parsed: Parsed, io: Io): Promise<number> {
   try {
     const serverKey = await ctx.serverKey(parsed.values['server-key'], to.host);
     const vault = await ctx.vault();
-    const socket = await connect(to.host, to.port, { serverKey, vault, timeout, signal: io.stop });
+    const socket = await connect(to.host, to.port, { serverKey, vault, timeout, signal: io.stop, ...(await connectVersion(parsed, ctx, to.host)) });
     const stream = socket.stream();
     const startedAt = Date.now();
     let up = 0;

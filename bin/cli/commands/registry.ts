@@ -12,10 +12,12 @@ export async function registry(parsed: Parsed, io: Io): Promise<number> {
   try {
     switch (action) {
       case 'add': {
-        if (!who || !key) throw new UsageError('usage: curvetun registry add WHO KEY|FILE');
+        if (!who || !key) throw new UsageError('usage: curvetun registry add [--v1] WHO KEY|FILE');
         const publicKey = readKeyArgument(key);
-        await (await ctx.registry()).add({ who, key: publicKey });
-        io.err(`added ${who} ${encodePublicKeyText(publicKey)} to ${ctx.knownHostsFile}`);
+        const v1 = parsed.values.v1 === true;
+        await (await ctx.registry()).add({ who, key: publicKey, ...(v1 ? { v1 } : {}) });
+        io.err(`added ${v1 ? '@v1 ' : ''}${who} ${encodePublicKeyText(publicKey)} to ${ctx.knownHostsFile}`);
+        if (v1) io.err('warning: protocol v1 lets whoever holds the server key impersonate this client (key-compromise impersonation); prefer v2');
         return 0;
       }
       case 'remove': {
@@ -27,7 +29,7 @@ export async function registry(parsed: Parsed, io: Io): Promise<number> {
       case 'list': {
         if (who) throw new UsageError(`registry list: unexpected argument "${who}"`);
         for (const entry of await (await ctx.registry()).list()) {
-          io.out(`${entry.who} ${KEY_TYPE} ${encodePublicKeyText(entry.key)}`);
+          io.out(`${entry.v1 ? '@v1 ' : ''}${entry.who} ${KEY_TYPE} ${encodePublicKeyText(entry.key)}`);
         }
         return 0;
       }
