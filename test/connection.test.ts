@@ -345,8 +345,6 @@ test.serial('a vault adapter without openHello (only open and seal) serves hands
     publicKey: inner.publicKey,
     open: (box, nonce, peer) => (calls++, inner.open(box, nonce, peer)),
     seal: (plaintext, prefix, peer) => (calls++, inner.seal(plaintext, prefix, peer)),
-    openHelloV2: (request) => inner.openHelloV2(request),
-    sealVouchV2: (request) => inner.sealVouchV2(request),
     close: async () => undefined,
   };
   const listener = await world.listen({ vault: minimal });

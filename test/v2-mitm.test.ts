@@ -29,7 +29,7 @@ import {
   initialHash,
   V2_INITIATE,
 } from '../lib/protocol/v2/index.js';
-import type { Vault } from '../lib/vault/types.js';
+import type { Vault, VouchV2Request } from '../lib/vault/types.js';
 import { makeWorld, within } from './helpers/fixtures.js';
 import type { World } from './helpers/fixtures.js';
 import { replay, startProxy } from './helpers/proxy.js';
@@ -229,17 +229,17 @@ test.serial('a genuine vouch for another handshake is refused', async (t) => {
   // A client-side component that has the vault vouch for values of another connection: the
   // vault's box is real, made with the client's key, but binds another EC and h2.
   const listener = await world.listen();
-  let previous: Parameters<Vault['sealVouchV2']>[0] | null = null;
+  let previous: VouchV2Request | null = null;
   const confused: Vault = {
     ...world.clientVault,
     publicKey: world.clientVault.publicKey,
     open: (...a) => world.clientVault.open(...a),
     seal: (...a) => world.clientVault.seal(...a),
-    openHelloV2: (r) => world.clientVault.openHelloV2(r),
+    openHelloV2: (r) => world.clientVault.openHelloV2!(r),
     async sealVouchV2(request) {
       const use = previous ? { ...request, clientEphemeralKey: previous.clientEphemeralKey, transcript: previous.transcript } : request;
       previous ??= request;
-      return world.clientVault.sealVouchV2(use);
+      return world.clientVault.sealVouchV2!(use);
     },
     close: async () => undefined,
   };

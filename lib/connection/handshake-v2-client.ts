@@ -55,6 +55,7 @@ const wipe = (...keys: (Uint8Array | null | undefined)[]) => keys.forEach((k) =>
 
 export async function clientHandshakeV2(io: FrameIO, options: ClientHandshakeV2Options): Promise<HandshakeResult<SessionV2>> {
   const { backend, kem, vault, serverKey, suite } = options;
+  if (!vault.sealVouchV2) throw new CurvetunError('EINVAL', 'this vault adapter does not implement protocol v2 (sealVouchV2); connect with protocol: v1 or use another vault');
   const ephemeral = backend.keyPair();
   const kemPair = suite === SUITE_HYBRID ? kem.keyPair() : null;
   let ck1: Uint8Array | null = null;
@@ -96,7 +97,7 @@ export async function clientHandshakeV2(io: FrameIO, options: ClientHandshakeV2O
     wipe(dh2, ck2, ephemeral.secretKey);
 
     // Initiate: our identity and the vouch, under a key only the two ends of this exchange hold.
-    const vouch = await vault.sealVouchV2({ serverEphemeralKey: new Uint8Array(serverEphemeralKey), clientEphemeralKey: ephemeral.publicKey, serverKey, transcript: h2 });
+    const vouch = await vault.sealVouchV2!({ serverEphemeralKey: new Uint8Array(serverEphemeralKey), clientEphemeralKey: ephemeral.publicKey, serverKey, transcript: h2 });
     const plaintext = encodeInitiatePlaintextV2({ clientKey: vault.publicKey, nonce16: vouch.nonce16, vouch: vouch.box, maxMessageBytes: options.maxMessageBytes });
     const initiateKey = initiateBoxKey(ck3);
     io.send(encodeInitiateV2({ cookie, box: backend.secretbox(plaintext, V2_NONCE_INITIATE, initiateKey) }));

@@ -75,6 +75,7 @@ const silent = (code: 'EAUTH' | 'EPROTO', message: string) => new CurvetunError(
 
 export async function serverHandshakeV2(io: FrameIO, helloPayload: Uint8Array, options: ServerHandshakeV2Options): Promise<HandshakeResult<SessionV2>> {
   const { backend, kem, vault, cookies } = options;
+  if (!vault.openHelloV2) throw new CurvetunError('EINVAL', 'the vault adapter does not implement protocol v2 (openHelloV2)');
   const hello = decodeHelloV2(helloPayload);
   const { suite } = hello;
   if (!options.suites.includes(suite)) throw silent('EPROTO', `v2 suite ${suite} is not accepted by this listener`);

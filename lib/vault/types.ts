@@ -103,22 +103,23 @@ export interface Vault {
   openHello?(box: Uint8Array, nonce: Uint8Array, clientEphemeralKey: Uint8Array): Promise<HelloOpening>;
 
   /**
-   * Protocol v2, server side, one call per handshake: compute h0 from our own S and the suite,
+   * Protocol v2, server side, one call per handshake (optional so that v1-only adapters still
+   * compile; the three adapters here have it, and a v2 handshake without it fails with `EINVAL`): compute h0 from our own S and the suite,
    * X(Ss, EC), ck1 and the Hello box key, open the Hello box under the v2 Hello nonce, and only if
    * it opens return ck1. Rejects `EAUTH` (nothing returned) when it does not open or EC is a
    * low-order point, `EINVAL` on a wrong size or suite. Purpose-specific: whatever the caller
    * passes, the result is a v2 chaining key, never a v1 key or a box.
    */
-  openHelloV2(request: HelloV2Request): Promise<HelloV2Opening>;
+  openHelloV2?(request: HelloV2Request): Promise<HelloV2Opening>;
 
   /**
-   * Protocol v2, client side, one call per handshake: the vouch
+   * Protocol v2, client side, one call per handshake (optional, like `openHelloV2`): the vouch
    * `secretbox(pad16("ctun2 vouch") · EC · S · h2, "ctun2-vo" · v16, beforenm(ES, Cs))` with a
    * fresh safe nonce v16. The vault builds the plaintext and the nonce itself: no caller can have
    * it box other bytes, or use a v1 nonce prefix. `EAUTH` when ES is a low-order point, `EINVAL`
    * on a wrong size.
    */
-  sealVouchV2(request: VouchV2Request): Promise<SealedBox>;
+  sealVouchV2?(request: VouchV2Request): Promise<SealedBox>;
 
   /** Release the vault (stop its worker, wipe secure memory). Idempotent. */
   close(): Promise<void>;
