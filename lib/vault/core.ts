@@ -11,7 +11,9 @@ import { CurvetunError } from '../errors.js';
 import { COUNTER_BYTES, KEY_BYTES, LONG_TERM_PREFIX_BYTES, NONCE_BYTES, SAFE_NONCE_BYTES } from '../protocol/constants.js';
 import { longTermNonce, safeNonceBlock } from '../protocol/nonce.js';
 import { scramble } from '../protocol/tea.js';
-import { HASH_BYTES, V2_NONCE_HELLO, V2_PREFIX_VOUCH, encodeVouchPlaintextV2, isSuite } from '../protocol/v2/index.js';
+import { HASH_BYTES, V2_NONCE_HELLO, V2_PREFIX_COOKIE, V2_PREFIX_VOUCH, encodeVouchPlaintextV2, isSuite } from '../protocol/v2/index.js';
+
+const V2_LONG_TERM_PREFIXES = [V2_PREFIX_VOUCH, V2_PREFIX_COOKIE];
 import { chainHello, helloBoxKey, initialHash } from '../protocol/v2/schedule.js';
 import type { CounterSource } from './counter.js';
 import type { HelloOpening, HelloV2Opening, SealedBox } from './types.js';
@@ -65,6 +67,10 @@ export class VaultCore {
     check('the plaintext', plaintext);
     check('the nonce prefix', prefix, LONG_TERM_PREFIX_BYTES);
     check('the peer key', peer, KEY_BYTES);
+    // v1's generic seal must not make v2 values either: v2's prefixes are the v2 operations' own.
+    if (V2_LONG_TERM_PREFIXES.some((p) => p.every((x, i) => x === prefix[i]))) {
+      throw new CurvetunError('EINVAL', 'a v2 nonce prefix: v2 boxes are made only by the v2 operations (sealVouchV2)');
+    }
     const nonce16 = this.safeNonce();
     const box = this.options.backend.secretbox(plaintext, longTermNonce(prefix, nonce16), this.sharedKey(peer));
     return { nonce16, box };

@@ -4,6 +4,8 @@
  * resumes above its on-disk reservation, so no nonce is ever reused.
  */
 import { getBackend } from '../crypto/index.js';
+import { CurvetunError } from '../errors.js';
+import { isSuite } from '../protocol/v2/constants.js';
 import { startActor } from '../runtime/index.js';
 import type { ActorRef, RestartPolicy } from '../runtime/index.js';
 import type { LaneMethods } from '../runtime/lane.js';
@@ -76,6 +78,8 @@ export class WorkerVault implements Vault {
   }
 
   openHelloV2(request: HelloV2Request): Promise<HelloV2Opening> {
+    // The suite crosses as text: check it is the number 1 or 2 here, where its type is still known.
+    if (!isSuite(request?.suite)) return Promise.reject(new CurvetunError('EINVAL', 'the suite must be 1 or 2'));
     return this.actor.call('openHelloV2', { ...request, suite: String(request.suite) });
   }
 
