@@ -25,7 +25,7 @@ import type { Vault } from '../lib/vault/types.js';
 import { counterOf, scrambleKeyOf } from './helpers/nonces.js';
 
 /** Every adapter here offers the optional safeNonce, which this contract checks. */
-type NonceVault = Vault & { safeNonce(): Promise<Uint8Array>; safeNonces?(n: number): Promise<Uint8Array[]> };
+type NonceVault = Vault & Required<Pick<Vault, 'openHelloV2' | 'sealVouchV2'>> & { safeNonce(): Promise<Uint8Array>; safeNonces?(n: number): Promise<Uint8Array[]> };
 
 interface Adapter {
   name: string;
