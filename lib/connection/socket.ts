@@ -28,6 +28,8 @@ import type { LifecycleStateName } from './machine.js';
 import { Outbox } from './outbox.js';
 import type { DataSession, Protocol } from './data-session.js';
 import { hearTcp, stopHearingData } from './tcp-hooks.js';
+import { peerClosedReason } from './peer-closed.js';
+import type { WhereWeWere } from './peer-closed.js';
 import { finSent, handshakeEnded, handshakeStarted } from './timers.js';
 import type { WaitOptions } from './waiters.js';
 import { messageStream } from '../stream/duplex.js';
@@ -271,17 +273,11 @@ export class CurvetunSocket extends ConnectionLifecycle {
 
   /** @internal */
   peerEnded(): void {
-    if (this.closed) return;
-    this.dispatch('CLOSE', this.closedBeforeReady() ?? reasonError('ECLOSED', this.peerClosedMessage()));
+    if (!this.closed) this.dispatch('CLOSE', peerClosedReason(this.whereWeWere()));
   }
 
-  /** A v2 client whose server closed before READY or REJECT: a handshake failure, never a refusal we could know. */
-  private closedBeforeReady(detail = ''): CurvetunError | null {
-    if (this.role !== 'client' || this.intendedProtocol !== 'v2' || this.state !== 'initiating') return null;
-    return new CurvetunError(
-      'EHANDSHAKE',
-      `the server closed the connection during the handshake (it may not accept this client or this version)${detail}`,
-    );
+  private whereWeWere(): WhereWeWere {
+    return { role: this.role, protocol: this.intendedProtocol, state: this.state, receivedAny: this.receivedAny };
   }
 
   /** @internal */
@@ -294,14 +290,11 @@ export class CurvetunSocket extends ConnectionLifecycle {
   tcpFailed(err: NodeJS.ErrnoException): void {
     if (this.closed) return;
     const code = err.code ?? 'socket error';
-    const beforeReady = this.closedBeforeReady(` (${code})`);
-    if (beforeReady) {
-      this.dispatch('FAIL', beforeReady);
-      return;
-    }
-    // A reset right after our Vouch is how a refusing server usually looks from here.
-    const refused = this.role === 'client' && this.state === 'connected' && !this.receivedAny;
-    this.dispatch('FAIL', reasonError('ECLOSED', refused ? `${this.peerClosedMessage()} (${code})` : `connection error: ${code}`));
+    // A reset right after our Vouch is how a refusing v1 server usually looks from here; before a
+    // v2 server's READY it is a failed handshake.
+    const at = this.whereWeWere();
+    const refused = at.role === 'client' && ((at.state === 'connected' && !at.receivedAny) || (at.protocol === 'v2' && at.state === 'initiating'));
+    this.dispatch('FAIL', refused ? peerClosedReason(at, ` (${code})`) : reasonError('ECLOSED', `connection error: ${code}`));
   }
 
   /** @internal The handshake deadline passed (timers.ts). */
@@ -375,13 +368,5 @@ export class CurvetunSocket extends ConnectionLifecycle {
   /** @internal Why a write failed: the close reason if the connection closed meanwhile. */
   sendFailure(): CurvetunError {
     return this.closed ? this.closedError() : new CurvetunError('ECLOSED', 'the connection failed while sending');
-  }
-
-  private peerClosedMessage(): string {
-    const connected = this.state === 'connected';
-    if (this.role === 'client' && !this.receivedAny && connected) {
-      return 'the server closed the connection right after the handshake (it may have refused our key)';
-    }
-    return connected ? 'the peer closed the connection' : 'the peer closed the connection during the handshake';
   }
 }

@@ -1,0 +1,34 @@
+/**
+ * What a TCP close (FIN or reset) from the peer means, by where the connection was: in v1 a
+ * guess (the protocol never confirms), in v2 a handshake failure before READY (`EHANDSHAKE`: the
+ * server does not say why to a client whose vouch it has not verified).
+ */
+import { CurvetunError } from '../errors.js';
+import type { Protocol } from './data-session.js';
+import { reasonError } from './lifecycle.js';
+import type { LifecycleStateName } from './machine.js';
+
+export interface WhereWeWere {
+  role: 'client' | 'server';
+  /** The version a client set out to speak (undefined on a server until its Hello). */
+  protocol: Protocol | undefined;
+  state: LifecycleStateName;
+  /** Whether any message came from the peer since the handshake. */
+  receivedAny: boolean;
+}
+
+/** The close reason for a peer's close; `detail` (e.g. a socket error code) is appended. */
+export function peerClosedReason(at: WhereWeWere, detail = ''): CurvetunError {
+  if (at.role === 'client' && at.protocol === 'v2' && at.state === 'initiating') {
+    return new CurvetunError('EHANDSHAKE', `the server closed the connection during the handshake (it may not accept this client or this version)${detail}`);
+  }
+  return reasonError('ECLOSED', `${peerClosedMessage(at)}${detail}`);
+}
+
+export function peerClosedMessage(at: WhereWeWere): string {
+  const connected = at.state === 'connected';
+  if (at.role === 'client' && !at.receivedAny && connected) {
+    return 'the server closed the connection right after the handshake (it may have refused our key)';
+  }
+  return connected ? 'the peer closed the connection' : 'the peer closed the connection during the handshake';
+}
