@@ -117,12 +117,15 @@ test.serial('a tampered Cookie (nonce, box) is refused by the client: EAUTH', as
   }
 });
 
-test.serial('Cookies swapped between two connections are refused by both clients', async (t) => {
+/**
+ * Two clients connect at once through a proxy that holds the first `direction` frame number
+ * `index` until the second arrives, then hands each connection the other's. Both must fail.
+ */
+async function swapped(t: import('ava').ExecutionContext, direction: 'toServer' | 'toClient', index: number): Promise<PromiseSettledResult<unknown>[]> {
   const listener = await world.listen();
   let first: { payload: Uint8Array; forward(p: Uint8Array): void } | null = null;
   const proxy = await startProxy(listener.address().port, (payload, ctx) => {
-    if (ctx.direction !== 'toClient' || ctx.index !== 0) return;
-    // Hold the first Cookie until the second comes, then hand each client the other's.
+    if (ctx.direction !== direction || ctx.index !== index) return;
     if (!first) {
       first = { payload, forward: ctx.forward };
       return [];
@@ -133,30 +136,19 @@ test.serial('Cookies swapped between two connections are refused by both clients
   t.teardown(() => proxy.close());
   const options = { vault: world.clientVault, serverKey: listener.publicKey, timeout: 10_000 };
   const results = await Promise.allSettled([connect('127.0.0.1', proxy.port, options), connect('127.0.0.1', proxy.port, options)]);
-  for (const r of results) {
+  t.is(listener.stats.accepted, 0);
+  return results;
+}
+
+test.serial('Cookies swapped between two connections are refused by both clients', async (t) => {
+  for (const r of await swapped(t, 'toClient', 0)) {
     t.is(r.status, 'rejected');
     t.is((r as PromiseRejectedResult).reason.code, 'EAUTH');
   }
-  t.is(listener.stats.accepted, 0);
 });
 
 test.serial('Initiates swapped between two connections are refused (the cookie names its connection\'s EC): nothing accepted', async (t) => {
-  const listener = await world.listen();
-  let first: { payload: Uint8Array; forward(p: Uint8Array): void } | null = null;
-  const proxy = await startProxy(listener.address().port, (payload, ctx) => {
-    if (ctx.direction !== 'toServer' || ctx.index !== 1) return;
-    if (!first) {
-      first = { payload, forward: ctx.forward };
-      return [];
-    }
-    first.forward(payload);
-    return [first.payload];
-  });
-  t.teardown(() => proxy.close());
-  const options = { vault: world.clientVault, serverKey: listener.publicKey, timeout: 10_000 };
-  const results = await Promise.allSettled([connect('127.0.0.1', proxy.port, options), connect('127.0.0.1', proxy.port, options)]);
-  for (const r of results) t.is(r.status, 'rejected');
-  t.is(listener.stats.accepted, 0);
+  for (const r of await swapped(t, 'toServer', 1)) t.is(r.status, 'rejected');
 });
 
 test.serial('a tampered Initiate (cookie or box) closes without a word: EHANDSHAKE, nothing accepted', async (t) => {

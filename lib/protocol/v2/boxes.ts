@@ -11,7 +11,8 @@ import type { Suite } from './constants.js';
 import { V2_COOKIE, V2_COOKIE_CONTENTS, V2_INITIATE_PLAINTEXT, V2_VOUCH, cookieBoxLayout } from './layout.js';
 import { SUITE_CT_BYTES } from './constants.js';
 
-function field(name: string, value: unknown, size: number): asserts value is Uint8Array {
+/** `EINVAL` unless `value` is a Uint8Array of `size` bytes (what every v2 encoder checks). */
+export function requireBytes(name: string, value: unknown, size: number): asserts value is Uint8Array {
   if (!(value instanceof Uint8Array) || value.length !== size) throw new CurvetunError('EINVAL', `${name} must be ${size} bytes`);
 }
 
@@ -49,9 +50,9 @@ export interface CookieBoxV2 {
 }
 
 export function encodeCookieBoxV2(suite: Suite, p: CookieBoxV2): Uint8Array {
-  field('ES', p.serverEphemeralKey, KEY_BYTES);
-  field('the ML-KEM ciphertext', p.ciphertext, SUITE_CT_BYTES[suite]);
-  field('the cookie', p.cookie, V2_COOKIE_BYTES);
+  requireBytes('ES', p.serverEphemeralKey, KEY_BYTES);
+  requireBytes('the ML-KEM ciphertext', p.ciphertext, SUITE_CT_BYTES[suite]);
+  requireBytes('the cookie', p.cookie, V2_COOKIE_BYTES);
   const at = cookieBoxLayout(suite);
   const out = new Uint8Array(at.end);
   out.set(p.serverEphemeralKey, at.serverEphemeralKey);
@@ -86,10 +87,10 @@ export interface CookieContentsV2 {
 
 /** The plaintext sealed into a v2 cookie. The caller wipes it once sealed. */
 export function encodeCookieContentsV2(c: CookieContentsV2): Uint8Array {
-  field('EC', c.clientEphemeralKey, KEY_BYTES);
-  field('ESs', c.serverEphemeralSecretKey, KEY_BYTES);
-  field('ck3', c.chainingKey, HASH_BYTES);
-  field('h2', c.transcript, HASH_BYTES);
+  requireBytes('EC', c.clientEphemeralKey, KEY_BYTES);
+  requireBytes('ESs', c.serverEphemeralSecretKey, KEY_BYTES);
+  requireBytes('ck3', c.chainingKey, HASH_BYTES);
+  requireBytes('h2', c.transcript, HASH_BYTES);
   if (!Number.isSafeInteger(c.expiry) || c.expiry < 0) throw new CurvetunError('EINVAL', 'the expiry must be a non-negative integer');
   const out = new Uint8Array(V2_COOKIE_CONTENTS.end);
   out.set(c.clientEphemeralKey, V2_COOKIE_CONTENTS.clientEphemeralKey);
@@ -115,8 +116,8 @@ export function decodeCookieContentsV2(plaintext: Uint8Array): CookieContentsV2 
 }
 
 export function encodeCookieValueV2(k16: Uint8Array, box: Uint8Array): Uint8Array {
-  field('k16', k16, SAFE_NONCE_BYTES);
-  field('the v2 cookie box', box, V2_COOKIE.end - V2_COOKIE.box);
+  requireBytes('k16', k16, SAFE_NONCE_BYTES);
+  requireBytes('the v2 cookie box', box, V2_COOKIE.end - V2_COOKIE.box);
   const out = new Uint8Array(V2_COOKIE.end);
   out.set(k16, V2_COOKIE.k16);
   out.set(box, V2_COOKIE.box);
@@ -125,7 +126,7 @@ export function encodeCookieValueV2(k16: Uint8Array, box: Uint8Array): Uint8Arra
 
 /** `EINVAL` unless it is a 168-byte array (a cookie comes from a caller, not from a decoder). */
 export function decodeCookieValueV2(cookie: unknown): { k16: Uint8Array; box: Uint8Array } {
-  field('a v2 cookie', cookie, V2_COOKIE.end);
+  requireBytes('a v2 cookie', cookie, V2_COOKIE.end);
   return { k16: cookie.subarray(V2_COOKIE.k16, V2_COOKIE.box), box: cookie.subarray(V2_COOKIE.box, V2_COOKIE.end) };
 }
 
@@ -133,9 +134,9 @@ export function decodeCookieValueV2(cookie: unknown): { k16: Uint8Array; box: Ui
 
 /** The vouch plaintext, built by the vault (never by a caller) and rebuilt by the server to compare. */
 export function encodeVouchPlaintextV2(clientEphemeralKey: Uint8Array, serverKey: Uint8Array, transcript: Uint8Array): Uint8Array {
-  field('EC', clientEphemeralKey, KEY_BYTES);
-  field('S', serverKey, KEY_BYTES);
-  field('h2', transcript, HASH_BYTES);
+  requireBytes('EC', clientEphemeralKey, KEY_BYTES);
+  requireBytes('S', serverKey, KEY_BYTES);
+  requireBytes('h2', transcript, HASH_BYTES);
   const out = new Uint8Array(V2_VOUCH.end);
   out.set(V2_VOUCH_PURPOSE, V2_VOUCH.purpose);
   out.set(clientEphemeralKey, V2_VOUCH.clientEphemeralKey);
@@ -154,9 +155,9 @@ export interface InitiatePlaintextV2 {
 }
 
 export function encodeInitiatePlaintextV2(p: InitiatePlaintextV2): Uint8Array {
-  field('C', p.clientKey, KEY_BYTES);
-  field('v16', p.nonce16, SAFE_NONCE_BYTES);
-  field('the vouch box', p.vouch, V2_VOUCH_BOX_BYTES);
+  requireBytes('C', p.clientKey, KEY_BYTES);
+  requireBytes('v16', p.nonce16, SAFE_NONCE_BYTES);
+  requireBytes('the vouch box', p.vouch, V2_VOUCH_BOX_BYTES);
   if (!Number.isInteger(p.maxMessageBytes) || p.maxMessageBytes < 1 || p.maxMessageBytes > V2_MAX_ANNOUNCED_MESSAGE_BYTES) {
     throw new CurvetunError('EINVAL', 'maxMessageBytes must be an integer from 1 to 2^30');
   }

@@ -20,6 +20,7 @@ import {
 } from './constants.js';
 import type { Suite } from './constants.js';
 import { V2_INITIATE, cookieBoxLayout, cookiePacketLayout, helloLayout } from './layout.js';
+import { requireBytes } from './boxes.js';
 
 /** C → S: `magic · suite · EC · ek · box("")`. */
 export interface HelloV2 {
@@ -42,9 +43,6 @@ export interface InitiateV2 {
   box: Uint8Array;
 }
 
-function field(name: string, value: unknown, size: number): asserts value is Uint8Array {
-  if (!(value instanceof Uint8Array) || value.length !== size) throw new CurvetunError('EINVAL', `${name} must be ${size} bytes`);
-}
 
 /** Whether `payload` begins with `magic` (and is long enough to). */
 export function hasMagic(payload: Uint8Array, magic: Uint8Array): boolean {
@@ -64,9 +62,9 @@ function exactSize(payload: Uint8Array, size: number, packet: string): void {
 
 export function encodeHelloV2(p: HelloV2): Uint8Array {
   if (!isSuite(p.suite)) throw new CurvetunError('EINVAL', 'the suite must be 1 or 2');
-  field('EC', p.clientEphemeralKey, KEY_BYTES);
-  field('the encapsulation key', p.encapsulationKey, SUITE_EK_BYTES[p.suite]);
-  field('the Hello box', p.box, BOX_OVERHEAD);
+  requireBytes('EC', p.clientEphemeralKey, KEY_BYTES);
+  requireBytes('the encapsulation key', p.encapsulationKey, SUITE_EK_BYTES[p.suite]);
+  requireBytes('the Hello box', p.box, BOX_OVERHEAD);
   const at = helloLayout(p.suite);
   const out = new Uint8Array(at.end);
   out.set(V2_MAGIC_HELLO, 0);
@@ -98,8 +96,8 @@ export function helloTranscriptPart(payload: Uint8Array, suite: Suite): Uint8Arr
 }
 
 export function encodeCookieV2(suite: Suite, p: CookieV2): Uint8Array {
-  field('the Cookie nonce', p.nonce24, NONCE_BYTES);
-  field('the Cookie box', p.box, cookieBoxLayout(suite).end + BOX_OVERHEAD);
+  requireBytes('the Cookie nonce', p.nonce24, NONCE_BYTES);
+  requireBytes('the Cookie box', p.box, cookieBoxLayout(suite).end + BOX_OVERHEAD);
   const at = cookiePacketLayout(suite);
   const out = new Uint8Array(at.end);
   out.set(V2_MAGIC_COOKIE, 0);
@@ -117,8 +115,8 @@ export function decodeCookieV2(payload: Uint8Array, suite: Suite): CookieV2 {
 }
 
 export function encodeInitiateV2(p: InitiateV2): Uint8Array {
-  field('the cookie', p.cookie, V2_COOKIE_BYTES);
-  field('the Initiate box', p.box, V2_INITIATE_PLAINTEXT_BYTES + BOX_OVERHEAD);
+  requireBytes('the cookie', p.cookie, V2_COOKIE_BYTES);
+  requireBytes('the Initiate box', p.box, V2_INITIATE_PLAINTEXT_BYTES + BOX_OVERHEAD);
   const out = new Uint8Array(V2_INITIATE.end);
   out.set(V2_MAGIC_INITIATE, 0);
   out.set(p.cookie, V2_INITIATE.cookie);
