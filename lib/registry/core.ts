@@ -43,11 +43,24 @@ export async function classify(entries: readonly ParsedEntry[], address: string,
   return isPinned(entries, peer.address) ? { kind: 'conflict' } : { kind: 'unknown' };
 }
 
-/** The key to expect from `host`: the most specific matching entry wins; ties go to the first line. */
-export async function lookupKey(entries: readonly ParsedEntry[], host: string): Promise<Uint8Array | undefined> {
+/** A list of IP addresses from another thread, canonical; EINVAL for anything else. */
+export function checkAddresses(addresses: unknown): string[] {
+  if (!Array.isArray(addresses) || addresses.length > 64) throw new CurvetunError('EINVAL', 'addresses must be a list of at most 64 IP addresses');
+  return addresses.map((a) => {
+    const canonical = typeof a === 'string' ? canonicalAddress(a) : null;
+    if (canonical === null) throw new CurvetunError('EINVAL', 'addresses must be IP addresses');
+    return canonical;
+  });
+}
+
+/**
+ * The key to expect from `host`: the most specific matching entry wins; ties go to the first line.
+ * `addresses`: what the caller resolved `host` to (and will dial); without it the name is resolved here.
+ */
+export async function lookupKey(entries: readonly ParsedEntry[], host: string, addresses?: readonly string[]): Promise<Uint8Array | undefined> {
   if (typeof host !== 'string' || host.length === 0) throw new CurvetunError('EINVAL', 'lookup needs a host name or address');
   const asAddress = canonicalAddress(host);
-  const resolved = asAddress !== null ? [asAddress] : await addressesOf(host);
+  const resolved = asAddress !== null ? [asAddress] : addresses ?? (await addressesOf(host));
   const candidates = entries.filter(
     (e) => e.pattern.kind === 'any' || (asAddress === null && matchesName(e.pattern, host)) || resolved.some((a) => matchesAddress(e.pattern, a)),
   );

@@ -10,7 +10,7 @@ import { CurvetunError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { keysEqual } from '../keys/text.js';
 import { serveActor } from '../runtime/serve.js';
-import { checkPeer, classify, isPinned, lookupKey } from './core.js';
+import { checkAddresses, checkPeer, classify, isPinned, lookupKey } from './core.js';
 import type { Classification } from './core.js';
 import { REGISTRY_HEADER, RegistryFileError, formatRegistryLine, parseRegistry } from './file.js';
 import type { ParsedEntry } from './file.js';
@@ -156,7 +156,8 @@ serveActor((init: RegistryWorkerInit) => {
 
   return {
     verify: ({ address, key }: { address: string; key: Uint8Array }): Promise<Classification> => classify(entries, address, key),
-    lookup: (host: string) => lookupKey(entries, host),
+    lookup: (args: string | { host: string; addresses: unknown }) =>
+      typeof args === 'string' ? lookupKey(entries, args) : lookupKey(entries, args?.host, checkAddresses(args?.addresses)),
     add: ({ who, key, comment }: { who: string; key: Uint8Array; comment?: string }) => {
       const line = formatRegistryLine(who, key, comment);
       rewrite((lines) => [...lines, line]);

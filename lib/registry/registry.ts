@@ -98,8 +98,8 @@ export class WorkerRegistry implements Registry {
     return result === 'conflict' ? { allowed: false, reason: `${address} is pinned to a different key` } : { allowed: true };
   }
 
-  lookup(host: string): Promise<Uint8Array | undefined> {
-    return this.actor.call('lookup', host);
+  lookup(host: string, addresses?: readonly string[]): Promise<Uint8Array | undefined> {
+    return this.actor.call('lookup', addresses ? { host, addresses: [...addresses] } : host);
   }
 
   /** Append a line; `comment` goes after `#`. Written to the file atomically, in force at once. */

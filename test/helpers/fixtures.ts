@@ -21,6 +21,8 @@ export interface World {
   /** Every vault, registry and listener made through this world, closed by `dispose`. */
   dispose(): Promise<void>;
   newVault(name: string): Promise<Vault>;
+  /** Another registry (empty file `name` in the world's directory), closed by `dispose`. */
+  newRegistry(name: string): Promise<Registry>;
   listen(options?: ListenOptions): Promise<Listener>;
 }
 
@@ -37,12 +39,18 @@ export async function makeWorld(): Promise<World> {
   const registry = await openRegistry({ file: join(dir, 'known_hosts'), create: true });
   closers.push(() => registry.close());
   await registry.add({ who: '127.0.0.1', key: clientVault.publicKey });
+  const newRegistry = async (name: string) => {
+    const r = await openRegistry({ file: join(dir, name), create: true });
+    closers.push(() => r.close());
+    return r;
+  };
   return {
     dir,
     serverVault,
     clientVault,
     registry,
     newVault,
+    newRegistry,
     async listen(options = {}) {
       const listener = await listen(0, { vault: serverVault, registry, ...options });
       closers.push(() => listener.close());
