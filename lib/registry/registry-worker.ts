@@ -157,7 +157,7 @@ serveActor((init: RegistryWorkerInit) => {
   return {
     verify: ({ address, key }: { address: string; key: Uint8Array }): Promise<Classification> => classify(entries, address, key),
     lookup: (args: string | { host: string; addresses: unknown }) =>
-      typeof args === 'string' ? lookupKey(entries, args) : lookupKey(entries, args?.host, checkAddresses(args?.addresses)),
+      typeof args === 'string' ? lookupKey(entries, args, { file }) : lookupKey(entries, args?.host, { file, addresses: checkAddresses(args?.addresses) }),
     add: ({ who, key, comment }: { who: string; key: Uint8Array; comment?: string }) => {
       const line = formatRegistryLine(who, key, comment);
       rewrite((lines) => [...lines, line]);
