@@ -38,8 +38,10 @@ export interface CookieStats {
   /** Cookies remembered by the replay guard right now. */
   remembered: number;
   guardSize: number;
-  /** Cookies that opened and were admitted (first use). */
+  /** Cookies that opened under a live key (`open`); nothing is remembered for them yet. */
   opened: number;
+  /** Cookies remembered as used (`admit`): each one a handshake that passed every check. */
+  admitted: number;
   /** Handshakes refused because the guard was full (fail closed). */
   refusedGuardFull: number;
   /** Cookies refused because they had been used before. */
@@ -57,6 +59,15 @@ interface MinuteKey {
   createdAt: number;
 }
 
+/** A cookie's identity in the guard: its k16 (see `remember`). */
+function cookieId(cookie: Uint8Array): string {
+  return Buffer.from(cookie.buffer, cookie.byteOffset, SAFE_NONCE_BYTES).toString('base64');
+}
+
+function replayed(): CurvetunError {
+  return new CurvetunError('EAUTH', 'the cookie was already used: a replayed Vouch is refused');
+}
+
 export class CookieCore {
   readonly periodMs: number;
   readonly guardSize: number;
@@ -69,7 +80,7 @@ export class CookieCore {
    * until the next one. A sweep walks every entry; this keeps a refused flood O(1) per cookie.
    */
   private sweepDueAt = Infinity;
-  private readonly counts = { opened: 0, refusedGuardFull: 0, refusedReplay: 0, refusedInvalid: 0, rotations: 0 };
+  private readonly counts = { opened: 0, admitted: 0, refusedGuardFull: 0, refusedReplay: 0, refusedInvalid: 0, rotations: 0 };
 
   /**
    * @param now the clock, monotonic ms (tests may pass their own; the guard's TTLs use it too).
@@ -144,10 +155,39 @@ export class CookieCore {
   }
 
   /**
-   * Open a cookie with the current, then the previous key, and admit it once.
-   * `EINVAL` wrong size; `EAUTH` does not open or was used before; `EBUSY` the guard is full.
+   * Open a cookie with the current, then the previous key. Nothing is remembered: the handshake
+   * admits the cookie (`admit`) only once the Vouch has passed every check, so peers without an
+   * allowed key cannot fill the guard. A cookie already remembered is refused here already.
+   * `EINVAL` wrong size; `EAUTH` does not open or was used before.
    */
   open(cookie: Uint8Array): CookieContents {
+    const { inner } = this.unseal(cookie);
+    try {
+      if (this.guard.has(cookieId(cookie))) {
+        this.counts.refusedReplay++;
+        throw replayed();
+      }
+      this.counts.opened++;
+      return decodeCookieContents(inner);
+    } finally {
+      inner.fill(0);
+    }
+  }
+
+  /**
+   * Remember a cookie as used, in one step of this single thread (check and insert together):
+   * `EAUTH` if it was admitted before (a replay, also one racing on another connection) or no
+   * longer opens; `EBUSY` if the guard is full. Call it only after the whole Vouch verified.
+   */
+  admit(cookie: Uint8Array): void {
+    const { inner, minute } = this.unseal(cookie);
+    inner.fill(0);
+    this.remember(cookie, minute.createdAt + 2 * this.periodMs - this.now());
+    this.counts.admitted++;
+  }
+
+  /** The cookie's plaintext and the key that opened it; `EINVAL` / `EAUTH` as in `open`. */
+  private unseal(cookie: Uint8Array): { inner: Uint8Array; minute: MinuteKey } {
     if (!(cookie instanceof Uint8Array) || cookie.length !== COOKIE_BYTES) {
       throw new CurvetunError('EINVAL', `a cookie is ${COOKIE_BYTES} bytes`);
     }
@@ -157,14 +197,7 @@ export class CookieCore {
     for (const minute of [this.current, this.previous]) {
       if (!minute) continue;
       const inner = this.backend.secretboxOpen(box, nonce, minute.key);
-      if (!inner) continue;
-      try {
-        this.remember(cookie, minute.createdAt + 2 * this.periodMs - this.now());
-        this.counts.opened++;
-        return decodeCookieContents(inner);
-      } finally {
-        inner.fill(0);
-      }
+      if (inner) return { inner, minute };
     }
     this.counts.refusedInvalid++;
     throw new CurvetunError('EAUTH', 'the cookie did not open: forged, tampered, or older than two key periods');
@@ -172,12 +205,12 @@ export class CookieCore {
 
   private remember(cookie: Uint8Array, ttl: number): void {
     // k16 identifies a cookie that opened: it is random per cookie, and nobody without the minute
-    // key can make another cookie with the same k16 that opens. Only cookies that opened get here,
-    // so forged ones cannot fill the guard.
-    const id = Buffer.from(cookie.buffer, cookie.byteOffset, SAFE_NONCE_BYTES).toString('base64');
+    // key can make another cookie with the same k16 that opens. Only cookies that opened and
+    // whose Vouch verified get here, so neither forged cookies nor unknown keys fill the guard.
+    const id = cookieId(cookie);
     if (this.guard.has(id)) {
       this.counts.refusedReplay++;
-      throw new CurvetunError('EAUTH', 'the cookie was already used: a replayed Vouch is refused');
+      throw replayed();
     }
     if (this.guard.size >= this.guardSize) {
       this.purge();

@@ -14,10 +14,11 @@ import type { CookieWorkerInit } from './cookie-worker.js';
 import { keepRotating } from './rotation.js';
 import type { CookieContents, CookieKeeper } from './types.js';
 
-/** Every handshake seals one cookie and opens one: both take the shared-memory lane (lib/runtime/lane.ts). */
+/** Every handshake seals, opens and admits one cookie: all three take the shared-memory lane (lib/runtime/lane.ts). */
 const COOKIE_LANE: LaneMethods = {
   seal: { args: { ec: 'bytes', ess: 'bytes' }, result: 'bytes' },
   open: { args: 'bytes', result: { clientEphemeralPublicKey: 'bytes', serverEphemeralSecretKey: 'bytes' } },
+  admit: { args: 'bytes', result: 'json' },
 };
 
 export interface StartCookieKeeperOptions extends CookieKeeperOptions {
@@ -38,6 +39,9 @@ export class WorkerCookieKeeper implements ObservableCookieKeeper {
   }
   open(cookie: Uint8Array): Promise<CookieContents> {
     return this.actor.call('open', cookie);
+  }
+  async admit(cookie: Uint8Array): Promise<void> {
+    await this.actor.call('admit', cookie);
   }
   stats(): Promise<CookieStats> {
     return this.actor.call('stats');
@@ -92,6 +96,9 @@ export class LocalCookieKeeper implements ObservableCookieKeeper {
   }
   async open(cookie: Uint8Array): Promise<CookieContents> {
     return this.live().open(cookie);
+  }
+  async admit(cookie: Uint8Array): Promise<void> {
+    this.live().admit(cookie);
   }
   async stats(): Promise<CookieStats> {
     return this.live().getStats();

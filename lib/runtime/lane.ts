@@ -1,6 +1,6 @@
 /**
  * The fast lane of an actor: small requests and replies through shared memory instead of
- * `postMessage`, for the few calls every handshake makes (vault open/seal, cookie seal/open,
+ * `postMessage`, for the few calls every handshake makes (vault open/seal, cookie seal/open/admit,
  * registry verify).
  *
  * Why: a `postMessage` round trip to a worker pays a structured clone and an event-loop wake-up on
