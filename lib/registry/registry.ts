@@ -46,6 +46,16 @@ export interface OpenRegistryOptions {
   debounceMs?: number;
   /** Warn on stderr when a changed file is refused (default true). Problems are in `status()` either way. */
   logProblems?: boolean;
+  /**
+   * Refuse the file, with `EKEY` naming the path at fault, when it or any directory above it (up to
+   * `/`) is not owned by us or root, or is writable by group or others (a sticky directory such as
+   * /tmp excepted), as OpenSSH's StrictModes does for authorized_keys: whoever can write there can
+   * add a key that this registry then trusts. Checked at open and on every reload (a refused
+   * reload keeps the last good registry and reports it in `status()`). Default true.
+   * `false` trusts the file whatever its permissions: only for a file system without Unix
+   * permissions or a setup you have made safe another way.
+   */
+  strictModes?: boolean;
   restart?: Partial<RestartPolicy>;
 }
 
@@ -162,6 +172,7 @@ export async function openRegistry(options: OpenRegistryOptions): Promise<Worker
     ...(options.reloadIntervalMs ? { reloadIntervalMs: options.reloadIntervalMs } : {}),
     ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
     ...(options.logProblems !== undefined ? { logProblems: options.logProblems } : {}),
+    ...(options.strictModes !== undefined ? { strictModes: options.strictModes } : {}),
   };
   const actor = await startActor({
     name: 'registry',
