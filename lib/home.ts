@@ -12,6 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { strictModesFromEnv } from './fs/strict-modes.js';
+import { INSPECT, describe } from './inspect.js';
 import { openRegistry } from './registry/index.js';
 import type { Registry } from './registry/types.js';
 import { WorkerVault } from './vault/index.js';
@@ -43,6 +44,11 @@ export class Home {
   constructor(options: HomeOptions = {}) {
     this.home = options.home ?? process.env.CURVETUN_HOME ?? join(homedir(), '.curvetun');
     this.strictModes = options.strictModes ?? strictModesFromEnv();
+  }
+
+  /** Facts only: the vault and registry it holds are handles to workers (and their shared memory). */
+  [INSPECT](): string {
+    return describe('Home', { home: this.home, strictModes: this.strictModes, vault: this.vaultPromise !== null, registry: this.registryPromise !== null });
   }
 
   /** The vault holding `id_curvetun` (generated on first use). */

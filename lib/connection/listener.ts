@@ -8,6 +8,7 @@ import type { AddressInfo, Server, Socket as TcpSocket } from 'node:net';
 import type { CryptoBackend } from '../crypto/backend.js';
 import type { CookieKeeper } from '../cookie/types.js';
 import { CurvetunError } from '../errors.js';
+import { INSPECT, describe, publicKeyFact } from '../inspect.js';
 import type { Verdict } from '../registry/types.js';
 import type { Vault } from '../vault/types.js';
 import { serverHandshake } from './handshake.js';
@@ -85,6 +86,19 @@ export class Listener extends EventEmitter<ListenerEvents> {
     server.on('error', () => undefined);
     if (trace.enabled) trace('listener: listening on %s:%d', host, listener.address().port);
     return listener;
+  }
+
+  /** Facts only: the config reaches the vault and cookie keeper, the queues hold live sessions. */
+  [INSPECT](): string {
+    const bound = this.server.address();
+    return describe('Listener', {
+      address: bound && typeof bound === 'object' ? `${bound.address}:${bound.port}` : undefined,
+      publicKey: publicKeyFact(this.publicKey),
+      closing: this.closing !== null,
+      pendingHandshakes: this.stats.pendingHandshakes,
+      waitingForAccept: this.ready.length,
+      accepted: this.stats.accepted,
+    });
   }
 
   /** The server's long-term public key: what clients pass as `serverKey`. */

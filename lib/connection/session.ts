@@ -24,6 +24,7 @@ import {
   writeMessageFrameHeader,
 } from '../protocol/index.js';
 import type { MessagePacket } from '../protocol/index.js';
+import { INSPECT, describe } from '../inspect.js';
 
 export { MAX_COUNTER };
 
@@ -43,15 +44,23 @@ export class Session {
   private readonly sendPrefix: Uint8Array;
   private readonly receivePrefix: Uint8Array;
 
+  /** The session key: private for real (#), so no inspect of a socket can ever show it. */
+  readonly #sharedKey: Uint8Array;
+
   constructor(
     private readonly backend: CryptoBackend,
-    private readonly sharedKey: Uint8Array,
+    sharedKey: Uint8Array,
     role: Role,
     /** Lowered only by tests, to reach the end of the counter space. */
     private readonly maxCounter = MAX_COUNTER,
   ) {
+    this.#sharedKey = sharedKey;
     this.sendPrefix = role === 'client' ? PREFIX_CLIENT_MESSAGE : PREFIX_SERVER_MESSAGE;
     this.receivePrefix = role === 'client' ? PREFIX_SERVER_MESSAGE : PREFIX_CLIENT_MESSAGE;
+  }
+
+  [INSPECT](): string {
+    return describe('Session', { nextSend: this.sendCounter, nextReceive: this.expectedCounter });
   }
 
   /** True once no further message can be sent without reusing a nonce. */
@@ -70,7 +79,7 @@ export class Session {
     const counter = this.sendCounter++;
     const frame = allocMessageFrame(counter, message.length);
     shortTermNonce(this.sendPrefix, counter, scratchNonce);
-    this.backend.secretboxInto(frame, MESSAGE_FRAME_BOX_OFFSET, message, scratchNonce, this.sharedKey);
+    this.backend.secretboxInto(frame, MESSAGE_FRAME_BOX_OFFSET, message, scratchNonce, this.#sharedKey);
     return frame;
   }
 
@@ -83,7 +92,7 @@ export class Session {
     const counter = this.sendCounter++;
     writeMessageFrameHeader(out, offset, counter, message.length);
     shortTermNonce(this.sendPrefix, counter, scratchNonce);
-    this.backend.secretboxInto(out, offset + MESSAGE_FRAME_BOX_OFFSET, message, scratchNonce, this.sharedKey);
+    this.backend.secretboxInto(out, offset + MESSAGE_FRAME_BOX_OFFSET, message, scratchNonce, this.#sharedKey);
   }
 
   private checkSendable(message: Uint8Array): void {
@@ -122,8 +131,8 @@ export class Session {
     }
     shortTermNonce(this.receivePrefix, counter, scratchNonce);
     const plain = inPlace
-      ? this.backend.secretboxOpenInPlace(packet.box, scratchNonce, this.sharedKey)
-      : this.backend.secretboxOpen(packet.box, scratchNonce, this.sharedKey);
+      ? this.backend.secretboxOpenInPlace(packet.box, scratchNonce, this.#sharedKey)
+      : this.backend.secretboxOpen(packet.box, scratchNonce, this.#sharedKey);
     if (plain === null) {
       throw new CurvetunError('EAUTH', 'a message did not authenticate (tampered, forged or reflected)');
     }

@@ -16,6 +16,7 @@
  */
 import type { Socket as TcpSocket } from 'node:net';
 import { CurvetunError } from '../errors.js';
+import { INSPECT, describe, publicKeyFact } from '../inspect.js';
 import type { SocketLimits } from '../limits.js';
 import { connectionLabel, trace } from '../trace.js';
 import { FrameDecoder, encodeFrame } from '../protocol/index.js';
@@ -93,6 +94,18 @@ export class CurvetunSocket extends ConnectionLifecycle {
     this.remotePort = tcp.remotePort ?? 0;
     hearTcp(tcp, this);
     this.dispatch(role === 'client' ? 'CONNECT' : 'ACCEPT');
+  }
+
+  /** Facts only: the session, the handshake in progress and the TCP socket reach key material. */
+  [INSPECT](): string {
+    return describe('CurvetunSocket', {
+      role: this.role,
+      state: this.state,
+      remoteAddress: this.remoteAddress,
+      remotePort: this.remotePort,
+      peerKey: publicKeyFact(this.peerKey),
+      closeReason: this.reason?.code,
+    });
   }
 
   /**

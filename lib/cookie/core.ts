@@ -20,6 +20,7 @@ import { COOKIE_BYTES, KEY_BYTES, PREFIX_MINUTE, SAFE_NONCE_BYTES } from '../pro
 import { decodeCookieContents, decodeCookieValue, encodeCookieContents, encodeCookieValue } from '../protocol/boxes.js';
 import { longTermNonce } from '../protocol/nonce.js';
 import type { CookieContents } from './types.js';
+import { INSPECT, describe } from '../inspect.js';
 
 export interface CookieKeeperOptions {
   /** How long a minute key is the current one, ms (default 60 000). It stays valid one more period. */
@@ -71,8 +72,9 @@ function replayed(): CurvetunError {
 export class CookieCore {
   readonly periodMs: number;
   readonly guardSize: number;
-  private current: MinuteKey;
-  private previous: MinuteKey | null = null;
+  // The minute keys, private for real (#): util.inspect never shows them.
+  #current: MinuteKey;
+  #previous: MinuteKey | null = null;
   private readonly guard: LRUCache<string, true>;
   /**
    * When a sweep of the guard can next find something: entries only expire when their key dies
@@ -98,7 +100,7 @@ export class CookieCore {
     if (!Number.isInteger(this.guardSize) || this.guardSize < 1 || this.guardSize > MAX_GUARD_SIZE) {
       throw new CurvetunError('EINVAL', `guardSize must be an integer from 1 to ${MAX_GUARD_SIZE}`);
     }
-    this.current = { key: this.backend.randomBytes(KEY_BYTES), createdAt: this.now() };
+    this.#current = { key: this.backend.randomBytes(KEY_BYTES), createdAt: this.now() };
     // Entries expire with the key that opened them; a full guard refuses instead of evicting
     // (see remember()), so the bound is never reached by an insert. Bounded by count through
     // maxSize rather than `max`, because `max` preallocates ~56 bytes per slot up front (56 MB for
@@ -106,9 +108,13 @@ export class CookieCore {
     this.guard = new LRUCache({ maxSize: this.guardSize, sizeCalculation: () => 1, ttl: 2 * this.periodMs, ttlAutopurge: false, ttlResolution: 0, perf: { now: this.now } });
   }
 
+  [INSPECT](): string {
+    return describe('CookieCore', { periodMs: this.periodMs, guardSize: this.guardSize, remembered: this.guard.size });
+  }
+
   /** Milliseconds until the current key's period ends (when the next rotation is due). */
   msUntilRotation(): number {
-    return Math.max(0, this.current.createdAt + this.periodMs - this.now());
+    return Math.max(0, this.#current.createdAt + this.periodMs - this.now());
   }
 
   /**
@@ -117,17 +123,17 @@ export class CookieCore {
    * a late timer can never let a key outlive its two periods; the timer only wipes promptly.
    */
   tick(): void {
-    const elapsed = Math.floor((this.now() - this.current.createdAt) / this.periodMs);
+    const elapsed = Math.floor((this.now() - this.#current.createdAt) / this.periodMs);
     if (elapsed < 1) return;
-    this.previous?.key.fill(0);
-    const createdAt = this.current.createdAt + elapsed * this.periodMs;
+    this.#previous?.key.fill(0);
+    const createdAt = this.#current.createdAt + elapsed * this.periodMs;
     if (elapsed === 1) {
-      this.previous = this.current;
+      this.#previous = this.#current;
     } else {
-      this.current.key.fill(0); // more than two periods old: nothing it sealed may open any more
-      this.previous = null;
+      this.#current.key.fill(0); // more than two periods old: nothing it sealed may open any more
+      this.#previous = null;
     }
-    this.current = { key: this.backend.randomBytes(KEY_BYTES), createdAt };
+    this.#current = { key: this.backend.randomBytes(KEY_BYTES), createdAt };
     this.counts.rotations += elapsed;
     this.purge(true);
   }
@@ -149,7 +155,7 @@ export class CookieCore {
     const inner = encodeCookieContents(clientEphemeralKey, serverEphemeralSecret);
     this.tick();
     const k16 = this.backend.randomBytes(SAFE_NONCE_BYTES);
-    const box = this.backend.secretbox(inner, longTermNonce(PREFIX_MINUTE, k16), this.current.key);
+    const box = this.backend.secretbox(inner, longTermNonce(PREFIX_MINUTE, k16), this.#current.key);
     inner.fill(0);
     return encodeCookieValue(k16, box);
   }
@@ -194,7 +200,7 @@ export class CookieCore {
     this.tick();
     const { k16, box } = decodeCookieValue(cookie);
     const nonce = longTermNonce(PREFIX_MINUTE, k16);
-    for (const minute of [this.current, this.previous]) {
+    for (const minute of [this.#current, this.#previous]) {
       if (!minute) continue;
       const inner = this.backend.secretboxOpen(box, nonce, minute.key);
       if (inner) return { inner, minute };
@@ -232,9 +238,9 @@ export class CookieCore {
 
   /** Wipe both keys; the core opens nothing afterwards. */
   destroy(): void {
-    this.current.key.fill(0);
-    this.previous?.key.fill(0);
-    this.previous = null;
+    this.#current.key.fill(0);
+    this.#previous?.key.fill(0);
+    this.#previous = null;
     this.guard.clear();
   }
 }

@@ -13,6 +13,7 @@ import type { CookieKeeperOptions, CookieStats } from './core.js';
 import type { CookieWorkerInit } from './cookie-worker.js';
 import { keepRotating } from './rotation.js';
 import type { CookieContents, CookieKeeper } from './types.js';
+import { INSPECT, describe } from '../inspect.js';
 
 /** Every handshake seals, opens and admits one cookie: all three take the shared-memory lane (lib/runtime/lane.ts). */
 const COOKIE_LANE: LaneMethods = {
@@ -34,6 +35,9 @@ export interface ObservableCookieKeeper extends CookieKeeper {
 /** The main-thread handle of a keeper running in its own supervised worker. */
 export class WorkerCookieKeeper implements ObservableCookieKeeper {
   constructor(readonly actor: ActorRef) {}
+  [INSPECT](): string {
+    return describe('WorkerCookieKeeper', { actor: this.actor.name });
+  }
   seal(ec: Uint8Array, ess: Uint8Array): Promise<Uint8Array> {
     return this.actor.call('seal', { ec, ess });
   }
@@ -78,18 +82,22 @@ export async function startCookieKeeper(options: StartCookieKeeperOptions = {}):
 
 /** The same keeper logic in this thread: no worker round trip, keys in this thread's memory. */
 export class LocalCookieKeeper implements ObservableCookieKeeper {
-  private readonly core: CookieCore;
+  readonly #core: CookieCore;
   private readonly stopRotating: () => void;
   private closed = false;
 
   constructor(options: StartCookieKeeperOptions = {}) {
-    this.core = new CookieCore(getBackend(options.crypto ?? 'auto'), options);
-    this.stopRotating = keepRotating(this.core);
+    this.#core = new CookieCore(getBackend(options.crypto ?? 'auto'), options);
+    this.stopRotating = keepRotating(this.#core);
+  }
+
+  [INSPECT](): string {
+    return describe('LocalCookieKeeper', { periodMs: this.#core.periodMs, guardSize: this.#core.guardSize, closed: this.closed });
   }
 
   private live(): CookieCore {
     if (this.closed) throw new CurvetunError('ECLOSED', 'the cookie keeper is closed');
-    return this.core;
+    return this.#core;
   }
   async seal(ec: Uint8Array, ess: Uint8Array): Promise<Uint8Array> {
     return this.live().seal(ec, ess);
@@ -107,6 +115,6 @@ export class LocalCookieKeeper implements ObservableCookieKeeper {
     if (this.closed) return;
     this.closed = true;
     this.stopRotating();
-    this.core.destroy();
+    this.#core.destroy();
   }
 }

@@ -12,6 +12,7 @@ import type { LaneMethods } from '../runtime/lane.js';
 import type { Classification } from './core.js';
 import type { RegistryStatus, RegistryWorkerInit } from './registry-worker.js';
 import type { Registry, RegistryEntry, Verdict } from './types.js';
+import { INSPECT, describe } from '../inspect.js';
 
 export interface TofuInfo {
   /** The address the client connects from (canonical form): the identity its key gets pinned to. */
@@ -74,6 +75,10 @@ export class WorkerRegistry implements Registry {
     readonly actor: ActorRef,
     private readonly options: OpenRegistryOptions,
   ) {}
+
+  [INSPECT](): string {
+    return describe('WorkerRegistry', { file: this.options.file, actor: this.actor.name });
+  }
 
   async verify(remoteAddress: string, clientKey: Uint8Array): Promise<Verdict> {
     const c = await this.actor.call<Classification>('verify', { address: remoteAddress, key: clientKey });

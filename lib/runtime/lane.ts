@@ -20,6 +20,7 @@ import { CurvetunError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { LANE_IDLE_WAIT_MS, LANE_SLOTS, LANE_SLOT_BYTES } from '../limits.js';
 import { errorToData } from './messages.js';
+import { INSPECT, describe } from '../inspect.js';
 
 export type FieldKind = 'bytes' | 'text';
 export type Shape = 'bytes' | 'json' | Readonly<Record<string, FieldKind>>;
@@ -150,7 +151,8 @@ export type LaneReply = { ok: true; value: unknown } | { ok: false; error: Curve
  * collected as they come and handed to `onReply` with the id given to `post`.
  */
 export class LaneClient {
-  private readonly view: LaneView;
+  /** Private for real (#): its bytes are the shared memory, where replies with secrets pass. */
+  readonly #view: LaneView;
   private readonly free: number[] = [];
   /** The call id waiting in each slot (0: none), and its method (the worker overwrites the slot's word with its status). */
   private readonly owners = new Int32Array(SLOTS);
@@ -165,17 +167,21 @@ export class LaneClient {
     methods: LaneMethods,
     private readonly onReply: (id: number, reply: LaneReply) => void,
   ) {
-    this.view = new LaneView(buffer, methods);
+    this.#view = new LaneView(buffer, methods);
     for (let i = SLOTS - 1; i >= 0; i--) this.free.push(i);
+  }
+
+  [INSPECT](): string {
+    return describe('LaneClient', { inFlight: this.inFlight, closed: this.closed });
   }
 
   /** Send `method(args)` on the lane; false when it cannot go this way (not a lane method, too big, all slots busy). */
   post(id: number, method: string, args: unknown): boolean {
     if (this.closed) return false;
-    if (!Object.hasOwn(this.view.methods, method) || this.free.length === 0) return false;
-    const spec = this.view.methods[method]!;
+    if (!Object.hasOwn(this.#view.methods, method) || this.free.length === 0) return false;
+    const spec = this.#view.methods[method]!;
     const slot = this.free[this.free.length - 1]!;
-    const v = this.view;
+    const v = this.#view;
     const length = writeValue(spec.args, args, v.bytes, v.payload(slot), v.payload(slot) + PAYLOAD_BYTES);
     if (length < 0) {
       v.wipe(slot, PAYLOAD_BYTES); // the fields that did fit may hold secrets
@@ -195,7 +201,7 @@ export class LaneClient {
 
   /** A postMessage is on its way: wake the worker so it visits its event loop. */
   ringForMail(): void {
-    Atomics.store(this.view.header, MAIL, 1);
+    Atomics.store(this.#view.header, MAIL, 1);
     this.ring();
   }
 
@@ -206,7 +212,7 @@ export class LaneClient {
    * always sees the other: no request is left unseen.)
    */
   private ring(): void {
-    const h = this.view.header;
+    const h = this.#view.header;
     Atomics.add(h, REQUESTS, 1);
     if (Atomics.load(h, SLEEPING) === 1) Atomics.notify(h, REQUESTS);
   }
@@ -215,7 +221,7 @@ export class LaneClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    const v = this.view;
+    const v = this.#view;
     Atomics.store(v.header, STOP, 1);
     Atomics.add(v.header, REQUESTS, 1);
     Atomics.notify(v.header, REQUESTS);
@@ -226,7 +232,7 @@ export class LaneClient {
 
   private watch(): void {
     if (this.watching || this.closed || this.inFlight === 0) return;
-    const v = this.view;
+    const v = this.#view;
     const result = waitAsync(v.header, REPLIES, this.seenReplies);
     this.watching = true;
     if (result.async) result.value.then(() => this.collect());
@@ -236,7 +242,7 @@ export class LaneClient {
   private collect(): void {
     this.watching = false;
     if (this.closed) return;
-    const v = this.view;
+    const v = this.#view;
     this.seenReplies = Atomics.load(v.header, REPLIES);
     for (let slot = 0; slot < SLOTS; slot++) {
       if (Atomics.load(v.slotInts, v.at(slot, 0)) !== REPLY) continue;

@@ -11,6 +11,7 @@ import { CurvetunError } from '../errors.js';
 import { COUNTER_BYTES, KEY_BYTES, LONG_TERM_PREFIX_BYTES, NONCE_BYTES, SAFE_NONCE_BYTES } from '../protocol/constants.js';
 import { longTermNonce, safeNonceBlock } from '../protocol/nonce.js';
 import { scramble } from '../protocol/tea.js';
+import { INSPECT, describe, publicKeyFact } from '../inspect.js';
 import type { CounterSource } from './counter.js';
 import type { HelloOpening, SealedBox } from './types.js';
 
@@ -33,19 +34,26 @@ function check(name: string, value: unknown, size?: number): asserts value is Ui
 
 export class VaultCore {
   readonly publicKey: Uint8Array;
-  private readonly shared: LRUCache<string, Uint8Array>;
+  // Private for real (#): they hold the scramble key and shared keys, which inspect must never show.
+  readonly #options: VaultCoreOptions;
+  readonly #shared: LRUCache<string, Uint8Array>;
 
-  constructor(private readonly options: VaultCoreOptions) {
+  constructor(options: VaultCoreOptions) {
     this.publicKey = options.publicKey;
-    this.shared = new LRUCache({ max: options.cacheSize ?? 1024 });
+    this.#options = options;
+    this.#shared = new LRUCache({ max: options.cacheSize ?? 1024 });
+  }
+
+  [INSPECT](): string {
+    return describe('VaultCore', { publicKey: publicKeyFact(this.publicKey), cachedPeers: this.#shared.size });
   }
 
   private sharedKey(peer: Uint8Array): Uint8Array {
     const id = Buffer.from(peer.buffer, peer.byteOffset, peer.byteLength).toString('base64');
-    let key = this.shared.get(id);
+    let key = this.#shared.get(id);
     if (!key) {
-      key = this.options.withSecret((secret) => this.options.backend.beforenm(peer, secret));
-      this.shared.set(id, key);
+      key = this.#options.withSecret((secret) => this.#options.backend.beforenm(peer, secret));
+      this.#shared.set(id, key);
     }
     return key;
   }
@@ -54,7 +62,7 @@ export class VaultCore {
     check('the box', box);
     check('the nonce', nonce, NONCE_BYTES);
     check('the peer key', peer, KEY_BYTES);
-    const plain = this.options.backend.secretboxOpen(box, nonce, this.sharedKey(peer));
+    const plain = this.#options.backend.secretboxOpen(box, nonce, this.sharedKey(peer));
     if (plain === null) throw new CurvetunError('EAUTH', 'the box did not open with our long-term key');
     return plain;
   }
@@ -64,7 +72,7 @@ export class VaultCore {
     check('the nonce prefix', prefix, LONG_TERM_PREFIX_BYTES);
     check('the peer key', peer, KEY_BYTES);
     const nonce16 = this.safeNonce();
-    const box = this.options.backend.secretbox(plaintext, longTermNonce(prefix, nonce16), this.sharedKey(peer));
+    const box = this.#options.backend.secretbox(plaintext, longTermNonce(prefix, nonce16), this.sharedKey(peer));
     return { nonce16, box };
   }
 
@@ -76,8 +84,8 @@ export class VaultCore {
     check('the box', box);
     check('the nonce', nonce, NONCE_BYTES);
     check('the client ephemeral key', clientEphemeralKey, KEY_BYTES);
-    const sharedKey = this.options.withSecret((secret) => this.options.backend.beforenm(clientEphemeralKey, secret));
-    const plaintext = this.options.backend.secretboxOpen(box, nonce, sharedKey);
+    const sharedKey = this.#options.withSecret((secret) => this.#options.backend.beforenm(clientEphemeralKey, secret));
+    const plaintext = this.#options.backend.secretboxOpen(box, nonce, sharedKey);
     if (plaintext === null) {
       sharedKey.fill(0);
       throw new CurvetunError('EAUTH', 'the Hello box did not open with our long-term key');
@@ -87,7 +95,7 @@ export class VaultCore {
 
   /** `scramble(counter:u64be · 8 random bytes)`. */
   safeNonce(): Uint8Array {
-    const block = safeNonceBlock(this.options.counter.next(), this.options.backend.randomBytes(SAFE_NONCE_BYTES - COUNTER_BYTES));
-    return scramble(block, this.options.scrambleKey);
+    const block = safeNonceBlock(this.#options.counter.next(), this.#options.backend.randomBytes(SAFE_NONCE_BYTES - COUNTER_BYTES));
+    return scramble(block, this.#options.scrambleKey);
   }
 }

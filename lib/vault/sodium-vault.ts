@@ -6,7 +6,6 @@
  */
 import { getBackend } from '../crypto/index.js';
 import { loadSodium } from '../crypto/sodium.js';
-import type { SodiumNative } from '../crypto/sodium.js';
 import { CurvetunError } from '../errors.js';
 import { loadIdentity } from '../keys/generate.js';
 import { FileCounter } from './counter.js';
@@ -16,7 +15,11 @@ import type { FileVaultOptions } from './local-vault.js';
 import { KEY_BYTES } from '../protocol/constants.js';
 
 export class SodiumVault extends CoreVault {
-  private constructor(core: VaultCore, private readonly sodium: SodiumNative, private readonly secure: Buffer) {
+  /**
+   * The secure buffer is reached only through closures (`withSecret` in the core, `wipe` here): no
+   * field holds it, so nothing can inspect it (reading it between uses would fault).
+   */
+  private constructor(core: VaultCore, private readonly wipe: () => void) {
     super(core);
   }
 
@@ -49,13 +52,16 @@ export class SodiumVault extends CoreVault {
       },
       ...(options.cacheSize ? { cacheSize: options.cacheSize } : {}),
     });
-    return new SodiumVault(core, sodium, secure);
+    const wipe = () => {
+      sodium.sodium_mprotect_readwrite(secure);
+      sodium.sodium_memzero(secure);
+      sodium.sodium_mprotect_noaccess(secure);
+    };
+    return new SodiumVault(core, wipe);
   }
 
   /** Wipe the secure memory holding the key. */
   protected override release(): void {
-    this.sodium.sodium_mprotect_readwrite(this.secure);
-    this.sodium.sodium_memzero(this.secure);
-    this.sodium.sodium_mprotect_noaccess(this.secure);
+    this.wipe();
   }
 }
