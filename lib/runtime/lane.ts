@@ -20,6 +20,7 @@ import { CurvetunError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { LANE_IDLE_WAIT_MS, LANE_SLOTS, LANE_SLOT_BYTES } from '../limits.js';
 import { errorToData } from './messages.js';
+import { keepAwake, pendingWork } from './awake.js';
 import { INSPECT, describe } from '../inspect.js';
 
 export type FieldKind = 'bytes' | 'text';
@@ -55,6 +56,12 @@ const FAILED = 1;
 
 /** How long an idle worker blocks before it lets its own event loop run (timers, file watches). */
 const IDLE_WAIT_MS = LANE_IDLE_WAIT_MS;
+/**
+ * While this thread has work in progress (lib/runtime/awake.ts: a handler's promise, a counter
+ * reservation doing file I/O), the worker blocks at most this long at a time: that work completes
+ * on the event loop, which Atomics.wait holds up.
+ */
+const BUSY_WAIT_MS = 1;
 
 export const LANE_BYTES = HEADER_BYTES + SLOTS * SLOT_BYTES;
 
@@ -327,7 +334,7 @@ export function serveLane(buffer: SharedArrayBuffer, methods: LaneMethods, handl
       }
       if (result instanceof Promise) {
         later = true;
-        result.then(
+        keepAwake(result).then(
           (value) => reply(slot, OK, spec.result, value),
           (error: unknown) => fail(slot, error, method!),
         );
@@ -345,7 +352,7 @@ export function serveLane(buffer: SharedArrayBuffer, methods: LaneMethods, handl
       if (answerWaiting()) return resume();
       if (Atomics.exchange(v.header, MAIL, 0) === 1) return resume();
       Atomics.store(v.header, SLEEPING, 1);
-      const woke = Atomics.wait(v.header, REQUESTS, seen, IDLE_WAIT_MS);
+      const woke = Atomics.wait(v.header, REQUESTS, seen, pendingWork() > 0 ? BUSY_WAIT_MS : IDLE_WAIT_MS);
       Atomics.store(v.header, SLEEPING, 0);
       if (woke === 'timed-out') return resume();
     }

@@ -67,20 +67,22 @@ export class VaultCore {
     return plain;
   }
 
-  seal(plaintext: unknown, prefix: unknown, peer: unknown): SealedBox {
+  /** A promise only when a counter reservation has to be written first (see counter.ts). */
+  seal(plaintext: unknown, prefix: unknown, peer: unknown): MaybePromise<SealedBox> {
     check('the plaintext', plaintext);
     check('the nonce prefix', prefix, LONG_TERM_PREFIX_BYTES);
     check('the peer key', peer, KEY_BYTES);
-    const nonce16 = this.safeNonce();
-    const box = this.#options.backend.secretbox(plaintext, longTermNonce(prefix, nonce16), this.sharedKey(peer));
-    return { nonce16, box };
+    return after(this.safeNonce(), (nonce16) => {
+      const box = this.#options.backend.secretbox(plaintext, longTermNonce(prefix, nonce16), this.sharedKey(peer));
+      return { nonce16, box };
+    });
   }
 
   /**
    * See `Vault.openHello`. The key with an ephemeral peer is made fresh and not cached: it serves
    * one connection, and would only push long-term peers out of the cache.
    */
-  openHello(box: unknown, nonce: unknown, clientEphemeralKey: unknown): HelloOpening {
+  openHello(box: unknown, nonce: unknown, clientEphemeralKey: unknown): MaybePromise<HelloOpening> {
     check('the box', box);
     check('the nonce', nonce, NONCE_BYTES);
     check('the client ephemeral key', clientEphemeralKey, KEY_BYTES);
@@ -90,12 +92,35 @@ export class VaultCore {
       sharedKey.fill(0);
       throw new CurvetunError('EAUTH', 'the Hello box did not open with our long-term key');
     }
-    return { plaintext, sharedKey, nonce16: this.safeNonce() };
+    let nonce16: MaybePromise<Uint8Array>;
+    try {
+      nonce16 = this.safeNonce();
+    } catch (error) {
+      sharedKey.fill(0);
+      throw error;
+    }
+    if (nonce16 instanceof Uint8Array) return { plaintext, sharedKey, nonce16 };
+    return nonce16.then(
+      (n) => ({ plaintext, sharedKey, nonce16: n }),
+      (error: unknown) => {
+        sharedKey.fill(0); // no nonce, no Cookie: the key must not outlive the failure
+        throw error;
+      },
+    );
   }
 
-  /** `scramble(counter:u64be · 8 random bytes)`. */
-  safeNonce(): Uint8Array {
-    const block = safeNonceBlock(this.#options.counter.next(), this.#options.backend.randomBytes(SAFE_NONCE_BYTES - COUNTER_BYTES));
-    return scramble(block, this.#options.scrambleKey);
+  /** `scramble(counter:u64be · 8 random bytes)`; a promise only while a reservation is written. */
+  safeNonce(): MaybePromise<Uint8Array> {
+    return after(this.#options.counter.next(), (counter) => {
+      const block = safeNonceBlock(counter, this.#options.backend.randomBytes(SAFE_NONCE_BYTES - COUNTER_BYTES));
+      return scramble(block, this.#options.scrambleKey);
+    });
   }
+}
+
+export type MaybePromise<T> = T | Promise<T>;
+
+/** `fn(value)`, now when `value` is at hand, later when it is a promise: no promise on the fast path. */
+function after<T, R>(value: MaybePromise<T>, fn: (value: T) => R): MaybePromise<R> {
+  return value instanceof Promise ? value.then(fn) : fn(value);
 }

@@ -33,6 +33,13 @@ export class SodiumVault extends CoreVault {
     if (!sodium) throw new CurvetunError('EINVAL', 'SodiumVault needs the optional dependency sodium-native');
     const backend = getBackend(options.crypto ?? 'sodium');
     const identity = loadIdentity(options.secretKeyFile, backend, options.create ?? false);
+    const counter = new FileCounter(`${options.secretKeyFile}.counter`, options.counterBlock);
+    try {
+      await counter.ready(); // the first block, before the first handshake needs it
+    } catch (error) {
+      sodium.sodium_memzero(identity.secretKey);
+      throw error;
+    }
     const secure = sodium.sodium_malloc(KEY_BYTES);
     secure.set(identity.secretKey);
     sodium.sodium_memzero(identity.secretKey);
@@ -41,7 +48,7 @@ export class SodiumVault extends CoreVault {
       backend,
       publicKey: identity.publicKey,
       scrambleKey: identity.scrambleKey,
-      counter: new FileCounter(`${options.secretKeyFile}.counter`, options.counterBlock),
+      counter,
       withSecret: (fn) => {
         sodium.sodium_mprotect_readonly(secure);
         try {
