@@ -4,7 +4,7 @@
  */
 import type { Socket as TcpSocket } from 'node:net';
 import type { CryptoBackend } from '../crypto/backend.js';
-import { CurvetunError } from '../errors.js';
+import { CurvetunError, abortedError, systemError } from '../errors.js';
 import { dialInOrder, resolveAllowed } from '../net/dial.js';
 import type { Dialling, LookupFunction } from '../net/dial.js';
 import type { AddressFilter } from '../net/filter.js';
@@ -34,7 +34,7 @@ export interface ConnectConfig {
 
 export async function openClientSocket(host: string, port: number, config: ConnectConfig): Promise<CurvetunSocket> {
   const { signal, timeout } = config;
-  if (signal?.aborted) throw new CurvetunError('EABORTED', 'connect aborted');
+  if (signal?.aborted) throw abortedError('connect', signal);
 
   let socket: CurvetunSocket | undefined;
   let dialling: Dialling | undefined;
@@ -49,7 +49,7 @@ export async function openClientSocket(host: string, port: number, config: Conne
       rejectEarly(error);
     }
   };
-  const onAbort = () => fail(new CurvetunError('EABORTED', 'connect aborted'));
+  const onAbort = () => fail(abortedError('connect', signal!));
   const timer = setTimeout(() => fail(new CurvetunError('ETIMEDOUT', `no connection to ${host}:${port} within ${timeout} ms`)), timeout);
   signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -65,7 +65,8 @@ export async function openClientSocket(host: string, port: number, config: Conne
     dialling = dialInOrder(targets, port, { noDelay: true });
     tcp = await Promise.race([
       dialling.socket.catch((err: NodeJS.ErrnoException) => {
-        throw err instanceof CurvetunError ? err : new CurvetunError('ECLOSED', `cannot connect to ${host}:${port}: ${err.code ?? 'socket error'}`);
+        // Refused keeps Node's name (ECONNREFUSED); Node's error is the cause either way.
+        throw err instanceof CurvetunError ? err : systemError('ECLOSED', `cannot connect to ${host}:${port}: ${err.code ?? 'socket error'}`, err);
       }),
       failedEarly,
     ]);

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket as TcpSocket } from 'node:net';
 import type { CryptoBackend } from '../crypto/backend.js';
 import type { CookieKeeper } from '../cookie/types.js';
-import { CurvetunError } from '../errors.js';
+import { CurvetunError, systemError } from '../errors.js';
 import { INSPECT, describe, publicKeyFact } from '../inspect.js';
 import type { Verdict } from '../registry/types.js';
 import type { Vault } from '../vault/types.js';
@@ -79,7 +79,8 @@ export class Listener extends EventEmitter<ListenerEvents> {
     const listener = new Listener(server, config);
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new CurvetunError('EINVAL', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`)),
+        // A port in use keeps Node's name (EADDRINUSE); Node's error is the cause either way.
+        reject(systemError('EINVAL', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`, err)),
       );
       server.listen(port, host, () => resolve());
     });

@@ -284,7 +284,7 @@ export class CurvetunSocket extends ConnectionLifecycle {
     const code = err.code ?? 'socket error';
     // A reset right after our Vouch is how a refusing server usually looks from here.
     const refused = this.role === 'client' && this.state === 'connected' && !this.receivedAny;
-    this.dispatch('FAIL', reasonError('ECLOSED', refused ? `${this.peerClosedMessage()} (${code})` : `connection error: ${code}`));
+    this.dispatch('FAIL', reasonError('ECLOSED', refused ? `${this.peerClosedMessage()} (${code})` : `connection error: ${code}`, err));
   }
 
   /** @internal The handshake deadline passed (timers.ts). */

@@ -9,7 +9,7 @@ import { lookup as dnsLookup } from 'node:dns';
 import type { LookupAddress } from 'node:dns';
 import { connect as tcpConnect } from 'node:net';
 import type { LookupFunction, Socket } from 'node:net';
-import { CurvetunError } from '../errors.js';
+import { CurvetunError, systemError } from '../errors.js';
 import type { AddressFilter } from './filter.js';
 import { canonicalAddress } from './patterns.js';
 
@@ -32,7 +32,7 @@ export function resolveOnce(host: string, lookup: LookupFunction = dnsLookup as 
   return new Promise((resolve, reject) => {
     const answered = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number): void => {
       if (error) {
-        reject(new CurvetunError('ECLOSED', `cannot resolve ${host}: ${error.code ?? error.message}`, { cause: error }));
+        reject(systemError('ECLOSED', `cannot resolve ${host}: ${error.code ?? error.message}`, error));
         return;
       }
       // With { all: true } the answer is a list; a lookup that ignores `all` answers one address.

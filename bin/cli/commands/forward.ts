@@ -7,7 +7,7 @@ import type { Socket as TcpSocket } from 'node:net';
 import { once } from 'node:events';
 import { listen, connect } from '../../../lib/api.js';
 import type { CurvetunSocket } from '../../../lib/connection/socket.js';
-import { CurvetunError } from '../../../lib/errors.js';
+import { CurvetunError, systemError } from '../../../lib/errors.js';
 import { encodePublicKeyText } from '../../../lib/keys/text.js';
 import { AddressFilter } from '../../../lib/net/index.js';
 import { dialInOrder, resolveAllowed } from '../../../lib/net/dial.js';
@@ -54,7 +54,7 @@ async function dial(to: HostPort, filter: AddressFilter, timeoutMs: number): Pro
       throw error;
     }
     const code = (error as NodeJS.ErrnoException).code;
-    throw new CurvetunError(code === 'ETIMEDOUT' ? 'ETIMEDOUT' : 'ECLOSED', `cannot connect to ${formatHostPort(to.host, to.port)}: ${code ?? (error as Error).message}`, { cause: error });
+    throw systemError(code === 'ETIMEDOUT' ? 'ETIMEDOUT' : 'ECLOSED', `cannot connect to ${formatHostPort(to.host, to.port)}: ${code ?? (error as Error).message}`, error);
   } finally {
     clearTimeout(timer);
   }
@@ -169,7 +169,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
 }
 
 function listenError(error: NodeJS.ErrnoException, at: HostPort): CurvetunError {
-  return new CurvetunError('EIO', `cannot listen on ${formatHostPort(at.host, at.port)}: ${error.code ?? error.message}`);
+  return systemError('EIO', `cannot listen on ${formatHostPort(at.host, at.port)}: ${error.code ?? error.message}`, error);
 }
 
 async function tunnelOne(
