@@ -9,7 +9,7 @@ import type { Server, Socket } from 'node:net';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { CurvetunError, connect, listen } from '../lib/index.js';
-import { makeWorld, within } from './helpers/fixtures.js';
+import { failure, makeWorld, within } from './helpers/fixtures.js';
 import type { World } from './helpers/fixtures.js';
 import { run } from './cli-process.js';
 
@@ -28,16 +28,6 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
-}
-
-async function failure(p: Promise<unknown>): Promise<CurvetunError> {
-  try {
-    await p;
-  } catch (error) {
-    if (error instanceof CurvetunError) return error;
-    throw error;
-  }
-  throw new Error('expected a CurvetunError');
 }
 
 function nodeCause(t: ExecutionContext, error: CurvetunError, code: string): NodeJS.ErrnoException {

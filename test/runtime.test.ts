@@ -3,6 +3,7 @@ import test from 'ava';
 import { CurvetunError } from '../lib/errors.js';
 import { startActor } from '../lib/runtime/index.js';
 import type { ActorRef } from '../lib/runtime/index.js';
+import { failure } from './helpers/fixtures.js';
 
 const script = new URL('./fixtures/test-actor.js', import.meta.url);
 
@@ -15,16 +16,6 @@ async function actor(t: { teardown(fn: () => unknown): void }, init: unknown = {
   const ref = await startActor({ name: 'test-actor', script, init, callTimeoutMs: 60_000, ...extra });
   t.teardown(() => ref.stop());
   return ref;
-}
-
-async function failure(p: Promise<unknown>): Promise<CurvetunError> {
-  try {
-    await p;
-  } catch (error) {
-    if (error instanceof CurvetunError) return error;
-    throw error;
-  }
-  throw new Error('expected a failure');
 }
 
 test('calls carry init data and structured values both ways, many at once', async (t) => {

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listen } from '../../lib/index.js';
+import { CurvetunError, listen } from '../../lib/index.js';
 import type { ListenOptions, Listener } from '../../lib/index.js';
 import { encodePublicKeyText } from '../../lib/keys/text.js';
 import { openRegistry } from '../../lib/registry/index.js';
@@ -65,6 +65,17 @@ export async function makeWorld(): Promise<World> {
 
 export function keyText(key: Uint8Array): string {
   return encodePublicKeyText(key);
+}
+
+/** The CurvetunError `p` rejects with (anything else, or no rejection at all, fails the test). */
+export async function failure(p: Promise<unknown>): Promise<CurvetunError> {
+  try {
+    await p;
+  } catch (error) {
+    if (error instanceof CurvetunError) return error;
+    throw error;
+  }
+  throw new Error('expected a failure');
 }
 
 /** Resolves with the event's arguments, or rejects after `ms`. */
