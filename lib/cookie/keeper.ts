@@ -82,22 +82,23 @@ export async function startCookieKeeper(options: StartCookieKeeperOptions = {}):
 
 /** The same keeper logic in this thread: no worker round trip, keys in this thread's memory. */
 export class LocalCookieKeeper implements ObservableCookieKeeper {
-  readonly #core: CookieCore;
+  // The minute keys are in the core's truly private fields; this class can be wrapped in a Proxy.
+  private readonly core: CookieCore;
   private readonly stopRotating: () => void;
   private closed = false;
 
   constructor(options: StartCookieKeeperOptions = {}) {
-    this.#core = new CookieCore(getBackend(options.crypto ?? 'auto'), options);
-    this.stopRotating = keepRotating(this.#core);
+    this.core = new CookieCore(getBackend(options.crypto ?? 'auto'), options);
+    this.stopRotating = keepRotating(this.core);
   }
 
   [INSPECT](): string {
-    return describe('LocalCookieKeeper', { periodMs: this.#core.periodMs, guardSize: this.#core.guardSize, closed: this.closed });
+    return describe('LocalCookieKeeper', { periodMs: this.core.periodMs, guardSize: this.core.guardSize, closed: this.closed });
   }
 
   private live(): CookieCore {
     if (this.closed) throw new CurvetunError('ECLOSED', 'the cookie keeper is closed');
-    return this.#core;
+    return this.core;
   }
   async seal(ec: Uint8Array, ess: Uint8Array): Promise<Uint8Array> {
     return this.live().seal(ec, ess);
@@ -115,6 +116,6 @@ export class LocalCookieKeeper implements ObservableCookieKeeper {
     if (this.closed) return;
     this.closed = true;
     this.stopRotating();
-    this.#core.destroy();
+    this.core.destroy();
   }
 }
