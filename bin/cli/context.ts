@@ -64,6 +64,15 @@ export class Context {
     return key;
   }
 
+  /**
+   * What a client command passes to connect() for the server's key: `--server-key` as given, else
+   * the registry itself, so each connect looks the key up with the addresses it actually dials
+   * (`serverKey()` has already failed early if the registry has no key for the host at all).
+   */
+  async serverKeySource(option: unknown, key: Uint8Array): Promise<{ serverKey: Uint8Array } | { registry: WorkerRegistry }> {
+    return typeof option === 'string' ? { serverKey: key } : { registry: await this.registry() };
+  }
+
   /** Stop the workers this command started. */
   async close(): Promise<void> {
     const closing = [this.vaultPromise, this.registryPromise].map((p) => p?.then((x) => x.close()).catch(() => undefined));

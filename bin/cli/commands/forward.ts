@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import type { Socket as TcpSocket } from 'node:net';
 import { once } from 'node:events';
 import { listen, connect } from '../../../lib/api.js';
+import type { ConnectOptions } from '../../../lib/connection/options.js';
 import type { CurvetunSocket } from '../../../lib/connection/socket.js';
 import { CurvetunError, systemError } from '../../../lib/errors.js';
 import { encodePublicKeyText } from '../../../lib/keys/text.js';
@@ -143,6 +144,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
     // Fail at start, not per connection, when the key or the server key is missing.
     const serverKey = await ctx.serverKey(parsed.values['server-key'], to.host);
     const vault = await ctx.vault();
+    const keySource = await ctx.serverKeySource(parsed.values['server-key'], serverKey);
     const toText = formatHostPort(to.host, to.port);
     const open = new Set<TcpSocket>();
     const server = createServer({ pauseOnConnect: true }, (local) => {
@@ -151,7 +153,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
         return;
       }
       open.add(local);
-      void tunnelOne(local, to, { serverKey, vault, timeout }, io, ctx.verbose).finally(() => open.delete(local));
+      void tunnelOne(local, to, { ...keySource, vault, timeout }, io, ctx.verbose).finally(() => open.delete(local));
     });
     server.listen(at.port, at.host);
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([e]) => Promise.reject(listenError(e as NodeJS.ErrnoException, at)))]);
@@ -175,7 +177,7 @@ function listenError(error: NodeJS.ErrnoException, at: HostPort): CurvetunError 
 async function tunnelOne(
   local: TcpSocket,
   to: HostPort,
-  options: { serverKey: Uint8Array; vault: Awaited<ReturnType<Context['vault']>>; timeout: number },
+  options: Pick<ConnectOptions, 'serverKey' | 'registry' | 'vault' | 'timeout'>,
   io: Io,
   verbose: boolean,
 ): Promise<void> {
