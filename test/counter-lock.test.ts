@@ -79,17 +79,18 @@ test.serial('a live session keeps echoing while a handshake waits for a reservat
   // An in-process vault, on this very thread: the worst case for a lock that blocks.
   const vault = await LocalVault.open({ secretKeyFile: keyFile, create: true, counterBlock: 4 });
   t.teardown(() => vault.close());
-  const listener = await world.listen({ vault });
+  // A handshake deadline beyond anything the wait below can take on a loaded machine.
+  const listener = await world.listen({ vault, handshakeTimeout: 300_000 });
   const port = listener.address().port;
   const echo = async (socket: CurvetunSocket) => {
     for await (const m of socket) await socket.send(m);
   };
-  const acceptedA = listener.accept({ timeout: 20_000 });
-  const a = await connect('127.0.0.1', port, { vault: world.clientVault, serverKey: vault.publicKey, timeout: 20_000 });
+  const acceptedA = listener.accept({ timeout: 60_000 });
+  const a = await connect('127.0.0.1', port, { vault: world.clientVault, serverKey: vault.publicKey, timeout: 60_000 });
   t.teardown(() => a.close());
   void echo(await acceptedA).catch(() => undefined);
   await a.send('before');
-  t.is(Buffer.from(await a.recv({ timeout: 20_000 })).toString(), 'before');
+  t.is(Buffer.from(await a.recv({ timeout: 60_000 })).toString(), 'before');
 
   // Another live process holds the counter lock. Use up the block the vault reserved at open
   // (4 counters; the handshake of `a` took one), so the next handshake needs a new reservation.
@@ -107,7 +108,7 @@ test.serial('a live session keeps echoing while a handshake waits for a reservat
   // The session goes on, round trip after round trip, while the handshake waits for the lock.
   for (let i = 0; i < 30; i++) {
     await a.send(`echo ${i}`);
-    t.is(Buffer.from(await a.recv({ timeout: 20_000 })).toString(), `echo ${i}`);
+    t.is(Buffer.from(await a.recv({ timeout: 60_000 })).toString(), `echo ${i}`);
   }
   t.false(bConnected, 'the handshake is still waiting: the lock is held by a live process');
   t.true(existsSync(entry), 'a live owner is never dispossessed');
@@ -115,18 +116,18 @@ test.serial('a live session keeps echoing while a handshake waits for a reservat
 
   // The owner releases it: the reservation goes through and the handshake completes.
   appendFileSync(entry, 'released\n');
-  const socketB = await within(b, 30_000, 'the handshake after the release');
+  const socketB = await within(b, 60_000, 'the handshake after the release');
   t.teardown(() => socketB.close());
   const serverB = await acceptedB;
   void echo(serverB).catch(() => undefined);
   await socketB.send('after');
-  t.is(Buffer.from(await socketB.recv({ timeout: 20_000 })).toString(), 'after');
+  t.is(Buffer.from(await socketB.recv({ timeout: 60_000 })).toString(), 'after');
   t.true(FileCounter.read(`${keyFile}.counter`) >= 8, 'a new block was reserved');
 });
 
 test('the vault worker keeps answering other calls while a reservation waits on the lock', async (t) => {
   const file = fresh('worker');
-  const vault = await WorkerVault.open({ secretKeyFile: file, create: true, counterBlock: 2 });
+  const vault = await WorkerVault.open({ secretKeyFile: file, create: true, counterBlock: 2, callTimeoutMs: 300_000 });
   t.teardown(() => vault.close());
   const owner = await liveProcess(t);
   const entry = holdLock(`${file}.counter`, owner.pid, processStartTime(owner.pid));
@@ -142,7 +143,7 @@ test('the vault worker keeps answering other calls while a reservation waits on 
   t.false(await settledAfter(waiting, 10));
   t.true(existsSync(entry), 'a live owner is never dispossessed');
   appendFileSync(entry, 'released\n');
-  const nonce = await within(waiting, 30_000, 'the reservation after the release');
+  const nonce = await within(waiting, 60_000, 'the reservation after the release');
   const counter = counterOf(nonce, scrambleKeyOf(file));
   t.true(counter >= 2 && counter < FileCounter.read(`${file}.counter`), `counter ${counter} comes from a new block`);
 });
@@ -184,7 +185,7 @@ test("a live process's lock is never taken over, however old; an unreadable entr
   t.false(await settledAfter(first, 50), 'an hour-old entry of a live process still holds');
   t.true(existsSync(entry));
   appendFileSync(entry, 'released\n');
-  t.is(await within(first, 30_000, 'the reservation after the release'), 10);
+  t.is(await within(first, 60_000, 'the reservation after the release'), 10);
 
   // An entry a crash left empty (between creating and writing it): old is dead, young is not.
   const other = fresh('empty');

@@ -180,9 +180,9 @@ test('a Listener and the CurvetunSockets at both ends: no long-term, ephemeral o
   const all: Secrets = { ...secrets, ...identitySecrets(serverFile, 'server '), ...identitySecrets(clientFile, 'client ') };
   t.true(Object.keys(secrets).some((k) => k.startsWith('shared (session) key')));
   assertNoSecrets(t, 'the Listener (with a connection queued)', listener, all);
-  const server = await listener.accept({ timeout: 10_000 });
+  const server = await listener.accept({ timeout: 60_000 });
   t.teardown(() => server.close());
-  t.is(Buffer.from(await server.recv({ timeout: 10_000 })).toString(), 'hello');
+  t.is(Buffer.from(await server.recv({ timeout: 60_000 })).toString(), 'hello');
   assertNoSecrets(t, 'the server CurvetunSocket', server, all);
   assertNoSecrets(t, 'the client CurvetunSocket', client, all);
   t.regex(inspect(client), /CurvetunSocket/);

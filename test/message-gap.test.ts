@@ -40,8 +40,8 @@ async function pairDropping(t: ExecutionContext, direction: Direction, dropNth: 
     return [];
   });
   t.teardown(() => proxy.close());
-  const accepted = listener.accept({ timeout: 10_000 });
-  const client = await connect('127.0.0.1', proxy.port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 10_000 });
+  const accepted = listener.accept({ timeout: 60_000 });
+  const client = await connect('127.0.0.1', proxy.port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 60_000 });
   const server = await accepted;
   t.teardown(() => Promise.all([client.close(), server.close()]).then(() => undefined));
   const [sender, receiver] = direction === 'toServer' ? [client, server] : [server, client];
@@ -53,7 +53,7 @@ async function deliveredUntilClose(socket: CurvetunSocket): Promise<{ messages: 
   const messages: string[] = [];
   socket.on('message', (m) => messages.push(Buffer.from(m).toString()));
   socket.on('error', () => undefined);
-  const [reason] = (await within(once(socket, 'close'), 10_000, 'the close after the gap')) as [CurvetunError];
+  const [reason] = (await within(once(socket, 'close'), 60_000, 'the close after the gap')) as [CurvetunError];
   return { messages, reason };
 }
 
@@ -80,8 +80,8 @@ for (const direction of ['toServer', 'toClient'] as const) {
     let ended = false;
     input.on('data', (c: Buffer) => chunks.push(c));
     input.on('end', () => (ended = true));
-    const failed = within(once(input, 'error'), 10_000, "the stream's error");
-    const closed = within(new Promise((resolve) => input.once('close', resolve)), 10_000, "the stream's close");
+    const failed = within(once(input, 'error'), 60_000, "the stream's error");
+    const closed = within(new Promise((resolve) => input.once('close', resolve)), 60_000, "the stream's close");
     // One write at a time, so each becomes one Message and the proxy drops exactly the second.
     for (const text of ['first|', 'second (deleted)|', 'third|', 'fourth|']) {
       await new Promise<void>((resolve) => output.write(text, () => resolve()));

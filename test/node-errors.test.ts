@@ -42,7 +42,7 @@ function nodeCause(t: ExecutionContext, error: CurvetunError, code: string): Nod
 
 test('a refused connect is ECONNREFUSED with Node\'s error as cause and its errno, syscall, address, port', async (t) => {
   const port = await closedPort();
-  const error = await failure(connect('127.0.0.1', port, { vault: world.clientVault, serverKey: world.serverVault.publicKey, timeout: 10_000 }));
+  const error = await failure(connect('127.0.0.1', port, { vault: world.clientVault, serverKey: world.serverVault.publicKey, timeout: 60_000 }));
   t.is(error.code, 'ECONNREFUSED');
   t.regex(error.message, new RegExp(`cannot connect to 127.0.0.1:${port}: ECONNREFUSED`));
   nodeCause(t, error, 'ECONNREFUSED');
@@ -84,7 +84,7 @@ test("an AbortSignal's reason is the cause of EABORTED: before connect, during c
     await new Promise<void>((r) => silent.close(() => r()));
   });
   const during = new AbortController();
-  const pending = failure(connect('127.0.0.1', (silent.address() as { port: number }).port, { vault: world.clientVault, serverKey: world.serverVault.publicKey, signal: during.signal, timeout: 30_000 }));
+  const pending = failure(connect('127.0.0.1', (silent.address() as { port: number }).port, { vault: world.clientVault, serverKey: world.serverVault.publicKey, signal: during.signal, timeout: 60_000 }));
   setImmediate(() => during.abort(reason));
   const aborted = await pending;
   t.is(aborted.code, 'EABORTED');
@@ -98,8 +98,8 @@ test("an AbortSignal's reason is the cause of EABORTED: before connect, during c
   t.is(acceptError.code, 'EABORTED');
   t.is(acceptError.cause, reason);
 
-  const accepted = listener.accept({ timeout: 10_000 });
-  const client = await connect('127.0.0.1', listener.address().port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 10_000 });
+  const accepted = listener.accept({ timeout: 60_000 });
+  const client = await connect('127.0.0.1', listener.address().port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 60_000 });
   t.teardown(() => client.close());
   (await accepted).close();
   const receiving = new AbortController();
@@ -123,16 +123,16 @@ test('a TCP reset under an established connection: ECLOSED, with Node\'s ECONNRE
   });
   await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => relay.close(() => r())));
-  const accepted = listener.accept({ timeout: 10_000 });
-  const client = await connect('127.0.0.1', (relay.address() as { port: number }).port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 10_000 });
+  const accepted = listener.accept({ timeout: 60_000 });
+  const client = await connect('127.0.0.1', (relay.address() as { port: number }).port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 60_000 });
   const server = await accepted;
   t.teardown(() => server.close());
   await server.send('hello');
-  t.is(Buffer.from(await client.recv({ timeout: 10_000 })).toString(), 'hello');
+  t.is(Buffer.from(await client.recv({ timeout: 60_000 })).toString(), 'hello');
   const closed = new Promise<CurvetunError>((resolve) => client.once('close', resolve));
   client.on('error', () => undefined);
   toClient!.resetAndDestroy();
-  const reason = await within(closed, 10_000, 'the close after the reset');
+  const reason = await within(closed, 60_000, 'the close after the reset');
   t.is(reason.code, 'ECLOSED');
   nodeCause(t, reason, 'ECONNRESET');
   t.is(reason.syscall, 'read');

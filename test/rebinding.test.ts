@@ -56,13 +56,13 @@ function changingLookup(...answers: string[][]): { lookup: LookupFunction; calls
 test.serial('a lookup that answers an allowed address first and a forbidden one next: the allowed one is dialled, the name is resolved once', async (t) => {
   const { port, on } = await twoListeners(t);
   const { lookup, calls } = changingLookup([ALLOWED], [FORBIDDEN]);
-  const accepted = on[ALLOWED]!.accept({ timeout: 10_000 });
-  const client = await connect(NAME, port, { vault: world.clientVault, serverKey: world.serverVault.publicKey, allowedAddresses: [ALLOWED], lookup, timeout: 10_000 });
+  const accepted = on[ALLOWED]!.accept({ timeout: 60_000 });
+  const client = await connect(NAME, port, { vault: world.clientVault, serverKey: world.serverVault.publicKey, allowedAddresses: [ALLOWED], lookup, timeout: 60_000 });
   t.teardown(() => client.close());
   const server = await accepted;
   t.teardown(() => server.close());
   await client.send('which one?');
-  t.is(Buffer.from(await server.recv({ timeout: 10_000 })).toString(), 'which one?');
+  t.is(Buffer.from(await server.recv({ timeout: 60_000 })).toString(), 'which one?');
   t.deepEqual(calls, [NAME], 'resolved exactly once');
   t.is(on[ALLOWED]!.stats.accepted, 1);
   t.is(on[FORBIDDEN]!.stats.accepted + on[FORBIDDEN]!.stats.handshakeFailures + on[FORBIDDEN]!.stats.pendingHandshakes, 0, 'the forbidden address saw nothing');
@@ -72,7 +72,7 @@ test.serial('a lookup that answers a forbidden address first and an allowed one 
   const { port, on } = await twoListeners(t);
   const { lookup, calls } = changingLookup([FORBIDDEN], [ALLOWED]);
   const error = await t.throwsAsync(
-    connect(NAME, port, { vault: world.clientVault, serverKey: world.serverVault.publicKey, allowedAddresses: [ALLOWED], lookup, timeout: 10_000 }),
+    connect(NAME, port, { vault: world.clientVault, serverKey: world.serverVault.publicKey, allowedAddresses: [ALLOWED], lookup, timeout: 60_000 }),
   );
   t.true(error instanceof CurvetunError);
   t.is((error as CurvetunError).code, 'EDENIED');
@@ -89,7 +89,7 @@ test.serial('one forbidden address among the answers refuses the whole name (EDE
   const { port } = await twoListeners(t);
   const { lookup, calls } = changingLookup([ALLOWED, FORBIDDEN]);
   const error = await t.throwsAsync(
-    connect(NAME, port, { vault: world.clientVault, serverKey: world.serverVault.publicKey, allowedAddresses: [ALLOWED], lookup, timeout: 10_000 }),
+    connect(NAME, port, { vault: world.clientVault, serverKey: world.serverVault.publicKey, allowedAddresses: [ALLOWED], lookup, timeout: 60_000 }),
   );
   t.is((error as CurvetunError).code, 'EDENIED');
   t.is(calls.length, 1);
@@ -99,8 +99,8 @@ test.serial('the checked addresses are dialled in order: a refused first address
   const { port, on } = await twoListeners(t);
   // Nothing listens on 127.0.0.4 at that port: the attempt is refused and the next address is tried.
   const { lookup, calls } = changingLookup(['127.0.0.4', ALLOWED], [FORBIDDEN]);
-  const accepted = on[ALLOWED]!.accept({ timeout: 10_000 });
-  const client = await connect(NAME, port, { vault: world.clientVault, serverKey: world.serverVault.publicKey, allowedAddresses: ['127.0.0.0/8'], lookup, timeout: 10_000 });
+  const accepted = on[ALLOWED]!.accept({ timeout: 60_000 });
+  const client = await connect(NAME, port, { vault: world.clientVault, serverKey: world.serverVault.publicKey, allowedAddresses: ['127.0.0.0/8'], lookup, timeout: 60_000 });
   t.teardown(() => client.close());
   t.teardown(async () => (await accepted).close());
   await accepted;
@@ -116,8 +116,8 @@ test.serial("without serverKey, the registry is asked with the addresses that ar
   await registry.add({ who: ALLOWED, key: world.serverVault.publicKey });
   await registry.add({ who: FORBIDDEN, key: world.clientVault.publicKey }); // a wrong key for .3
   const { lookup, calls } = changingLookup([ALLOWED], [FORBIDDEN]);
-  const accepted = on[ALLOWED]!.accept({ timeout: 10_000 });
-  const client = await connect(NAME, port, { vault: world.clientVault, registry, lookup, timeout: 10_000 });
+  const accepted = on[ALLOWED]!.accept({ timeout: 60_000 });
+  const client = await connect(NAME, port, { vault: world.clientVault, registry, lookup, timeout: 60_000 });
   t.teardown(() => client.close());
   t.teardown(async () => (await accepted).close());
   t.deepEqual(client.peerKey, world.serverVault.publicKey);

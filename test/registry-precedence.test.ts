@@ -146,14 +146,14 @@ test("connect('localhost') without serverKey trusts the 'localhost' line, not th
   const world = await makeWorld();
   t.teardown(() => world.dispose());
   const listener = await world.listen();
-  const accepted = listener.accept({ timeout: 10_000 });
+  const accepted = listener.accept({ timeout: 60_000 });
   const registry = await world.newRegistry('client_known_hosts');
   await registry.add({ who: '127.0.0.1', key: keys.A! }); // not the server's key
   await registry.add({ who: '::1', key: keys.A! });
   await registry.add({ who: 'localhost', key: listener.publicKey });
   // Dial 127.0.0.1 only (the listener is there), but look the key up by the name.
   const lookup = (_h: string, _o: unknown, cb: (e: null, a: { address: string; family: number }[]) => void) => cb(null, [{ address: '127.0.0.1', family: 4 }]);
-  const client = await connect('localhost', listener.address().port, { vault: world.clientVault, registry, lookup: lookup as never, timeout: 10_000 });
+  const client = await connect('localhost', listener.address().port, { vault: world.clientVault, registry, lookup: lookup as never, timeout: 60_000 });
   t.teardown(() => client.close());
   t.deepEqual(client.peerKey, listener.publicKey);
   await (await accepted).close();

@@ -27,8 +27,12 @@ import { CurvetunError } from '../errors.js';
 
 /** An entry of this process's own threads (or unreadable) older than this is taken over. */
 export const STALE_LOCK_MS = 5_000;
-/** Give up waiting for a live owner after this long (EIO naming it); bounded whatever happens. */
-export const LOCK_WAIT_MS = 15_000;
+/**
+ * Give up waiting for a live owner after this long (EIO naming it); bounded whatever happens. The
+ * wait is asynchronous, so it holds up only the calls that need a new block (a handshake's own
+ * deadline bounds how long its client waits); it is long so that a slow owner is not failed early.
+ */
+export const LOCK_WAIT_MS = 60_000;
 const FIRST_POLL_MS = 2;
 const MAX_POLL_MS = 100;
 const RELEASED = 'released';
