@@ -98,14 +98,8 @@ export class CurvetunSocket extends ConnectionLifecycle {
 
   /** Facts only: the session, the handshake in progress and the TCP socket reach key material. */
   [INSPECT](): string {
-    return describe('CurvetunSocket', {
-      role: this.role,
-      state: this.state,
-      remoteAddress: this.remoteAddress,
-      remotePort: this.remotePort,
-      peerKey: publicKeyFact(this.peerKey),
-      closeReason: this.reason?.code,
-    });
+    const { role, state, remoteAddress, remotePort } = this;
+    return describe('CurvetunSocket', { role, state, remoteAddress, remotePort, peerKey: publicKeyFact(this.peerKey), closeReason: this.reason?.code });
   }
 
   /**

@@ -21,7 +21,6 @@ import type { ErrorCode } from '../errors.js';
 import { LANE_IDLE_WAIT_MS, LANE_SLOTS, LANE_SLOT_BYTES } from '../limits.js';
 import { errorToData } from './messages.js';
 import { keepAwake, pendingWork } from './awake.js';
-import { INSPECT, describe } from '../inspect.js';
 
 export type FieldKind = 'bytes' | 'text';
 export type Shape = 'bytes' | 'json' | Readonly<Record<string, FieldKind>>;
@@ -56,11 +55,7 @@ const FAILED = 1;
 
 /** How long an idle worker blocks before it lets its own event loop run (timers, file watches). */
 const IDLE_WAIT_MS = LANE_IDLE_WAIT_MS;
-/**
- * While this thread has work in progress (lib/runtime/awake.ts: a handler's promise, a counter
- * reservation doing file I/O), the worker blocks at most this long at a time: that work completes
- * on the event loop, which Atomics.wait holds up.
- */
+/** While this thread has work in progress (lib/runtime/awake.ts), it blocks at most this long at a time. */
 const BUSY_WAIT_MS = 1;
 
 export const LANE_BYTES = HEADER_BYTES + SLOTS * SLOT_BYTES;
@@ -176,10 +171,6 @@ export class LaneClient {
   ) {
     this.#view = new LaneView(buffer, methods);
     for (let i = SLOTS - 1; i >= 0; i--) this.free.push(i);
-  }
-
-  [INSPECT](): string {
-    return describe('LaneClient', { inFlight: this.inFlight, closed: this.closed });
   }
 
   /** Send `method(args)` on the lane; false when it cannot go this way (not a lane method, too big, all slots busy). */
