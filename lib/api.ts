@@ -17,11 +17,11 @@ import { decodePublicKeyText } from './keys/text.js';
 import { AddressFilter } from './net/index.js';
 import { startCookieKeeper } from './cookie/index.js';
 import { openClientSocket } from './connection/connect.js';
+import type { ConnectConfig } from './connection/connect.js';
 import { Listener } from './connection/listener.js';
 import type { ConnectOptions, CryptoChoice, ListenOptions } from './connection/options.js';
 import { DEFAULT_LIMITS } from './connection/socket.js';
 import type { CurvetunSocket, SocketLimits } from './connection/socket.js';
-import { KEY_BYTES } from './protocol/index.js';
 
 function backendOf(choice: CryptoChoice | undefined): CryptoBackend {
   if (choice === undefined || typeof choice === 'string') return getBackend(choice ?? 'auto');
@@ -136,12 +136,8 @@ export async function connect(host: string, port: number, options: ConnectOption
   const backend = backendOf(options.crypto);
   const limits = limitsOf(options);
   const timeout = positive(options.timeout, 'timeout') ?? limits.handshakeTimeout;
-  if (options.allowedAddresses) {
-    const filter = AddressFilter.parse(options.allowedAddresses);
-    if (!(await filter.allowsHost(host))) {
-      throw new CurvetunError('EDENIED', `${host} is not among the allowed addresses`);
-    }
-  }
+  const filter = options.allowedAddresses ? AddressFilter.parse(options.allowedAddresses) : null;
+  if (options.lookup !== undefined && typeof options.lookup !== 'function') throw new CurvetunError('EINVAL', 'lookup must be a function');
   if (options.protocol !== undefined && options.protocol !== 'v1' && options.protocol !== 'v2') {
     throw new CurvetunError('EINVAL', "protocol must be 'v1' or 'v2'");
   }
@@ -149,30 +145,31 @@ export async function connect(host: string, port: number, options: ConnectOption
   const maxMessageBytes = maxMessageBytesOf(options.maxMessageBytes);
   const home = defaultHome();
   let serverKey: Uint8Array | undefined;
-  // The host's registry line gives the key when none is passed, and the version when none is
-  // asked for (read when the registry is consulted anyway, or was passed explicitly).
-  let line: { key: Uint8Array; v1?: boolean } | undefined;
   if (typeof options.serverKey === 'string') serverKey = decodePublicKeyText(options.serverKey);
   else if (options.serverKey) serverKey = options.serverKey;
+  let registryLine: ConnectConfig['registryLine'];
+  // The host's registry line gives the key when none is passed, and the version when none is
+  // asked for (read when the registry is consulted anyway, or was passed explicitly). It is asked
+  // with the addresses we are about to dial, so it fits the server we reach.
   if (!serverKey || (options.protocol === undefined && options.registry)) {
     const registry = options.registry ?? (await home.registry());
-    line = registry.lookupEntry ? await registry.lookupEntry(host) : await registry.lookup(host).then((key) => (key ? { key } : undefined));
-    serverKey ??= line?.key;
-  }
-  if (!serverKey || serverKey.length !== KEY_BYTES) {
-    throw new CurvetunError('EKEY', `no server key for ${host}: pass serverKey or add the host to the registry`);
+    registryLine = (addresses) =>
+      registry.lookupEntry ? registry.lookupEntry(host, addresses) : registry.lookup(host, addresses).then((key) => (key ? { key } : undefined));
   }
   const vault = options.vault ?? (await home.vault());
   return openClientSocket(host, port, {
     backend,
     kem: getKem(),
     vault,
-    serverKey,
+    filter,
     limits,
     timeout,
-    protocol: options.protocol ?? (line?.v1 ? 'v1' : 'v2'),
     suite: options.postQuantum === false ? SUITE_CLASSICAL : SUITE_HYBRID,
     maxMessageBytes,
+    ...(options.protocol ? { protocol: options.protocol } : {}),
+    ...(serverKey ? { serverKey } : {}),
+    ...(registryLine ? { registryLine } : {}),
+    ...(options.lookup ? { lookup: options.lookup } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
 }

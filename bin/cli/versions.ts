@@ -7,7 +7,6 @@
 import type { Protocol } from '../../lib/connection/data-session.js';
 import { UsageError } from './args.js';
 import type { Parsed } from './args.js';
-import type { Context } from './context.js';
 
 export const CONNECT_VERSION_OPTIONS = {
   protocol: { type: 'string' },
@@ -24,13 +23,14 @@ function protocolOf(text: string, option: string): Protocol {
   return text;
 }
 
-/** `connect()` options for a client command talking to `host`. */
-export async function connectVersion(parsed: Parsed, ctx: Context, host: string): Promise<{ protocol: Protocol; postQuantum: boolean }> {
+/**
+ * `connect()` options for a client command. Without `--protocol` none is set: connect() then takes
+ * the version from the registry line it finds for the addresses it dials (`@v1` → v1), else v2.
+ */
+export function connectVersion(parsed: Parsed): { protocol?: Protocol; postQuantum: boolean } {
   const postQuantum = parsed.values['no-post-quantum'] !== true;
   if (typeof parsed.values.protocol === 'string') return { protocol: protocolOf(parsed.values.protocol, '--protocol'), postQuantum };
-  if (typeof parsed.values['server-key'] === 'string') return { protocol: 'v2', postQuantum };
-  const line = await (await ctx.registry()).lookupEntry(host);
-  return { protocol: line?.v1 ? 'v1' : 'v2', postQuantum };
+  return { postQuantum };
 }
 
 /** `listen()` options for a server command. */

@@ -5,7 +5,7 @@
  * connected? in the handshake?) is answered from the machine here.
  */
 import { EventEmitter } from 'node:events';
-import { CurvetunError } from '../errors.js';
+import { CurvetunError, withSystemFields } from '../errors.js';
 import { trace } from '../trace.js';
 import { READY } from './machine.js';
 import type { ConnectionEventType, LifecycleAction, LifecycleState, LifecycleStateName } from './machine.js';
@@ -28,13 +28,14 @@ function asCurvetunError(error: unknown): CurvetunError {
 
 /**
  * Why a connection ended, as a CurvetunError without a stack trace: the trace would show only our
- * own event handlers, and capturing it costs more than the rest of a close.
+ * own event handlers, and capturing it costs more than the rest of a close. `cause`: Node's error,
+ * when one ended it (kept with its errno/syscall/address/port).
  */
-export function reasonError(code: 'ECLOSED', message: string): CurvetunError {
+export function reasonError(code: 'ECLOSED', message: string, cause?: NodeJS.ErrnoException): CurvetunError {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
-    return new CurvetunError(code, message);
+    return cause ? withSystemFields(new CurvetunError(code, message, { cause }), cause) : new CurvetunError(code, message);
   } finally {
     Error.stackTraceLimit = limit;
   }
@@ -70,6 +71,22 @@ export abstract class ConnectionLifecycle extends EventEmitter<CurvetunSocketEve
   /** The current lifecycle state: 'ready' | 'initiating' | 'accepting' | 'connected' | 'closed'. */
   get state(): LifecycleStateName {
     return this.lifecycle.name;
+  }
+
+  /** The next message (CurvetunSocket's `recv`). */
+  abstract recv(): Promise<Uint8Array>;
+
+  /** Messages as they arrive; ends when the connection closes cleanly, throws if it failed. */
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    for (;;) {
+      try {
+        yield await this.recv();
+      } catch (error) {
+        // A clean close (either side) ends the iteration; a failure is thrown to the loop.
+        if ((error as CurvetunError).code === 'ECLOSED' && this.reason?.code === 'ECLOSED') return;
+        throw error;
+      }
+    }
   }
 
   /**

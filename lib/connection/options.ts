@@ -2,6 +2,7 @@
  * Options of the public `listen()` and `connect()` calls. Every field is optional: what is left
  * out comes from the default home (see `lib/home.ts`).
  */
+import type { LookupFunction } from 'node:net';
 import type { CryptoBackend } from '../crypto/backend.js';
 import type { CookieKeeper } from '../cookie/types.js';
 import type { Registry } from '../registry/types.js';
@@ -80,8 +81,8 @@ export interface ConnectOptions extends CommonOptions {
   /** Aborts the connect with `EABORTED`. */
   signal?: AbortSignal;
   /**
-   * The protocol version to speak. Default: the host's registry line (`@v1` marker → 'v1'), else
-   * 'v2'. There is never an automatic fallback: a v2 handshake the server does not complete is an
+   * The protocol version to speak. Default: the host's registry line, looked up with the addresses
+   * dialled (`@v1` marker → 'v1'), else 'v2'. There is never an automatic fallback: a v2 handshake the server does not complete is an
    * error (`EHANDSHAKE`), not a reason to try v1.
    */
   protocol?: Protocol;
@@ -89,4 +90,12 @@ export interface ConnectOptions extends CommonOptions {
   postQuantum?: boolean;
   /** v2: the largest message the server may send us, announced in the Initiate. Default 16 MiB, at most 2^30. */
   maxMessageBytes?: number;
+  /**
+   * Resolves `host`, with `net.connect`'s signature and meaning (default `dns.lookup`). It is
+   * called once per connect, with `{ all: true }`: the addresses it gives are the ones checked
+   * against `allowedAddresses` and the only ones dialled, in its order (the next one when a TCP
+   * connection attempt fails). Not called when `host` is an IP address.
+   * @example { lookup: (host, options, callback) => dns.lookup(host, { ...options, family: 4 }, callback) }
+   */
+  lookup?: LookupFunction;
 }

@@ -3,7 +3,7 @@
  * guess (the protocol never confirms), in v2 a handshake failure before READY (`EHANDSHAKE`: the
  * server does not say why to a client whose vouch it has not verified).
  */
-import { CurvetunError } from '../errors.js';
+import { CurvetunError, withSystemFields } from '../errors.js';
 import type { Protocol } from './data-session.js';
 import { reasonError } from './lifecycle.js';
 import type { LifecycleStateName } from './machine.js';
@@ -17,12 +17,27 @@ export interface WhereWeWere {
   receivedAny: boolean;
 }
 
-/** The close reason for a peer's close; `detail` (e.g. a socket error code) is appended. */
-export function peerClosedReason(at: WhereWeWere, detail = ''): CurvetunError {
+/**
+ * The close reason for a peer's close; `detail` (e.g. a socket error code) is appended, `cause`
+ * (Node's error, for a reset) kept as the cause with its errno/syscall/address/port.
+ */
+export function peerClosedReason(at: WhereWeWere, detail = '', cause?: NodeJS.ErrnoException): CurvetunError {
   if (at.role === 'client' && at.protocol === 'v2' && at.state === 'initiating') {
-    return new CurvetunError('EHANDSHAKE', `the server closed the connection during the handshake (it may not accept this client or this version)${detail}`);
+    const message = `the server closed the connection during the handshake (it may not accept this client or this version)${detail}`;
+    return cause ? withSystemFields(new CurvetunError('EHANDSHAKE', message, { cause }), cause) : new CurvetunError('EHANDSHAKE', message);
   }
-  return reasonError('ECLOSED', `${peerClosedMessage(at)}${detail}`);
+  return reasonError('ECLOSED', `${peerClosedMessage(at)}${detail}`, cause);
+}
+
+/**
+ * The close reason for a TCP error: a reset right after our Vouch is how a refusing v1 server
+ * usually looks from here; before a v2 server's READY it is a failed handshake. Node's error is
+ * the cause either way.
+ */
+export function tcpFailedReason(at: WhereWeWere, err: NodeJS.ErrnoException): CurvetunError {
+  const code = err.code ?? 'socket error';
+  const refused = at.role === 'client' && ((at.state === 'connected' && !at.receivedAny) || (at.protocol === 'v2' && at.state === 'initiating'));
+  return refused ? peerClosedReason(at, ` (${code})`, err) : reasonError('ECLOSED', `connection error: ${code}`, err);
 }
 
 export function peerClosedMessage(at: WhereWeWere): string {

@@ -16,6 +16,7 @@
  */
 import type { Socket as TcpSocket } from 'node:net';
 import { CurvetunError, RejectedError } from '../errors.js';
+import { INSPECT, describe, publicKeyFact } from '../inspect.js';
 import type { SocketLimits } from '../limits.js';
 import { connectionLabel, trace } from '../trace.js';
 import { FrameDecoder, encodeFrame } from '../protocol/index.js';
@@ -28,7 +29,7 @@ import type { LifecycleStateName } from './machine.js';
 import { Outbox } from './outbox.js';
 import type { DataSession, Protocol } from './data-session.js';
 import { hearTcp, stopHearingData } from './tcp-hooks.js';
-import { peerClosedReason } from './peer-closed.js';
+import { peerClosedReason, tcpFailedReason } from './peer-closed.js';
 import type { WhereWeWere } from './peer-closed.js';
 import { finSent, handshakeEnded, handshakeStarted } from './timers.js';
 import type { WaitOptions } from './waiters.js';
@@ -36,18 +37,16 @@ import { messageStream } from '../stream/duplex.js';
 import type { MessageStream, MessageStreamOptions } from '../stream/duplex.js';
 
 export type { HandshakeOutcome } from './handshake-feed.js';
+export type { CurvetunSocketEvents } from './lifecycle.js';
+export { DEFAULT_LIMITS } from '../limits.js';
+export type { SocketLimits } from '../limits.js';
 
 /** `timeout` (ms → `ETIMEDOUT`) and `signal` (→ `EABORTED`); either way the socket stays usable. */
 export type RecvOptions = WaitOptions;
 
-export { DEFAULT_LIMITS } from '../limits.js';
-export type { SocketLimits } from '../limits.js';
-
-const NO_KEY = new Uint8Array(0);
-
 export type SocketRole = 'client' | 'server';
 
-export type { CurvetunSocketEvents } from './lifecycle.js';
+const NO_KEY = new Uint8Array(0);
 
 function flushOutbox(socket: CurvetunSocket): void {
   socket.flush();
@@ -101,14 +100,21 @@ export class CurvetunSocket extends ConnectionLifecycle {
     this.dispatch(role === 'client' ? 'CONNECT' : 'ACCEPT');
   }
 
+  /** Facts only: the session, the handshake in progress and the TCP socket reach key material. */
+  [INSPECT](): string {
+    const { role, state, protocol, remoteAddress, remotePort } = this;
+    return describe('CurvetunSocket', { role, state, protocol, remoteAddress, remotePort, peerKey: publicKeyFact(this.peerKey), closeReason: this.reason?.code });
+  }
+
   /** Which protocol version this connection speaks: 'v1' (curve_tun 1.0) or 'v2'. */
   get protocol(): Protocol {
     return this.session?.protocol ?? this.intendedProtocol ?? 'v1';
   }
 
   /**
-   * Send one message (at most 65 503 bytes in v1, 65 518 in v2, and no more than a v2 peer announced). Resolves once the frame is handed to the OS; when the
-   * kernel buffer is full it waits for it to drain. Rejects `ETOOBIG` (nothing sent) or `ECLOSED`.
+   * Send one message (at most 65 503 bytes in v1, 65 518 in v2, and no more than a v2 peer
+   * announced). Resolves once the frame is handed to the OS; when the kernel buffer is full it
+   * waits for it to drain. Rejects `ETOOBIG` (nothing sent) or `ECLOSED`.
    */
   send(message: Uint8Array | string): Promise<void> {
     const state = this.state;
@@ -143,19 +149,6 @@ export class CurvetunSocket extends ConnectionLifecycle {
    */
   stream(options?: MessageStreamOptions): MessageStream {
     return messageStream(this, options);
-  }
-
-  /** Messages as they arrive; ends when the connection closes cleanly, throws if it failed. */
-  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    for (;;) {
-      try {
-        yield await this.recv();
-      } catch (error) {
-        // A clean close (either side) ends the iteration; a failure is thrown to the loop.
-        if ((error as CurvetunError).code === 'ECLOSED' && this.reason?.code === 'ECLOSED') return;
-        throw error;
-      }
-    }
   }
 
   /** Close the connection after flushing what was sent. Resolves when TCP has closed. */
@@ -288,13 +281,7 @@ export class CurvetunSocket extends ConnectionLifecycle {
 
   /** @internal */
   tcpFailed(err: NodeJS.ErrnoException): void {
-    if (this.closed) return;
-    const code = err.code ?? 'socket error';
-    // A reset right after our Vouch is how a refusing v1 server usually looks from here; before a
-    // v2 server's READY it is a failed handshake.
-    const at = this.whereWeWere();
-    const refused = at.role === 'client' && ((at.state === 'connected' && !at.receivedAny) || (at.protocol === 'v2' && at.state === 'initiating'));
-    this.dispatch('FAIL', refused ? peerClosedReason(at, ` (${code})`) : reasonError('ECLOSED', `connection error: ${code}`));
+    if (!this.closed) this.dispatch('FAIL', tcpFailedReason(this.whereWeWere(), err));
   }
 
   /** @internal The handshake deadline passed (timers.ts). */

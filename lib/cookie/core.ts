@@ -3,6 +3,7 @@
  * opening, and the replay guard.
  *
  * Cookie K = k16 · secretbox(EC · ESs, "minute-k" · k16, minute key)   (96 bytes)
+ * v2 cookie: sealed under a v2-only key derived from the minute key (v2.ts), 168 bytes.
  *
  * k16 is 16 fresh random bytes rather than a vault safe nonce. Random is safe here because each
  * minute key is brand new and lives two periods: even a million cookies per key make a repeated
@@ -24,6 +25,7 @@ import { V2_COOKIE_BYTES } from '../protocol/v2/constants.js';
 import type { CookieContents } from './types.js';
 import { cookieIdV2, openCookieV2, sealCookieV2 } from './v2.js';
 import type { CookieSecretsV2 } from './v2.js';
+import { INSPECT, describe } from '../inspect.js';
 
 export interface CookieKeeperOptions {
   /** How long a minute key is the current one, ms (default 60 000). It stays valid one more period. */
@@ -42,8 +44,10 @@ export interface CookieStats {
   /** Cookies remembered by the replay guard right now. */
   remembered: number;
   guardSize: number;
-  /** Cookies that opened: v1 ones are admitted at once (first use), v2 ones by `admit` later. */
+  /** Cookies that opened under a live key (`open`, `openV2`); nothing is remembered for them yet. */
   opened: number;
+  /** Cookies remembered as used (`admit`): each one a handshake that passed every check. */
+  admitted: number;
   /** Handshakes refused because the guard was full (fail closed). */
   refusedGuardFull: number;
   /** Cookies refused because they had been used before. */
@@ -68,11 +72,22 @@ function wipe(minute: MinuteKey): void {
   minute.v2Key.fill(0);
 }
 
+/** A cookie's identity in the guard: its k16 (see `remember`). */
+function cookieId(cookie: Uint8Array): string {
+  return Buffer.from(cookie.buffer, cookie.byteOffset, SAFE_NONCE_BYTES).toString('base64');
+}
+
+/** `what`: the packet that carried the cookie (v1 Vouch, v2 Initiate). */
+function replayed(what: 'Vouch' | 'Initiate'): CurvetunError {
+  return new CurvetunError('EAUTH', `the cookie was already used: a replayed ${what} is refused`);
+}
+
 export class CookieCore {
   readonly periodMs: number;
   readonly guardSize: number;
-  private current: MinuteKey;
-  private previous: MinuteKey | null = null;
+  // The minute keys, private for real (#): util.inspect never shows them.
+  #current: MinuteKey;
+  #previous: MinuteKey | null = null;
   private readonly guard: LRUCache<string, true>;
   /**
    * When a sweep of the guard can next find something: entries only expire when their key dies
@@ -80,7 +95,7 @@ export class CookieCore {
    * until the next one. A sweep walks every entry; this keeps a refused flood O(1) per cookie.
    */
   private sweepDueAt = Infinity;
-  private readonly counts = { opened: 0, refusedGuardFull: 0, refusedReplay: 0, refusedInvalid: 0, rotations: 0 };
+  private readonly counts = { opened: 0, admitted: 0, refusedGuardFull: 0, refusedReplay: 0, refusedInvalid: 0, rotations: 0 };
 
   /**
    * @param now the clock, monotonic ms (tests may pass their own; the guard's TTLs use it too).
@@ -98,7 +113,7 @@ export class CookieCore {
     if (!Number.isInteger(this.guardSize) || this.guardSize < 1 || this.guardSize > MAX_GUARD_SIZE) {
       throw new CurvetunError('EINVAL', `guardSize must be an integer from 1 to ${MAX_GUARD_SIZE}`);
     }
-    this.current = this.newMinuteKey(this.now());
+    this.#current = this.newMinuteKey(this.now());
     // Entries expire with the key that opened them; a full guard refuses instead of evicting
     // (see remember()), so the bound is never reached by an insert. Bounded by count through
     // maxSize rather than `max`, because `max` preallocates ~56 bytes per slot up front (56 MB for
@@ -106,9 +121,13 @@ export class CookieCore {
     this.guard = new LRUCache({ maxSize: this.guardSize, sizeCalculation: () => 1, ttl: 2 * this.periodMs, ttlAutopurge: false, ttlResolution: 0, perf: { now: this.now } });
   }
 
+  [INSPECT](): string {
+    return describe('CookieCore', { periodMs: this.periodMs, guardSize: this.guardSize, remembered: this.guard.size });
+  }
+
   /** Milliseconds until the current key's period ends (when the next rotation is due). */
   msUntilRotation(): number {
-    return Math.max(0, this.current.createdAt + this.periodMs - this.now());
+    return Math.max(0, this.#current.createdAt + this.periodMs - this.now());
   }
 
   /**
@@ -117,17 +136,17 @@ export class CookieCore {
    * a late timer can never let a key outlive its two periods; the timer only wipes promptly.
    */
   tick(): void {
-    const elapsed = Math.floor((this.now() - this.current.createdAt) / this.periodMs);
+    const elapsed = Math.floor((this.now() - this.#current.createdAt) / this.periodMs);
     if (elapsed < 1) return;
-    if (this.previous) wipe(this.previous);
-    const createdAt = this.current.createdAt + elapsed * this.periodMs;
+    if (this.#previous) wipe(this.#previous);
+    const createdAt = this.#current.createdAt + elapsed * this.periodMs;
     if (elapsed === 1) {
-      this.previous = this.current;
+      this.#previous = this.#current;
     } else {
-      wipe(this.current); // more than two periods old: nothing it sealed may open any more
-      this.previous = null;
+      wipe(this.#current); // more than two periods old: nothing it sealed may open any more
+      this.#previous = null;
     }
-    this.current = this.newMinuteKey(createdAt);
+    this.#current = this.newMinuteKey(createdAt);
     this.counts.rotations += elapsed;
     this.purge(true);
   }
@@ -149,45 +168,75 @@ export class CookieCore {
     const inner = encodeCookieContents(clientEphemeralKey, serverEphemeralSecret);
     this.tick();
     const k16 = this.backend.randomBytes(SAFE_NONCE_BYTES);
-    const box = this.backend.secretbox(inner, longTermNonce(PREFIX_MINUTE, k16), this.current.key);
+    const box = this.backend.secretbox(inner, longTermNonce(PREFIX_MINUTE, k16), this.#current.key);
     inner.fill(0);
     return encodeCookieValue(k16, box);
   }
 
   /**
-   * Open a cookie with the current, then the previous key, and admit it once.
-   * `EINVAL` wrong size; `EAUTH` does not open or was used before; `EBUSY` the guard is full.
+   * Open a cookie with the current, then the previous key. Nothing is remembered: the handshake
+   * admits the cookie (`admit`) only once the Vouch has passed every check, so peers without an
+   * allowed key cannot fill the guard. A cookie already remembered is refused here already.
+   * `EINVAL` wrong size; `EAUTH` does not open or was used before.
    */
   open(cookie: Uint8Array): CookieContents {
+    const { inner } = this.unseal(cookie);
+    try {
+      if (this.guard.has(cookieId(cookie))) {
+        this.counts.refusedReplay++;
+        throw replayed('Vouch');
+      }
+      this.counts.opened++;
+      return decodeCookieContents(inner);
+    } finally {
+      inner.fill(0);
+    }
+  }
+
+  /**
+   * Remember a cookie as used, v1 (96 bytes) or v2 (168), in one step of this single thread
+   * (check and insert together): `EAUTH` if it was admitted before (a replay, also one racing on
+   * another connection) or no longer opens; `EBUSY` if the guard is full. Call it only after the
+   * whole Vouch / Initiate verified.
+   */
+  admit(cookie: Uint8Array): void {
+    if (cookie instanceof Uint8Array && cookie.length === V2_COOKIE_BYTES) {
+      const { secrets, minute } = this.unsealV2(cookie);
+      for (const value of Object.values(secrets)) value.fill(0);
+      this.remember(cookieIdV2(cookie), 'Initiate', minute.createdAt + 2 * this.periodMs - this.now());
+    } else {
+      const { inner, minute } = this.unseal(cookie);
+      inner.fill(0);
+      this.remember(cookieId(cookie), 'Vouch', minute.createdAt + 2 * this.periodMs - this.now());
+    }
+    this.counts.admitted++;
+  }
+
+  /** The cookie's plaintext and the key that opened it; `EINVAL` / `EAUTH` as in `open`. */
+  private unseal(cookie: Uint8Array): { inner: Uint8Array; minute: MinuteKey } {
     if (!(cookie instanceof Uint8Array) || cookie.length !== COOKIE_BYTES) {
       throw new CurvetunError('EINVAL', `a cookie is ${COOKIE_BYTES} bytes`);
     }
     this.tick();
     const { k16, box } = decodeCookieValue(cookie);
     const nonce = longTermNonce(PREFIX_MINUTE, k16);
-    for (const minute of [this.current, this.previous]) {
+    for (const minute of [this.#current, this.#previous]) {
       if (!minute) continue;
       const inner = this.backend.secretboxOpen(box, nonce, minute.key);
-      if (!inner) continue;
-      try {
-        this.remember(Buffer.from(cookie.buffer, cookie.byteOffset, SAFE_NONCE_BYTES).toString('base64'), minute.createdAt + 2 * this.periodMs - this.now());
-        this.counts.opened++;
-        return decodeCookieContents(inner);
-      } finally {
-        inner.fill(0);
-      }
+      if (inner) return { inner, minute };
     }
     this.counts.refusedInvalid++;
     throw new CurvetunError('EAUTH', 'the cookie did not open: forged, tampered, or older than two key periods');
   }
 
-  private remember(id: string, ttl: number): void {
+  private remember(id: string, what: 'Vouch' | 'Initiate', ttl: number): void {
     // k16 identifies a cookie that opened: it is random per cookie, and nobody without the minute
-    // key can make another cookie with the same k16 that opens. Only cookies that opened get here,
-    // so forged ones cannot fill the guard. A v2 cookie's id is marked as such (v2.ts).
+    // key can make another cookie with the same k16 that opens. Only cookies that opened and
+    // whose Vouch verified get here, so neither forged cookies nor unknown keys fill the guard.
+    // A v2 cookie's id is marked as such (v2.ts), so the two versions never collide.
     if (this.guard.has(id)) {
       this.counts.refusedReplay++;
-      throw new CurvetunError('EAUTH', 'the cookie was already used: a replayed Vouch is refused');
+      throw replayed(what);
     }
     if (this.guard.size >= this.guardSize) {
       this.purge();
@@ -206,37 +255,23 @@ export class CookieCore {
   sealV2(secrets: CookieSecretsV2): Uint8Array {
     if (typeof secrets !== 'object' || secrets === null) throw new CurvetunError('EINVAL', 'sealV2 needs the cookie secrets');
     this.tick();
-    return sealCookieV2(this.backend, this.current.v2Key, secrets, Math.ceil(this.now() + 2 * this.periodMs));
+    return sealCookieV2(this.backend, this.#current.v2Key, secrets, Math.ceil(this.now() + 2 * this.periodMs));
   }
 
   /**
    * Open a v2 cookie with the current, then the previous v2 cookie key. Nothing is remembered
-   * (the handshake admits it once the vouch verified), but a cookie already admitted is refused.
+   * (the handshake admits it once the Initiate verified), but a cookie already admitted is refused.
    * `EINVAL` wrong size; `EAUTH` forged, tampered, expired, a v1 cookie, or already used.
    */
   openV2(cookie: Uint8Array): CookieSecretsV2 {
     const { secrets } = this.unsealV2(cookie);
     if (this.guard.has(cookieIdV2(cookie))) {
+      for (const value of Object.values(secrets)) value.fill(0);
       this.counts.refusedReplay++;
-      throw new CurvetunError('EAUTH', 'the cookie was already used: a replayed Initiate is refused');
+      throw replayed('Initiate');
     }
     this.counts.opened++;
     return secrets;
-  }
-
-  /**
-   * Remember a v2 cookie as used, checked and inserted in one step of this thread: `EAUTH` if it
-   * was admitted before (a replay, also one racing on another connection) or no longer opens,
-   * `EBUSY` if the guard is full. Call it only after the whole Initiate verified, so nobody
-   * without an allowed key can fill the guard.
-   */
-  admit(cookie: Uint8Array): void {
-    if (!(cookie instanceof Uint8Array) || cookie.length !== V2_COOKIE_BYTES) {
-      throw new CurvetunError('EINVAL', `admit takes a v2 cookie (${V2_COOKIE_BYTES} bytes)`);
-    }
-    const { secrets, minute } = this.unsealV2(cookie);
-    for (const value of Object.values(secrets)) value.fill(0);
-    this.remember(cookieIdV2(cookie), minute.createdAt + 2 * this.periodMs - this.now());
   }
 
   private unsealV2(cookie: Uint8Array): { secrets: CookieSecretsV2; minute: MinuteKey } {
@@ -245,7 +280,7 @@ export class CookieCore {
     }
     this.tick();
     const now = this.now();
-    for (const minute of [this.current, this.previous]) {
+    for (const minute of [this.#current, this.#previous]) {
       if (!minute) continue;
       const contents = openCookieV2(this.backend, minute.v2Key, cookie);
       if (!contents) continue;
@@ -272,9 +307,9 @@ export class CookieCore {
 
   /** Wipe both keys; the core opens nothing afterwards. */
   destroy(): void {
-    wipe(this.current);
-    if (this.previous) wipe(this.previous);
-    this.previous = null;
+    wipe(this.#current);
+    if (this.#previous) wipe(this.#previous);
+    this.#previous = null;
     this.guard.clear();
   }
 }

@@ -13,10 +13,11 @@ import type { CookieKeeperOptions, CookieStats } from './core.js';
 import type { CookieWorkerInit } from './cookie-worker.js';
 import { keepRotating } from './rotation.js';
 import type { CookieContents, CookieKeeper, CookieSecretsV2 } from './types.js';
+import { INSPECT, describe } from '../inspect.js';
 
 const V2_SECRETS = { clientEphemeralKey: 'bytes', serverEphemeralSecretKey: 'bytes', chainingKey: 'bytes', transcript: 'bytes' } as const;
 
-/** Every handshake seals one cookie and opens one: both take the shared-memory lane (lib/runtime/lane.ts). */
+/** Every handshake seals, opens and admits one cookie (v1 or v2): all take the shared-memory lane (lib/runtime/lane.ts). */
 const COOKIE_LANE: LaneMethods = {
   seal: { args: { ec: 'bytes', ess: 'bytes' }, result: 'bytes' },
   open: { args: 'bytes', result: { clientEphemeralPublicKey: 'bytes', serverEphemeralSecretKey: 'bytes' } },
@@ -38,6 +39,9 @@ export interface ObservableCookieKeeper extends CookieKeeper {
 /** The main-thread handle of a keeper running in its own supervised worker. */
 export class WorkerCookieKeeper implements ObservableCookieKeeper {
   constructor(readonly actor: ActorRef) {}
+  [INSPECT](): string {
+    return describe('WorkerCookieKeeper', { actor: this.actor.name });
+  }
   seal(ec: Uint8Array, ess: Uint8Array): Promise<Uint8Array> {
     return this.actor.call('seal', { ec, ess });
   }
@@ -88,6 +92,7 @@ export async function startCookieKeeper(options: StartCookieKeeperOptions = {}):
 
 /** The same keeper logic in this thread: no worker round trip, keys in this thread's memory. */
 export class LocalCookieKeeper implements ObservableCookieKeeper {
+  // The minute keys are in the core's truly private fields; this class can be wrapped in a Proxy.
   private readonly core: CookieCore;
   private readonly stopRotating: () => void;
   private closed = false;
@@ -95,6 +100,10 @@ export class LocalCookieKeeper implements ObservableCookieKeeper {
   constructor(options: StartCookieKeeperOptions = {}) {
     this.core = new CookieCore(getBackend(options.crypto ?? 'auto'), options);
     this.stopRotating = keepRotating(this.core);
+  }
+
+  [INSPECT](): string {
+    return describe('LocalCookieKeeper', { periodMs: this.core.periodMs, guardSize: this.core.guardSize, closed: this.closed });
   }
 
   private live(): CookieCore {

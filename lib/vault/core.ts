@@ -12,11 +12,13 @@ import { COUNTER_BYTES, KEY_BYTES, LONG_TERM_PREFIX_BYTES, NONCE_BYTES, SAFE_NON
 import { longTermNonce, safeNonceBlock } from '../protocol/nonce.js';
 import { scramble } from '../protocol/tea.js';
 import { HASH_BYTES, V2_NONCE_HELLO, V2_PREFIX_COOKIE, V2_PREFIX_VOUCH, encodeVouchPlaintextV2, isSuite } from '../protocol/v2/index.js';
-
-const V2_LONG_TERM_PREFIXES = [V2_PREFIX_VOUCH, V2_PREFIX_COOKIE];
 import { chainHello, helloBoxKey, initialHash } from '../protocol/v2/schedule.js';
+import { INSPECT, describe, publicKeyFact } from '../inspect.js';
 import type { CounterSource } from './counter.js';
 import type { HelloOpening, HelloV2Opening, SealedBox } from './types.js';
+
+/** The long-term nonce prefixes only the v2 operations may use (v1's generic `seal` refuses them). */
+const V2_LONG_TERM_PREFIXES = [V2_PREFIX_VOUCH, V2_PREFIX_COOKIE];
 
 export interface VaultCoreOptions {
   backend: CryptoBackend;
@@ -37,19 +39,26 @@ function check(name: string, value: unknown, size?: number): asserts value is Ui
 
 export class VaultCore {
   readonly publicKey: Uint8Array;
-  private readonly shared: LRUCache<string, Uint8Array>;
+  // Private for real (#): they hold the scramble key and shared keys, which inspect must never show.
+  readonly #options: VaultCoreOptions;
+  readonly #shared: LRUCache<string, Uint8Array>;
 
-  constructor(private readonly options: VaultCoreOptions) {
+  constructor(options: VaultCoreOptions) {
     this.publicKey = options.publicKey;
-    this.shared = new LRUCache({ max: options.cacheSize ?? 1024 });
+    this.#options = options;
+    this.#shared = new LRUCache({ max: options.cacheSize ?? 1024 });
+  }
+
+  [INSPECT](): string {
+    return describe('VaultCore', { publicKey: publicKeyFact(this.publicKey), cachedPeers: this.#shared.size });
   }
 
   private sharedKey(peer: Uint8Array): Uint8Array {
     const id = Buffer.from(peer.buffer, peer.byteOffset, peer.byteLength).toString('base64');
-    let key = this.shared.get(id);
+    let key = this.#shared.get(id);
     if (!key) {
-      key = this.options.withSecret((secret) => this.options.backend.beforenm(peer, secret));
-      this.shared.set(id, key);
+      key = this.#options.withSecret((secret) => this.#options.backend.beforenm(peer, secret));
+      this.#shared.set(id, key);
     }
     return key;
   }
@@ -58,12 +67,13 @@ export class VaultCore {
     check('the box', box);
     check('the nonce', nonce, NONCE_BYTES);
     check('the peer key', peer, KEY_BYTES);
-    const plain = this.options.backend.secretboxOpen(box, nonce, this.sharedKey(peer));
+    const plain = this.#options.backend.secretboxOpen(box, nonce, this.sharedKey(peer));
     if (plain === null) throw new CurvetunError('EAUTH', 'the box did not open with our long-term key');
     return plain;
   }
 
-  seal(plaintext: unknown, prefix: unknown, peer: unknown): SealedBox {
+  /** A promise only when a counter reservation has to be written first (see counter.ts). */
+  seal(plaintext: unknown, prefix: unknown, peer: unknown): MaybePromise<SealedBox> {
     check('the plaintext', plaintext);
     check('the nonce prefix', prefix, LONG_TERM_PREFIX_BYTES);
     check('the peer key', peer, KEY_BYTES);
@@ -71,26 +81,41 @@ export class VaultCore {
     if (V2_LONG_TERM_PREFIXES.some((p) => p.every((x, i) => x === prefix[i]))) {
       throw new CurvetunError('EINVAL', 'a v2 nonce prefix: v2 boxes are made only by the v2 operations (sealVouchV2)');
     }
-    const nonce16 = this.safeNonce();
-    const box = this.options.backend.secretbox(plaintext, longTermNonce(prefix, nonce16), this.sharedKey(peer));
-    return { nonce16, box };
+    return after(this.safeNonce(), (nonce16) => {
+      const box = this.#options.backend.secretbox(plaintext, longTermNonce(prefix, nonce16), this.sharedKey(peer));
+      return { nonce16, box };
+    });
   }
 
   /**
    * See `Vault.openHello`. The key with an ephemeral peer is made fresh and not cached: it serves
    * one connection, and would only push long-term peers out of the cache.
    */
-  openHello(box: unknown, nonce: unknown, clientEphemeralKey: unknown): HelloOpening {
+  openHello(box: unknown, nonce: unknown, clientEphemeralKey: unknown): MaybePromise<HelloOpening> {
     check('the box', box);
     check('the nonce', nonce, NONCE_BYTES);
     check('the client ephemeral key', clientEphemeralKey, KEY_BYTES);
-    const sharedKey = this.options.withSecret((secret) => this.options.backend.beforenm(clientEphemeralKey, secret));
-    const plaintext = this.options.backend.secretboxOpen(box, nonce, sharedKey);
+    const sharedKey = this.#options.withSecret((secret) => this.#options.backend.beforenm(clientEphemeralKey, secret));
+    const plaintext = this.#options.backend.secretboxOpen(box, nonce, sharedKey);
     if (plaintext === null) {
       sharedKey.fill(0);
       throw new CurvetunError('EAUTH', 'the Hello box did not open with our long-term key');
     }
-    return { plaintext, sharedKey, nonce16: this.safeNonce() };
+    let nonce16: MaybePromise<Uint8Array>;
+    try {
+      nonce16 = this.safeNonce();
+    } catch (error) {
+      sharedKey.fill(0);
+      throw error;
+    }
+    if (nonce16 instanceof Uint8Array) return { plaintext, sharedKey, nonce16 };
+    return nonce16.then(
+      (n) => ({ plaintext, sharedKey, nonce16: n }),
+      (error: unknown) => {
+        sharedKey.fill(0); // no nonce, no Cookie: the key must not outlive the failure
+        throw error;
+      },
+    );
   }
 
   /**
@@ -103,8 +128,8 @@ export class VaultCore {
     check('the client ephemeral key', clientEphemeralKey, KEY_BYTES);
     check('the transcript hash', transcript, HASH_BYTES);
     check('the Hello box', box, 16);
-    const { backend } = this.options;
-    const dh = this.options.withSecret((secret) => backend.scalarMult(secret, clientEphemeralKey));
+    const { backend } = this.#options;
+    const dh = this.#options.withSecret((secret) => backend.scalarMult(secret, clientEphemeralKey));
     const chainingKey = chainHello(initialHash(suite, this.publicKey), dh, transcript);
     dh.fill(0);
     const boxKey = helloBoxKey(chainingKey);
@@ -121,24 +146,37 @@ export class VaultCore {
    * See `Vault.sealVouchV2`. The key with the server's ephemeral key serves one handshake: made
    * fresh, never cached, wiped at once.
    */
-  sealVouchV2(request: unknown): SealedBox {
+  sealVouchV2(request: unknown): MaybePromise<SealedBox> {
     const { serverEphemeralKey, clientEphemeralKey, serverKey, transcript } = (request ?? {}) as Record<string, unknown>;
     check('the server ephemeral key', serverEphemeralKey, KEY_BYTES);
     check('the client ephemeral key', clientEphemeralKey, KEY_BYTES);
     check('the server key', serverKey, KEY_BYTES);
     check('the transcript hash', transcript, HASH_BYTES);
     const plaintext = encodeVouchPlaintextV2(clientEphemeralKey, serverKey, transcript);
-    const { backend } = this.options;
-    const key = this.options.withSecret((secret) => backend.beforenm(serverEphemeralKey, secret));
-    const nonce16 = this.safeNonce();
-    const box = backend.secretbox(plaintext, longTermNonce(V2_PREFIX_VOUCH, nonce16), key);
-    key.fill(0);
-    return { nonce16, box };
+    const { backend } = this.#options;
+    return after(this.safeNonce(), (nonce16) => {
+      const key = this.#options.withSecret((secret) => backend.beforenm(serverEphemeralKey, secret));
+      try {
+        return { nonce16, box: backend.secretbox(plaintext, longTermNonce(V2_PREFIX_VOUCH, nonce16), key) };
+      } finally {
+        key.fill(0);
+      }
+    });
   }
 
-  /** `scramble(counter:u64be · 8 random bytes)`. */
-  safeNonce(): Uint8Array {
-    const block = safeNonceBlock(this.options.counter.next(), this.options.backend.randomBytes(SAFE_NONCE_BYTES - COUNTER_BYTES));
-    return scramble(block, this.options.scrambleKey);
+  /** `scramble(counter:u64be · 8 random bytes)`; a promise only while a reservation is written. */
+  safeNonce(): MaybePromise<Uint8Array> {
+    return after(this.#options.counter.next(), (counter) => {
+      const block = safeNonceBlock(counter, this.#options.backend.randomBytes(SAFE_NONCE_BYTES - COUNTER_BYTES));
+      return scramble(block, this.#options.scrambleKey);
+    });
   }
+}
+
+export type MaybePromise<T> = T | Promise<T>;
+
+
+/** `fn(value)`, now when `value` is at hand, later when it is a promise: no promise on the fast path. */
+function after<T, R>(value: MaybePromise<T>, fn: (value: T) => R): MaybePromise<R> {
+  return value instanceof Promise ? value.then(fn) : fn(value);
 }

@@ -17,17 +17,20 @@ export interface VaultWorkerInit {
   crypto: BackendChoice;
 }
 
-serveActor((init: VaultWorkerInit, { restarts }) => {
+serveActor(async (init: VaultWorkerInit, { restarts }) => {
   const backend = getBackend(init.crypto);
   // Create only on the first start: after a restart, a missing key file is an error, not a cue
   // to become someone else behind the caller's back.
   const identity = loadIdentity(init.secretKeyFile, backend, init.create && restarts === 0);
   const { secretKey } = identity;
+  const counter = new FileCounter(`${init.secretKeyFile}.counter`, init.counterBlock);
+  // The first block is reserved before the vault reports ready: the first handshake need not wait.
+  await counter.ready();
   const core = new VaultCore({
     backend,
     publicKey: identity.publicKey,
     scrambleKey: identity.scrambleKey,
-    counter: new FileCounter(`${init.secretKeyFile}.counter`, init.counterBlock),
+    counter,
     withSecret: (fn) => fn(secretKey),
     ...(init.cacheSize ? { cacheSize: init.cacheSize } : {}),
   });
@@ -40,6 +43,13 @@ serveActor((init: VaultWorkerInit, { restarts }) => {
     openHelloV2: (request: Record<string, unknown> | null) =>
       core.openHelloV2({ ...request, suite: typeof request?.suite === 'string' ? Number(request.suite) : request?.suite }),
     sealVouchV2: (request: unknown) => core.sealVouchV2(request),
-    safeNonces: (count: number) => Array.from({ length: Math.min(Math.max(0, count | 0), 100_000) }, () => core.safeNonce()),
+    safeNonces: async (count: number) => {
+      const nonces: Uint8Array[] = [];
+      for (let i = 0; i < Math.min(Math.max(0, count | 0), 100_000); i++) {
+        const nonce = core.safeNonce();
+        nonces.push(nonce instanceof Promise ? await nonce : nonce); // await only when a reservation is written
+      }
+      return nonces;
+    },
   };
 });

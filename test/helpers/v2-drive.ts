@@ -154,5 +154,7 @@ export async function implementationVector(i: VectorInputs, scrambleKey: Uint8Ar
 /** The v16 the client's vault makes first with this scramble key and random8 (counter 0). */
 export function firstSafeNonce(scrambleKey: Uint8Array, random8: Uint8Array): string {
   const core = new VaultCore({ backend: fixedBackend([], { 8: [random8.slice()] }), publicKey: new Uint8Array(32), scrambleKey, counter: new MemoryCounter(), withSecret: (fn) => fn(new Uint8Array(32)) });
-  return toHex(core.safeNonce());
+  const nonce = core.safeNonce();
+  if (!(nonce instanceof Uint8Array)) throw new Error('a memory counter gives its nonce at once');
+  return toHex(nonce);
 }
