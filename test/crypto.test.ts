@@ -154,7 +154,7 @@ for (const b of backends) {
     }
   });
 
-  test(`${tag} secretboxOpenInPlace leaves the plaintext over the box and returns that view; a forged box is null`, (t) => {
+  test(`${tag} secretboxOpenInPlace leaves the plaintext over the box and returns that view; a forged box is null and left as it was`, (t) => {
     t.is(toHex(b.secretboxOpenInPlace(V.box.slice(), V.nonce, V.firstkey)!), toHex(V.message));
     const key = b.randomBytes(32);
     const nonce = b.randomBytes(24);
@@ -169,7 +169,15 @@ for (const b of backends) {
       t.is(plain.byteOffset, 5);
       const forged = b.secretbox(msg, nonce, key);
       forged[forged.length - 1]! ^= 0x40;
+      const asSent = forged.slice();
       t.is(b.secretboxOpenInPlace(forged, nonce, key), null, `forged, len ${len}`);
+      t.deepEqual(forged, asSent, `a box that did not open is left as it was, len ${len}`);
+      // A genuine box under another nonce (what v2's deletion check meets) is left as it was too.
+      const genuine = b.secretbox(msg, nonce, key);
+      const otherNonce = nonce.slice();
+      otherNonce[23]! ^= 1;
+      t.is(b.secretboxOpenInPlace(genuine, otherNonce, key), null);
+      t.is(toHex(b.secretboxOpen(genuine, nonce, key)!), toHex(msg), `still opens under its own nonce, len ${len}`);
     }
     t.is(b.secretboxOpenInPlace(new Uint8Array(15), nonce, key), null, 'shorter than a tag');
   });

@@ -4,7 +4,9 @@
  *
  * Each direction has its own traffic secret T_d,n (epoch n), box key K_d,n = KDF(T_d,n, "ctun2 box
  * key") and counter: 0, 1, 2, … for the connection's life, never reset (not at a key update), never
- * on the wire, so a dropped, reordered, replayed or injected frame fails to open (`EAUTH`).
+ * on the wire, so a dropped, reordered, replayed or injected frame fails to open. A frame that
+ * opens under one of the next few counters instead is a deletion (a man in the middle dropped the
+ * frames before it): `EPROTO`, as v1's counter gap; anything else that does not open is `EAUTH`.
  *
  * Part 1 of v2 implements READY/REJECT (in the handshake halves), DATA and KEY_UPDATE (switching
  * keys on both ends). The other types decode (lib/protocol/v2/messages.ts) and are refused with
@@ -32,6 +34,12 @@ import type { DataSession } from './data-session.js';
 
 /** Shared by every session of this thread; filled and used synchronously by each seal or open. */
 const scratchNonce = new Uint8Array(NONCE_BYTES);
+
+/**
+ * How many counters past the expected one a frame that did not open is tried under, to tell a
+ * deletion from a forgery. Only on the failure path, which ends the connection either way.
+ */
+export const DELETION_LOOK_AHEAD = 16;
 
 /** One direction: its traffic secret, box key, counter and epoch. */
 export class Direction {
@@ -85,6 +93,22 @@ export class Direction {
     const plain = inPlace ? backend.secretboxOpenInPlace(box, scratchNonce, this.key) : backend.secretboxOpen(box, scratchNonce, this.key);
     if (plain !== null) this.counter++;
     return plain;
+  }
+
+  /**
+   * After `open` failed: how many frames `box` skips if it opens under one of the next
+   * `DELETION_LOOK_AHEAD` counters of this epoch (frames before it were deleted), else 0. The
+   * counter does not move; whatever opened is wiped.
+   */
+  framesSkippedBy(box: Uint8Array, backend: CryptoBackend): number {
+    for (let skipped = 1; skipped <= DELETION_LOOK_AHEAD && this.counter + skipped <= this.maxCounter; skipped++) {
+      shortTermNonce(this.prefix, this.counter + skipped, scratchNonce);
+      const plain = backend.secretboxOpen(box, scratchNonce, this.key);
+      if (plain === null) continue;
+      plain.fill(0);
+      return skipped;
+    }
+    return 0;
   }
 
   /** Move to the next epoch: T' = KDF(T, "ctun2 key update"), and wipe the old secret and key. */
@@ -189,12 +213,21 @@ export class SessionV2 implements DataSession {
     }
   }
 
-  /** Open and decode the next frame from the peer (`EAUTH` if it does not open, `EPROTO` if it does not decode). */
+  /**
+   * Open and decode the next frame from the peer: `EPROTO` if it does not decode or opens only
+   * under a later counter (frames were deleted), `EAUTH` if it does not open at all.
+   */
   open(frame: Uint8Array): SessionMessage {
     if (frame.length < V2_MESSAGE_OVERHEAD) throw new CurvetunError('EPROTO', `a v2 session frame is at least ${V2_MESSAGE_OVERHEAD} bytes, got ${frame.length}`);
+    // A box that fails to open in place is left as it was (CryptoBackend.secretboxOpenInPlace).
     const plain = this.receiving.open(frame, this.backend, frame.length >= IN_PLACE_MIN_BYTES);
-    if (plain === null) throw new CurvetunError('EAUTH', 'a message did not authenticate (tampered, forged, replayed, reordered or reflected)');
-    return decodeSessionMessage(plain);
+    if (plain !== null) return decodeSessionMessage(plain);
+    const skipped = this.receiving.framesSkippedBy(frame, this.backend);
+    if (skipped > 0) {
+      const after = this.receiving.counter - 1;
+      throw new CurvetunError('EPROTO', `a frame skips ${skipped} message(s) after ${after < 0 ? 'the handshake' : after}: a message was deleted on the way`);
+    }
+    throw new CurvetunError('EAUTH', 'a message did not authenticate (tampered, forged, replayed, reordered or reflected)');
   }
 
   private checkSendable(message: Uint8Array): number {

@@ -69,7 +69,9 @@ export interface CryptoBackend {
 
   /**
    * The same, written over the box itself: on success the plaintext is the box's first
-   * `box.length - 16` bytes (returned as a plain Uint8Array view of them); `null` when the box does not authenticate (its bytes are then unspecified).
+   * `box.length - 16` bytes (returned as a plain Uint8Array view of them). `null` when the box
+   * does not authenticate, and the box is then left as it was: the tag is checked before anything
+   * is written (v2's session tries such a box under later counters to name a deletion).
    * The data path opens large messages this way, so a message costs no second buffer.
    */
   secretboxOpenInPlace(box: Uint8Array, nonce: Uint8Array, sharedKey: Uint8Array): Uint8Array | null;
