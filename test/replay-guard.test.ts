@@ -6,6 +6,7 @@
  * through a frame-aware proxy (test/helpers/proxy.ts) that spoils their Initiate.
  */
 import test from 'ava';
+import type { ExecutionContext } from 'ava';
 import { startCookieKeeper } from '../lib/cookie/index.js';
 import type { WorkerCookieKeeper } from '../lib/cookie/index.js';
 import { getBackend } from '../lib/crypto/index.js';
@@ -31,6 +32,22 @@ test.after.always(async () => {
   await cookies?.close();
   await world?.dispose();
 });
+
+/**
+ * Send `payloads` (a captured Hello and Vouch / Initiate) on a fresh TCP connection, wait for the
+ * server to close it, and return the one handshake failure it reported (EAUTH).
+ */
+async function replayedRefusal(t: ExecutionContext, port: number, payloads: Uint8Array[], failures: CurvetunError[]): Promise<CurvetunError> {
+  const before = failures.length;
+  const attacker = await replay(port, payloads);
+  t.teardown(() => attacker.destroy());
+  attacker.on('error', () => undefined);
+  attacker.resume(); // read (and drop) the Cookie: a socket nobody reads never sees the server's FIN
+  await within(new Promise((resolve) => attacker.once('close', resolve)), 60_000, 'the server closing the replay');
+  t.is(failures.length, before + 1);
+  t.is(failures.at(-1)!.code, 'EAUTH');
+  return failures.at(-1)!;
+}
 
 test.serial(`v1: ${10 * GUARD} bogus Initiates with valid cookies from unknown keys leave the guard empty; an allowed client still connects, and its replayed Initiate is still refused`, async (t) => {
   const listener = await world.listen({ cookies });
@@ -80,15 +97,8 @@ test.serial(`v1: ${10 * GUARD} bogus Initiates with valid cookies from unknown k
   const honest = await rawHandshake(port, { backend, vault: world.clientVault, serverKey, sendVouch: true });
   (await acceptedRaw).close();
   honest.tcp.destroy();
-  const before = failures.length;
-  const attacker = await replay(port, [honest.hello, honest.vouch]);
-  t.teardown(() => attacker.destroy());
-  attacker.on('error', () => undefined);
-  attacker.resume(); // read (and drop) the Cookie: a socket nobody reads never sees the server's FIN
-  await within(new Promise((resolve) => attacker.once('close', resolve)), 60_000, 'the server closing the replay');
-  t.is(failures.length, before + 1);
-  t.is(failures.at(-1)!.code, 'EAUTH');
-  t.regex(failures.at(-1)!.message, /already used|replay/);
+  const refusal = await replayedRefusal(t, port, [honest.hello, honest.vouch], failures);
+  t.regex(refusal.message, /already used: a replayed Vouch/);
   const final = await cookies.stats();
   t.is(final.remembered, 2, 'exactly the two handshakes that passed every check');
   t.is(final.admitted, 2);
@@ -149,15 +159,8 @@ test.serial(`v2: ${10 * GUARD} refused Initiates with valid cookies (unknown key
   // Its Hello and Initiate, replayed on a fresh TCP connection after the cookie was admitted: the
   // server answers the Hello with a new Cookie, then meets the old Initiate and refuses it.
   const [hello, initiate] = recorder.captured[0]!.toServer;
-  const before = failures.length;
-  const attacker = await replay(port, [hello!, initiate!]);
-  t.teardown(() => attacker.destroy());
-  attacker.on('error', () => undefined);
-  attacker.resume(); // read (and drop) the Cookie: a socket nobody reads never sees the server's FIN
-  await within(new Promise((resolve) => attacker.once('close', resolve)), 60_000, 'the server closing the replay');
-  t.is(failures.length, before + 1);
-  t.is(failures.at(-1)!.code, 'EAUTH');
-  t.regex(failures.at(-1)!.message, /already used: a replayed Initiate/);
+  const refusal = await replayedRefusal(t, port, [hello!, initiate!], failures);
+  t.regex(refusal.message, /already used: a replayed Initiate/);
   const final = await v2Cookies.stats();
   t.is(final.remembered, 1, 'exactly the one handshake that passed every check');
   t.is(final.admitted, 1);
