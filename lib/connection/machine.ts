@@ -18,6 +18,7 @@
  */
 import { initialTransition, setup, transition } from 'xstate';
 import type { SnapshotFrom } from 'xstate';
+import type { LifecycleStateName } from './state-name.js';
 
 export type ConnectionEventType = 'CONNECT' | 'ACCEPT' | 'HANDSHAKE_DONE' | 'HANDSHAKE_FAILED' | 'TIMEOUT' | 'FAIL' | 'CLOSE';
 
@@ -31,7 +32,7 @@ export type ConnectionEventType = 'CONNECT' | 'ACCEPT' | 'HANDSHAKE_DONE' | 'HAN
 export type LifecycleAction = 'startHandshake' | 'stopHandshake' | 'recordReason' | 'recordTimeout' | 'enterConnected' | 'enterClosed';
 
 /** The five names a connection's state goes by (`socket.state`). */
-export type LifecycleStateName = 'ready' | 'initiating' | 'accepting' | 'connected' | 'closed';
+export type { LifecycleStateName };
 
 // The effects are carried out by the socket, not by xstate: these placeholders only name them.
 const effect = () => undefined;
