@@ -39,42 +39,55 @@ export interface Daemon {
   child: ChildProcess;
   /** Everything it wrote to stderr so far. */
   stderr(): string;
-  /** Wait until stderr contains `text` (bounded). */
-  waitFor(text: string | RegExp, timeoutMs?: number): Promise<void>;
-  /** SIGINT, then the exit code (SIGKILL after 10 s). */
-  stop(): Promise<number | null>;
+  /** Wait until stderr contains `text` (bounded); resolves with the first line that does. */
+  waitFor(text: string | RegExp, timeoutMs?: number): Promise<string>;
+  /** Send `signal` (default SIGINT), then the exit code (SIGKILL after 30 s: then null). */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>;
 }
 
-/** Start a long-running command and wait for its `listening on HOST:PORT` line. */
-export async function start(args: string[], timeoutMs = 30_000): Promise<Daemon> {
-  const child = spawn(process.execPath, [...BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+/** The `listening` log line of serve, tunnel and echo-server: `… listening address=HOST:PORT …`. */
+const LISTENING = /\blistening address=\S*:(\d+)/;
+
+/**
+ * Start a long-running command and wait for its `listening address=HOST:PORT` line. `command`
+ * replaces the default (the TypeScript sources through tsx), e.g. an installed `curvetun`.
+ */
+export async function start(args: string[], timeoutMs = 30_000, options: { command?: string[]; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Daemon> {
+  const [file, ...pre] = options.command ?? [process.execPath, ...BIN];
+  const child = spawn(file!, [...pre, ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const waitFor = async (text: string | RegExp, ms = 10_000) => {
+  const waitFor = async (text: string | RegExp, ms = 20_000) => {
     const deadline = Date.now() + ms;
-    while (!(typeof text === 'string' ? err.includes(text) : text.test(err))) {
+    const matches = (line: string) => (typeof text === 'string' ? line.includes(text) : text.test(line));
+    for (;;) {
+      const line = err.split('\n').find(matches);
+      if (line !== undefined) return line;
       if (Date.now() > deadline) throw new Error(`no "${String(text)}" on stderr within ${ms} ms; stderr: ${err}`);
       if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}: ${err}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
+  let port: number;
   try {
-    await waitFor(/listening on [^\s]+:\d+/, timeoutMs);
+    port = Number(LISTENING.exec(await waitFor(LISTENING, timeoutMs))![1]);
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
   }
-  const port = Number(/listening on [^\s]+:(\d+)/.exec(err)![1]);
   return {
     port,
     child,
     stderr: () => err,
     waitFor,
-    async stop() {
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGINT') {
       if (child.exitCode !== null) return child.exitCode;
-      child.kill('SIGINT');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
       const code = await exited;
       clearTimeout(timer);
       return code;

@@ -14,7 +14,7 @@ import test from 'ava';
 import { run, start } from './cli-process.js';
 import type { Daemon } from './cli-process.js';
 
-const SUBCOMMANDS = ['keygen', 'pubkey', 'registry', 'echo-server', 'send', 'cat', 'serve', 'tunnel'];
+const SUBCOMMANDS = ['keygen', 'pubkey', 'fingerprint', 'registry', 'echo-server', 'send', 'cat', 'serve', 'tunnel'];
 
 function tempDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'curvetun-cli-'));
@@ -115,7 +115,9 @@ test.serial('registry add, list and remove round-trip through known_hosts; bad i
   t.is((await run(['registry', 'add', '.example.com', pub, '--home', home])).code, 0);
   const listed = await run(['registry', 'list', '--home', home]);
   t.is(listed.code, 0);
-  t.deepEqual(listed.stdout.toString().trim().split('\n').sort(), [`.example.com curvetun-x25519 ${key}`, `10.0.0.0/8 curvetun-x25519 ${key}`]);
+  const fp = (await run(['fingerprint', key])).stdout.toString().trim();
+  t.regex(fp, /^SHA256:[A-Za-z0-9+/]{43}$/);
+  t.deepEqual(listed.stdout.toString().trim().split('\n').sort(), [`.example.com ${fp} curvetun-x25519 ${key} me`, `10.0.0.0/8 ${fp} curvetun-x25519 ${key}`]);
   t.true(readFileSync(join(home, 'known_hosts'), 'utf8').includes(key));
 
   const bad = await run(['registry', 'add', '10.0.0.1', 'c2hvcnQ=', '--home', home]);
@@ -129,7 +131,7 @@ test.serial('registry add, list and remove round-trip through known_hosts; bad i
   t.is((await run(['registry', 'remove', '10.0.0.0/8', '--home', home])).code, 0);
   t.is((await run(['registry', 'remove', '10.0.0.0/8', '--home', home])).code, 1, 'nothing left to remove');
   const after = await run(['registry', 'list', '--home', home]);
-  t.is(after.stdout.toString().trim(), `.example.com curvetun-x25519 ${key}`);
+  t.is(after.stdout.toString().trim(), `.example.com ${fp} curvetun-x25519 ${key} me`);
 });
 
 test.serial('echo-server and send: binary stdin comes back byte-identical; an unknown key gets nothing and exits 1', async (t) => {
@@ -143,10 +145,10 @@ test.serial('echo-server and send: binary stdin comes back byte-identical; an un
   const r2 = await run(['cat', `127.0.0.1:${echo.port}`, '--home', client, '--wait', '500', '-v'], { input });
   t.is(r2.code, 0, r2.stderr);
   t.true(r2.stdout.equals(input), 'echoed bytes differ');
-  t.regex(r2.stderr, new RegExp(`close 127\\.0\\.0\\.1:${echo.port} key \\S+ up 300000 B down 300000 B`));
-  const clientKey = readFileSync(join(client, 'id_curvetun.pub'), 'utf8').split(' ')[1]!;
-  await echo.waitFor(`up 300000 B down 300000 B`);
-  t.true(echo.stderr().includes(`key ${clientKey}`));
+  t.regex(r2.stderr, new RegExp(`debug closed peer=127\\.0\\.0\\.1:${echo.port} server_key=SHA256:\\S+ up=300000 down=300000 `));
+  const clientFingerprint = (await run(['fingerprint', join(client, 'id_curvetun.pub')])).stdout.toString().split(' ')[0]!;
+  await echo.waitFor(`up=300000 down=300000`);
+  t.true(echo.stderr().includes(`key=${clientFingerprint}`));
 
   // A stranger knows the server's key but is not in its known_hosts.
   const stranger = join(dir, 'stranger');
@@ -156,7 +158,7 @@ test.serial('echo-server and send: binary stdin comes back byte-identical; an un
   t.is(refused.stdout.length, 0);
   t.true(oneLine(refused.stderr));
   t.regex(refused.stderr, /refused our key/);
-  await echo.waitFor('refused 127.0.0.1');
+  await echo.waitFor('refused peer=127.0.0.1');
   t.is(await echo.stop(), 0);
   // Verbose logs name public keys only.
   for (const home of [server, client]) {
@@ -210,8 +212,8 @@ test.serial('serve + tunnel carry a TCP service both ways; a client key not in t
   const back = await roundTrip(tunnel.port, data);
   t.true(back.equals(data), `got ${back.length} bytes back`);
   t.is(upstream.connections(), 1);
-  await tunnel.waitFor(/close 127\.0\.0\.1:\d+ key \S+ up 1000000 B down 1000000 B/);
-  await serve.waitFor(/close 127\.0\.0\.1:\d+ key \S+ up 1000000 B down 1000000 B/);
+  await tunnel.waitFor(/closed peer=127\.0\.0\.1:\d+ .*server_key=SHA256:\S+ up=1000000 down=1000000 /);
+  await serve.waitFor(/closed peer=127\.0\.0\.1:\d+ key=SHA256:\S+ up=1000000 down=1000000 /);
 
   // Same server key, a key the server does not know: the connection dies, upstream sees nothing.
   const stranger = join(dir, 'stranger');
@@ -220,7 +222,7 @@ test.serial('serve + tunnel carry a TCP service both ways; a client key not in t
   stopAll(t, rogue);
   const nothing = await roundTrip(rogue.port, Buffer.from('PING\r\n'));
   t.is(nothing.length, 0);
-  await serve.waitFor('refused 127.0.0.1');
+  await serve.waitFor('refused peer=127.0.0.1');
   t.is(upstream.connections(), 1, 'the refused client reached the service');
   t.is(await serve.stop(), 0);
   t.is(await tunnel.stop(), 0);

@@ -3,12 +3,11 @@
  * `~/.curvetun`) holds `id_curvetun`, `id_curvetun.pub` and `known_hosts`; `--key` and
  * `--known-hosts` override single files. Opens the vault and registry workers on demand.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CurvetunError } from '../../lib/errors.js';
-import { loadPublicKeyFile } from '../../lib/keys/keyfile.js';
-import { decodePublicKeyText } from '../../lib/keys/text.js';
+import { parsePublicKeyLine } from '../../lib/keys/keyfile.js';
 import { openRegistry } from '../../lib/registry/index.js';
 import type { WorkerRegistry } from '../../lib/registry/index.js';
 import { WorkerVault } from '../../lib/vault/index.js';
@@ -22,7 +21,15 @@ export class Context {
   private vaultPromise: Promise<WorkerVault> | null = null;
   private registryPromise: Promise<WorkerRegistry> | null = null;
 
-  constructor(parsed: Parsed, env: NodeJS.ProcessEnv = process.env) {
+  /**
+   * `logRegistryProblems: false` when the command logs the registry's 'problem' events itself
+   * (the registry worker would otherwise write them to stderr in its own format).
+   */
+  constructor(
+    parsed: Parsed,
+    env: NodeJS.ProcessEnv = process.env,
+    private readonly options: { logRegistryProblems?: boolean } = {},
+  ) {
     const v = parsed.values;
     this.home = typeof v.home === 'string' ? v.home : env.CURVETUN_HOME ?? join(homedir(), '.curvetun');
     this.keyFile = typeof v.key === 'string' ? v.key : join(this.home, 'id_curvetun');
@@ -45,7 +52,7 @@ export class Context {
   registry(): Promise<WorkerRegistry> {
     this.registryPromise ??= (async () => {
       mkdirSync(dirname(this.knownHostsFile), { recursive: true, mode: 0o700 });
-      return openRegistry({ file: this.knownHostsFile, create: true });
+      return openRegistry({ file: this.knownHostsFile, create: true, logProblems: this.options.logRegistryProblems ?? true });
     })();
     return this.registryPromise;
   }
@@ -55,7 +62,7 @@ export class Context {
    * registry's entry for `host`.
    */
   async serverKey(option: unknown, host: string): Promise<Uint8Array> {
-    if (typeof option === 'string') return readKeyArgument(option);
+    if (typeof option === 'string') return readKeyArgument(option).key;
     const key = await (await this.registry()).lookup(host);
     if (!key) {
       throw new CurvetunError('EKEY', `no key for ${host} in ${this.knownHostsFile}: pass --server-key or run: curvetun registry add ${host} <key>`);
@@ -70,10 +77,18 @@ export class Context {
   }
 }
 
-/** A public key given on the command line: a key file's path, a `.pub` line, or bare base64. */
-export function readKeyArgument(text: string): Uint8Array {
-  if (existsSync(text)) return loadPublicKeyFile(text);
-  const words = text.trim().split(/\s+/);
-  const keyText = words[0] === 'curvetun-x25519' ? words[1] : words[0];
-  return decodePublicKeyText(keyText ?? '');
+/**
+ * A public key given on the command line: a `.pub` file's path, a pasted `.pub` line
+ * (`curvetun-x25519 <base64> comment`), or bare base64; with the comment it carried, if any.
+ */
+export function readKeyArgument(text: string): { key: Uint8Array; comment: string } {
+  if (existsSync(text)) {
+    const line = readFileSync(text, 'utf8');
+    if (line.startsWith('-----BEGIN')) throw new CurvetunError('EKEY', `${text} is a secret key file: give its .pub file`);
+    const { publicKey, comment } = parsePublicKeyLine(line, text);
+    return { key: publicKey, comment };
+  }
+  const looksLikePath = /^[./~]|\.pub$/.test(text) && !/\s/.test(text);
+  const { publicKey, comment } = parsePublicKeyLine(text, looksLikePath ? `${text}: no such file, and as a key` : 'the key argument');
+  return { key: publicKey, comment };
 }

@@ -110,6 +110,7 @@ serveActor((init: RegistryWorkerInit, context) => {
       if (problem?.message !== message) {
         failedReloads++;
         if (init.logProblems !== false) process.stderr.write(`curvetun registry: kept the last good registry: ${message}\n`);
+        context.notify('problem', message);
       }
       problem = { file, line, message, at: Date.now() };
     }

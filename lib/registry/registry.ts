@@ -60,6 +60,8 @@ const REGISTRY_LANE: LaneMethods = {
 export interface WorkerRegistryEvents {
   /** The entries in force changed: the file was re-read (edited, replaced, or the worker restarted) or lines were removed. */
   reload: [];
+  /** A changed file was refused (`file:line: reason`); the last good entries stay in force. */
+  problem: [message: string];
 }
 
 export class WorkerRegistry extends EventEmitter<WorkerRegistryEvents> implements Registry {
@@ -73,8 +75,9 @@ export class WorkerRegistry extends EventEmitter<WorkerRegistryEvents> implement
   ) {
     super();
     // The worker says when it re-read the file; a restarted worker has re-read it too.
-    actor.on('notice', (event: string) => {
+    actor.on('notice', (event: string, data: unknown) => {
       if (event === 'reload') this.emit('reload');
+      else if (event === 'problem' && this.listenerCount('problem') > 0) this.emit('problem', String(data));
     });
     actor.on('restart', () => this.emit('reload'));
   }
