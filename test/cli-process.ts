@@ -1,9 +1,16 @@
 /**
- * Running the `curvetun` command as a child process, the way a user does (not a test file:
- * helpers for test/cli.test.ts and test/redis.test.ts).
+ * Running the `curvetun` command as a child process, the way a user does, and the parties around
+ * it: identities, a plain TCP echo service, clients (not a test file: helpers for test/cli*.test.ts,
+ * test/redis.test.ts and test/package.test.ts).
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, connect as tcpConnect } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -47,8 +54,8 @@ export interface Daemon {
   exited: Promise<number | null>;
 }
 
-/** The `listening` log line of serve, tunnel and echo-server: `… listening address=HOST:PORT …`. */
-const LISTENING = /\blistening address=\S*:(\d+)/;
+/** The `listening` log line of serve, tunnel and echo-server, in text (`listening address=HOST:PORT`) or JSON. */
+const LISTENING = /\blistening address=\S*:(\d+)|"event":"listening","address":"[^"]*:(\d+)"/;
 
 /**
  * Start a long-running command and wait for its `listening address=HOST:PORT` line. `command`
@@ -73,7 +80,8 @@ export async function start(args: string[], timeoutMs = 30_000, options: { comma
   };
   let port: number;
   try {
-    port = Number(LISTENING.exec(await waitFor(LISTENING, timeoutMs))![1]);
+    const match = LISTENING.exec(await waitFor(LISTENING, timeoutMs))!;
+    port = Number(match[1] ?? match[2]);
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
@@ -93,4 +101,72 @@ export async function start(args: string[], timeoutMs = 30_000, options: { comma
       return code;
     },
   };
+}
+
+export function tempDir(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'curvetun-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** The base64 body of a secret key file: what must never be printed. */
+export function secretOf(home: string): string {
+  return readFileSync(join(home, 'id_curvetun'), 'utf8').split('\n').find((l) => /^[A-Za-z0-9+/]{40,}/.test(l))!;
+}
+
+export function oneLine(text: string): boolean {
+  return text.trim().split('\n').length === 1;
+}
+
+export async function keygen(home: string, comment: string): Promise<string> {
+  const r = await run(['keygen', '--home', home, '--comment', comment]);
+  if (r.code !== 0) throw new Error(`keygen failed: ${r.stderr}`);
+  return r.stdout.toString().trim();
+}
+
+/** Two identities; each end knows the other's key for 127.0.0.1. */
+export async function twoEnds(dir: string): Promise<{ server: string; client: string }> {
+  const server = join(dir, 'server');
+  const client = join(dir, 'client');
+  await Promise.all([keygen(server, 'server'), keygen(client, 'client')]);
+  const a = await run(['registry', 'add', '127.0.0.1', join(client, 'id_curvetun.pub'), '--home', server]);
+  const b = await run(['registry', 'add', '127.0.0.1', join(server, 'id_curvetun.pub'), '--home', client]);
+  if (a.code !== 0 || b.code !== 0) throw new Error(`registry add failed: ${a.stderr} ${b.stderr}`);
+  return { server, client };
+}
+
+export function stopAll(t: { teardown(fn: () => Promise<unknown>): void }, ...daemons: Daemon[]): void {
+  t.teardown(() => Promise.all(daemons.map((d) => d.stop())));
+}
+
+/** A plain TCP echo service that counts its connections. */
+export async function plainEcho(): Promise<{ server: Server; port: number; connections(): number }> {
+  let count = 0;
+  const server = createServer((s) => {
+    count++;
+    s.pipe(s);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, port: (server.address() as { port: number }).port, connections: () => count };
+}
+
+export async function roundTrip(port: number, data: Buffer): Promise<Buffer> {
+  const socket: Socket = tcpConnect({ host: '127.0.0.1', port });
+  await once(socket, 'connect');
+  const chunks: Buffer[] = [];
+  let got = 0;
+  const done = new Promise<void>((resolve, reject) => {
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      got += c.length;
+      if (got >= data.length) resolve();
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve());
+  });
+  socket.write(data);
+  await done;
+  socket.destroy();
+  return Buffer.concat(chunks);
 }

@@ -4,53 +4,12 @@
  * the refusals (unknown client key, forward target not allowed).
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer, connect as tcpConnect } from 'node:net';
-import type { Server, Socket } from 'node:net';
-import { once } from 'node:events';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { run, start } from './cli-process.js';
-import type { Daemon } from './cli-process.js';
+import { keygen, oneLine, plainEcho, roundTrip, run, secretOf, start, stopAll, tempDir, twoEnds } from './cli-process.js';
 
 const SUBCOMMANDS = ['keygen', 'pubkey', 'fingerprint', 'registry', 'echo-server', 'send', 'cat', 'serve', 'tunnel'];
-
-function tempDir(t: { teardown(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'curvetun-cli-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** The base64 body of a secret key file: what must never be printed. */
-function secretOf(home: string): string {
-  return readFileSync(join(home, 'id_curvetun'), 'utf8').split('\n').find((l) => /^[A-Za-z0-9+/]{40,}/.test(l))!;
-}
-
-function oneLine(text: string): boolean {
-  return text.trim().split('\n').length === 1;
-}
-
-async function keygen(home: string, comment: string): Promise<string> {
-  const r = await run(['keygen', '--home', home, '--comment', comment]);
-  if (r.code !== 0) throw new Error(`keygen failed: ${r.stderr}`);
-  return r.stdout.toString().trim();
-}
-
-/** Two identities; each end knows the other's key for 127.0.0.1. */
-async function twoEnds(dir: string): Promise<{ server: string; client: string }> {
-  const server = join(dir, 'server');
-  const client = join(dir, 'client');
-  await Promise.all([keygen(server, 'server'), keygen(client, 'client')]);
-  const a = await run(['registry', 'add', '127.0.0.1', join(client, 'id_curvetun.pub'), '--home', server]);
-  const b = await run(['registry', 'add', '127.0.0.1', join(server, 'id_curvetun.pub'), '--home', client]);
-  if (a.code !== 0 || b.code !== 0) throw new Error(`registry add failed: ${a.stderr} ${b.stderr}`);
-  return { server, client };
-}
-
-function stopAll(t: { teardown(fn: () => Promise<unknown>): void }, ...daemons: Daemon[]): void {
-  t.teardown(() => Promise.all(daemons.map((d) => d.stop())));
-}
 
 test('usage errors exit 2 with one line; --help on every subcommand exits 0', async (t) => {
   for (const args of [[], ['frobnicate'], ['keygen', '--bogus'], ['serve', '--listen', '127.0.0.1:1'], ['send', '127.0.0.1:99999'], ['registry', 'rename']]) {
@@ -166,38 +125,6 @@ test.serial('echo-server and send: binary stdin comes back byte-identical; an un
     t.false(echo.stderr().includes(body.slice(0, 24)) || r2.stderr.includes(body.slice(0, 24)));
   }
 });
-
-/** A plain TCP echo service that counts its connections. */
-async function plainEcho(): Promise<{ server: Server; port: number; connections(): number }> {
-  let count = 0;
-  const server = createServer((s) => {
-    count++;
-    s.pipe(s);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { server, port: (server.address() as { port: number }).port, connections: () => count };
-}
-
-async function roundTrip(port: number, data: Buffer): Promise<Buffer> {
-  const socket: Socket = tcpConnect({ host: '127.0.0.1', port });
-  await once(socket, 'connect');
-  const chunks: Buffer[] = [];
-  let got = 0;
-  const done = new Promise<void>((resolve, reject) => {
-    socket.on('data', (c: Buffer) => {
-      chunks.push(c);
-      got += c.length;
-      if (got >= data.length) resolve();
-    });
-    socket.on('error', reject);
-    socket.on('close', () => resolve());
-  });
-  socket.write(data);
-  await done;
-  socket.destroy();
-  return Buffer.concat(chunks);
-}
 
 test.serial('serve + tunnel carry a TCP service both ways; a client key not in the registry never reaches it', async (t) => {
   const dir = tempDir(t);
