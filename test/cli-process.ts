@@ -30,7 +30,7 @@ export function run(args: string[], options: { input?: Uint8Array | string; time
     let err = '';
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -48,7 +48,7 @@ export interface Daemon {
   stderr(): string;
   /** Wait until stderr contains `text` (bounded); resolves with the first line that does. */
   waitFor(text: string | RegExp, timeoutMs?: number): Promise<string>;
-  /** Send `signal` (default SIGINT), then the exit code (SIGKILL after 30 s: then null). */
+  /** Send `signal` (default SIGINT), then the exit code (SIGKILL after 60 s: then null). */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   /** Resolves with the exit code once the process has exited. */
   exited: Promise<number | null>;
@@ -61,13 +61,13 @@ const LISTENING = /\blistening address=\S*:(\d+)|"event":"listening","address":"
  * Start a long-running command and wait for its `listening address=HOST:PORT` line. `command`
  * replaces the default (the TypeScript sources through tsx), e.g. an installed `curvetun`.
  */
-export async function start(args: string[], timeoutMs = 30_000, options: { command?: string[]; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Daemon> {
+export async function start(args: string[], timeoutMs = 120_000, options: { command?: string[]; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Daemon> {
   const [file, ...pre] = options.command ?? [process.execPath, ...BIN];
   const child = spawn(file!, [...pre, ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const waitFor = async (text: string | RegExp, ms = 20_000) => {
+  const waitFor = async (text: string | RegExp, ms = 60_000) => {
     const deadline = Date.now() + ms;
     const matches = (line: string) => (typeof text === 'string' ? line.includes(text) : text.test(line));
     for (;;) {
@@ -95,7 +95,7 @@ export async function start(args: string[], timeoutMs = 30_000, options: { comma
     async stop(signal: NodeJS.Signals = 'SIGINT') {
       if (child.exitCode !== null) return child.exitCode;
       child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
       const code = await exited;
       clearTimeout(timer);
       return code;

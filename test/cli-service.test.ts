@@ -281,11 +281,11 @@ test.serial('curvetun send, which holds a vault but no service, ignores SIGUSR1 
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   t.teardown(() => void child.kill('SIGKILL'));
-  for (let i = 0; i < 600 && !stderr.includes('debug connected'); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 2400 && !stderr.includes('debug connected'); i++) await new Promise((r) => setTimeout(r, 50));
   t.true(stderr.includes('debug connected'), stderr);
   child.kill('SIGUSR1');
   child.stdin.write('after the signal\n');
-  for (let i = 0; i < 600 && !stdout.includes('after the signal'); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 2400 && !stdout.includes('after the signal'); i++) await new Promise((r) => setTimeout(r, 50));
   child.stdin.end();
   t.is(await exited, 0, stderr);
   t.is(stdout, 'after the signal\n');

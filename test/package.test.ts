@@ -22,6 +22,7 @@ import { connect } from '../lib/connection/api.js';
 import { loadPublicKeyFile } from '../lib/keys/keyfile.js';
 import { LocalVault } from '../lib/vault/index.js';
 import { ROOT } from './cli-process.js';
+import { handshakeScript } from './helpers/handshake-script.js';
 
 const NPM_FLAGS = ['--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'];
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -95,33 +96,16 @@ function node(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, timeout 
   return spawnSync(process.execPath, args, { cwd, encoding: 'utf8', timeout, env: { ...process.env, NODE_OPTIONS: '', ...env } });
 }
 
-const HANDSHAKE = (load: string) => `
-${load}
-const dir = process.argv[2];
-const server = await WorkerVault.open({ secretKeyFile: dir + '/server', create: true });
-const client = await WorkerVault.open({ secretKeyFile: dir + '/client', create: true });
-const registry = await openRegistry({ file: dir + '/known_hosts', create: true });
-await registry.add({ who: '127.0.0.1', key: client.publicKey });
-const listener = await listen(0, { vault: server, registry });
-const socket = await connect('127.0.0.1', listener.address().port, { vault: client, serverKey: listener.publicKey });
-const peer = await listener.accept();
-await socket.send('through the installed package');
-console.log(Buffer.from(await peer.recv({ timeout: 20000 })).toString(), fingerprint(peer.peerKey) === fingerprint(client.publicKey));
-await socket.close();
-await listener.close();
-// No stop() of the workers on purpose: they must not keep the process alive.
-`;
-
 packaged('import (ESM) and require (CommonJS) of the installed package: a real loopback handshake, and the process exits by itself', async (t) => {
   t.timeout(900_000);
   const { app, pkg } = await installed();
   t.false(existsSync(join(pkg, 'node_modules', 'typescript')), 'no dev dependency came along');
-  writeFileSync(join(app, 'esm.mjs'), HANDSHAKE(`import { WorkerVault, openRegistry, listen, connect, fingerprint } from 'curvetun';`));
+  writeFileSync(join(app, 'esm.mjs'), handshakeScript(`import { WorkerVault, openRegistry, listen, connect, fingerprint } from 'curvetun';`, 'through the installed package'));
   // require(esm) is on by default from Node 20.19 (package.json engines); the handshake script
   // needs await, so it runs inside an async function of the CommonJS module.
   writeFileSync(
     join(app, 'cjs.cjs'),
-    `const { WorkerVault, openRegistry, listen, connect, fingerprint } = require('curvetun');\n(async () => {\n${HANDSHAKE('')}\n})().catch((e) => { console.error(e); process.exit(1); });\n`,
+    `const { WorkerVault, openRegistry, listen, connect, fingerprint } = require('curvetun');\n(async () => {\n${handshakeScript('', 'through the installed package')}\n})().catch((e) => { console.error(e); process.exit(1); });\n`,
   );
   for (const script of ['esm.mjs', 'cjs.cjs']) {
     const dir = mkdtempSync(join(app, 'keys-'));
@@ -290,7 +274,7 @@ async function freePort(): Promise<number> {
 }
 
 async function untilListening(port: number, exited: () => boolean): Promise<void> {
-  for (let i = 0; i < 1200 && !exited(); i++) {
+  for (let i = 0; i < 2400 && !exited(); i++) {
     const socket = tcpConnect({ host: '127.0.0.1', port });
     const ok = await new Promise<boolean>((resolve) => {
       socket.once('connect', () => resolve(true));

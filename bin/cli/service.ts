@@ -233,3 +233,32 @@ export function watchKnownHosts(registry: WorkerRegistry, file: string, log: Log
     },
   };
 }
+
+/**
+ * A service over a curvetun listener (serve, echo-server): accept into `handle` until stopped;
+ * SIGHUP reloads known_hosts (when there is one) and re-checks the open connections' keys, also
+ * when the text did not change (name patterns may resolve elsewhere now). Resolves with the exit code.
+ */
+export async function runListenerService(
+  io: Io,
+  setup: ServiceSetup,
+  listener: Listener,
+  knownHosts: { reload(): Promise<void> } | null,
+  handle: (socket: CurvetunSocket, note: EndNote) => Promise<void>,
+): Promise<number> {
+  const { log, metrics, drainMs, maxConnections } = setup;
+  const connections = new Connections(maxConnections, metrics);
+  const loop = acceptLoop(listener, connections, handle, log, metrics);
+  const code = await runUntilStopped(io, log, {
+    connections,
+    stopAccepting: () => listener.close(),
+    reload: async () => {
+      if (!knownHosts) return log.info('reloaded', { changed: false, note: 'no known_hosts (--any-client)' });
+      await knownHosts.reload();
+      await listener.reverify();
+    },
+  }, drainMs);
+  await loop;
+  await metrics.close();
+  return code;
+}

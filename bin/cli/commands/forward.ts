@@ -23,7 +23,7 @@ import type { Io } from '../io.js';
 import { keyField } from '../log.js';
 import type { Log } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { Connections, acceptLoop, peerFields, runUntilStopped, startService, watchKnownHosts } from '../service.js';
+import { Connections, peerFields, runListenerService, runUntilStopped, startService, watchKnownHosts } from '../service.js';
 import type { EndNote } from '../service.js';
 
 /** Forward targets allowed when no --allow-forward is given: this machine only. */
@@ -96,11 +96,12 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
   }
   const ctx = new Context(parsed, io.env, { logRegistryProblems: false });
   try {
-    const { log, metrics, drainMs, maxConnections } = await startService('serve', parsed, io, {
+    const setup = await startService('serve', parsed, io, {
       key_file: ctx.keyFile,
       known_hosts: ctx.knownHostsFile,
       crypto: getBackend('auto').name,
     });
+    const { log, metrics } = setup;
     const vault = await ctx.vault();
     const registry = await ctx.registry();
     // Our own cookie keeper (not the one listen() would start) so that its restarts are counted.
@@ -118,20 +119,7 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
       const knownHosts = watchKnownHosts(registry, ctx.knownHostsFile, log);
       const bound = listener.address();
       log.info('listening', { address: formatHostPort(bound.address, bound.port), forward: targetText, key: keyField(vault.publicKey) });
-      const connections = new Connections(maxConnections, metrics);
-      const loop = acceptLoop(listener, connections, (socket, note) => serveOne(socket, note, target, targetAllowed, log, metrics), log, metrics);
-      const code = await runUntilStopped(io, log, {
-        connections,
-        stopAccepting: () => listener.close(),
-        reload: async () => {
-          await knownHosts.reload();
-          // Also when the text did not change: name patterns may resolve elsewhere now.
-          await listener.reverify();
-        },
-      }, drainMs);
-      await loop;
-      await metrics.close();
-      return code;
+      return await runListenerService(io, setup, listener, knownHosts, (socket, note) => serveOne(socket, note, target, targetAllowed, log, metrics));
     } finally {
       await cookies.close();
     }

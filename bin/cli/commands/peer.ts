@@ -8,7 +8,7 @@ import { Context } from '../context.js';
 import type { Io } from '../io.js';
 import { Log, keyField, logFormatOption } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { Connections, acceptLoop, peerFields, runUntilStopped, startService, watchKnownHosts } from '../service.js';
+import { peerFields, runListenerService, startService, watchKnownHosts } from '../service.js';
 import type { EndNote } from '../service.js';
 
 export async function echoServer(parsed: Parsed, io: Io): Promise<number> {
@@ -17,10 +17,11 @@ export async function echoServer(parsed: Parsed, io: Io): Promise<number> {
   const anyClient = parsed.values['any-client'] === true;
   const ctx = new Context(parsed, io.env, { logRegistryProblems: false });
   try {
-    const { log, metrics, drainMs, maxConnections } = await startService('echo-server', parsed, io, {
+    const setup = await startService('echo-server', parsed, io, {
       key_file: ctx.keyFile,
       known_hosts: anyClient ? 'none (--any-client)' : ctx.knownHostsFile,
     });
+    const { log, metrics } = setup;
     const vault = await ctx.vault();
     const registry = anyClient ? null : await ctx.registry();
     const listener = await listen(at.port, { host: at.host, vault, ...(registry ? { registry } : { acceptAnyClient: true }) });
@@ -29,20 +30,7 @@ export async function echoServer(parsed: Parsed, io: Io): Promise<number> {
     const knownHosts = registry ? watchKnownHosts(registry, ctx.knownHostsFile, log) : null;
     const bound = listener.address();
     log.info('listening', { address: formatHostPort(bound.address, bound.port), key: keyField(vault.publicKey) });
-    const connections = new Connections(maxConnections, metrics);
-    const loop = acceptLoop(listener, connections, (socket, note) => echo(socket, note, log, metrics), log, metrics);
-    const code = await runUntilStopped(io, log, {
-      connections,
-      stopAccepting: () => listener.close(),
-      reload: async () => {
-        if (!knownHosts) return log.info('reloaded', { changed: false, note: 'no known_hosts (--any-client)' });
-        await knownHosts.reload();
-        await listener.reverify();
-      },
-    }, drainMs);
-    await loop;
-    await metrics.close();
-    return code;
+    return await runListenerService(io, setup, listener, knownHosts, (socket, note) => echo(socket, note, log, metrics));
   } finally {
     await ctx.close();
   }
