@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { connect as tcpConnect } from 'node:net';
 import type { Socket } from 'node:net';
@@ -200,7 +200,7 @@ test.serial('SIGTERM drains: the connection in flight completes, new ones are re
   t.like(jsonLines(t, serve)[0], { event: 'start', command: 'serve', version: VERSION });
 });
 
-test.serial('SIGHUP and known_hosts edits: a revoked key loses its connection (reason says so), a broken file is refused, SIGUSR1 is ignored; text logs are timestamped', async (t) => {
+test.serial('SIGHUP and known_hosts edits: a revoked key loses its connection (reason says so), a broken file is refused, a changed server key closes the tunnel\'s sessions, SIGUSR1 is ignored; text logs are timestamped', async (t) => {
   const dir = tempDir(t);
   const { server, client } = await twoEnds(dir);
   const upstream = await plainEcho();
@@ -240,6 +240,22 @@ test.serial('SIGHUP and known_hosts edits: a revoked key loses its connection (r
   await again.closed;
   await serve.waitFor(/warn refused .*client key refused/);
 
+  // The key comes back (through the command, while serve runs): connections work again.
+  t.is((await run(['registry', 'add', '127.0.0.1', join(client, 'id_curvetun.pub'), '--home', server])).code, 0);
+  await serve.waitFor(/info reloaded .*changed=true/);
+  const back = await tcpClient(tunnel.port);
+  t.is(await back.echo('back again'), 'back again');
+  // The tunnel's own known_hosts now names another key for the server: its session is closed.
+  const stranger = join(dir, 'stranger');
+  await keygen(stranger, 'stranger');
+  // Replaced in one step (as an editor saving through a rename does), then SIGHUP.
+  writeFileSync(join(client, 'known_hosts.new'), `127.0.0.1 ${readFileSync(join(stranger, 'id_curvetun.pub'), 'utf8')}`);
+  renameSync(join(client, 'known_hosts.new'), join(client, 'known_hosts'));
+  tunnel.child.kill('SIGHUP');
+  await tunnel.waitFor(`warn server_key_changed to=127.0.0.1:${serve.port} key=${fingerprintOf(stranger)} before=${fingerprintOf(server)}`);
+  await tunnel.waitFor(/info closed .*reason="known_hosts no longer names this key for 127\.0\.0\.1"/);
+  await back.closed;
+
   t.is(await serve.stop('SIGINT'), 0);
   t.is(await tunnel.stop('SIGTERM'), 0);
   t.false(/Debugger listening|inspector/i.test(serve.stderr().replace('no inspector in a process that holds a vault', '')), serve.stderr());
@@ -248,7 +264,7 @@ test.serial('SIGHUP and known_hosts edits: a revoked key loses its connection (r
   t.regex(lines[0]!, new RegExp(`info start command=serve version=${VERSION.replace(/\./g, '\\.')} pid=\\d+`));
   t.regex(serve.stderr(), /debug config .*crypto=\w+ node=v\d+/, '--verbose adds the configuration');
   t.false(tunnel.stderr().includes('debug config'), 'without --verbose, no debug lines');
-  noKeyMaterial(t, serve.stderr() + tunnel.stderr(), [server, client]);
+  noKeyMaterial(t, serve.stderr() + tunnel.stderr(), [server, client, stranger]);
 });
 
 test.serial('a second SIGINT ends the drain at once: the rest is closed, exit 0', async (t) => {
