@@ -135,10 +135,6 @@ export async function twoEnds(dir: string): Promise<{ server: string; client: st
   return { server, client };
 }
 
-export function stopAll(t: { teardown(fn: () => Promise<unknown>): void }, ...daemons: Daemon[]): void {
-  t.teardown(() => Promise.all(daemons.map((d) => d.stop())));
-}
-
 /** A plain TCP echo service that counts its connections. */
 export async function plainEcho(): Promise<{ server: Server; port: number; connections(): number }> {
   let count = 0;
@@ -169,4 +165,11 @@ export async function roundTrip(port: number, data: Buffer): Promise<Buffer> {
   await done;
   socket.destroy();
   return Buffer.concat(chunks);
+}
+
+/** `start`, with the daemon stopped after the test (registered at once, so a later failure cannot orphan it). */
+export async function daemon(t: { teardown(fn: () => Promise<unknown>): void }, args: string[], options: { timeoutMs?: number; command?: string[] } = {}): Promise<Daemon> {
+  const started = await start(args, options.timeoutMs, options.command ? { command: options.command } : {});
+  t.teardown(() => started.stop());
+  return started;
 }

@@ -19,7 +19,7 @@ import { connect } from '../lib/connection/api.js';
 import { fingerprint } from '../lib/keys/fingerprint.js';
 import { loadSecretKeyFile, loadPublicKeyFile } from '../lib/keys/keyfile.js';
 import { LocalVault } from '../lib/vault/index.js';
-import { ROOT, keygen, plainEcho, run, start, stopAll, tempDir, twoEnds } from './cli-process.js';
+import { ROOT, daemon, keygen, plainEcho, run, tempDir, twoEnds } from './cli-process.js';
 import type { Daemon } from './cli-process.js';
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -72,8 +72,8 @@ function value(page: string, series: string): number | undefined {
 }
 
 /** JSON log lines of a daemon, each parsed (a line that is not JSON fails the test). */
-function jsonLines(t: ExecutionContext, daemon: Daemon): Record<string, unknown>[] {
-  return daemon
+function jsonLines(t: ExecutionContext, source: Daemon): Record<string, unknown>[] {
+  return source
     .stderr()
     .split('\n')
     .filter((l) => l.length > 0)
@@ -120,11 +120,10 @@ test.serial('SIGTERM drains: the connection in flight completes, new ones are re
   const upstream = await plainEcho();
   t.teardown(() => void upstream.server.close());
   const json = ['--log-format', 'json'];
-  const serve = await start(['serve', '--listen', '127.0.0.1:0', '--forward', `127.0.0.1:${upstream.port}`, '--home', server, '--metrics', '127.0.0.1:0', ...json]);
-  const tunnel = await start(['tunnel', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${serve.port}`, '--home', client, '--metrics', '127.0.0.1:0', ...json]);
-  const short = await start(['tunnel', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${serve.port}`, '--home', client, '--drain-timeout', '1', ...json]);
-  const rogue = await start(['tunnel', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${serve.port}`, '--home', stranger, '--server-key', join(server, 'id_curvetun.pub'), ...json]);
-  stopAll(t, serve, tunnel, short, rogue);
+  const serve = await daemon(t, ['serve', '--listen', '127.0.0.1:0', '--forward', `127.0.0.1:${upstream.port}`, '--home', server, '--metrics', '127.0.0.1:0', ...json]);
+  const tunnel = await daemon(t, ['tunnel', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${serve.port}`, '--home', client, '--metrics', '127.0.0.1:0', ...json]);
+  const short = await daemon(t, ['tunnel', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${serve.port}`, '--home', client, '--drain-timeout', '1', ...json]);
+  const rogue = await daemon(t, ['tunnel', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${serve.port}`, '--home', stranger, '--server-key', join(server, 'id_curvetun.pub'), ...json]);
   const metricsUrl = (JSON.parse(await serve.waitFor('"event":"metrics"')) as { url: string }).url;
   const tunnelMetricsUrl = (JSON.parse(await tunnel.waitFor('"event":"metrics"')) as { url: string }).url;
   const before = await scrape(metricsUrl);
@@ -189,13 +188,13 @@ test.serial('SIGTERM drains: the connection in flight completes, new ones are re
   t.is(typeof inFlightClosed.duration_ms, 'number');
 
   // Every line of every daemon: JSON with an ISO time, a level and an event; no key bytes.
-  for (const daemon of [serve, tunnel, short, rogue]) {
-    for (const line of jsonLines(t, daemon)) {
+  for (const each of [serve, tunnel, short, rogue]) {
+    for (const line of jsonLines(t, each)) {
       t.regex(String(line.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       t.true(['debug', 'info', 'warn', 'error'].includes(String(line.level)));
       t.is(typeof line.event, 'string');
     }
-    noKeyMaterial(t, daemon.stderr(), [server, client, stranger]);
+    noKeyMaterial(t, each.stderr(), [server, client, stranger]);
   }
   t.like(jsonLines(t, serve)[0], { event: 'start', command: 'serve', version: VERSION });
 });
@@ -205,9 +204,8 @@ test.serial('SIGHUP and known_hosts edits: a revoked key loses its connection (r
   const { server, client } = await twoEnds(dir);
   const upstream = await plainEcho();
   t.teardown(() => void upstream.server.close());
-  const serve = await start(['serve', '--listen', '127.0.0.1:0', '--forward', `127.0.0.1:${upstream.port}`, '--home', server, '--verbose']);
-  const tunnel = await start(['tunnel', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${serve.port}`, '--home', client]);
-  stopAll(t, serve, tunnel);
+  const serve = await daemon(t, ['serve', '--listen', '127.0.0.1:0', '--forward', `127.0.0.1:${upstream.port}`, '--home', server, '--verbose']);
+  const tunnel = await daemon(t, ['tunnel', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${serve.port}`, '--home', client]);
   const conn = await tcpClient(tunnel.port);
   t.is(await conn.echo('hello'), 'hello');
 
@@ -270,8 +268,7 @@ test.serial('SIGHUP and known_hosts edits: a revoked key loses its connection (r
 test.serial('a second SIGINT ends the drain at once: the rest is closed, exit 0', async (t) => {
   const dir = tempDir(t);
   const { server, client } = await twoEnds(dir);
-  const echo = await start(['echo-server', '--listen', '127.0.0.1:0', '--home', server]);
-  stopAll(t, echo);
+  const echo = await daemon(t, ['echo-server', '--listen', '127.0.0.1:0', '--home', server]);
   const vault = await LocalVault.open({ secretKeyFile: join(client, 'id_curvetun') });
   t.teardown(() => vault.close());
   const socket = await connect('127.0.0.1', echo.port, { vault, serverKey: loadPublicKeyFile(join(server, 'id_curvetun.pub')), timeout: 20_000 });
@@ -288,8 +285,7 @@ test.serial('a second SIGINT ends the drain at once: the rest is closed, exit 0'
 test.serial('curvetun send, which holds a vault but no service, ignores SIGUSR1 as well (the guard runs before anything loads)', async (t) => {
   const dir = tempDir(t);
   const { server, client } = await twoEnds(dir);
-  const echo = await start(['echo-server', '--listen', '127.0.0.1:0', '--home', server]);
-  stopAll(t, echo);
+  const echo = await daemon(t, ['echo-server', '--listen', '127.0.0.1:0', '--home', server]);
   const child = spawn(process.execPath, ['--import', 'tsx', 'bin/curvetun.ts', 'send', `127.0.0.1:${echo.port}`, '--home', client, '--wait', '300', '-v'], { cwd: ROOT });
   let stdout = '';
   let stderr = '';

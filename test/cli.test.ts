@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { keygen, oneLine, plainEcho, roundTrip, run, secretOf, start, stopAll, tempDir, twoEnds } from './cli-process.js';
+import { daemon, keygen, oneLine, plainEcho, roundTrip, run, secretOf, tempDir, twoEnds } from './cli-process.js';
 
 const SUBCOMMANDS = ['keygen', 'pubkey', 'fingerprint', 'registry', 'echo-server', 'send', 'cat', 'serve', 'tunnel'];
 
@@ -96,8 +96,7 @@ test.serial('registry add, list and remove round-trip through known_hosts; bad i
 test.serial('echo-server and send: binary stdin comes back byte-identical; an unknown key gets nothing and exits 1', async (t) => {
   const dir = tempDir(t);
   const { server, client } = await twoEnds(dir);
-  const echo = await start(['echo-server', '--listen', '127.0.0.1:0', '--home', server, '--verbose']);
-  stopAll(t, echo);
+  const echo = await daemon(t, ['echo-server', '--listen', '127.0.0.1:0', '--home', server, '--verbose']);
   const input = randomBytes(300_000);
   const r = await run(['send', `127.0.0.1:${echo.port}`, '--home', client, '--wait', '500']);
   t.is(r.code, 0, r.stderr);
@@ -131,9 +130,8 @@ test.serial('serve + tunnel carry a TCP service both ways; a client key not in t
   const { server, client } = await twoEnds(dir);
   const upstream = await plainEcho();
   t.teardown(() => void upstream.server.close());
-  const serve = await start(['serve', '--listen', '127.0.0.1:0', '--forward', `127.0.0.1:${upstream.port}`, '--home', server, '-v']);
-  const tunnel = await start(['tunnel', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${serve.port}`, '--home', client, '-v']);
-  stopAll(t, serve, tunnel);
+  const serve = await daemon(t, ['serve', '--listen', '127.0.0.1:0', '--forward', `127.0.0.1:${upstream.port}`, '--home', server, '-v']);
+  const tunnel = await daemon(t, ['tunnel', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${serve.port}`, '--home', client, '-v']);
 
   const data = randomBytes(1_000_000);
   const back = await roundTrip(tunnel.port, data);
@@ -145,8 +143,7 @@ test.serial('serve + tunnel carry a TCP service both ways; a client key not in t
   // Same server key, a key the server does not know: the connection dies, upstream sees nothing.
   const stranger = join(dir, 'stranger');
   await keygen(stranger, 'stranger');
-  const rogue = await start(['tunnel', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${serve.port}`, '--home', stranger, '--server-key', join(server, 'id_curvetun.pub')]);
-  stopAll(t, rogue);
+  const rogue = await daemon(t, ['tunnel', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${serve.port}`, '--home', stranger, '--server-key', join(server, 'id_curvetun.pub')]);
   const nothing = await roundTrip(rogue.port, Buffer.from('PING\r\n'));
   t.is(nothing.length, 0);
   await serve.waitFor('refused peer=127.0.0.1');
