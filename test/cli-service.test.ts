@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { connect } from '../lib/connection/api.js';
+import { connect } from '../lib/api.js';
 import { fingerprint } from '../lib/keys/fingerprint.js';
 import { loadSecretKeyFile, loadPublicKeyFile } from '../lib/keys/keyfile.js';
 import { LocalVault } from '../lib/vault/index.js';

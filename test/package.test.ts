@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { connect } from '../lib/connection/api.js';
+import { connect } from '../lib/api.js';
 import { loadPublicKeyFile } from '../lib/keys/keyfile.js';
 import { LocalVault } from '../lib/vault/index.js';
 import { ROOT } from './cli-process.js';

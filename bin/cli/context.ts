@@ -1,60 +1,40 @@
 /**
- * Where a command finds its identity and registry: `--home DIR` (default `$CURVETUN_HOME` or
- * `~/.curvetun`) holds `id_curvetun`, `id_curvetun.pub` and `known_hosts`; `--key` and
- * `--known-hosts` override single files. Opens the vault and registry workers on demand.
+ * Where a command finds its identity and registry: a `Home` (lib/home.ts) over `--home DIR`
+ * (default `$CURVETUN_HOME` or `~/.curvetun`), with `--key` and `--known-hosts` overriding single
+ * files. A command never makes a key pair on the side: that is `keygen`'s job.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { CurvetunError } from '../../lib/errors.js';
+import { Home } from '../../lib/home.js';
 import { parsePublicKeyLine } from '../../lib/keys/keyfile.js';
-import { openRegistry } from '../../lib/registry/index.js';
-import type { WorkerRegistry } from '../../lib/registry/index.js';
-import { WorkerVault } from '../../lib/vault/index.js';
+import type { WorkerVault } from '../../lib/vault/index.js';
 import type { Parsed } from './args.js';
 
-export class Context {
-  readonly home: string;
-  readonly keyFile: string;
-  readonly knownHostsFile: string;
+export class Context extends Home {
   readonly verbose: boolean;
-  private vaultPromise: Promise<WorkerVault> | null = null;
-  private registryPromise: Promise<WorkerRegistry> | null = null;
 
   /**
    * `logRegistryProblems: false` when the command logs the registry's 'problem' events itself
    * (the registry worker would otherwise write them to stderr in its own format).
    */
-  constructor(
-    parsed: Parsed,
-    env: NodeJS.ProcessEnv = process.env,
-    private readonly options: { logRegistryProblems?: boolean } = {},
-  ) {
+  constructor(parsed: Parsed, env: NodeJS.ProcessEnv = process.env, options: { logRegistryProblems?: boolean } = {}) {
     const v = parsed.values;
-    this.home = typeof v.home === 'string' ? v.home : env.CURVETUN_HOME ?? join(homedir(), '.curvetun');
-    this.keyFile = typeof v.key === 'string' ? v.key : join(this.home, 'id_curvetun');
-    this.knownHostsFile = typeof v['known-hosts'] === 'string' ? v['known-hosts'] : join(this.home, 'known_hosts');
+    super({
+      ...(typeof v.home === 'string' ? { home: v.home } : env.CURVETUN_HOME ? { home: env.CURVETUN_HOME } : {}),
+      ...(typeof v.key === 'string' ? { keyFile: v.key } : {}),
+      ...(typeof v['known-hosts'] === 'string' ? { knownHostsFile: v['known-hosts'] } : {}),
+      createKey: false,
+      ...options,
+    });
     this.verbose = v.verbose === true;
   }
 
-  /** The vault over the existing key file (never creates one: that is `keygen`'s job). */
-  vault(): Promise<WorkerVault> {
-    this.vaultPromise ??= (async () => {
-      if (!existsSync(this.keyFile)) {
-        throw new CurvetunError('EKEY', `no secret key file at ${this.keyFile} (run: curvetun keygen)`);
-      }
-      return WorkerVault.open({ secretKeyFile: this.keyFile, create: false });
-    })();
-    return this.vaultPromise;
-  }
-
-  /** The known_hosts registry (an empty file is created, with its directory, when missing). */
-  registry(): Promise<WorkerRegistry> {
-    this.registryPromise ??= (async () => {
-      mkdirSync(dirname(this.knownHostsFile), { recursive: true, mode: 0o700 });
-      return openRegistry({ file: this.knownHostsFile, create: true, logProblems: this.options.logRegistryProblems ?? true });
-    })();
-    return this.registryPromise;
+  /** The vault over the existing key file, or EKEY with the command that makes one. */
+  override vault(): Promise<WorkerVault> {
+    if (!existsSync(this.keyFile)) {
+      return Promise.reject(new CurvetunError('EKEY', `no secret key file at ${this.keyFile} (run: curvetun keygen)`));
+    }
+    return super.vault();
   }
 
   /**
@@ -71,9 +51,8 @@ export class Context {
   }
 
   /** Stop the workers this command started. */
-  async close(): Promise<void> {
-    const closing = [this.vaultPromise, this.registryPromise].map((p) => p?.then((x) => x.close()).catch(() => undefined));
-    await Promise.all(closing);
+  close(): Promise<void> {
+    return this.stop();
   }
 }
 

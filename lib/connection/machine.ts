@@ -18,9 +18,9 @@
  */
 import { initialTransition, setup, transition } from 'xstate';
 import type { SnapshotFrom } from 'xstate';
-import type { LifecycleStateName } from './state-name.js';
+import type { ConnectionEventType, LifecycleStateName } from './lifecycle-names.js';
 
-export type ConnectionEventType = 'CONNECT' | 'ACCEPT' | 'HANDSHAKE_DONE' | 'HANDSHAKE_FAILED' | 'TIMEOUT' | 'FAIL' | 'CLOSE';
+export type { ConnectionEventType, LifecycleStateName };
 
 /**
  * The effects the machine asks for; `CurvetunSocket` implements each.
@@ -30,9 +30,6 @@ export type ConnectionEventType = 'CONNECT' | 'ACCEPT' | 'HANDSHAKE_DONE' | 'HAN
  * - enterConnected / enterClosed: the session is live / release everything and tell the user.
  */
 export type LifecycleAction = 'startHandshake' | 'stopHandshake' | 'recordReason' | 'recordTimeout' | 'enterConnected' | 'enterClosed';
-
-/** The five names a connection's state goes by (`socket.state`). */
-export type { LifecycleStateName };
 
 // The effects are carried out by the socket, not by xstate: these placeholders only name them.
 const effect = () => undefined;
