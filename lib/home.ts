@@ -11,6 +11,8 @@
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { strictModesFromEnv } from './fs/strict-modes.js';
+import { INSPECT, describe } from './inspect.js';
 import { openRegistry } from './registry/index.js';
 import type { WorkerRegistry } from './registry/index.js';
 import { WorkerVault } from './vault/index.js';
@@ -26,6 +28,11 @@ export interface HomeOptions {
   createKey?: boolean;
   /** Warn on stderr when a changed known_hosts is refused (default true; the registry's `'problem'` event says it either way). */
   logRegistryProblems?: boolean;
+  /**
+   * Refuse a known_hosts that others could write (see `OpenRegistryOptions.strictModes`).
+   * Default true, or false when `$CURVETUN_STRICT_MODES` is `0`, `no`, `off` or `false`.
+   */
+  strictModes?: boolean;
 }
 
 /**
@@ -39,6 +46,7 @@ export class Home {
   readonly home: string;
   readonly keyFile: string;
   readonly knownHostsFile: string;
+  readonly strictModes: boolean;
   private vaultPromise: Promise<WorkerVault> | null = null;
   private registryPromise: Promise<WorkerRegistry> | null = null;
 
@@ -46,6 +54,12 @@ export class Home {
     this.home = options.home ?? process.env.CURVETUN_HOME ?? join(homedir(), '.curvetun');
     this.keyFile = options.keyFile ?? join(this.home, 'id_curvetun');
     this.knownHostsFile = options.knownHostsFile ?? join(this.home, 'known_hosts');
+    this.strictModes = options.strictModes ?? strictModesFromEnv();
+  }
+
+  /** Facts only: the vault and registry it holds are handles to workers (and their shared memory). */
+  [INSPECT](): string {
+    return describe('Home', { home: this.home, keyFile: this.keyFile, knownHostsFile: this.knownHostsFile, strictModes: this.strictModes, vault: this.vaultPromise !== null, registry: this.registryPromise !== null });
   }
 
   /** The vault holding `id_curvetun` (generated on first use unless `createKey: false`). */
@@ -62,15 +76,21 @@ export class Home {
   registry(): Promise<WorkerRegistry> {
     this.registryPromise ??= (async () => {
       mkdirSync(dirname(this.knownHostsFile), { recursive: true, mode: 0o700 });
-      return openRegistry({ file: this.knownHostsFile, create: true, logProblems: this.options.logRegistryProblems ?? true });
+      return openRegistry({ file: this.knownHostsFile, create: true, logProblems: this.options.logRegistryProblems ?? true, strictModes: this.strictModes });
     })();
-    return this.registryPromise;
+    const opening = this.registryPromise;
+    // A registry that failed to open (e.g. refused for its permissions) is tried again next time.
+    opening.catch(() => {
+      if (this.registryPromise === opening) this.registryPromise = null;
+    });
+    return opening;
   }
 
   /** Stop the workers this home started (one that failed to start is no reason to fail). */
   async stop(): Promise<void> {
     const [vault, registry] = [this.vaultPromise, this.registryPromise];
     this.vaultPromise = this.registryPromise = null;
+    // One that failed to start has nothing to stop.
     await Promise.all([vault?.then((v) => v.close(), () => undefined), registry?.then((r) => r.close(), () => undefined)]);
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Running the `curvetun` command as a child process, the way a user does, and the parties around
  * it: identities, a plain TCP echo service, clients (not a test file: helpers for test/cli*.test.ts,
- * test/redis.test.ts and test/package.test.ts).
+ * test/redis.test.ts and test/package.test.ts). Every bound here only stops a hung command: on a loaded machine a
+ * command's start-up (tsx, workers) alone can take tens of seconds.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -30,7 +31,7 @@ export function run(args: string[], options: { input?: Uint8Array | string; time
     let err = '';
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 180_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -61,13 +62,13 @@ const LISTENING = /\blistening address=\S*:(\d+)|"event":"listening","address":"
  * Start a long-running command and wait for its `listening address=HOST:PORT` line. `command`
  * replaces the default (the TypeScript sources through tsx), e.g. an installed `curvetun`.
  */
-export async function start(args: string[], timeoutMs = 120_000, options: { command?: string[]; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Daemon> {
+export async function start(args: string[], timeoutMs = 180_000, options: { command?: string[]; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Daemon> {
   const [file, ...pre] = options.command ?? [process.execPath, ...BIN];
   const child = spawn(file!, [...pre, ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const waitFor = async (text: string | RegExp, ms = 60_000) => {
+  const waitFor = async (text: string | RegExp, ms = 120_000) => {
     const deadline = Date.now() + ms;
     const matches = (line: string) => (typeof text === 'string' ? line.includes(text) : text.test(line));
     for (;;) {

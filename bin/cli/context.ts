@@ -5,8 +5,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { CurvetunError } from '../../lib/errors.js';
+import { strictModesFromEnv } from '../../lib/fs/strict-modes.js';
 import { Home } from '../../lib/home.js';
 import { parsePublicKeyLine } from '../../lib/keys/keyfile.js';
+import type { WorkerRegistry } from '../../lib/registry/index.js';
 import type { WorkerVault } from '../../lib/vault/index.js';
 import type { Parsed } from './args.js';
 
@@ -24,6 +26,7 @@ export class Context extends Home {
       ...(typeof v.key === 'string' ? { keyFile: v.key } : {}),
       ...(typeof v['known-hosts'] === 'string' ? { knownHostsFile: v['known-hosts'] } : {}),
       createKey: false,
+      strictModes: strictModesFromEnv(env),
       ...options,
     });
     this.verbose = v.verbose === true;
@@ -48,6 +51,15 @@ export class Context extends Home {
       throw new CurvetunError('EKEY', `no key for ${host} in ${this.knownHostsFile}: pass --server-key or run: curvetun registry add ${host} <key>`);
     }
     return key;
+  }
+
+  /**
+   * What a client command passes to connect() for the server's key: `--server-key` as given, else
+   * the registry itself, so each connect looks the key up with the addresses it actually dials
+   * (`serverKey()` has already failed early if the registry has no key for the host at all).
+   */
+  async serverKeySource(option: unknown, key: Uint8Array): Promise<{ serverKey: Uint8Array } | { registry: WorkerRegistry }> {
+    return typeof option === 'string' ? { serverKey: key } : { registry: await this.registry() };
   }
 
   /** Stop the workers this command started. */

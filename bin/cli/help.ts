@@ -5,7 +5,10 @@ const COMMON = `Common options:
   --key FILE          secret key file (default DIR/id_curvetun; its public half is FILE.pub)
   --known-hosts FILE  registry file (default DIR/known_hosts)
   -v, --verbose       debug lines too (start-up configuration; for send, a line per connection)
-  -h, --help          this help`;
+  -h, --help          this help
+
+Environment: CURVETUN_HOME (as --home); CURVETUN_STRICT_MODES=0 trusts known_hosts even when
+others can write it or a directory above it (refused by default: they could add keys).`;
 
 const SERVICE = `Service options:
   --log-format text|json   one line per event on stderr: start, listening, accepted, refused,

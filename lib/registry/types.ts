@@ -25,8 +25,12 @@ export interface Registry {
    * connection after a `'reload'` and closes the ones no longer allowed; without it, `verify`.
    */
   check?(remoteAddress: string, clientKey: Uint8Array): Promise<Verdict>;
-  /** Client side: the key to expect from `host`, if the registry knows one. */
-  lookup(host: string): Promise<Uint8Array | undefined>;
+  /**
+   * Client side: the key to expect from `host`, if the registry knows one. `addresses` are the
+   * addresses the caller resolved `host` to and will dial; address and network lines are matched
+   * against them instead of a lookup of the registry's own (which could answer differently).
+   */
+  lookup(host: string, addresses?: readonly string[]): Promise<Uint8Array | undefined>;
   /** Resolves true when a line was added, false when a line with this `who` and key was there already. */
   add(entry: RegistryEntry): Promise<boolean>;
   remove(who: string, key?: Uint8Array): Promise<number>;

@@ -25,6 +25,7 @@ import { LANE_BYTES, LaneClient } from './lane.js';
 import type { LaneMethods, LaneReply } from './lane.js';
 import { errorFromData } from './messages.js';
 import type { Lifecycle, Notice, Reply } from './messages.js';
+import { INSPECT, describe } from '../inspect.js';
 
 export interface RestartPolicy {
   /** Restarts allowed within `windowMs` before the supervisor gives up. */
@@ -149,6 +150,11 @@ class SupervisedActor extends EventEmitter implements ActorRef {
 
   get restarts(): number {
     return this.restartCount;
+  }
+
+  /** No fields: the lane's shared memory carries requests and replies (some hold secrets). */
+  [INSPECT](): string {
+    return describe('ActorRef', { name: this.name, state: this.state, pending: this.pending.size, laneCalls: this.calls.lane, portCalls: this.calls.port });
   }
 
   /** Start (or restart) the worker; resolves when its setup is done, rejects if it fails. */

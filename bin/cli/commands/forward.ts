@@ -3,17 +3,20 @@
  * `curvetun tunnel` (client end: a local TCP port → curvetun → serve). Both run as services
  * (cli/service.ts): logs, drain on SIGINT/SIGTERM, reload on SIGHUP, metrics.
  */
-import { connect as tcpConnect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import type { Socket as TcpSocket } from 'node:net';
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { listen, connect } from '../../../lib/api.js';
+import type { ConnectOptions } from '../../../lib/connection/options.js';
 import type { CurvetunSocket } from '../../../lib/connection/socket.js';
 import { startCookieKeeper } from '../../../lib/cookie/index.js';
 import { getBackend } from '../../../lib/crypto/index.js';
-import { CurvetunError } from '../../../lib/errors.js';
+import { CurvetunError, systemError } from '../../../lib/errors.js';
 import { keysEqual } from '../../../lib/keys/text.js';
 import { AddressFilter } from '../../../lib/net/index.js';
+import { dialInOrder, resolveAllowed } from '../../../lib/net/dial.js';
+import type { Dialling } from '../../../lib/net/dial.js';
 import { forward } from '../../../lib/stream/index.js';
 import type { ForwardStats } from '../../../lib/stream/index.js';
 import { UsageError, formatHostPort, list, parseHostPort, positiveInt } from '../args.js';
@@ -33,22 +36,37 @@ function noPositionals(parsed: Parsed, command: string): void {
   if (parsed.positionals.length > 0) throw new UsageError(`${command} takes no arguments, got "${parsed.positionals[0]}"`);
 }
 
-/** Open a TCP connection, rejecting on error or after `timeoutMs`. */
-async function dial(to: HostPort, timeoutMs: number): Promise<TcpSocket> {
-  const socket = tcpConnect({ host: to.host, port: to.port });
-  socket.setTimeout(timeoutMs, () => socket.destroy(new CurvetunError('ETIMEDOUT', `connecting to ${formatHostPort(to.host, to.port)} timed out`)));
+/**
+ * Open a TCP connection to the forward target, rejecting on error or after `timeoutMs`. The name
+ * is resolved once and only the addresses the filter allowed are dialled (lib/net/dial.ts): a
+ * DNS answer that changes between a check and a dial cannot lead elsewhere.
+ */
+async function dial(to: HostPort, filter: AddressFilter, timeoutMs: number): Promise<TcpSocket> {
+  let dialling: Dialling | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new CurvetunError('ETIMEDOUT', `connecting to ${formatHostPort(to.host, to.port)} timed out`);
+      dialling?.cancel(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  deadline.catch(() => undefined);
   try {
-    await once(socket, 'connect');
+    const targets = await Promise.race([resolveAllowed(to.host, filter), deadline]);
+    dialling = dialInOrder(targets, to.port, { noDelay: true });
+    return await Promise.race([dialling.socket, deadline]);
   } catch (error) {
-    socket.destroy();
+    dialling?.socket.then((late) => late.destroy(), () => undefined);
+    if (error instanceof CurvetunError) {
+      if (error.code === 'EDENIED') throw new CurvetunError('EDENIED', `forward target ${formatHostPort(to.host, to.port)} is no longer among the allowed addresses`);
+      throw error;
+    }
     const code = (error as NodeJS.ErrnoException).code;
-    throw new CurvetunError(code === 'ETIMEDOUT' ? 'ETIMEDOUT' : 'ECLOSED', `cannot connect to ${formatHostPort(to.host, to.port)}: ${code ?? (error as Error).message}`, {
-      cause: error,
-    });
+    throw systemError(code === 'ETIMEDOUT' ? 'ETIMEDOUT' : 'ECLOSED', `cannot connect to ${formatHostPort(to.host, to.port)}: ${code ?? (error as Error).message}`, error);
+  } finally {
+    clearTimeout(timer);
   }
-  socket.setTimeout(0);
-  socket.setNoDelay(true);
-  return socket;
 }
 
 /**
@@ -89,9 +107,8 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
     throw new UsageError((error as Error).message);
   }
   const targetText = formatHostPort(target.host, target.port);
-  // Checked before anything listens, and again before each dial (a name may resolve elsewhere later).
-  const targetAllowed = () => forwardFilter.allowsHost(target.host);
-  if (!(await targetAllowed())) {
+  // Checked before anything listens, and again on the addresses of each dial (a name may resolve elsewhere later).
+  if (!(await forwardFilter.allowsHost(target.host))) {
     throw new CurvetunError('EDENIED', `forward target ${targetText} is not among the allowed addresses (${forwardFilter.patterns.length} pattern(s); see --allow-forward)`);
   }
   const ctx = new Context(parsed, io.env, { logRegistryProblems: false });
@@ -119,7 +136,7 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
       const knownHosts = watchKnownHosts(registry, ctx.knownHostsFile, log);
       const bound = listener.address();
       log.info('listening', { address: formatHostPort(bound.address, bound.port), forward: targetText, key: keyField(vault.publicKey) });
-      return await runListenerService(io, setup, listener, knownHosts, (socket, note) => serveOne(socket, note, target, targetAllowed, log, metrics));
+      return await runListenerService(io, setup, listener, knownHosts, (socket, note) => serveOne(socket, note, target, forwardFilter, log, metrics));
     } finally {
       await cookies.close();
     }
@@ -128,15 +145,14 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
   }
 }
 
-async function serveOne(socket: CurvetunSocket, note: EndNote, target: HostPort, allowed: () => Promise<boolean>, log: Log, metrics: Metrics): Promise<void> {
+async function serveOne(socket: CurvetunSocket, note: EndNote, target: HostPort, filter: AddressFilter, log: Log, metrics: Metrics): Promise<void> {
   const who = peerFields(socket);
   const targetText = formatHostPort(target.host, target.port);
   const startedAt = Date.now();
   log.info('accepted', { ...who, forward: targetText });
   let upstream: TcpSocket;
   try {
-    if (!(await allowed())) throw new CurvetunError('EDENIED', `forward target ${targetText} is no longer among the allowed addresses`);
-    upstream = await dial(target, 10_000);
+    upstream = await dial(target, filter, 10_000);
   } catch (error) {
     await socket.close();
     log.warn('closed', { ...who, up: 0, down: 0, duration_ms: Date.now() - startedAt, reason: (error as Error).message });
@@ -169,6 +185,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
     const server = { key: await ctx.serverKey(keyOption, to.host) as Uint8Array | null };
     const vault = await ctx.vault();
     metrics.watchWorkers({ vault: vault.actor });
+    const keySource = await ctx.serverKeySource(keyOption, server.key as Uint8Array);
     const toText = formatHostPort(to.host, to.port);
     const connections = new Connections(maxConnections, metrics);
     /** Open sessions and the server key each was made with, to close when known_hosts drops that key. */
@@ -182,10 +199,13 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
       const key = (await (await ctx.registry()).lookup(to.host)) ?? null;
       const before = server.key;
       server.key = key;
-      if (before && key && keysEqual(before, key)) return;
-      log.warn('server_key_changed', { to: toText, key: keyField(key ?? undefined) ?? 'none', before: keyField(before ?? undefined) });
+      if (!(before && key && keysEqual(before, key))) {
+        log.warn('server_key_changed', { to: toText, key: keyField(key ?? undefined) ?? 'none', before: keyField(before ?? undefined) });
+      }
       for (const [socket, session] of sessions) {
-        if (key && keysEqual(session.key, key)) continue;
+        // Asked with the address the session dialled, as its connect asked (an address line may rank first).
+        const now = await (await ctx.registry()).lookup(to.host, [socket.remoteAddress]).catch(() => undefined);
+        if (now && keysEqual(session.key, now)) continue;
         session.note.reason ??= `known_hosts no longer names this key for ${to.host}`;
         void socket.close();
       }
@@ -206,7 +226,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
         return;
       }
       connections.run(
-        (note) => tunnelOne(local, note, { to, timeout, server, vault, sessions }, log, metrics),
+        (note) => tunnelOne(local, note, { to, timeout, server, keySource, vault, sessions }, log, metrics),
         () => local.destroy(),
       );
     });
@@ -235,13 +255,16 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
 }
 
 function listenError(error: NodeJS.ErrnoException, at: HostPort): CurvetunError {
-  return new CurvetunError('EIO', `cannot listen on ${formatHostPort(at.host, at.port)}: ${error.code ?? error.message}`, { cause: error });
+  return systemError('EIO', `cannot listen on ${formatHostPort(at.host, at.port)}: ${error.code ?? error.message}`, error);
 }
 
 interface TunnelParts {
   to: HostPort;
   timeout: number;
+  /** The key known_hosts names for the server now (null: none); refreshed on each reload. */
   server: { key: Uint8Array | null };
+  /** `--server-key` as given, else the registry: each connect looks the key up with the addresses it dials. */
+  keySource: Pick<ConnectOptions, 'serverKey' | 'registry'>;
   vault: Awaited<ReturnType<Context['vault']>>;
   sessions: Map<CurvetunSocket, { key: Uint8Array; note: EndNote }>;
 }
@@ -251,19 +274,19 @@ async function tunnelOne(local: TcpSocket, note: EndNote, parts: TunnelParts, lo
   const toText = formatHostPort(parts.to.host, parts.to.port);
   const startedAt = Date.now();
   local.on('error', () => undefined);
-  const serverKey = parts.server.key;
+  const known = parts.server.key !== null;
   let socket: CurvetunSocket;
   try {
-    if (!serverKey) throw new CurvetunError('EKEY', `known_hosts names no key for ${parts.to.host} any more`);
-    socket = await connect(parts.to.host, parts.to.port, { serverKey, vault: parts.vault, timeout: parts.timeout });
+    if (!known) throw new CurvetunError('EKEY', `known_hosts names no key for ${parts.to.host} any more`);
+    socket = await connect(parts.to.host, parts.to.port, { ...parts.keySource, vault: parts.vault, timeout: parts.timeout });
     metrics.clientHandshake((Date.now() - startedAt) / 1000, null);
   } catch (error) {
-    if (serverKey) metrics.clientHandshake((Date.now() - startedAt) / 1000, error);
+    if (known) metrics.clientHandshake((Date.now() - startedAt) / 1000, error);
     local.destroy();
     log.warn('failed', { peer, to: toText, duration_ms: Date.now() - startedAt, reason: (error as Error).message });
     return;
   }
-  parts.sessions.set(socket, { key: serverKey, note });
+  parts.sessions.set(socket, { key: socket.peerKey, note });
   log.info('accepted', { peer, to: toText, server_key: keyField(socket.peerKey) });
   local.setNoDelay(true);
   const stats = await carry(local, socket.stream(), metrics, 'up');
