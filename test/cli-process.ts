@@ -47,8 +47,14 @@ export interface Daemon {
   child: ChildProcess;
   /** Everything it wrote to stderr so far. */
   stderr(): string;
-  /** Wait until stderr contains `text` (bounded); resolves with the first line that does. */
-  waitFor(text: string | RegExp, timeoutMs?: number): Promise<string>;
+  /**
+   * Wait until stderr contains `text` (bounded); resolves with the first line that does. With
+   * `since` (a `mark()`), only lines written after that mark count: a later event of the same kind
+   * must not be answered by an earlier line.
+   */
+  waitFor(text: string | RegExp, timeoutMs?: number, since?: number): Promise<string>;
+  /** Where stderr stands now, for `waitFor(text, undefined, mark)`. */
+  mark(): number;
   /** Send `signal` (default SIGINT), then the exit code (SIGKILL after 60 s: then null). */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   /** Resolves with the exit code once the process has exited. */
@@ -68,11 +74,11 @@ export async function start(args: string[], timeoutMs = 180_000, options: { comm
   let err = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const waitFor = async (text: string | RegExp, ms = 120_000) => {
+  const waitFor = async (text: string | RegExp, ms = 120_000, since = 0) => {
     const deadline = Date.now() + ms;
     const matches = (line: string) => (typeof text === 'string' ? line.includes(text) : text.test(line));
     for (;;) {
-      const line = err.split('\n').find(matches);
+      const line = err.slice(since).split('\n').find(matches);
       if (line !== undefined) return line;
       if (Date.now() > deadline) throw new Error(`no "${String(text)}" on stderr within ${ms} ms; stderr: ${err}`);
       if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}: ${err}`);
@@ -92,6 +98,7 @@ export async function start(args: string[], timeoutMs = 180_000, options: { comm
     child,
     stderr: () => err,
     waitFor,
+    mark: () => err.length,
     exited,
     async stop(signal: NodeJS.Signals = 'SIGINT') {
       if (child.exitCode !== null) return child.exitCode;
