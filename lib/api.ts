@@ -22,6 +22,7 @@ import { Listener } from './connection/listener.js';
 import type { ConnectOptions, CryptoChoice, ListenOptions } from './connection/options.js';
 import { DEFAULT_LIMITS } from './connection/socket.js';
 import type { CurvetunSocket, SocketLimits } from './connection/socket.js';
+import type { ListenerConfig } from './connection/listener.js';
 
 function backendOf(choice: CryptoChoice | undefined): CryptoBackend {
   if (choice === undefined || typeof choice === 'string') return getBackend(choice ?? 'auto');
@@ -56,9 +57,12 @@ function maxMessageBytesOf(value: number | undefined): number {
   return value;
 }
 
-/** The registry's verdict, with v1 allowed only from a key one of whose allowing lines is `@v1`. */
-async function verdictFor(registry: Registry, address: string, key: Uint8Array, protocol: Protocol): Promise<Verdict> {
-  const verdict = await registry.verify(address, key);
+/**
+ * The registry's verdict (`ask`: its verify, or its check for a re-check), with v1 allowed only
+ * from a key one of whose allowing lines is `@v1`.
+ */
+async function verdictFor(ask: (address: string, key: Uint8Array) => Promise<Verdict>, address: string, key: Uint8Array, protocol: Protocol): Promise<Verdict> {
+  const verdict = await ask(address, key);
   if (verdict.allowed && protocol === 'v1' && verdict.v1 !== true) {
     return { allowed: false, reason: 'the registry lines allowing this key are v2-only (no @v1 marker)', refusal: 'version-not-allowed' };
   }
@@ -69,6 +73,24 @@ function positive(value: number | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   if (!Number.isFinite(value) || value <= 0) throw new CurvetunError('EINVAL', `${name} must be a positive number`);
   return value;
+}
+
+/**
+ * How the listener re-checks open connections: on demand (`reverify()`), and on every registry
+ * reload when `closeRevoked` (a registry that never reloads never asks).
+ */
+function revocation(registry: Registry, closeRevoked: boolean): Pick<ListenerConfig, 'recheck' | 'watchRegistry'> {
+  const ask = (address: string, key: Uint8Array) => (registry.check ?? registry.verify).call(registry, address, key);
+  const recheck: ListenerConfig['recheck'] = (address, key, protocol) => verdictFor(ask, address, key, protocol);
+  const { on, off } = registry;
+  if (!closeRevoked || !on || !off) return { recheck };
+  return {
+    recheck,
+    watchRegistry: (changed) => {
+      on.call(registry, 'reload', changed);
+      return () => void off.call(registry, 'reload', changed);
+    },
+  };
 }
 
 /**
@@ -106,7 +128,8 @@ export async function listen(port: number, options: ListenOptions = {}): Promise
       suites,
       maxMessageBytes,
       // acceptAnyClient: every key, over every version in `protocols`.
-      authorize: registry ? (address, key, protocol) => verdictFor(registry, address, key, protocol) : async () => ({ allowed: true, v1: true }),
+      authorize: registry ? (address, key, protocol) => verdictFor((a, k) => registry.verify(a, k), address, key, protocol) : async () => ({ allowed: true, v1: true }),
+      ...(registry ? revocation(registry, options.closeRevoked !== false) : {}),
       // Synchronous whenever no DNS is needed (an address or network pattern already matches).
       allowAddress: filter ? (address) => filter.allows(address) : () => true,
       maxPendingHandshakes: positive(options.maxPendingHandshakes, 'maxPendingHandshakes') ?? DEFAULT_MAX_PENDING_HANDSHAKES,

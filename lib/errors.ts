@@ -41,11 +41,12 @@ export type ErrorCode =
 
 export class CurvetunError extends Error {
   readonly code: ErrorCode;
-  /** As on Node's own error, when one caused this one (then also `cause`). */
-  errno?: number;
-  syscall?: string;
-  address?: string;
-  port?: number;
+  // As on Node's own error, when one caused this one (then also `cause`). `declare`: absent, not
+  // undefined, when there is none (as Node leaves them off), so inspect and JSON show only what is set.
+  declare errno?: number;
+  declare syscall?: string;
+  declare address?: string;
+  declare port?: number;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);

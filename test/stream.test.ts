@@ -17,9 +17,11 @@ import { startProxy } from './helpers/proxy.js';
 async function pair(world: World, port?: number): Promise<{ client: CurvetunSocket; server: CurvetunSocket; close(): Promise<void> }> {
   const listener = await world.listen();
   const accepted = listener.accept({ timeout: 60_000 });
+  accepted.catch(() => undefined); // a failed connect below is the failure to report, not this
   const client = await connect('127.0.0.1', port ?? listener.address().port, {
     serverKey: world.serverVault.publicKey,
     vault: world.clientVault,
+    timeout: 60_000, // only stops a hung handshake: a loaded machine can take seconds
   });
   const server = await accepted;
   return { client, server, close: async () => void (await Promise.all([client.close(), server.close()])) };

@@ -11,7 +11,7 @@
  */
 import type { Socket as TcpSocket } from 'node:net';
 import { CurvetunError } from '../errors.js';
-import type { LifecycleStateName } from './machine.js';
+import type { LifecycleStateName } from './lifecycle-names.js';
 import { WaiterQueue } from './waiters.js';
 import type { WaitOptions } from './waiters.js';
 

@@ -16,6 +16,8 @@ import { BUSY_RETRY_AFTER_MS } from '../limits.js';
 import type { Suite } from '../protocol/v2/index.js';
 import type { Protocol } from './data-session.js';
 import { serverHandshakeAnyVersion } from './server-versions.js';
+import { OpenConnections } from './revocation.js';
+import type { Recheck } from './revocation.js';
 import { CurvetunSocket } from './socket.js';
 import type { SocketLimits } from './socket.js';
 import { WaiterQueue } from './waiters.js';
@@ -35,6 +37,13 @@ export interface ListenerConfig {
   maxMessageBytes: number;
   /** May this client key connect from this address, over this version? */
   authorize(remoteAddress: string, clientKey: Uint8Array, protocol: Protocol): Promise<Verdict>;
+  /**
+   * Is an open connection's key still allowed from its address, over its version (after the
+   * registry changed)? Absent: open connections are never re-checked.
+   */
+  recheck?: Recheck;
+  /** Subscribe to registry changes; returns the unsubscribe. Each change re-checks open connections. */
+  watchRegistry?(changed: () => void): () => void;
   /** Checked on the raw TCP address before any cryptography; false drops the connection. */
   allowAddress(remoteAddress: string): boolean | Promise<boolean>;
   limits: SocketLimits;
@@ -57,9 +66,28 @@ export interface ListenerStats {
   droppedByLimit: number;
 }
 
+/** How one handshake ended, for logs and metrics. Holds a public key at most, never a secret. */
+export interface HandshakeReport {
+  remoteAddress: string;
+  remotePort: number;
+  /** From the TCP connection's arrival to the handshake's end, in ms. */
+  durationMs: number;
+  /** `null` when the handshake completed; otherwise why it failed. */
+  error: CurvetunError | null;
+  /**
+   * The client's long-term key, once its Vouch opened: the key it completed the handshake with, or
+   * the key it claimed when refused.
+   */
+  peerKey?: Uint8Array;
+  /** True when the handshake failed because the registry does not allow `peerKey` from this address. */
+  keyRefused: boolean;
+}
+
 export interface ListenerEvents {
   /** A connection failed its handshake (bad packet, refused key, timeout…); only that one is closed. */
   handshakeError: [error: CurvetunError, remoteAddress: string];
+  /** Every handshake's outcome, completed or failed (after `handshakeError` for a failure). */
+  handshake: [report: HandshakeReport];
 }
 
 /**
@@ -75,6 +103,8 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private readonly waiters = new WaiterQueue<CurvetunSocket>('accept');
   private readonly pendingByAddress = new Map<string, number>();
   private readonly handshaking = new Set<CurvetunSocket>();
+  /** Connections that completed the handshake and are still open (accepted or queued). */
+  private readonly established: OpenConnections;
   private closing: Promise<void> | null = null;
   readonly stats: ListenerStats = { pendingHandshakes: 0, accepted: 0, handshakeFailures: 0, droppedByAddress: 0, droppedByLimit: 0 };
 
@@ -82,6 +112,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
   constructor(private readonly server: Server, private readonly config: ListenerConfig) {
     super();
     server.on('connection', (tcp) => this.onConnection(tcp));
+    this.established = new OpenConnections(config.recheck, config.watchRegistry);
   }
 
   /** @internal */
@@ -98,6 +129,21 @@ export class Listener extends EventEmitter<ListenerEvents> {
     server.on('error', () => undefined);
     if (trace.enabled) trace('listener: listening on %s:%d', host, listener.address().port);
     return listener;
+  }
+
+  /** Connections that completed the handshake and have not closed yet. */
+  get connections(): number {
+    return this.established.size;
+  }
+
+  /**
+   * Check the key of every open connection against the registry again, and close (`EAUTH`, the
+   * reason says the registry no longer allows the key from that address) those it refuses now.
+   * Runs by itself whenever the registry reloads, unless `closeRevoked: false`. Resolves with how
+   * many connections it closed. A registry that cannot answer closes nothing.
+   */
+  reverify(): Promise<number> {
+    return this.established.reverify();
   }
 
   /** Facts only: the config reaches the vault and cookie keeper, the queues hold live sessions. */
@@ -153,6 +199,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closing = (async () => {
+      this.established.stop();
       const closed = new CurvetunError('ECLOSED', 'the listener is closed');
       this.waiters.rejectAll(closed);
       const dropping = [...this.handshaking, ...this.ready.splice(0)].map((s) => s.close());
@@ -199,6 +246,15 @@ export class Listener extends EventEmitter<ListenerEvents> {
     }
     this.pendingByAddress.set(address, fromAddress + 1);
 
+    const startedAt = performance.now();
+    let claimedKey: Uint8Array | undefined;
+    let keyRefused = false;
+    const authorize = (protocol: Protocol) => async (clientKey: Uint8Array) => {
+      claimedKey = clientKey;
+      const verdict = await this.config.authorize(address, clientKey, protocol);
+      keyRefused = !verdict.allowed;
+      return verdict;
+    };
     const { backend, kem, vault, cookies, protocols, suites, maxMessageBytes } = this.config;
     const socket: CurvetunSocket = new CurvetunSocket(
       tcp,
@@ -206,7 +262,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
       (io) =>
         serverHandshakeAnyVersion(io, {
           protocols,
-          v1: { backend, vault, cookies, authorize: (clientKey) => this.config.authorize(address, clientKey, 'v1') },
+          v1: { backend, vault, cookies, authorize: authorize('v1') },
           v2: {
             backend,
             kem,
@@ -214,7 +270,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
             cookies,
             suites,
             maxMessageBytes,
-            authorize: (clientKey) => this.config.authorize(address, clientKey, 'v2'),
+            authorize: authorize('v2'),
             hasRoom: () => this.waiters.size > 0 || this.ready.length < this.config.backlog,
             busyRetryAfterMs: BUSY_RETRY_AFTER_MS,
           },
@@ -226,12 +282,22 @@ export class Listener extends EventEmitter<ListenerEvents> {
         const left = (this.pendingByAddress.get(address) ?? 1) - 1;
         if (left > 0) this.pendingByAddress.set(address, left);
         else this.pendingByAddress.delete(address);
+        const report: HandshakeReport = {
+          remoteAddress: address,
+          remotePort: socket.remotePort,
+          durationMs: performance.now() - startedAt,
+          error,
+          ...(claimedKey ? { peerKey: error === null ? socket.peerKey : new Uint8Array(claimedKey) } : {}),
+          keyRefused: error !== null && keyRefused,
+        };
         if (error === null) {
+          this.established.track(socket);
           this.enqueue(socket);
         } else {
           this.stats.handshakeFailures++;
           this.emit('handshakeError', error, address);
         }
+        this.emit('handshake', report);
       },
     );
     this.handshaking.add(socket);

@@ -6,7 +6,7 @@
 import { CurvetunError, withSystemFields } from '../errors.js';
 import type { Protocol } from './data-session.js';
 import { reasonError } from './lifecycle.js';
-import type { LifecycleStateName } from './machine.js';
+import type { LifecycleStateName } from './lifecycle-names.js';
 
 export interface WhereWeWere {
   role: 'client' | 'server';
