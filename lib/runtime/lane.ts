@@ -282,6 +282,7 @@ export function serveLane(buffer: SharedArrayBuffer, methods: LaneMethods, handl
   const v = new LaneView(buffer, methods);
   const resume = (): void => void setImmediate(run);
 
+  /** Fill a slot's reply; the owner is told (notify) by the caller: once per batch of answers. */
   function reply(slot: number, status: number, shape: Shape, value: unknown): void {
     const start = v.payload(slot);
     let length = writeValue(shape, value, v.bytes, start, start + PAYLOAD_BYTES);
@@ -293,6 +294,10 @@ export function serveLane(buffer: SharedArrayBuffer, methods: LaneMethods, handl
     v.slotInts[v.at(slot, 2)] = length;
     Atomics.store(v.slotInts, v.at(slot, 0), REPLY);
     Atomics.add(v.header, REPLIES, 1);
+  }
+
+  /** Wake the owner's waitAsync: each wake-up costs it an event-loop turn, so one serves every reply written before it. */
+  function tellOwner(): void {
     Atomics.notify(v.header, REPLIES);
   }
 
@@ -303,6 +308,7 @@ export function serveLane(buffer: SharedArrayBuffer, methods: LaneMethods, handl
   /** Answer every request waiting now; true if some answer will come later (a promise). */
   function answerWaiting(): boolean {
     let later = false;
+    let answered = false;
     for (let slot = 0; slot < SLOTS; slot++) {
       const state = v.at(slot, 0);
       if (Atomics.load(v.slotInts, state) !== REQUEST) continue;
@@ -312,6 +318,7 @@ export function serveLane(buffer: SharedArrayBuffer, methods: LaneMethods, handl
       const handler = method !== undefined && Object.hasOwn(handlers, method) ? handlers[method] : undefined;
       if (!spec || !handler) {
         fail(slot, new CurvetunError('EINVAL', `${name} has no lane method #${v.slotInts[v.at(slot, 1)]}`), String(method));
+        answered = true;
         continue;
       }
       let result: unknown;
@@ -321,18 +328,27 @@ export function serveLane(buffer: SharedArrayBuffer, methods: LaneMethods, handl
         result = handler(args);
       } catch (error) {
         fail(slot, error, method!);
+        answered = true;
         continue;
       }
       if (result instanceof Promise) {
         later = true;
         keepAwake(result).then(
-          (value) => reply(slot, OK, spec.result, value),
-          (error: unknown) => fail(slot, error, method!),
+          (value) => {
+            reply(slot, OK, spec.result, value);
+            tellOwner();
+          },
+          (error: unknown) => {
+            fail(slot, error, method!);
+            tellOwner();
+          },
         );
       } else {
         reply(slot, OK, spec.result, result);
+        answered = true;
       }
     }
+    if (answered) tellOwner();
     return later;
   }
 
