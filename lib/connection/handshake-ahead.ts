@@ -52,22 +52,18 @@ export class MadeAhead<T> {
 const x25519Stocks = new WeakMap<CryptoBackend, MadeAhead<KeyPair>>();
 const kemStocks = new WeakMap<Kem, MadeAhead<KemKeyPair>>();
 
+function stockOf<K extends object, T>(stocks: WeakMap<K, MadeAhead<T>>, maker: K, make: () => T): MadeAhead<T> {
+  let stock = stocks.get(maker);
+  if (!stock) stocks.set(maker, (stock = new MadeAhead(make)));
+  return stock;
+}
+
 /** A fresh X25519 key pair of `backend` for one handshake (made ahead when one was ready). */
 export function ephemeralKeyPair(backend: CryptoBackend): KeyPair {
-  let stock = x25519Stocks.get(backend);
-  if (!stock) {
-    stock = new MadeAhead(() => backend.keyPair());
-    x25519Stocks.set(backend, stock);
-  }
-  return stock.take();
+  return stockOf(x25519Stocks, backend, () => backend.keyPair()).take();
 }
 
 /** A fresh ML-KEM key pair of `kem` for one v2 hybrid handshake (made ahead when one was ready). */
 export function ephemeralKemKeyPair(kem: Kem): KemKeyPair {
-  let stock = kemStocks.get(kem);
-  if (!stock) {
-    stock = new MadeAhead(() => kem.keyPair());
-    kemStocks.set(kem, stock);
-  }
-  return stock.take();
+  return stockOf(kemStocks, kem, () => kem.keyPair()).take();
 }
