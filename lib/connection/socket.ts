@@ -7,7 +7,8 @@
  *     machine event per message) → inbox.ts (recv callers, 'message' listeners, the bounded queue
  *     and backpressure);
  *   sending: outbox.ts (sealed straight into the tick's outgoing bytes, one write per tick);
- *   timers.ts: the handshake deadline and the close grace.
+ *   timers.ts: the handshake deadline and the close grace;
+ *   net-compat.ts: what a node:net user expects (addresses, byte counts, TCP options, destroy…).
  *
  * Memory: a server may hold many thousands of idle connections, so an idle socket keeps only what
  * it needs: no closures on the TCP socket (tcp-hooks.ts), no promises nobody waits for, and each
@@ -24,7 +25,8 @@ import type { FrameIO } from './handshake.js';
 import { HandshakeFeed } from './handshake-feed.js';
 import type { HandshakeOutcome, HandshakeRunner } from './handshake-feed.js';
 import { Inbox, resumeReading } from './inbox.js';
-import { ConnectionLifecycle, reasonError } from './lifecycle.js';
+import { reasonError } from './lifecycle.js';
+import { NetCompatSocket } from './net-compat.js';
 import type { LifecycleStateName } from './lifecycle-names.js';
 import { Outbox } from './outbox.js';
 import type { DataSession, Protocol } from './data-session.js';
@@ -61,9 +63,8 @@ function flushOutbox(socket: CurvetunSocket): void {
  * const reply = await socket.recv({ timeout: 5000 });
  * await socket.close();
  */
-export class CurvetunSocket extends ConnectionLifecycle {
-  /** The peer's long-term public key (32 bytes): the server's for a client, the client's for a server. */
-  peerKey: Uint8Array = NO_KEY;
+export class CurvetunSocket extends NetCompatSocket {
+  private key: Uint8Array = NO_KEY;
   /** Whether the session keys include an ML-KEM-768 secret (v2's hybrid suite). */
   postQuantum = false;
   readonly remoteAddress: string;
@@ -73,6 +74,8 @@ export class CurvetunSocket extends ConnectionLifecycle {
   /** The data path's keys and counters (set on entering `connected`). */
   private session: DataSession | null = null;
   private receivedAny = false;
+  /** When the handshake completed (performance.now()), for close reasons. */
+  private connectedAt = 0;
 
   // The parts, each made on first use.
   private feed: HandshakeFeed | null;
@@ -84,7 +87,7 @@ export class CurvetunSocket extends ConnectionLifecycle {
    * `onOutcome` learns once whether the handshake completed.
    */
   constructor(
-    private readonly tcp: TcpSocket,
+    tcp: TcpSocket,
     readonly role: SocketRole,
     runHandshake: HandshakeRunner,
     private readonly limits: SocketLimits,
@@ -92,7 +95,7 @@ export class CurvetunSocket extends ConnectionLifecycle {
     /** The version a client speaks (known before its Hello); a server learns it from the Hello. */
     private readonly intendedProtocol?: Protocol,
   ) {
-    super();
+    super(tcp);
     this.feed = new HandshakeFeed(runHandshake, onOutcome ?? null);
     this.remoteAddress = tcp.remoteAddress ?? '';
     this.remotePort = tcp.remotePort ?? 0;
@@ -104,6 +107,11 @@ export class CurvetunSocket extends ConnectionLifecycle {
   [INSPECT](): string {
     const { role, state, protocol, remoteAddress, remotePort } = this;
     return describe('CurvetunSocket', { role, state, protocol, remoteAddress, remotePort, peerKey: publicKeyFact(this.peerKey), closeReason: this.reason?.code });
+  }
+
+  /** The peer's long-term public key (32 bytes; a copy): the server's for a client, the client's for a server. */
+  get peerKey(): Uint8Array {
+    return this.key.slice();
   }
 
   /** Which protocol version this connection speaks: 'v1' (curve_tun 1.0) or 'v2'. */
@@ -123,7 +131,9 @@ export class CurvetunSocket extends ConnectionLifecycle {
     }
     const bytes = typeof message === 'string' ? Buffer.from(message) : message;
     try {
-      return this.outboxOfThisTick().sealMessage(this.session!, bytes);
+      const sent = this.outboxOfThisTick().sealMessage(this.session!, bytes);
+      this.messageBytesWritten += bytes.length;
+      return sent;
     } catch (error) {
       const e = error as CurvetunError;
       if (e.code === 'ECLOSED') this.dispatch('FAIL', e);
@@ -204,9 +214,11 @@ export class CurvetunSocket extends ConnectionLifecycle {
     const { session, peerKey, postQuantum } = feed.result!;
     this.feed = null;
     this.session = session;
-    this.peerKey = peerKey;
+    this.key = peerKey;
     this.postQuantum = postQuantum ?? false;
+    this.connectedAt = performance.now();
     feed.reportOutcome(null);
+    if (this.role === 'client') this.announceConnect();
     const frames = feed.leftovers();
     if (frames.length === 0) {
       this.resumeReading();
@@ -235,6 +247,10 @@ export class CurvetunSocket extends ConnectionLifecycle {
       this.flush();
       this.tcp.end();
       this.graceUntilReleased(finSent(this.tcp));
+    } else if (this.role === 'server' && left === 'accepting') {
+      // A refused handshake is reset, never closed with FIN: a FIN is what a v1 client sees when
+      // a server that accepted it closes, so the two stay apart (peer-closed.ts).
+      this.tcp.resetAndDestroy();
     } else {
       this.tcp.destroy();
     }
@@ -270,7 +286,8 @@ export class CurvetunSocket extends ConnectionLifecycle {
   }
 
   private whereWeWere(): WhereWeWere {
-    return { role: this.role, protocol: this.intendedProtocol, state: this.state, receivedAny: this.receivedAny };
+    const { role, state, receivedAny, connectedAt } = this;
+    return { role, protocol: this.intendedProtocol, state, receivedAny, bytesReceived: this.messageBytesRead, sinceHandshakeMs: connectedAt && performance.now() - connectedAt, refusalWindowMs: this.limits.handshakeTimeout };
   }
 
   /** @internal */
@@ -302,6 +319,7 @@ export class CurvetunSocket extends ConnectionLifecycle {
     }
     this.receivedAny = true;
     if (message === null) return true; // a control message, handled by the session
+    this.messageBytesRead += message.length;
     if (this.inbox) this.inbox.deliver(message);
     else if (this.listenerCount('message') > 0) this.emit('message', message);
     else this.openInbox().deliver(message);
