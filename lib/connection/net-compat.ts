@@ -37,6 +37,8 @@ export abstract class NetCompatSocket extends ConnectionLifecycle {
   protected messageBytesRead = 0;
   /** Application bytes of the messages `send()` took so far. */
   protected messageBytesWritten = 0;
+  /** Set by `destroy()`: close without flushing or FIN. */
+  protected destroying = false;
 
   constructor(protected readonly tcp: TcpSocket) {
     super();
@@ -130,7 +132,7 @@ export abstract class NetCompatSocket extends ConnectionLifecycle {
         : error instanceof CurvetunError
           ? error
           : new CurvetunError('EABORTED', `the socket was destroyed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-    this.tcp.destroy();
+    this.destroying = true;
     this.dispatch('FAIL', reason);
     return this;
   }

@@ -241,6 +241,8 @@ export class CurvetunSocket extends NetCompatSocket {
     this.inbox?.close(reason);
     if (this.tcp.destroyed) {
       this.finishClose();
+    } else if (this.destroying) {
+      this.tcp.destroy(); // its 'close' (tcpClosed) finishes
     } else if ((reason.code === 'ECLOSED' && left === 'connected') || (reason instanceof RejectedError && this.role === 'server')) {
       // A clean close, or a v2 REJECT just queued: flush what was sent, then FIN (destroying could
       // reset the connection and discard the REJECT); bounded so a stuck peer cannot hold us.
