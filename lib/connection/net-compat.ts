@@ -39,9 +39,15 @@ export abstract class NetCompatSocket extends ConnectionLifecycle {
   protected messageBytesWritten = 0;
   /** Set by `destroy()`: close without flushing or FIN. */
   protected destroying = false;
+  /** When the handshake completed (performance.now()), for close reasons. */
+  protected connectedAt = 0;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
 
   constructor(protected readonly tcp: TcpSocket) {
     super();
+    this.remoteAddress = tcp.remoteAddress ?? '';
+    this.remotePort = tcp.remotePort ?? 0;
   }
 
   /** Application bytes received: the sum of the lengths of the messages delivered so far. */
@@ -155,10 +161,11 @@ export abstract class NetCompatSocket extends ConnectionLifecycle {
   }
 
   /**
-   * A client's `'connect'`: after the handshake, once the caller of `connect()` has its socket
-   * (a later turn of the event loop), so `(await connect(…)).on('connect', …)` hears it.
+   * The handshake completed. A client's `'connect'` follows once the caller of `connect()` has
+   * its socket (a later turn of the event loop), so `(await connect(…)).on('connect', …)` hears it.
    */
-  protected announceConnect(): void {
-    setImmediate(emitConnect, this);
+  protected handshakeCompleted(role: 'client' | 'server'): void {
+    this.connectedAt = performance.now();
+    if (role === 'client') setImmediate(emitConnect, this);
   }
 }

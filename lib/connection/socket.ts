@@ -67,15 +67,11 @@ export class CurvetunSocket extends NetCompatSocket {
   private key: Uint8Array = NO_KEY;
   /** Whether the session keys include an ML-KEM-768 secret (v2's hybrid suite). */
   postQuantum = false;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
 
   private readonly decoder = new FrameDecoder();
   /** The data path's keys and counters (set on entering `connected`). */
   private session: DataSession | null = null;
   private receivedAny = false;
-  /** When the handshake completed (performance.now()), for close reasons. */
-  private connectedAt = 0;
 
   // The parts, each made on first use.
   private feed: HandshakeFeed | null;
@@ -97,8 +93,6 @@ export class CurvetunSocket extends NetCompatSocket {
   ) {
     super(tcp);
     this.feed = new HandshakeFeed(runHandshake, onOutcome ?? null);
-    this.remoteAddress = tcp.remoteAddress ?? '';
-    this.remotePort = tcp.remotePort ?? 0;
     hearTcp(tcp, this);
     this.dispatch(role === 'client' ? 'CONNECT' : 'ACCEPT');
   }
@@ -216,9 +210,8 @@ export class CurvetunSocket extends NetCompatSocket {
     this.session = session;
     this.key = peerKey;
     this.postQuantum = postQuantum ?? false;
-    this.connectedAt = performance.now();
     feed.reportOutcome(null);
-    if (this.role === 'client') this.announceConnect();
+    this.handshakeCompleted(this.role);
     const frames = feed.leftovers();
     if (frames.length === 0) {
       this.resumeReading();
@@ -250,9 +243,7 @@ export class CurvetunSocket extends NetCompatSocket {
       this.tcp.end();
       this.graceUntilReleased(finSent(this.tcp));
     } else if (this.role === 'server' && left === 'accepting') {
-      // A refused handshake is reset, never closed with FIN: a FIN is what a v1 client sees when
-      // a server that accepted it closes, so the two stay apart (peer-closed.ts).
-      this.tcp.resetAndDestroy();
+      this.tcp.resetAndDestroy(); // a refusal is a reset, never FIN (what closing an accepted one sends): peer-closed.ts
     } else {
       this.tcp.destroy();
     }
