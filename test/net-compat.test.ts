@@ -13,6 +13,8 @@ import type { ExecutionContext } from 'ava';
 import { connect, CurvetunError } from '../lib/index.js';
 import type { ConnectOptions, CurvetunSocket, Listener } from '../lib/index.js';
 import { encodePublicKeyText } from '../lib/keys/text.js';
+import { loadPublicKeyFile } from '../lib/keys/keyfile.js';
+import { daemon, run } from './cli-process.js';
 import { bytes, failure, makeWorld, within } from './helpers/fixtures.js';
 import type { World } from './helpers/fixtures.js';
 
@@ -297,4 +299,28 @@ test.serial("listener: 'listening' after listen(), 'connection' takes what no ac
   const closed = once(listener, 'close');
   await listener.close();
   await within(closed, 30_000, "'close'");
+});
+
+// ---- the CLI's --keepalive ----------------------------------------------------------------------
+
+procTest('echo-server --keepalive SECONDS sets the delay of its connections, --keepalive off turns it off; a bad value is a usage error', async (t) => {
+  t.timeout(600_000);
+  const bad = await run(['echo-server', '--listen', '127.0.0.1:0', '--any-client', '--keepalive', '0', '--home', join(world.dir, 'cli-home')]);
+  t.is(bad.code, 2, bad.stderr);
+  t.regex(bad.stderr, /--keepalive/);
+  for (const [value, expect] of [['300', 2], ['off', 0]] as const) {
+    const echo = await daemon(t, ['echo-server', '--listen', '127.0.0.1:0', '--any-client', '--keepalive', value, '--home', join(world.dir, `cli-home-${value}`)]);
+    const serverKey = loadPublicKeyFile(join(world.dir, `cli-home-${value}`, 'id_curvetun.pub'));
+    const client = await connect('127.0.0.1', echo.port, { vault: world.clientVault, serverKey, keepAlive: false, timeout: 120_000 });
+    t.teardown(() => client.close());
+    await client.send('x');
+    await client.recv({ timeout: 120_000 });
+    let found: { timer: number; seconds: number } | undefined;
+    for (let i = 0; i < 200 && (found === undefined || found.timer === 1); i++) {
+      found = kernelTimer(echo.port, client.localPort!);
+      if (found === undefined || found.timer === 1) await new Promise((r) => setTimeout(r, 50));
+    }
+    t.is(found?.timer, expect, `--keepalive ${value}`);
+    if (expect === 2) t.true(found!.seconds > 60 && found!.seconds <= 300, `first probe in ${found!.seconds} s`);
+  }
 });
