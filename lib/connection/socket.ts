@@ -183,6 +183,7 @@ export class CurvetunSocket extends NetCompatSocket {
       next: () => feed.next(),
       nextFrame: () => feed.nextFrame(),
       send: (payload) => this.queueFrame(encodeFrame(payload)),
+      heard: (protocol) => (feed.heard = protocol),
     };
     if (trace.enabled) io.stage = (name) => trace('%s: handshake: %s', this.label(), name);
     const runner = feed.runner!;
@@ -242,8 +243,8 @@ export class CurvetunSocket extends NetCompatSocket {
       this.flush();
       this.tcp.end();
       this.graceUntilReleased(finSent(this.tcp));
-    } else if (this.role === 'server' && left === 'accepting') {
-      this.tcp.resetAndDestroy(); // a refusal is a reset, never FIN (what closing an accepted one sends): peer-closed.ts
+    } else if (left === 'accepting' && feed?.heard === 'v1') {
+      this.tcp.resetAndDestroy(); // a v1 refusal is a reset, never FIN (what closing an accepted one sends): peer-closed.ts
     } else {
       this.tcp.destroy();
     }
