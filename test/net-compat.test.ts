@@ -14,7 +14,7 @@ import { connect, CurvetunError } from '../lib/index.js';
 import type { ConnectOptions, CurvetunSocket, Listener } from '../lib/index.js';
 import { encodePublicKeyText } from '../lib/keys/text.js';
 import { loadPublicKeyFile } from '../lib/keys/keyfile.js';
-import { daemon, run } from './cli-process.js';
+import { daemon, keygen, run } from './cli-process.js';
 import { bytes, failure, makeWorld, within } from './helpers/fixtures.js';
 import type { World } from './helpers/fixtures.js';
 
@@ -309,6 +309,7 @@ procTest('echo-server --keepalive SECONDS sets the delay of its connections, --k
   t.is(bad.code, 2, bad.stderr);
   t.regex(bad.stderr, /--keepalive/);
   for (const [value, expect] of [['300', 2], ['off', 0]] as const) {
+    await keygen(join(world.dir, `cli-home-${value}`), 'echo');
     const echo = await daemon(t, ['echo-server', '--listen', '127.0.0.1:0', '--any-client', '--keepalive', value, '--home', join(world.dir, `cli-home-${value}`)]);
     const serverKey = loadPublicKeyFile(join(world.dir, `cli-home-${value}`, 'id_curvetun.pub'));
     const client = await connect('127.0.0.1', echo.port, { vault: world.clientVault, serverKey, keepAlive: false, timeout: 120_000 });
