@@ -294,3 +294,46 @@ test.serial('low-order X25519 keys are refused: EC in the Hello (server), ES in 
   t.is(result.error?.code, 'EAUTH');
   t.regex(result.error!.message, /low-order/);
 });
+
+test.serial('a tampered, truncated or foreign READY is refused by the client: EAUTH, not connected, not a REJECT', async (t) => {
+  // The server has already taken the connection when it sends READY; the client must not.
+  for (const at of [0, 20, 52]) {
+    const result = await throughProxy((payload, ctx) => (ctx.direction === 'toClient' && ctx.index === 1 ? [flip(payload, at)] : undefined));
+    t.is(result.error?.code, 'EAUTH', `byte ${at}`);
+    t.false(result.error instanceof RejectedError);
+  }
+  for (const length of [1, 16, 17, 52]) {
+    const result = await throughProxy((payload, ctx) => (ctx.direction === 'toClient' && ctx.index === 1 ? [payload.subarray(0, length)] : undefined));
+    t.is(result.error?.code, 'EAUTH', `${length} bytes`);
+  }
+  // A genuine REJECT of another connection (a stranger's, refused by the registry) in place of READY.
+  const listener = await world.listen();
+  const stranger = await world.newVault('mitm-stranger');
+  const rejected = await throughProxy(() => undefined, { vault: stranger, listener });
+  t.true(rejected.error instanceof RejectedError, 'the stranger is refused with a REJECT');
+  const reject = rejected.proxy.captured[0]!.toClient[1]!;
+  const result = await throughProxy((payload, ctx) => (ctx.direction === 'toClient' && ctx.index === 1 ? [reject] : undefined), { listener });
+  t.is(result.error?.code, 'EAUTH');
+  t.false(result.error instanceof RejectedError, 'a REJECT sealed for another connection is not believed');
+});
+
+test.serial('READYs swapped between two connections are refused by both clients: EAUTH', async (t) => {
+  const listener = await world.listen();
+  let first: { payload: Uint8Array; forward(p: Uint8Array): void } | null = null;
+  const proxy = await startProxy(listener.address().port, (payload, ctx) => {
+    if (ctx.direction !== 'toClient' || ctx.index !== 1) return;
+    if (!first) {
+      first = { payload, forward: ctx.forward };
+      return [];
+    }
+    first.forward(payload);
+    return [first.payload];
+  });
+  t.teardown(() => proxy.close());
+  const options = { vault: world.clientVault, serverKey: listener.publicKey, timeout: 10_000 };
+  const results = await Promise.allSettled([connect('127.0.0.1', proxy.port, options), connect('127.0.0.1', proxy.port, options)]);
+  for (const r of results) {
+    t.is(r.status, 'rejected');
+    t.is((r as PromiseRejectedResult).reason.code, 'EAUTH');
+  }
+});
