@@ -10,7 +10,7 @@ import { DELETION_LOOK_AHEAD, Direction, SessionV2 } from '../lib/connection/ses
 import { CurvetunError } from '../lib/errors.js';
 import { IN_PLACE_MIN_BYTES } from '../lib/limits.js';
 import { FrameDecoder } from '../lib/protocol/index.js';
-import { MessageType, V2_MAX_BODY_BYTES, V2_PREFIX_CLIENT_MESSAGE, V2_PREFIX_SERVER_MESSAGE } from '../lib/protocol/v2/index.js';
+import { MessageType, V2_MAX_BODY_BYTES, encodeReady, encodeReject, V2_PREFIX_CLIENT_MESSAGE, V2_PREFIX_SERVER_MESSAGE } from '../lib/protocol/v2/index.js';
 
 /** The frame payload the receiver's socket hands to `receive` (no length header). */
 function unframe(frame: Uint8Array): Uint8Array {
@@ -79,6 +79,18 @@ for (const name of availableBackends()) {
     t.is(refusal(() => server.receive(sent[0]!)).code, 'EAUTH', 'replayed');
     t.is(refusal(() => client.receive(sent[1]!)).code, 'EAUTH', 'reflected to its sender');
     t.is(Buffer.from(server.receive(sent[1]!)!).toString(), 'm1', 'the frames in order still open');
+  });
+
+  test(`${name}: READY and REJECT after the handshake are EPROTO (they belong only to the handshake), and so is an unknown type`, (t) => {
+    const { client, server } = pair();
+    for (const control of [encodeReady(backend.randomBytes(32), 1000), encodeReject('busy', 10)]) {
+      const error = refusal(() => client.receive(unframe(server.sealControl(control))));
+      t.is(error.code, 'EPROTO');
+      t.regex(error.message, control[0] === MessageType.READY ? /a READY after the handshake/ : /a REJECT after the handshake/);
+    }
+    t.is(refusal(() => client.receive(unframe(server.sealControl(new Uint8Array([MessageType.PING, 1, 2, 3, 4, 5, 6, 7, 8]))))).code, 'EPROTO', 'PING: not yet supported');
+    t.is(refusal(() => client.receive(unframe(server.sealControl(new Uint8Array([0x7f]))))).code, 'EPROTO', 'an unknown type');
+    t.is(client.position.received, 4, 'each opened (authentic) before it was refused');
   });
 
   test(`${name}: the end of the counter space: the last counter is sent and opened, the next is ECLOSED to send and EPROTO to receive`, (t) => {
