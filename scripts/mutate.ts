@@ -153,7 +153,14 @@ const cleanUp = () => rmSync(work, { recursive: true, force: true });
 process.on('exit', cleanUp);
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
-    running?.kill('SIGTERM');
+    // Stryker runs in its own process group: end it with its workers and their ava runs.
+    if (running?.pid !== undefined) {
+      try {
+        process.kill(-running.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
     cleanUp();
     process.exit(130);
   });
@@ -203,7 +210,7 @@ function strykerConfig(target: Target, report: string): object {
 
 function runStryker(configFile: string): Promise<number> {
   return new Promise((resolveRun, reject) => {
-    running = spawn(process.execPath, ['node_modules/@stryker-mutator/core/bin/stryker.js', 'run', configFile], { cwd: work, stdio: 'inherit' });
+    running = spawn(process.execPath, ['node_modules/@stryker-mutator/core/bin/stryker.js', 'run', configFile], { cwd: work, stdio: 'inherit', detached: true });
     running.once('error', reject);
     running.once('close', (code) => {
       running = null;
