@@ -18,6 +18,8 @@ const SERVICE = `Service options:
                            this long, then close the rest and exit 0 (default 30; also 500ms)
   --metrics HOST:PORT      serve Prometheus metrics at http://HOST:PORT/metrics
   --max-connections N      connections served at once; more are refused (default 256)
+  --keepalive SECONDS|off  TCP keepalive on the curvetun connections: probes after this long
+                           without traffic, so a vanished peer is noticed (default 60; off: none)
 Signals: SIGINT/SIGTERM drain and stop (a second one ends the drain at once); SIGHUP reloads
 known_hosts and closes the connections whose key it no longer allows; SIGUSR1 is ignored (Node
 would open its inspector).`;

@@ -30,7 +30,7 @@ import {
 import type { Packet } from '../protocol/index.js';
 import type { Verdict } from '../registry/types.js';
 import type { Vault } from '../vault/types.js';
-import type { DataSession } from './data-session.js';
+import type { DataSession, Protocol } from './data-session.js';
 import { Session } from './session.js';
 
 export interface HandshakeIO {
@@ -46,6 +46,8 @@ export interface HandshakeIO {
 export interface FrameIO extends HandshakeIO {
   /** The next frame payload from the peer, as it came. */
   nextFrame(): Promise<Uint8Array>;
+  /** A server is told which version the client's Hello speaks (how a failure is closed depends on it). */
+  heard?(protocol: Protocol): void;
 }
 
 export interface HandshakeResult<S extends DataSession = DataSession> {

@@ -7,7 +7,8 @@
  *     machine event per message) → inbox.ts (recv callers, 'message' listeners, the bounded queue
  *     and backpressure);
  *   sending: outbox.ts (sealed straight into the tick's outgoing bytes, one write per tick);
- *   timers.ts: the handshake deadline and the close grace.
+ *   timers.ts: the handshake deadline and the close grace;
+ *   net-compat.ts: what a node:net user expects (addresses, byte counts, TCP options, destroy…).
  *
  * Memory: a server may hold many thousands of idle connections, so an idle socket keeps only what
  * it needs: no closures on the TCP socket (tcp-hooks.ts), no promises nobody waits for, and each
@@ -24,7 +25,8 @@ import type { FrameIO } from './handshake.js';
 import { HandshakeFeed } from './handshake-feed.js';
 import type { HandshakeOutcome, HandshakeRunner } from './handshake-feed.js';
 import { Inbox, resumeReading } from './inbox.js';
-import { ConnectionLifecycle, reasonError } from './lifecycle.js';
+import { reasonError } from './lifecycle.js';
+import { NetCompatSocket } from './net-compat.js';
 import type { LifecycleStateName } from './lifecycle-names.js';
 import { Outbox } from './outbox.js';
 import type { DataSession, Protocol } from './data-session.js';
@@ -61,13 +63,10 @@ function flushOutbox(socket: CurvetunSocket): void {
  * const reply = await socket.recv({ timeout: 5000 });
  * await socket.close();
  */
-export class CurvetunSocket extends ConnectionLifecycle {
-  /** The peer's long-term public key (32 bytes): the server's for a client, the client's for a server. */
-  peerKey: Uint8Array = NO_KEY;
+export class CurvetunSocket extends NetCompatSocket {
+  private key: Uint8Array = NO_KEY;
   /** Whether the session keys include an ML-KEM-768 secret (v2's hybrid suite). */
   postQuantum = false;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
 
   private readonly decoder = new FrameDecoder();
   /** The data path's keys and counters (set on entering `connected`). */
@@ -84,7 +83,7 @@ export class CurvetunSocket extends ConnectionLifecycle {
    * `onOutcome` learns once whether the handshake completed.
    */
   constructor(
-    private readonly tcp: TcpSocket,
+    tcp: TcpSocket,
     readonly role: SocketRole,
     runHandshake: HandshakeRunner,
     private readonly limits: SocketLimits,
@@ -92,10 +91,8 @@ export class CurvetunSocket extends ConnectionLifecycle {
     /** The version a client speaks (known before its Hello); a server learns it from the Hello. */
     private readonly intendedProtocol?: Protocol,
   ) {
-    super();
+    super(tcp);
     this.feed = new HandshakeFeed(runHandshake, onOutcome ?? null);
-    this.remoteAddress = tcp.remoteAddress ?? '';
-    this.remotePort = tcp.remotePort ?? 0;
     hearTcp(tcp, this);
     this.dispatch(role === 'client' ? 'CONNECT' : 'ACCEPT');
   }
@@ -104,6 +101,11 @@ export class CurvetunSocket extends ConnectionLifecycle {
   [INSPECT](): string {
     const { role, state, protocol, remoteAddress, remotePort } = this;
     return describe('CurvetunSocket', { role, state, protocol, remoteAddress, remotePort, peerKey: publicKeyFact(this.peerKey), closeReason: this.reason?.code });
+  }
+
+  /** The peer's long-term public key (32 bytes; a copy): the server's for a client, the client's for a server. */
+  get peerKey(): Uint8Array {
+    return this.key.slice();
   }
 
   /** Which protocol version this connection speaks: 'v1' (curve_tun 1.0) or 'v2'. */
@@ -123,7 +125,9 @@ export class CurvetunSocket extends ConnectionLifecycle {
     }
     const bytes = typeof message === 'string' ? Buffer.from(message) : message;
     try {
-      return this.outboxOfThisTick().sealMessage(this.session!, bytes);
+      const sent = this.outboxOfThisTick().sealMessage(this.session!, bytes);
+      this.messageBytesWritten += bytes.length;
+      return sent;
     } catch (error) {
       const e = error as CurvetunError;
       if (e.code === 'ECLOSED') this.dispatch('FAIL', e);
@@ -179,6 +183,7 @@ export class CurvetunSocket extends ConnectionLifecycle {
       next: () => feed.next(),
       nextFrame: () => feed.nextFrame(),
       send: (payload) => this.queueFrame(encodeFrame(payload)),
+      heard: (protocol) => (feed.heard = protocol),
     };
     if (trace.enabled) io.stage = (name) => trace('%s: handshake: %s', this.label(), name);
     const runner = feed.runner!;
@@ -204,9 +209,10 @@ export class CurvetunSocket extends ConnectionLifecycle {
     const { session, peerKey, postQuantum } = feed.result!;
     this.feed = null;
     this.session = session;
-    this.peerKey = peerKey;
+    this.key = peerKey;
     this.postQuantum = postQuantum ?? false;
     feed.reportOutcome(null);
+    this.handshakeCompleted(this.role);
     const frames = feed.leftovers();
     if (frames.length === 0) {
       this.resumeReading();
@@ -229,12 +235,16 @@ export class CurvetunSocket extends ConnectionLifecycle {
     this.inbox?.close(reason);
     if (this.tcp.destroyed) {
       this.finishClose();
+    } else if (this.destroying) {
+      this.tcp.destroy(); // its 'close' (tcpClosed) finishes
     } else if ((reason.code === 'ECLOSED' && left === 'connected') || (reason instanceof RejectedError && this.role === 'server')) {
       // A clean close, or a v2 REJECT just queued: flush what was sent, then FIN (destroying could
       // reset the connection and discard the REJECT); bounded so a stuck peer cannot hold us.
       this.flush();
       this.tcp.end();
       this.graceUntilReleased(finSent(this.tcp));
+    } else if (left === 'accepting' && feed?.heard === 'v1') {
+      this.tcp.resetAndDestroy(); // a v1 refusal is a reset, never FIN (what closing an accepted one sends): peer-closed.ts
     } else {
       this.tcp.destroy();
     }
@@ -270,7 +280,8 @@ export class CurvetunSocket extends ConnectionLifecycle {
   }
 
   private whereWeWere(): WhereWeWere {
-    return { role: this.role, protocol: this.intendedProtocol, state: this.state, receivedAny: this.receivedAny };
+    const { role, state, receivedAny, connectedAt } = this;
+    return { role, protocol: this.intendedProtocol, state, receivedAny, bytesReceived: this.messageBytesRead, sinceHandshakeMs: connectedAt && performance.now() - connectedAt, refusalWindowMs: this.limits.handshakeTimeout };
   }
 
   /** @internal */
@@ -302,6 +313,7 @@ export class CurvetunSocket extends ConnectionLifecycle {
     }
     this.receivedAny = true;
     if (message === null) return true; // a control message, handled by the session
+    this.messageBytesRead += message.length;
     if (this.inbox) this.inbox.deliver(message);
     else if (this.listenerCount('message') > 0) this.emit('message', message);
     else this.openInbox().deliver(message);

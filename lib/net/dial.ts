@@ -79,7 +79,14 @@ export interface Dialling {
  * next. No lookup happens here (each target is an IP address). When all fail, rejects with the
  * error of the last attempt (a Node error: `code`, `errno`, `syscall`, `address`, `port`).
  */
-export function dialInOrder(targets: readonly DialTarget[], port: number, options: { noDelay?: boolean } = {}): Dialling {
+/** TCP options of each attempt (net.connect's). */
+export interface DialOptions {
+  noDelay?: boolean;
+  keepAlive?: boolean;
+  keepAliveInitialDelay?: number;
+}
+
+export function dialInOrder(targets: readonly DialTarget[], port: number, options: DialOptions = {}): Dialling {
   let current: Socket | null = null;
   let cancelled: Error | null = null;
   let rejectNow: ((e: Error) => void) | null = null;
@@ -87,7 +94,14 @@ export function dialInOrder(targets: readonly DialTarget[], port: number, option
     let lastError: Error = new CurvetunError('EINVAL', 'no address to connect to');
     for (const target of targets) {
       if (cancelled) throw cancelled;
-      const tcp = tcpConnect({ host: target.address, port, family: target.family, noDelay: options.noDelay ?? false });
+      const tcp = tcpConnect({
+        host: target.address,
+        port,
+        family: target.family,
+        noDelay: options.noDelay ?? false,
+        keepAlive: options.keepAlive ?? false,
+        keepAliveInitialDelay: options.keepAliveInitialDelay ?? 0,
+      });
       current = tcp;
       let onError: (e: Error) => void = () => undefined;
       try {

@@ -130,6 +130,7 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
         vault,
         registry,
         cookies,
+        ...setup.keepAlive,
         ...listenVersions(parsed),
         ...(allowFrom.length > 0 ? { allowedAddresses: allowFrom } : {}),
       });
@@ -178,7 +179,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
   const ctx = new Context(parsed, io.env, { logRegistryProblems: false });
   const keyOption = parsed.values['server-key'];
   try {
-    const { log, metrics, drainMs, maxConnections } = await startService('tunnel', parsed, io, {
+    const { log, metrics, drainMs, maxConnections, keepAlive } = await startService('tunnel', parsed, io, {
       key_file: ctx.keyFile,
       known_hosts: ctx.knownHostsFile,
       crypto: getBackend('auto').name,
@@ -229,7 +230,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
         return;
       }
       connections.run(
-        (note) => tunnelOne(local, note, { to, timeout, server, keySource, vault, sessions, version }, log, metrics),
+        (note) => tunnelOne(local, note, { to, timeout, server, keySource, vault, sessions, version, keepAlive }, log, metrics),
         () => local.destroy(),
       );
     });
@@ -272,6 +273,8 @@ interface TunnelParts {
   sessions: Map<CurvetunSocket, { key: Uint8Array; note: EndNote }>;
   /** `--protocol` / `--no-post-quantum` (without `--protocol`, the known_hosts line decides). */
   version: Pick<ConnectOptions, 'protocol' | 'postQuantum'>;
+  /** `--keepalive` (absent: connect()'s default). */
+  keepAlive: Pick<ConnectOptions, 'keepAlive'>;
 }
 
 async function tunnelOne(local: TcpSocket, note: EndNote, parts: TunnelParts, log: Log, metrics: Metrics): Promise<void> {
@@ -283,7 +286,7 @@ async function tunnelOne(local: TcpSocket, note: EndNote, parts: TunnelParts, lo
   let socket: CurvetunSocket;
   try {
     if (!known) throw new CurvetunError('EKEY', `known_hosts names no key for ${parts.to.host} any more`);
-    socket = await connect(parts.to.host, parts.to.port, { ...parts.keySource, vault: parts.vault, timeout: parts.timeout, ...parts.version });
+    socket = await connect(parts.to.host, parts.to.port, { ...parts.keySource, vault: parts.vault, timeout: parts.timeout, ...parts.version, ...parts.keepAlive });
     metrics.clientHandshake((Date.now() - startedAt) / 1000, null);
   } catch (error) {
     if (known) metrics.clientHandshake((Date.now() - startedAt) / 1000, error);
