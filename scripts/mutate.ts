@@ -61,8 +61,58 @@ const TARGETS: Target[] = [
   { file: 'lib/keys/text.ts', tests: ['test/keys.test.ts'] },
   { file: 'lib/cookie/core.ts', tests: ['test/cookie.test.ts'] },
   { file: 'lib/protocol/frame.ts', tests: ['test/protocol.test.ts'] },
-  { file: 'lib/protocol/boxes.ts', tests: ['test/protocol.test.ts', 'test/handshake-bindings.test.ts'] },
+  { file: 'lib/protocol/boxes.ts', tests: ['test/boxes.test.ts', 'test/protocol.test.ts', 'test/handshake-bindings.test.ts'] },
   { file: 'lib/vault/counter.ts', tests: ['test/vault-counter.test.ts'] },
+  // Protocol v2 (issue 19 item 3): binding checks, key schedule, READY/REJECT, session counters.
+  { file: 'lib/connection/session-v2.ts', tests: ['test/session-v2.test.ts'] },
+  { file: 'lib/protocol/v2/schedule.ts', tests: ['test/v2-vectors.test.ts'] },
+  {
+    file: 'lib/connection/handshake-v2-client.ts',
+    tests: ['test/v2-hostile-server.test.ts', 'test/v2-mitm.test.ts', 'test/v2-handshake.test.ts'],
+    match: [
+      // test/v2-hostile-server.test.ts: every test
+      'the hostile server*',
+      'an authenticated*',
+      'a READY or REJECT sealed after*',
+      // test/v2-mitm.test.ts: what the client checks (Cookie, READY, REJECT)
+      'a tampered Cookie*',
+      'Cookies swapped*',
+      'a tampered, truncated or foreign READY*',
+      'READYs swapped*',
+      'low-order X25519 keys*',
+      // test/v2-handshake.test.ts: one pairing of the backend matrix, REJECTs, server keys
+      'v2 [server tweetnacl, client tweetnacl*',
+      'a key the registry does not allow*',
+      'a full server answers REJECT busy*',
+      'a v2 client refuses a server with another key*',
+    ],
+  },
+  {
+    file: 'lib/connection/handshake-v2-server.ts',
+    tests: ['test/v2-mitm.test.ts', 'test/v2-handshake.test.ts'],
+    match: [
+      // test/v2-mitm.test.ts: every test
+      'a v2 Hello rewritten*',
+      'stripping the ML-KEM part*',
+      'an altered EC*',
+      'a tampered Cookie*',
+      'Cookies swapped*',
+      'Initiates swapped*',
+      'a tampered Initiate*',
+      'a replayed Initiate*',
+      'a vouch made with only*',
+      'a genuine vouch for another handshake*',
+      'a REJECT probe*',
+      'low-order X25519 keys*',
+      'a tampered, truncated or foreign READY*',
+      'READYs swapped*',
+      // test/v2-handshake.test.ts: both suites on one pairing, REJECTs, suites refused
+      'v2 [server tweetnacl, client tweetnacl*',
+      'a key the registry does not allow*',
+      'a full server answers REJECT busy*',
+      'versions and suites a listener does not speak*',
+    ],
+  },
 ];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -79,8 +129,8 @@ if (chosen.length !== args.length && args.length > 0) {
   console.error(`not in TARGETS: ${args.filter((a) => !TARGETS.some((t) => t.file === a)).join(' ')}`);
   process.exit(2);
 }
-if (chosen.length === 0 || !Number.isInteger(concurrency) || concurrency < 2) {
-  console.error(`usage: npm run mutate -- [--concurrency N>=2] [--markdown] [${TARGETS.map((t) => t.file).join(' | ')} …]`);
+if (chosen.length === 0 || !Number.isInteger(concurrency) || concurrency < 1) {
+  console.error(`usage: npm run mutate -- [--concurrency N>=1] [--markdown] [${TARGETS.map((t) => t.file).join(' | ')} …]`);
   process.exit(2);
 }
 if (!existsSync(join(root, 'node_modules/@stryker-mutator/core/bin/stryker.js'))) {
@@ -103,7 +153,14 @@ const cleanUp = () => rmSync(work, { recursive: true, force: true });
 process.on('exit', cleanUp);
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
-    running?.kill('SIGTERM');
+    // Stryker runs in its own process group: end it with its workers and their ava runs.
+    if (running?.pid !== undefined) {
+      try {
+        process.kill(-running.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
     cleanUp();
     process.exit(130);
   });
@@ -153,7 +210,7 @@ function strykerConfig(target: Target, report: string): object {
 
 function runStryker(configFile: string): Promise<number> {
   return new Promise((resolveRun, reject) => {
-    running = spawn(process.execPath, ['node_modules/@stryker-mutator/core/bin/stryker.js', 'run', configFile], { cwd: work, stdio: 'inherit' });
+    running = spawn(process.execPath, ['node_modules/@stryker-mutator/core/bin/stryker.js', 'run', configFile], { cwd: work, stdio: 'inherit', detached: true });
     running.once('error', reject);
     running.once('close', (code) => {
       running = null;

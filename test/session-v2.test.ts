@@ -10,7 +10,7 @@ import { DELETION_LOOK_AHEAD, Direction, SessionV2 } from '../lib/connection/ses
 import { CurvetunError } from '../lib/errors.js';
 import { IN_PLACE_MIN_BYTES } from '../lib/limits.js';
 import { FrameDecoder } from '../lib/protocol/index.js';
-import { V2_MAX_BODY_BYTES } from '../lib/protocol/v2/index.js';
+import { MessageType, V2_MAX_BODY_BYTES, encodeReady, encodeReject, V2_PREFIX_CLIENT_MESSAGE, V2_PREFIX_SERVER_MESSAGE } from '../lib/protocol/v2/index.js';
 
 /** The frame payload the receiver's socket hands to `receive` (no length header). */
 function unframe(frame: Uint8Array): Uint8Array {
@@ -79,6 +79,58 @@ for (const name of availableBackends()) {
     t.is(refusal(() => server.receive(sent[0]!)).code, 'EAUTH', 'replayed');
     t.is(refusal(() => client.receive(sent[1]!)).code, 'EAUTH', 'reflected to its sender');
     t.is(Buffer.from(server.receive(sent[1]!)!).toString(), 'm1', 'the frames in order still open');
+  });
+
+  test(`${name}: READY and REJECT after the handshake are EPROTO (they belong only to the handshake), and so is an unknown type`, (t) => {
+    const { client, server } = pair();
+    for (const control of [encodeReady(backend.randomBytes(32), 1000), encodeReject('busy', 10)]) {
+      const error = refusal(() => client.receive(unframe(server.sealControl(control))));
+      t.is(error.code, 'EPROTO');
+      t.regex(error.message, control[0] === MessageType.READY ? /a READY after the handshake/ : /a REJECT after the handshake/);
+    }
+    t.is(refusal(() => client.receive(unframe(server.sealControl(new Uint8Array([MessageType.PING, 1, 2, 3, 4, 5, 6, 7, 8]))))).code, 'EPROTO', 'PING: not yet supported');
+    t.is(refusal(() => client.receive(unframe(server.sealControl(new Uint8Array([0x7f]))))).code, 'EPROTO', 'an unknown type');
+    t.is(client.position.received, 4, 'each opened (authentic) before it was refused');
+  });
+
+  test(`${name}: the end of the counter space: the last counter is sent and opened, the next is ECLOSED to send and EPROTO to receive`, (t) => {
+    const secret = backend.randomBytes(32);
+    const last = 2;
+    const sender = new Direction(secret.slice(), V2_PREFIX_CLIENT_MESSAGE, last);
+    const receiver = new Direction(secret.slice(), V2_PREFIX_CLIENT_MESSAGE, last);
+    for (let counter = 0; counter <= last; counter++) {
+      t.false(sender.exhausted, `counter ${counter} is still ours to use`);
+      const plain = new Uint8Array([MessageType.DATA, counter]);
+      t.deepEqual(receiver.open(sender.sealPayload(plain, backend), backend), plain);
+    }
+    t.true(sender.exhausted);
+    t.is(refusal(() => sender.sealPayload(new Uint8Array([MessageType.DATA]), backend)).code, 'ECLOSED');
+    t.is(refusal(() => receiver.open(new Uint8Array(17), backend)).code, 'EPROTO');
+    // A deletion is looked for only up to the receiver's last counter (a sender with more room is
+    // made up for the test): at counter 1 of 2, a frame at counter 2 is a skip of 1, one at 3 is no skip.
+    const roomy = new Direction(secret.slice(), V2_PREFIX_SERVER_MESSAGE, 10);
+    const bounded = new Direction(secret.slice(), V2_PREFIX_SERVER_MESSAGE, last);
+    const frames = Array.from({ length: 4 }, () => roomy.sealPayload(new Uint8Array([MessageType.DATA]), backend));
+    t.not(bounded.open(frames[0]!, backend), null);
+    t.is(bounded.framesSkippedBy(frames[2]!, backend), 1, 'counter 2: within the space');
+    t.is(bounded.framesSkippedBy(frames[3]!, backend), 0, 'counter 3: beyond the space, not sought');
+    t.is(bounded.counter, 1, 'looking did not move the counter');
+    const session = new SessionV2(backend, { send: sender, receive: receiver }, LIMITS);
+    t.true(session.exhausted);
+    t.is(refusal(() => session.seal(new Uint8Array(1))).code, 'ECLOSED', 'a session whose counter is used up sends nothing');
+  });
+
+  test(`${name}: a message longer than the peer announced is ETOOBIG and uses no counter`, (t) => {
+    const c2s = backend.randomBytes(32);
+    const s2c = backend.randomBytes(32);
+    const small = { peerMaxMessageBytes: 100, ourMaxMessageBytes: 1 << 20 };
+    const client = new SessionV2(backend, { send: Direction.clientToServer(c2s.slice()), receive: Direction.serverToClient(s2c.slice()) }, small);
+    const server = new SessionV2(backend, { send: Direction.serverToClient(s2c.slice()), receive: Direction.clientToServer(c2s.slice()) }, LIMITS);
+    t.is(client.maxSendBytes, 100);
+    t.is(refusal(() => client.seal(new Uint8Array(101))).code, 'ETOOBIG');
+    t.is(client.position.sent, 0);
+    const exact = backend.randomBytes(100);
+    t.deepEqual(server.receive(unframe(client.seal(exact))), exact, 'exactly the limit goes');
   });
 
   test(`${name}: after a key update a deleted frame is still named (new epoch, same counter); a deleted KEY_UPDATE is EAUTH`, (t) => {

@@ -119,9 +119,10 @@ test.serial('a tampered Cookie (nonce, box) is refused by the client: EAUTH', as
 
 /**
  * Two clients connect at once through a proxy that holds the first `direction` frame number
- * `index` until the second arrives, then hands each connection the other's. Both must fail.
+ * `index` until the second arrives, then hands each connection the other's. Both must fail, and
+ * the server take neither (unless `noneAccepted` is false: a frame after its READY).
  */
-async function swapped(t: import('ava').ExecutionContext, direction: 'toServer' | 'toClient', index: number): Promise<PromiseSettledResult<unknown>[]> {
+async function swapped(t: import('ava').ExecutionContext, direction: 'toServer' | 'toClient', index: number, noneAccepted = true): Promise<PromiseSettledResult<unknown>[]> {
   const listener = await world.listen();
   let first: { payload: Uint8Array; forward(p: Uint8Array): void } | null = null;
   const proxy = await startProxy(listener.address().port, (payload, ctx) => {
@@ -136,7 +137,7 @@ async function swapped(t: import('ava').ExecutionContext, direction: 'toServer' 
   t.teardown(() => proxy.close());
   const options = { vault: world.clientVault, serverKey: listener.publicKey, timeout: 10_000 };
   const results = await Promise.allSettled([connect('127.0.0.1', proxy.port, options), connect('127.0.0.1', proxy.port, options)]);
-  t.is(listener.stats.accepted, 0);
+  if (noneAccepted) t.is(listener.stats.accepted, 0);
   return results;
 }
 
@@ -181,7 +182,7 @@ test.serial('a replayed Initiate (and the data after it) is refused: no connecti
   const raw = await replay(listener.address().port, recorded);
   const closed = new Promise((resolve) => raw.once('close', resolve));
   raw.on('error', () => undefined);
-  await within(closed, 10_000, 'the server closing the replayed connection');
+  await within(closed, 60_000, 'the server closing the replayed connection');
   t.is(listener.stats.accepted, before);
   t.true(failures.some((e) => e.code === 'EAUTH' && /already used: a replayed Initiate/.test(e.message)), failures.map((e) => e.message).join('; '));
 });
@@ -293,4 +294,34 @@ test.serial('low-order X25519 keys are refused: EC in the Hello (server), ES in 
   );
   t.is(result.error?.code, 'EAUTH');
   t.regex(result.error!.message, /low-order/);
+});
+
+test.serial('a tampered, truncated or foreign READY is refused by the client: EAUTH, not connected, not a REJECT', async (t) => {
+  // The server has already taken the connection when it sends READY; the client must not.
+  for (const at of [0, 20, 52]) {
+    const result = await throughProxy((payload, ctx) => (ctx.direction === 'toClient' && ctx.index === 1 ? [flip(payload, at)] : undefined));
+    t.is(result.error?.code, 'EAUTH', `byte ${at}`);
+    t.false(result.error instanceof RejectedError);
+  }
+  for (const length of [1, 16, 17, 52]) {
+    const result = await throughProxy((payload, ctx) => (ctx.direction === 'toClient' && ctx.index === 1 ? [payload.subarray(0, length)] : undefined));
+    t.is(result.error?.code, 'EAUTH', `${length} bytes`);
+  }
+  // A genuine REJECT of another connection (a stranger's, refused by the registry) in place of READY.
+  const listener = await world.listen();
+  const stranger = await world.newVault('mitm-stranger');
+  const rejected = await throughProxy(() => undefined, { vault: stranger, listener });
+  t.true(rejected.error instanceof RejectedError, 'the stranger is refused with a REJECT');
+  const reject = rejected.proxy.captured[0]!.toClient[1]!;
+  const result = await throughProxy((payload, ctx) => (ctx.direction === 'toClient' && ctx.index === 1 ? [reject] : undefined), { listener });
+  t.is(result.error?.code, 'EAUTH');
+  t.false(result.error instanceof RejectedError, 'a REJECT sealed for another connection is not believed');
+});
+
+test.serial('READYs swapped between two connections are refused by both clients: EAUTH', async (t) => {
+  // The server has taken both connections by the time it sends READY; neither client may.
+  for (const r of await swapped(t, 'toClient', 1, false)) {
+    t.is(r.status, 'rejected');
+    t.is((r as PromiseRejectedResult).reason.code, 'EAUTH');
+  }
 });
