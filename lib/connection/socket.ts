@@ -34,6 +34,11 @@ import type { WhereWeWere } from './peer-closed.js';
 import { finSent, handshakeEnded, handshakeStarted } from './timers.js';
 import type { WaitOptions } from './waiters.js';
 import { messageStream } from '../stream/duplex.js';
+import { SessionV2 } from './session-v2.js';
+import type { SessionV2Owner } from './session-v2.js';
+import { Liveness } from './liveness.js';
+import type { LivenessOwner } from './liveness.js';
+import { bothEndedReason, endOfMessagesReason, peerCloseReason, truncatedReason } from './session-end.js';
 import type { MessageStream, MessageStreamOptions } from '../stream/duplex.js';
 
 export type { HandshakeOutcome } from './handshake-feed.js';
@@ -61,7 +66,7 @@ function flushOutbox(socket: CurvetunSocket): void {
  * const reply = await socket.recv({ timeout: 5000 });
  * await socket.close();
  */
-export class CurvetunSocket extends ConnectionLifecycle {
+export class CurvetunSocket extends ConnectionLifecycle implements SessionV2Owner, LivenessOwner {
   /** The peer's long-term public key (32 bytes): the server's for a client, the client's for a server. */
   peerKey: Uint8Array = NO_KEY;
   /** Whether the session keys include an ML-KEM-768 secret (v2's hybrid suite). */
@@ -72,6 +77,9 @@ export class CurvetunSocket extends ConnectionLifecycle {
   private readonly decoder = new FrameDecoder();
   /** The data path's keys and counters (set on entering `connected`). */
   private session: DataSession | null = null;
+  /** The same session when it speaks v2 (typed messages: END, CLOSE, PING, key updates). */
+  private v2: SessionV2 | null = null;
+  private liveness: Liveness | null = null;
   private receivedAny = false;
 
   // The parts, each made on first use.
@@ -121,6 +129,7 @@ export class CurvetunSocket extends ConnectionLifecycle {
     if (state !== 'connected') {
       return Promise.reject(state === 'closed' ? this.closedError() : new CurvetunError('ECLOSED', 'the handshake has not completed'));
     }
+    if (this.v2?.endSent) return Promise.reject(new CurvetunError('ECLOSED', 'this socket has ended its messages (end())'));
     const bytes = typeof message === 'string' ? Buffer.from(message) : message;
     try {
       return this.outboxOfThisTick().sealMessage(this.session!, bytes);
@@ -139,21 +148,54 @@ export class CurvetunSocket extends ConnectionLifecycle {
     const queued = this.inbox?.take();
     if (queued) return Promise.resolve(queued);
     if (this.closed) return Promise.reject(this.closedError());
+    if (this.endOfMessages) return Promise.reject(this.endOfMessages);
     return this.openInbox().wait(options);
   }
 
   /**
    * Stream mode: a Node Duplex carrying bytes (cut into messages of at most 65 503 bytes), with
-   * backpressure both ways. The connection's close is the end of the stream; there is no
-   * half-close (see lib/stream/duplex.ts). It takes over receiving: do not also call recv().
+   * backpressure both ways. v2: `end()` ends our direction only (the peer's stream sees `'end'`
+   * and can still write back); v1 has no half-close, so its end is the connection's close (see
+   * lib/stream/duplex.ts). It takes over receiving: do not also call recv().
    */
   stream(options?: MessageStreamOptions): MessageStream {
     return messageStream(this, options);
   }
 
-  /** Close the connection after flushing what was sent. Resolves when TCP has closed. */
-  close(): Promise<void> {
-    if (!this.closed) this.dispatch('CLOSE', reasonError('ECLOSED', 'the socket was closed locally'));
+  /**
+   * End our direction (v2: an END; the peer's `recv` ends cleanly once it has taken our messages,
+   * and it may still send: keep receiving). The connection closes once both sides have ended.
+   * v1 has no half-close: `end()` is `close()`. Resolves when the END is handed to the OS.
+   */
+  end(): Promise<void> {
+    const v2 = this.v2;
+    if (v2 === null || this.state !== 'connected') return this.close();
+    if (v2.endSent) return Promise.resolve();
+    const sent = this.outboxOfThisTick().queueFrameAwaited(v2.sealEnd());
+    if (v2.endReceived) this.dispatch('CLOSE', bothEndedReason());
+    return sent;
+  }
+
+  /**
+   * Close the connection after flushing what was sent (v2: with a CLOSE carrying `code` and
+   * `reason`, which reach the peer as its `closeReason.peerCode` / `.peerReason`). Resolves when
+   * TCP has closed.
+   * @example await socket.close({ code: 4000, reason: 'shutting down' });
+   */
+  close(options: { code?: number; reason?: string } = {}): Promise<void> {
+    if (!this.closed) {
+      if (this.v2 !== null && this.state === 'connected') {
+        let frame: Uint8Array;
+        try {
+          frame = this.v2.sealClose(options.code ?? 0, options.reason ?? '');
+        } catch (error) {
+          if ((error as CurvetunError).code === 'EINVAL') return Promise.reject(error);
+          frame = new Uint8Array(0); // the counter is used up: close without a CLOSE
+        }
+        if (frame.length > 0) this.queueFrame(frame);
+      }
+      this.dispatch('CLOSE', reasonError('ECLOSED', 'the socket was closed locally'));
+    }
     return this.whenReleased();
   }
 
@@ -206,6 +248,13 @@ export class CurvetunSocket extends ConnectionLifecycle {
     this.session = session;
     this.peerKey = peerKey;
     this.postQuantum = postQuantum ?? false;
+    if (session instanceof SessionV2) {
+      this.v2 = session;
+      session.attach(this, this.limits.rekeyAfter);
+    }
+    const idleTimeout = this.limits.idleTimeout ?? 0;
+    const pingInterval = this.v2 ? (this.limits.pingInterval ?? 0) : 0;
+    if (idleTimeout > 0 || pingInterval > 0) this.liveness = new Liveness(this, { idleTimeout, pingInterval });
     feed.reportOutcome(null);
     const frames = feed.leftovers();
     if (frames.length === 0) {
@@ -226,6 +275,7 @@ export class CurvetunSocket extends ConnectionLifecycle {
     const feed = this.feed;
     this.feed = null;
     feed?.reportOutcome(reason);
+    this.liveness?.stop();
     this.inbox?.close(reason);
     if (this.tcp.destroyed) {
       this.finishClose();
@@ -258,6 +308,7 @@ export class CurvetunSocket extends ConnectionLifecycle {
       return;
     }
     if (state === 'connected') {
+      if (this.liveness) this.liveness.lastHeard = Date.now();
       for (const frame of frames) if (!this.openMessage(frame)) return;
       return;
     }
@@ -266,7 +317,9 @@ export class CurvetunSocket extends ConnectionLifecycle {
 
   /** @internal */
   peerEnded(): void {
-    if (!this.closed) this.dispatch('CLOSE', peerClosedReason(this.whereWeWere()));
+    if (this.closed) return;
+    if (this.v2?.tcpEndIsTruncation()) this.dispatch('FAIL', truncatedReason());
+    else this.dispatch('CLOSE', peerClosedReason(this.whereWeWere()));
   }
 
   private whereWeWere(): WhereWeWere {
@@ -281,7 +334,44 @@ export class CurvetunSocket extends ConnectionLifecycle {
 
   /** @internal */
   tcpFailed(err: NodeJS.ErrnoException): void {
-    if (!this.closed) this.dispatch('FAIL', tcpFailedReason(this.whereWeWere(), err));
+    if (this.closed) return;
+    this.dispatch('FAIL', this.v2?.tcpEndIsTruncation() ? truncatedReason(err) : tcpFailedReason(this.whereWeWere(), err));
+  }
+
+  // ---- what a v2 session and the liveness timer tell us ------------------------------------
+
+  /** @internal A PONG (SessionV2Owner). */
+  queueControlFrame(frame: Uint8Array): void {
+    this.queueFrame(frame);
+  }
+
+  /** @internal The peer's END: `recv` ends once the queue is empty; both ended → close. */
+  endReceived(): void {
+    this.endOfMessages = endOfMessagesReason();
+    this.inbox?.end(this.endOfMessages);
+    if (this.v2!.endSent) this.dispatch('CLOSE', bothEndedReason());
+  }
+
+  /** @internal The peer's CLOSE. */
+  closeReceived(code: number, reason: string): void {
+    this.dispatch('CLOSE', peerCloseReason(code, reason));
+  }
+
+  /** @internal Nothing arrived for pingInterval (Liveness). */
+  pingDue(): void {
+    const frame = this.v2?.sealPing(this.v2Ping());
+    if (frame) this.queueFrame(frame);
+  }
+
+  private v2Ping(): Uint8Array {
+    const payload = new Uint8Array(8);
+    new DataView(payload.buffer).setFloat64(0, Date.now());
+    return payload;
+  }
+
+  /** @internal Nothing arrived for idleTimeout (Liveness). */
+  idleTimedOut(idleMs: number): void {
+    this.dispatch('FAIL', new CurvetunError('ETIMEDOUT', `nothing arrived from the peer for ${idleMs} ms (idleTimeout ${this.limits.idleTimeout} ms)`));
   }
 
   /** @internal The handshake deadline passed (timers.ts). */
@@ -301,7 +391,7 @@ export class CurvetunSocket extends ConnectionLifecycle {
       return false;
     }
     this.receivedAny = true;
-    if (message === null) return true; // a control message, handled by the session
+    if (message === null) return !this.closed; // a control message, handled by the session
     if (this.inbox) this.inbox.deliver(message);
     else if (this.listenerCount('message') > 0) this.emit('message', message);
     else this.openInbox().deliver(message);

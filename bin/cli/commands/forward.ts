@@ -55,7 +55,8 @@ async function dial(to: HostPort, filter: AddressFilter, timeoutMs: number): Pro
   deadline.catch(() => undefined);
   try {
     const targets = await Promise.race([resolveAllowed(to.host, filter), deadline]);
-    dialling = dialInOrder(targets, to.port, { noDelay: true });
+    // Half-open: the service may still answer after the client's FIN (carried through as END).
+    dialling = dialInOrder(targets, to.port, { noDelay: true, allowHalfOpen: true });
     return await Promise.race([dialling.socket, deadline]);
   } catch (error) {
     dialling?.socket.then((late) => late.destroy(), () => undefined);
@@ -220,7 +221,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
       registry.on('reload', () => void refreshServerKey().catch(() => undefined));
     }
 
-    const localServer = createServer({ pauseOnConnect: true }, (local) => {
+    const localServer = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (local) => {
       const peer = formatHostPort(local.remoteAddress ?? '', local.remotePort ?? 0);
       if (connections.full) {
         log.warn('refused', { peer, reason: `too many connections (--max-connections ${maxConnections})` });
