@@ -66,6 +66,8 @@ export class MessageStream extends Duplex {
     socket.once('close', () => {
       this.draining = true;
       this._read();
+      // Half-open (v2) streams: the connection is gone, so our writable side is done too.
+      if (!this.writableEnded && !this.destroyed) this.end();
     });
   }
 
