@@ -57,7 +57,7 @@ test('END: the peer reads every message, then its iterator ends cleanly; it stil
   t.is(Buffer.from(await client.recv({ timeout: LONG })).toString(), 'reply after your END');
   const closed = [once(client, 'close'), once(server, 'close')];
   await server.end();
-  const [[clientReason], [serverReason]] = await within(Promise.all(closed), LONG, 'both closing');
+  const [[clientReason], [serverReason]] = (await within(Promise.all(closed), LONG, 'both closing')) as [[Error & { code: string }], [Error & { code: string }]];
   t.is(clientReason.code, 'ECLOSED');
   t.is(serverReason.code, 'ECLOSED');
   t.regex(clientReason.message, /both sides ended/);

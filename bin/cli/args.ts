@@ -111,4 +111,6 @@ export const SERVICE_OPTIONS = {
   'drain-timeout': { type: 'string' },
   metrics: { type: 'string' },
   'max-connections': { type: 'string' },
+  'idle-timeout': { type: 'string' },
+  'ping-interval': { type: 'string' },
 } as const satisfies OptionSpec;

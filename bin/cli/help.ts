@@ -18,6 +18,11 @@ const SERVICE = `Service options:
                            this long, then close the rest and exit 0 (default 30; also 500ms)
   --metrics HOST:PORT      serve Prometheus metrics at http://HOST:PORT/metrics
   --max-connections N      connections served at once; more are refused (default 256)
+  --idle-timeout SECONDS   close a curvetun connection when nothing arrives from the peer for
+                           this long (ETIMEDOUT; default never). v2 pings a quiet peer first;
+                           v1 has no ping, so a quiet v1 peer is closed too
+  --ping-interval SECONDS  v2: ping when nothing has arrived for this long (default half of
+                           --idle-timeout, else never; 0 = never)
 Signals: SIGINT/SIGTERM drain and stop (a second one ends the drain at once); SIGHUP reloads
 known_hosts and closes the connections whose key it no longer allows; SIGUSR1 is ignored (Node
 would open its inspector).`;

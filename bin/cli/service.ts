@@ -189,6 +189,16 @@ export interface ServiceSetup {
   metrics: Metrics;
   drainMs: number;
   maxConnections: number;
+  /** --idle-timeout / --ping-interval, as listen() / connect() options (absent when not given). */
+  liveness: { idleTimeout?: number; pingInterval?: number };
+}
+
+/** --idle-timeout and --ping-interval (seconds, or 500ms), for the curvetun side of a service. */
+function livenessOptions(parsed: Parsed): ServiceSetup['liveness'] {
+  const out: ServiceSetup['liveness'] = {};
+  if (parsed.values['idle-timeout'] !== undefined) out.idleTimeout = durationMs(parsed.values['idle-timeout'], 'idle-timeout', 0);
+  if (parsed.values['ping-interval'] !== undefined) out.pingInterval = durationMs(parsed.values['ping-interval'], 'ping-interval', 0);
+  return out;
 }
 
 /**
@@ -200,13 +210,14 @@ export async function startService(command: string, parsed: Parsed, io: Io, deta
   const drainMs = durationMs(parsed.values['drain-timeout'], 'drain-timeout', DEFAULT_DRAIN_MS);
   const maxConnections = positiveInt(parsed.values['max-connections'], 'max-connections', 256);
   const metricsAt = parsed.values.metrics === undefined ? null : parseHostPort(parsed.values.metrics as string, '--metrics');
+  const liveness = livenessOptions(parsed);
   log.info('start', { command, version: packageVersion(), pid: process.pid });
-  log.debug('config', { ...details, node: process.version, drain_timeout_ms: drainMs, max_connections: maxConnections });
+  log.debug('config', { ...details, node: process.version, drain_timeout_ms: drainMs, max_connections: maxConnections, idle_timeout_ms: liveness.idleTimeout ?? 0 });
   if (inspector.url()) log.warn('inspector_open', { reason: 'the Node.js inspector is open (--inspect?): anyone who can reach it can read this process, vault included' });
-  if (!metricsAt) return { log, metrics: NO_METRICS, drainMs, maxConnections };
+  if (!metricsAt) return { log, metrics: NO_METRICS, drainMs, maxConnections, liveness };
   const { metrics, url } = await startMetrics(metricsAt);
   log.info('metrics', { url });
-  return { log, metrics, drainMs, maxConnections };
+  return { log, metrics, drainMs, maxConnections, liveness };
 }
 
 /**

@@ -131,6 +131,7 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
         vault,
         registry,
         cookies,
+        ...setup.liveness,
         ...listenVersions(parsed),
         ...(allowFrom.length > 0 ? { allowedAddresses: allowFrom } : {}),
       });
@@ -179,7 +180,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
   const ctx = new Context(parsed, io.env, { logRegistryProblems: false });
   const keyOption = parsed.values['server-key'];
   try {
-    const { log, metrics, drainMs, maxConnections } = await startService('tunnel', parsed, io, {
+    const { log, metrics, drainMs, maxConnections, liveness } = await startService('tunnel', parsed, io, {
       key_file: ctx.keyFile,
       known_hosts: ctx.knownHostsFile,
       crypto: getBackend('auto').name,
@@ -230,7 +231,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
         return;
       }
       connections.run(
-        (note) => tunnelOne(local, note, { to, timeout, server, keySource, vault, sessions, version }, log, metrics),
+        (note) => tunnelOne(local, note, { to, timeout, server, keySource, vault, sessions, version, liveness }, log, metrics),
         () => local.destroy(),
       );
     });
@@ -273,6 +274,8 @@ interface TunnelParts {
   sessions: Map<CurvetunSocket, { key: Uint8Array; note: EndNote }>;
   /** `--protocol` / `--no-post-quantum` (without `--protocol`, the known_hosts line decides). */
   version: Pick<ConnectOptions, 'protocol' | 'postQuantum'>;
+  /** --idle-timeout / --ping-interval. */
+  liveness: Pick<ConnectOptions, 'idleTimeout' | 'pingInterval'>;
 }
 
 async function tunnelOne(local: TcpSocket, note: EndNote, parts: TunnelParts, log: Log, metrics: Metrics): Promise<void> {
@@ -284,7 +287,7 @@ async function tunnelOne(local: TcpSocket, note: EndNote, parts: TunnelParts, lo
   let socket: CurvetunSocket;
   try {
     if (!known) throw new CurvetunError('EKEY', `known_hosts names no key for ${parts.to.host} any more`);
-    socket = await connect(parts.to.host, parts.to.port, { ...parts.keySource, vault: parts.vault, timeout: parts.timeout, ...parts.version });
+    socket = await connect(parts.to.host, parts.to.port, { ...parts.keySource, vault: parts.vault, timeout: parts.timeout, ...parts.liveness, ...parts.version });
     metrics.clientHandshake((Date.now() - startedAt) / 1000, null);
   } catch (error) {
     if (known) metrics.clientHandshake((Date.now() - startedAt) / 1000, error);
