@@ -24,13 +24,18 @@ export interface LivenessOptions {
 }
 
 function check(liveness: Liveness): void {
-  liveness.check();
+  liveness.check(false);
+}
+
+function confirm(liveness: Liveness): void {
+  liveness.check(true);
 }
 
 export class Liveness {
   /** When the peer was last heard from (Date.now()). */
   lastHeard = Date.now();
   private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
 
   constructor(
     private readonly owner: LivenessOwner,
@@ -39,13 +44,18 @@ export class Liveness {
     this.arm(this.nextDelay(0));
   }
 
-  /** @internal The timer fired. */
-  check(): void {
+  /**
+   * @internal The timer fired. Before closing, one more turn of the event loop reads what TCP
+   * already holds (`setImmediate` runs after the I/O poll): a process that was busy past the
+   * deadline must not take its own delay for the peer's silence.
+   */
+  check(confirming: boolean): void {
     this.timer = null;
     const idle = Date.now() - this.lastHeard;
     const { idleTimeout, pingInterval } = this.options;
     if (idleTimeout > 0 && idle >= idleTimeout) {
-      this.owner.idleTimedOut(idle);
+      if (confirming) this.owner.idleTimedOut(idle);
+      else this.immediate = setImmediate(confirm, this);
       return;
     }
     if (pingInterval > 0 && idle >= pingInterval) this.owner.pingDue();
@@ -54,7 +64,9 @@ export class Liveness {
 
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
     this.timer = null;
+    this.immediate = null;
   }
 
   private nextDelay(idle: number): number {
