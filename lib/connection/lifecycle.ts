@@ -58,7 +58,7 @@ export abstract class ConnectionLifecycle extends EventEmitter<CurvetunSocketEve
   /** Why the connection ended, recorded by the machine's step into `closed`. */
   protected reason: CurvetunError | null = null;
   /** v2: the peer's END arrived; what `recv` answers once the messages before it are taken. */
-  protected endOfMessages: CurvetunError | null = null;
+  protected peerEndReason: CurvetunError | null = null;
   private release: Release | null = null;
 
   /** True once the connection has closed, for whatever reason. */
@@ -86,7 +86,7 @@ export abstract class ConnectionLifecycle extends EventEmitter<CurvetunSocketEve
         yield await this.recv();
       } catch (error) {
         // A clean close (either side) or the peer's END ends the iteration; a failure is thrown to the loop.
-        if (error === this.endOfMessages) return;
+        if (error === this.peerEndReason) return;
         if ((error as CurvetunError).code === 'ECLOSED' && this.reason?.code === 'ECLOSED') return;
         throw error;
       }

@@ -35,10 +35,9 @@ import { finSent, handshakeEnded, handshakeStarted } from './timers.js';
 import type { WaitOptions } from './waiters.js';
 import { messageStream } from '../stream/duplex.js';
 import { SessionV2 } from './session-v2.js';
-import type { SessionV2Owner } from './session-v2.js';
-import { Liveness } from './liveness.js';
-import type { LivenessOwner } from './liveness.js';
-import { bothEndedReason, endOfMessagesReason, peerCloseReason, truncatedReason } from './session-end.js';
+import { truncatedReason } from './session-end.js';
+import { SessionSignals } from './session-signals.js';
+import type { SignalHost } from './session-signals.js';
 import type { MessageStream, MessageStreamOptions } from '../stream/duplex.js';
 
 export type { HandshakeOutcome } from './handshake-feed.js';
@@ -66,7 +65,7 @@ function flushOutbox(socket: CurvetunSocket): void {
  * const reply = await socket.recv({ timeout: 5000 });
  * await socket.close();
  */
-export class CurvetunSocket extends ConnectionLifecycle implements SessionV2Owner, LivenessOwner {
+export class CurvetunSocket extends ConnectionLifecycle implements SignalHost {
   /** The peer's long-term public key (32 bytes): the server's for a client, the client's for a server. */
   peerKey: Uint8Array = NO_KEY;
   /** Whether the session keys include an ML-KEM-768 secret (v2's hybrid suite). */
@@ -79,7 +78,8 @@ export class CurvetunSocket extends ConnectionLifecycle implements SessionV2Owne
   private session: DataSession | null = null;
   /** The same session when it speaks v2 (typed messages: END, CLOSE, PING, key updates). */
   private v2: SessionV2 | null = null;
-  private liveness: Liveness | null = null;
+  /** What the v2 session and the liveness timer tell us (once connected). */
+  private signals: SessionSignals | null = null;
   private receivedAny = false;
 
   // The parts, each made on first use.
@@ -148,7 +148,7 @@ export class CurvetunSocket extends ConnectionLifecycle implements SessionV2Owne
     const queued = this.inbox?.take();
     if (queued) return Promise.resolve(queued);
     if (this.closed) return Promise.reject(this.closedError());
-    if (this.endOfMessages) return Promise.reject(this.endOfMessages);
+    if (this.peerEndReason) return Promise.reject(this.peerEndReason);
     return this.openInbox().wait(options);
   }
 
@@ -168,12 +168,7 @@ export class CurvetunSocket extends ConnectionLifecycle implements SessionV2Owne
    * v1 has no half-close: `end()` is `close()`. Resolves when the END is handed to the OS.
    */
   end(): Promise<void> {
-    const v2 = this.v2;
-    if (v2 === null || this.state !== 'connected') return this.close();
-    if (v2.endSent) return Promise.resolve();
-    const sent = this.outboxOfThisTick().queueFrameAwaited(v2.sealEnd());
-    if (v2.endReceived) this.dispatch('CLOSE', bothEndedReason());
-    return sent;
+    return this.v2 === null || this.state !== 'connected' ? this.close() : this.signals!.end();
   }
 
   /**
@@ -185,14 +180,11 @@ export class CurvetunSocket extends ConnectionLifecycle implements SessionV2Owne
   close(options: { code?: number; reason?: string } = {}): Promise<void> {
     if (!this.closed) {
       if (this.v2 !== null && this.state === 'connected') {
-        let frame: Uint8Array;
         try {
-          frame = this.v2.sealClose(options.code ?? 0, options.reason ?? '');
+          this.signals!.sendClose(options.code ?? 0, options.reason ?? '');
         } catch (error) {
-          if ((error as CurvetunError).code === 'EINVAL') return Promise.reject(error);
-          frame = new Uint8Array(0); // the counter is used up: close without a CLOSE
+          return Promise.reject(error);
         }
-        if (frame.length > 0) this.queueFrame(frame);
       }
       this.dispatch('CLOSE', reasonError('ECLOSED', 'the socket was closed locally'));
     }
@@ -248,13 +240,8 @@ export class CurvetunSocket extends ConnectionLifecycle implements SessionV2Owne
     this.session = session;
     this.peerKey = peerKey;
     this.postQuantum = postQuantum ?? false;
-    if (session instanceof SessionV2) {
-      this.v2 = session;
-      session.attach(this, this.limits.rekeyAfter);
-    }
-    const idleTimeout = this.limits.idleTimeout ?? 0;
-    const pingInterval = this.v2 ? (this.limits.pingInterval ?? 0) : 0;
-    if (idleTimeout > 0 || pingInterval > 0) this.liveness = new Liveness(this, { idleTimeout, pingInterval });
+    if (session instanceof SessionV2) this.v2 = session;
+    this.signals = new SessionSignals(this, this.v2, this.limits);
     feed.reportOutcome(null);
     const frames = feed.leftovers();
     if (frames.length === 0) {
@@ -275,7 +262,7 @@ export class CurvetunSocket extends ConnectionLifecycle implements SessionV2Owne
     const feed = this.feed;
     this.feed = null;
     feed?.reportOutcome(reason);
-    this.liveness?.stop();
+    this.signals?.stop();
     this.inbox?.close(reason);
     if (this.tcp.destroyed) {
       this.finishClose();
@@ -308,7 +295,7 @@ export class CurvetunSocket extends ConnectionLifecycle implements SessionV2Owne
       return;
     }
     if (state === 'connected') {
-      if (this.liveness) this.liveness.lastHeard = Date.now();
+      this.signals!.heard();
       for (const frame of frames) if (!this.openMessage(frame)) return;
       return;
     }
@@ -338,45 +325,22 @@ export class CurvetunSocket extends ConnectionLifecycle implements SessionV2Owne
     this.dispatch('FAIL', this.v2?.tcpEndIsTruncation() ? truncatedReason(err) : tcpFailedReason(this.whereWeWere(), err));
   }
 
-  // ---- what a v2 session and the liveness timer tell us ------------------------------------
-
-  /** @internal A PONG (SessionV2Owner). */
-  queueControlFrame(frame: Uint8Array): void {
-    this.queueFrame(frame);
-  }
-
-  /** @internal The peer's END: `recv` ends once the queue is empty; both ended → close. */
-  endReceived(): void {
-    this.endOfMessages = endOfMessagesReason();
-    this.inbox?.end(this.endOfMessages);
-    if (this.v2!.endSent) this.dispatch('CLOSE', bothEndedReason());
-  }
-
-  /** @internal The peer's CLOSE. */
-  closeReceived(code: number, reason: string): void {
-    this.dispatch('CLOSE', peerCloseReason(code, reason));
-  }
-
-  /** @internal Nothing arrived for pingInterval (Liveness). */
-  pingDue(): void {
-    const frame = this.v2?.sealPing(this.v2Ping());
-    if (frame) this.queueFrame(frame);
-  }
-
-  private v2Ping(): Uint8Array {
-    const payload = new Uint8Array(8);
-    new DataView(payload.buffer).setFloat64(0, Date.now());
-    return payload;
-  }
-
-  /** @internal Nothing arrived for idleTimeout (Liveness). */
-  idleTimedOut(idleMs: number): void {
-    this.dispatch('FAIL', new CurvetunError('ETIMEDOUT', `nothing arrived from the peer for ${idleMs} ms (idleTimeout ${this.limits.idleTimeout} ms)`));
-  }
-
   /** @internal The handshake deadline passed (timers.ts). */
   handshakeTimedOut(): void {
     this.dispatch('TIMEOUT');
+  }
+
+  // ---- what the v2 session and the liveness timer ask of us (SignalHost) -------------------
+
+  /** @internal */
+  endWith(event: 'CLOSE' | 'FAIL', reason: CurvetunError): void {
+    this.dispatch(event, reason);
+  }
+
+  /** @internal */
+  endOfMessages(reason: CurvetunError): void {
+    this.peerEndReason = reason;
+    this.inbox?.end(reason);
   }
 
   // ---- receiving ---------------------------------------------------------------------------
@@ -432,6 +396,11 @@ export class CurvetunSocket extends ConnectionLifecycle implements SessionV2Owne
   /** Queue a handshake frame; it leaves with the rest of this tick's frames. */
   private queueFrame(frame: Uint8Array): void {
     this.outboxOfThisTick().queueFrame(frame);
+  }
+
+  /** @internal The same, for a frame whose sender waits for its write (END, CLOSE, PING, PONG). */
+  queueFrameAwaited(frame: Uint8Array): Promise<void> {
+    return this.outboxOfThisTick().queueFrameAwaited(frame);
   }
 
   /** @internal Hand this tick's frames to TCP now. */
