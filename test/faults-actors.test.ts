@@ -20,23 +20,24 @@ import { startProxy } from './helpers/proxy.js';
 import { counterOf, scrambleKeyOf } from './helpers/nonces.js';
 
 test('killing the vault, cookie keeper and registry workers under load: established connections go on, in-flight handshakes fail typed, new ones succeed, no nonce counter reused', async (t) => {
-  t.timeout(300_000);
+  t.timeout(1_200_000);
   const world = await makeWorld();
   const cookies: WorkerCookieKeeper = await startCookieKeeper();
   // Every client goes through a recording proxy: the Cookie packets carry the vault's safe nonces.
   // Deadlines and polling bounds are generous: a worker restart on a loaded machine takes seconds,
   // and what is tested is the outcome (typed failures, then success), not how fast it comes.
-  const listener = await world.listen({ cookies, maxPendingPerAddress: 1_000, handshakeTimeout: 30_000 });
+  const listener = await world.listen({ cookies, maxPendingPerAddress: 1_000, handshakeTimeout: 120_000 });
   const proxy = await startProxy(listener.address().port);
   const handshakeErrors: CurvetunError[] = [];
   listener.on('handshakeError', (e) => handshakeErrors.push(e));
   void echoServer(listener);
-  const dial = () => connect('127.0.0.1', proxy.port, { protocol: 'v1', vault: world.clientVault, serverKey: listener.publicKey, timeout: 30_000 });
+  // In-flight dials may fail (typed) within 30 s; the dials that must succeed get 120 s: the bound only stops a hang.
+  const dial = (timeout = 120_000) => connect('127.0.0.1', proxy.port, { protocol: 'v1', vault: world.clientVault, serverKey: listener.publicKey, timeout });
 
   try {
     // 50 connections, each a ping-pong loop of random-size messages, every echo checked.
     const sockets: CurvetunSocket[] = [];
-    for (let i = 0; i < 50; i += 10) sockets.push(...(await Promise.all(Array.from({ length: 10 }, dial))));
+    for (let i = 0; i < 50; i += 10) sockets.push(...(await Promise.all(Array.from({ length: 10 }, () => dial()))));
     const exchanged = new Array<number>(sockets.length).fill(0);
     let running = true;
     const loops = sockets.map(async (socket, i) => {
@@ -54,7 +55,7 @@ test('killing the vault, cookie keeper and registry workers under load: establis
 
     // "Established" means the server answered: the client alone cannot know its Vouch was taken
     // (the protocol has no confirmation), so wait for one echo on every connection first.
-    for (let i = 0; i < 3_000 && !exchanged.every((n) => n > 0); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (const until = Date.now() + 180_000; Date.now() < until && !exchanged.every((n) => n > 0); ) await new Promise((resolve) => setTimeout(resolve, 10));
     t.true(exchanged.every((n) => n > 0));
 
     const victims: { name: string; kill(): Promise<void> }[] = [
@@ -71,7 +72,7 @@ test('killing the vault, cookie keeper and registry workers under load: establis
       const inFlight = Array.from({ length: 10 }, async (_, k) => {
         await new Promise((resolve) => setTimeout(resolve, k * 5));
         try {
-          const s = await dial();
+          const s = await dial(30_000);
           try {
             await s.send('in flight');
             await s.recv({ timeout: 30_000 });
@@ -92,22 +93,22 @@ test('killing the vault, cookie keeper and registry workers under load: establis
 
       // After the supervisor restarts the worker, new handshakes succeed (allow it a moment).
       let fresh: CurvetunSocket | undefined;
-      for (let attempt = 0; attempt < 300 && !fresh; attempt++) {
+      for (const until = Date.now() + 180_000; Date.now() < until && !fresh; ) {
         fresh = await dial().catch(async () => {
           await new Promise((resolve) => setTimeout(resolve, 100));
           return undefined;
         });
       }
       t.truthy(fresh, `no new handshake succeeded after the ${victim.name} restarted`);
-      const more = await Promise.all(Array.from({ length: 5 }, dial));
+      const more = await Promise.all(Array.from({ length: 5 }, () => dial()));
       for (const s of [fresh!, ...more]) {
         await s.send('after restart');
-        t.is(Buffer.from(await s.recv({ timeout: 30_000 })).toString(), 'after restart');
+        t.is(Buffer.from(await s.recv({ timeout: 120_000 })).toString(), 'after restart');
         await s.close();
       }
 
       // Established connections never noticed: each one goes on exchanging (polled, bounded).
-      for (let i = 0; i < 3_000 && !exchanged.every((n, j) => n > before[j]!); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      for (const until = Date.now() + 180_000; Date.now() < until && !exchanged.every((n, j) => n > before[j]!); ) await new Promise((resolve) => setTimeout(resolve, 10));
       t.deepEqual(loopErrors.map(String), []);
       t.true(exchanged.every((n, i) => n > before[i]!), `every connection kept exchanging across the ${victim.name} kill: ${exchanged.map((n, i) => n - before[i]!).join(' ')}`);
       t.true(sockets.every((s) => !s.closed));

@@ -126,6 +126,21 @@ test('closeRevoked: false leaves open connections alone; reverify() then closes 
   t.is(((await closed(p.server)) as { code: string }).code, 'EAUTH');
 });
 
+test('a v1 connection whose @v1 line stays keeps its connection through a reload that changes something else', async (t) => {
+  const w = await world(t);
+  const listener = await w.listen();
+  const overV1 = await pair(w, listener, w.clientVault, 'v1');
+  t.is(overV1.server.protocol, 'v1');
+  const reloaded = new Promise<void>((resolve) => (w.registry as unknown as { once(e: string, f: () => void): void }).once('reload', resolve));
+  const stranger = await w.newVault('unrelated');
+  await w.registry.add({ who: '10.9.8.7', key: stranger.publicKey });
+  await w.registry.remove('10.9.8.7'); // a removal is what makes a registry re-check its connections
+  await within(reloaded, 60_000, 'reload event');
+  t.is(await listener.reverify(), 0);
+  await alive(t, overV1);
+  t.is(listener.connections, 1);
+});
+
 test('a key still allowed by another line (a wider pattern) keeps its connection through a reload', async (t) => {
   const w = await world(t);
   await w.registry.add({ who: '127.0.0.0/8', key: w.clientVault.publicKey });

@@ -115,7 +115,7 @@ export class WorkerRegistry extends EventEmitter<WorkerRegistryEvents> implement
 
   async check(remoteAddress: string, clientKey: Uint8Array): Promise<Verdict> {
     const c = await this.actor.call<Classification>('verify', { address: remoteAddress, key: clientKey });
-    if (c.kind === 'allowed') return { allowed: true };
+    if (c.kind === 'allowed') return allowedVerdict(c.v1); // with its version: a kept @v1 line keeps v1 sessions
     return { allowed: false, reason: `the registry no longer allows this key from ${remoteAddress}` };
   }
 

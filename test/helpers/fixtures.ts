@@ -53,7 +53,9 @@ export async function makeWorld(): Promise<World> {
     newVault,
     newRegistry,
     async listen(options = {}) {
-      const listener = await listen(0, { vault: serverVault, registry, ...options });
+      // The server's handshake deadline only drops stalled peers; at load 50 an honest handshake
+      // can take longer than the 10 s default, so tests that do not test it get a generous one.
+      const listener = await listen(0, { vault: serverVault, registry, handshakeTimeout: 60_000, ...options });
       closers.push(() => listener.close());
       return listener;
     },
