@@ -24,7 +24,7 @@ const server = Proc.start('./server.ts', [transport, backend, scenario === 'bulk
 const { port, key } = await server.next<{ port: number; key: string }>(120_000);
 const client = Proc.start('./client.ts', [transport, backend, String(port), key || '-'], profile);
 await client.next(120_000);
-const cpu = async () => (await server.ask<{ us: number }>('cpu')).us + (await client.ask<{ us: number }>('cpu')).us;
+const cpu = async () => ({ server: (await server.ask<{ us: number }>('cpu')).us, client: (await client.ask<{ us: number }>('cpu')).us });
 try {
   if (scenario === 'bulk' || scenario === 'small') {
     const size = scenario === 'bulk' ? 65_000 : 64;
@@ -54,8 +54,13 @@ try {
     const before = await cpu();
     const r = await client.ask<{ count: number; seconds: number }>('handshakes', [3, parallel]);
     await new Promise((r) => setTimeout(r, 300));
-    const used = (await cpu()) - before;
-    console.log(`${(r.count / r.seconds).toFixed(0)} handshakes/s with ${parallel} client(s), ${(used / r.count).toFixed(0)} µs CPU each (both processes)`);
+    const after = await cpu();
+    const perHandshake = (side: 'server' | 'client') => (after[side] - before[side]) / r.count;
+    const both = perHandshake('server') + perHandshake('client');
+    console.log(
+      `${(r.count / r.seconds).toFixed(0)} handshakes/s with ${parallel} client(s), ${both.toFixed(0)} µs CPU each (both processes: ` +
+        `server ${perHandshake('server').toFixed(0)}, client ${perHandshake('client').toFixed(0)})`,
+    );
   }
 } finally {
   await Promise.all([client.exit(), server.exit()]);

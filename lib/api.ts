@@ -21,6 +21,7 @@ import type { ConnectConfig } from './connection/connect.js';
 import { Listener } from './connection/listener.js';
 import type { CommonOptions, ConnectOptions, CryptoChoice, ListenOptions } from './connection/options.js';
 import { DEFAULT_LIMITS } from './connection/socket.js';
+import { keepAliveOptions } from './connection/net-compat.js';
 import type { CurvetunSocket, SocketLimits } from './connection/socket.js';
 import type { ListenerConfig } from './connection/listener.js';
 
@@ -151,6 +152,7 @@ export async function listen(port: number, options: ListenOptions = {}): Promise
       vault,
       cookies,
       limits,
+      keepAlive: keepAliveOptions(options.keepAlive),
       protocols,
       suites,
       maxMessageBytes,
@@ -213,6 +215,7 @@ export async function connect(host: string, port: number, options: ConnectOption
     vault,
     filter,
     limits,
+    keepAlive: keepAliveOptions(options.keepAlive),
     timeout,
     suite: options.postQuantum === false ? SUITE_CLASSICAL : SUITE_HYBRID,
     maxMessageBytes,

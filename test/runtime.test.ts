@@ -151,6 +151,23 @@ test('lane: an async handler answers later, and the worker keeps its timers and 
   t.is(await ref.call('greet'), 'x');
 });
 
+test('lane: one batch of mixed answers (values, failures, a later async value) reaches each caller with its own outcome', async (t) => {
+  const ref = await actor(t, { greeting: 'x' }, { lane: LANE });
+  // Posted in one turn, so the worker finds them together and answers them as one batch; the
+  // owner is told once for the batch, and each slot still settles its own call.
+  for (let round = 0; round < 20; round++) {
+    const later = ref.call<number>('sleep', 5 + round);
+    const calls = Array.from({ length: 30 }, (_, i) =>
+      i % 3 === 0 ? failure(ref.call('typed', null)).then((e) => e.code) : ref.call<Uint8Array>('bytes', new Uint8Array([i, round])),
+    );
+    const results = await Promise.all(calls);
+    results.forEach((r, i) => t.deepEqual(r, i % 3 === 0 ? 'EAUTH' : new Uint8Array([i, round])));
+    t.is(await later, 5 + round, 'the async answer of the batch arrives too, with its own value');
+  }
+  // A lone failing call is a batch of one: it must not wait for some later reply to be noticed.
+  t.is((await failure(ref.call('plain', null))).code, 'EACTOR');
+});
+
 test('lane: a worker killed with lane calls in flight fails them EACTOR; the restarted worker answers on a new lane', async (t) => {
   const ref = await actor(t, { greeting: 'again' }, { lane: LANE, restart: { backoffMs: 5 } });
   const restarted = new Promise<void>((resolve) => ref.on('restart', () => resolve()));

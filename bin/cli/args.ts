@@ -113,4 +113,14 @@ export const SERVICE_OPTIONS = {
   'max-connections': { type: 'string' },
   'idle-timeout': { type: 'string' },
   'ping-interval': { type: 'string' },
+  keepalive: { type: 'string' },
 } as const satisfies OptionSpec;
+
+/** `--keepalive SECONDS|off`: TCP keepalive's idle time before the first probe, or none; absent: the library's default. */
+export function keepAliveOption(value: unknown): false | { initialDelay: number } | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'off') return false;
+  const ms = durationMs(value, 'keepalive', 0);
+  if (ms === 0) throw new UsageError('--keepalive takes a number of seconds above 0, or off');
+  return { initialDelay: ms };
+}

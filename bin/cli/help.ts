@@ -18,6 +18,8 @@ const SERVICE = `Service options:
                            this long, then close the rest and exit 0 (default 30; also 500ms)
   --metrics HOST:PORT      serve Prometheus metrics at http://HOST:PORT/metrics
   --max-connections N      connections served at once; more are refused (default 256)
+  --keepalive SECONDS|off  TCP keepalive on the curvetun connections: probes after this long
+                           without traffic, so a vanished peer is noticed (default 60; off: none)
   --idle-timeout SECONDS   close a curvetun connection when nothing arrives from the peer for
                            this long (ETIMEDOUT; default never). v2 pings a quiet peer first;
                            v1 has no ping, so a quiet v1 peer is closed too

@@ -9,7 +9,7 @@ import inspector from 'node:inspector';
 import type { Listener } from '../../lib/connection/listener.js';
 import type { CurvetunSocket } from '../../lib/connection/socket.js';
 import type { WorkerRegistry } from '../../lib/registry/index.js';
-import { durationMs, formatHostPort, parseHostPort, positiveInt } from './args.js';
+import { durationMs, formatHostPort, keepAliveOption, parseHostPort, positiveInt } from './args.js';
 import type { Parsed } from './args.js';
 import type { Io } from './io.js';
 import { Log, keyField, logFormatOption } from './log.js';
@@ -189,6 +189,8 @@ export interface ServiceSetup {
   metrics: Metrics;
   drainMs: number;
   maxConnections: number;
+  /** `--keepalive`, for the curvetun connections' `keepAlive` option (absent: the default, on). */
+  keepAlive: { keepAlive?: false | { initialDelay: number } };
   /** --idle-timeout / --ping-interval, as listen() / connect() options (absent when not given). */
   liveness: { idleTimeout?: number; pingInterval?: number };
 }
@@ -203,21 +205,23 @@ function livenessOptions(parsed: Parsed): ServiceSetup['liveness'] {
 
 /**
  * The start of every service: its options (--log-format, --drain-timeout, --max-connections,
- * --metrics), the `start` line with the package version, and the metrics server when asked for.
+ * --keepalive, --metrics), the `start` line with the package version, and the metrics server when asked for.
  */
 export async function startService(command: string, parsed: Parsed, io: Io, details: LogFields): Promise<ServiceSetup> {
   const log = new Log(io.log, logFormatOption(parsed.values['log-format']), parsed.values.verbose === true);
   const drainMs = durationMs(parsed.values['drain-timeout'], 'drain-timeout', DEFAULT_DRAIN_MS);
   const maxConnections = positiveInt(parsed.values['max-connections'], 'max-connections', 256);
+  const keepAliveValue = keepAliveOption(parsed.values.keepalive);
+  const keepAlive = keepAliveValue === undefined ? {} : { keepAlive: keepAliveValue };
   const metricsAt = parsed.values.metrics === undefined ? null : parseHostPort(parsed.values.metrics as string, '--metrics');
   const liveness = livenessOptions(parsed);
   log.info('start', { command, version: packageVersion(), pid: process.pid });
-  log.debug('config', { ...details, node: process.version, drain_timeout_ms: drainMs, max_connections: maxConnections, idle_timeout_ms: liveness.idleTimeout ?? 0 });
+  log.debug('config', { ...details, node: process.version, drain_timeout_ms: drainMs, max_connections: maxConnections, idle_timeout_ms: liveness.idleTimeout ?? 0, keepalive: keepAliveValue === false ? 'off' : `${(keepAliveValue?.initialDelay ?? 60_000) / 1000} s` });
   if (inspector.url()) log.warn('inspector_open', { reason: 'the Node.js inspector is open (--inspect?): anyone who can reach it can read this process, vault included' });
-  if (!metricsAt) return { log, metrics: NO_METRICS, drainMs, maxConnections, liveness };
+  if (!metricsAt) return { log, metrics: NO_METRICS, drainMs, maxConnections, keepAlive, liveness };
   const { metrics, url } = await startMetrics(metricsAt);
   log.info('metrics', { url });
-  return { log, metrics, drainMs, maxConnections, liveness };
+  return { log, metrics, drainMs, maxConnections, keepAlive, liveness };
 }
 
 /**

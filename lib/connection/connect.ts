@@ -41,6 +41,8 @@ export interface ConnectConfig {
   /** Resolves the host (net.connect's `lookup`); called at most once per connect. */
   lookup?: LookupFunction;
   limits: SocketLimits;
+  /** TCP keepalive of the connection (net.connect's options). */
+  keepAlive: { keepAlive: boolean; keepAliveInitialDelay: number };
   /** Whole deadline for name resolution + TCP connect + handshake, in ms. */
   timeout: number;
   signal?: AbortSignal;
@@ -76,7 +78,7 @@ export async function openClientSocket(host: string, port: number, config: Conne
       throw new CurvetunError('EKEY', `no server key for ${host}: pass serverKey or add the host to the registry`);
     }
     const protocol = config.protocol ?? (line?.v1 ? 'v1' : 'v2');
-    dialling = dialInOrder(targets, port, { noDelay: true });
+    dialling = dialInOrder(targets, port, { noDelay: true, ...config.keepAlive });
     tcp = await Promise.race([
       dialling.socket.catch((err: NodeJS.ErrnoException) => {
         // Refused keeps Node's name (ECONNREFUSED); Node's error is the cause either way.

@@ -14,6 +14,7 @@ import type { CurvetunError } from '../errors.js';
 import { HANDSHAKE_READ_AHEAD_BYTES, HANDSHAKE_READ_AHEAD_FRAMES } from '../limits.js';
 import { decodePacket } from '../protocol/index.js';
 import type { Packet } from '../protocol/index.js';
+import type { Protocol } from './data-session.js';
 import type { FrameIO, HandshakeResult } from './handshake.js';
 
 /** A handshake half, given the socket's packet reader and frame writer. */
@@ -30,6 +31,8 @@ export class HandshakeFeed {
   deadline: NodeJS.Timeout | undefined;
   /** What the handshake half produced, kept between its end and `enterConnected`. */
   result: HandshakeResult | null = null;
+  /** The version a server heard in the Hello (FrameIO.heard). */
+  heard: Protocol | undefined;
 
   constructor(
     /** The half to run; taken (and dropped) when the handshake starts. */

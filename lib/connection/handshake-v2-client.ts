@@ -37,6 +37,7 @@ import {
 import type { Suite } from '../protocol/v2/index.js';
 import type { Vault } from '../vault/types.js';
 import type { FrameIO, HandshakeResult } from './handshake.js';
+import { ephemeralKemKeyPair, ephemeralKeyPair } from './handshake-ahead.js';
 import { Direction, SessionV2 } from './session-v2.js';
 
 export interface ClientHandshakeV2Options {
@@ -56,8 +57,8 @@ const wipe = (...keys: (Uint8Array | null | undefined)[]) => keys.forEach((k) =>
 export async function clientHandshakeV2(io: FrameIO, options: ClientHandshakeV2Options): Promise<HandshakeResult<SessionV2>> {
   const { backend, kem, vault, serverKey, suite } = options;
   if (!vault.sealVouchV2) throw new CurvetunError('EINVAL', 'this vault adapter does not implement protocol v2 (sealVouchV2); connect with protocol: v1 or use another vault');
-  const ephemeral = backend.keyPair();
-  const kemPair = suite === SUITE_HYBRID ? kem.keyPair() : null;
+  const ephemeral = ephemeralKeyPair(backend);
+  const kemPair = suite === SUITE_HYBRID ? ephemeralKemKeyPair(kem) : null;
   let ck1: Uint8Array | null = null;
   let ck3: Uint8Array | null = null;
   try {

@@ -48,6 +48,7 @@ import type { Suite } from '../protocol/v2/index.js';
 import type { Verdict } from '../registry/types.js';
 import type { Vault } from '../vault/types.js';
 import type { FrameIO, HandshakeResult } from './handshake.js';
+import { ephemeralKeyPair } from './handshake-ahead.js';
 import { Direction, SessionV2 } from './session-v2.js';
 
 export interface ServerHandshakeV2Options {
@@ -85,7 +86,7 @@ export async function serverHandshakeV2(io: FrameIO, helloPayload: Uint8Array, o
   // The vault opens the Hello while this thread makes the ephemeral key and the ML-KEM ciphertext.
   const opening = vault.openHelloV2({ suite, clientEphemeralKey, transcript: h1, box: new Uint8Array(hello.box) });
   opening.catch(() => undefined); // awaited below
-  const ephemeral = backend.keyPair();
+  const ephemeral = ephemeralKeyPair(backend);
   let ck1: Uint8Array | null = null;
   let ck3: Uint8Array | null = null;
   let sharedSecret: Uint8Array | null = null;

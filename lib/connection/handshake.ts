@@ -30,7 +30,8 @@ import {
 import type { Packet } from '../protocol/index.js';
 import type { Verdict } from '../registry/types.js';
 import type { Vault } from '../vault/types.js';
-import type { DataSession } from './data-session.js';
+import type { DataSession, Protocol } from './data-session.js';
+import { ephemeralKeyPair } from './handshake-ahead.js';
 import { Session } from './session.js';
 
 export interface HandshakeIO {
@@ -46,6 +47,8 @@ export interface HandshakeIO {
 export interface FrameIO extends HandshakeIO {
   /** The next frame payload from the peer, as it came. */
   nextFrame(): Promise<Uint8Array>;
+  /** A server is told which version the client's Hello speaks (how a failure is closed depends on it). */
+  heard?(protocol: Protocol): void;
 }
 
 export interface HandshakeResult<S extends DataSession = DataSession> {
@@ -64,7 +67,7 @@ export interface ClientHandshakeOptions {
 
 export async function clientHandshake(io: HandshakeIO, options: ClientHandshakeOptions): Promise<HandshakeResult<Session>> {
   const { backend, vault, serverKey } = options;
-  const ephemeral = backend.keyPair();
+  const ephemeral = ephemeralKeyPair(backend);
   // One key serves the Hello box and the Cookie box: both are between S and EC.
   const helloKey = backend.beforenm(serverKey, ephemeral.secretKey);
 
@@ -114,7 +117,7 @@ export async function serverHandshake(io: HandshakeIO, options: ServerHandshakeO
   // The server keeps nothing between Cookie and Vouch: its ephemeral secret travels inside the cookie.
   // The vault (opening the Hello) and the cookie keeper (sealing the cookie) work at the same time;
   // the cookie is used only if the Hello opens.
-  const ephemeral = backend.keyPair();
+  const ephemeral = ephemeralKeyPair(backend);
   const helloNonce = shortTermNonce(PREFIX_HELLO, HELLO_COUNTER);
   const cookieBytesPromise = cookies.seal(clientEphemeralKey, ephemeral.secretKey);
   cookieBytesPromise.catch(() => undefined); // awaited below; never an unhandled rejection if the Hello fails first

@@ -16,6 +16,10 @@ export interface CurvetunSocketEvents {
   message: [message: Uint8Array];
   close: [reason: CurvetunError];
   error: [error: CurvetunError];
+  /** A client's handshake completed (emitted once the caller of `connect()` has the socket). */
+  connect: [];
+  /** No traffic for the `setTimeout` period; a notification only, the socket stays open. */
+  timeout: [];
 }
 
 /**

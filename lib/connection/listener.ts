@@ -53,6 +53,8 @@ export interface ListenerConfig {
   maxPendingPerAddress: number;
   /** Connections that completed the handshake and wait for `accept()`; excess ones are closed. */
   backlog: number;
+  /** TCP keepalive on every accepted connection (net.createServer's options). */
+  keepAlive: { keepAlive: boolean; keepAliveInitialDelay: number };
   /** Called when the listener closes, to release what it started. */
   onClose?: () => Promise<void>;
 }
@@ -88,6 +90,26 @@ export interface ListenerEvents {
   handshakeError: [error: CurvetunError, remoteAddress: string];
   /** Every handshake's outcome, completed or failed (after `handshakeError` for a failure). */
   handshake: [report: HandshakeReport];
+  /**
+   * A connection completed its handshake. Connections go to a waiting `accept()` first, else to
+   * the `'connection'` listeners, else into the accept queue.
+   */
+  connection: [socket: CurvetunSocket];
+  /** Listening (emitted once `listen()` has resolved, as `'connect'` is on a client socket). */
+  listening: [];
+  /** The TCP server failed after it started listening (e.g. `EMFILE` on accept); only when listened to. */
+  error: [error: CurvetunError];
+  /** The listener closed: `close()` has released everything it started. */
+  close: [];
+}
+
+function emitListening(listener: Listener): void {
+  listener.emit('listening');
+}
+
+// Connections queued before anyone listened for 'connection' go to the first such listener.
+function onNewListener(this: Listener, event: string | symbol): void {
+  if (event === 'connection') queueMicrotask(() => this.handQueuedToListeners());
 }
 
 /**
@@ -112,12 +134,13 @@ export class Listener extends EventEmitter<ListenerEvents> {
   constructor(private readonly server: Server, private readonly config: ListenerConfig) {
     super();
     server.on('connection', (tcp) => this.onConnection(tcp));
+    (this as EventEmitter).on('newListener', onNewListener);
     this.established = new OpenConnections(config.recheck, config.watchRegistry);
   }
 
   /** @internal */
   static async start(port: number, host: string, config: ListenerConfig): Promise<Listener> {
-    const server = createServer({ noDelay: true });
+    const server = createServer({ noDelay: true, ...config.keepAlive });
     const listener = new Listener(server, config);
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
@@ -126,8 +149,11 @@ export class Listener extends EventEmitter<ListenerEvents> {
       );
       server.listen(port, host, () => resolve());
     });
-    server.on('error', () => undefined);
+    server.on('error', (err: NodeJS.ErrnoException) => {
+      if (listener.listenerCount('error') > 0) listener.emit('error', systemError('EIO', `the listener on ${host}:${port} failed: ${err.code ?? err.message}`, err));
+    });
     if (trace.enabled) trace('listener: listening on %s:%d', host, listener.address().port);
+    setImmediate(emitListening, listener);
     return listener;
   }
 
@@ -209,6 +235,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
       if (trace.enabled) trace('listener: closed');
       await Promise.all(dropping);
       await this.config.onClose?.();
+      this.emit('close');
     })();
     return this.closing;
   }
@@ -271,7 +298,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
             suites,
             maxMessageBytes,
             authorize: authorize('v2'),
-            hasRoom: () => this.waiters.size > 0 || this.ready.length < this.config.backlog,
+            hasRoom: () => this.waiters.size > 0 || this.listenerCount('connection') > 0 || this.ready.length < this.config.backlog,
             busyRetryAfterMs: BUSY_RETRY_AFTER_MS,
           },
         }),
@@ -308,15 +335,25 @@ export class Listener extends EventEmitter<ListenerEvents> {
     this.stats.accepted++;
     if (trace.enabled) trace('listener: %s:%d handshake done, queued for accept', socket.remoteAddress, socket.remotePort);
     if (this.waiters.resolveNext(socket)) return;
+    if (this.listenerCount('connection') > 0 && this.ready.length === 0 && !this.closing) {
+      this.emit('connection', socket);
+      return;
+    }
     if (this.closing || this.ready.length >= this.config.backlog) {
       void socket.close();
       return;
     }
     this.ready.push(socket);
+    if (this.listenerCount('connection') > 0) queueMicrotask(() => this.handQueuedToListeners());
     // A queued connection that closes before it is accepted leaves the queue.
     socket.once('close', () => {
       const i = this.ready.indexOf(socket);
       if (i >= 0) this.ready.splice(i, 1);
     });
+  }
+
+  /** @internal Hand queued connections to the 'connection' listeners, oldest first. */
+  handQueuedToListeners(): void {
+    while (this.ready.length > 0 && this.listenerCount('connection') > 0 && !this.closing) this.emit('connection', this.ready.shift()!);
   }
 }

@@ -8,8 +8,9 @@ import type { CookieKeeper } from '../cookie/types.js';
 import type { Registry } from '../registry/types.js';
 import type { Vault } from '../vault/types.js';
 import type { Protocol } from './data-session.js';
+import type { KeepAlive } from './net-compat.js';
 
-export type { Protocol };
+export type { KeepAlive, Protocol };
 
 /** A crypto backend, or the name of one: 'auto' (default), 'tweetnacl', 'node', 'sodium'. */
 export type CryptoChoice = CryptoBackend | 'auto' | 'tweetnacl' | 'node' | 'sodium';
@@ -31,6 +32,14 @@ export interface CommonOptions {
   highWaterMark?: number;
   /** Which crypto implementation to use. Default 'auto' (or `$CURVETUN_CRYPTO`). */
   crypto?: CryptoChoice;
+  /**
+   * TCP keepalive, so a peer that vanished (machine off, cable out) is noticed: after
+   * `initialDelay` ms without traffic the OS sends probes, and a connection nobody answers closes.
+   * Default on, first probe after 60 000 ms idle; `false` turns it off. Also per socket:
+   * `socket.setKeepAlive()`.
+   * @example { keepAlive: { initialDelay: 30_000 } }
+   */
+  keepAlive?: KeepAlive;
   /**
    * Close a connection with `ETIMEDOUT` when nothing arrives from the peer for this many ms
    * (v1 and v2). Default: never. In v2 the socket pings a quiet peer first (`pingInterval`), so a

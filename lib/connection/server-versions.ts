@@ -27,6 +27,7 @@ export async function serverHandshakeAnyVersion(io: FrameIO, options: ServerVers
   }
   if (hasMagic(first, MAGIC_HELLO)) {
     if (!options.protocols.includes('v1')) throw new CurvetunError('EPROTO', 'a v1 Hello, and this listener speaks only v2');
+    io.heard?.('v1');
     let replayed = false;
     // The v1 half reads its Hello itself: hand it the frame already read, then the rest.
     const v1io = { ...io, next: () => (replayed ? io.next() : ((replayed = true), Promise.resolve(decodePacket(first)))) };

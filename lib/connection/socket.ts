@@ -7,7 +7,8 @@
  *     machine event per message) → inbox.ts (recv callers, 'message' listeners, the bounded queue
  *     and backpressure);
  *   sending: outbox.ts (sealed straight into the tick's outgoing bytes, one write per tick);
- *   timers.ts: the handshake deadline and the close grace.
+ *   timers.ts: the handshake deadline and the close grace;
+ *   net-compat.ts: what a node:net user expects (addresses, byte counts, TCP options, destroy…).
  *
  * Memory: a server may hold many thousands of idle connections, so an idle socket keeps only what
  * it needs: no closures on the TCP socket (tcp-hooks.ts), no promises nobody waits for, and each
@@ -24,7 +25,8 @@ import type { FrameIO } from './handshake.js';
 import { HandshakeFeed } from './handshake-feed.js';
 import type { HandshakeOutcome, HandshakeRunner } from './handshake-feed.js';
 import { Inbox, resumeReading } from './inbox.js';
-import { ConnectionLifecycle, reasonError } from './lifecycle.js';
+import { reasonError } from './lifecycle.js';
+import { NetCompatSocket } from './net-compat.js';
 import type { LifecycleStateName } from './lifecycle-names.js';
 import { Outbox } from './outbox.js';
 import type { DataSession, Protocol } from './data-session.js';
@@ -65,13 +67,10 @@ function flushOutbox(socket: CurvetunSocket): void {
  * const reply = await socket.recv({ timeout: 5000 });
  * await socket.close();
  */
-export class CurvetunSocket extends ConnectionLifecycle implements SignalHost {
-  /** The peer's long-term public key (32 bytes): the server's for a client, the client's for a server. */
-  peerKey: Uint8Array = NO_KEY;
+export class CurvetunSocket extends NetCompatSocket implements SignalHost {
+  private key: Uint8Array = NO_KEY;
   /** Whether the session keys include an ML-KEM-768 secret (v2's hybrid suite). */
   postQuantum = false;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
 
   private readonly decoder = new FrameDecoder();
   /** The data path's keys and counters (set on entering `connected`). */
@@ -92,7 +91,7 @@ export class CurvetunSocket extends ConnectionLifecycle implements SignalHost {
    * `onOutcome` learns once whether the handshake completed.
    */
   constructor(
-    private readonly tcp: TcpSocket,
+    tcp: TcpSocket,
     readonly role: SocketRole,
     runHandshake: HandshakeRunner,
     private readonly limits: SocketLimits,
@@ -100,10 +99,8 @@ export class CurvetunSocket extends ConnectionLifecycle implements SignalHost {
     /** The version a client speaks (known before its Hello); a server learns it from the Hello. */
     private readonly intendedProtocol?: Protocol,
   ) {
-    super();
+    super(tcp);
     this.feed = new HandshakeFeed(runHandshake, onOutcome ?? null);
-    this.remoteAddress = tcp.remoteAddress ?? '';
-    this.remotePort = tcp.remotePort ?? 0;
     hearTcp(tcp, this);
     this.dispatch(role === 'client' ? 'CONNECT' : 'ACCEPT');
   }
@@ -112,6 +109,11 @@ export class CurvetunSocket extends ConnectionLifecycle implements SignalHost {
   [INSPECT](): string {
     const { role, state, protocol, remoteAddress, remotePort } = this;
     return describe('CurvetunSocket', { role, state, protocol, remoteAddress, remotePort, peerKey: publicKeyFact(this.peerKey), closeReason: this.reason?.code });
+  }
+
+  /** The peer's long-term public key (32 bytes; a copy): the server's for a client, the client's for a server. */
+  get peerKey(): Uint8Array {
+    return this.key.slice();
   }
 
   /** Which protocol version this connection speaks: 'v1' (curve_tun 1.0) or 'v2'. */
@@ -132,7 +134,9 @@ export class CurvetunSocket extends ConnectionLifecycle implements SignalHost {
     if (this.v2?.endSent) return Promise.reject(new CurvetunError('ECLOSED', 'this socket has ended its messages (end())'));
     const bytes = typeof message === 'string' ? Buffer.from(message) : message;
     try {
-      return this.outboxOfThisTick().sealMessage(this.session!, bytes);
+      const sent = this.outboxOfThisTick().sealMessage(this.session!, bytes);
+      this.messageBytesWritten += bytes.length;
+      return sent;
     } catch (error) {
       const e = error as CurvetunError;
       if (e.code === 'ECLOSED') this.dispatch('FAIL', e);
@@ -213,6 +217,7 @@ export class CurvetunSocket extends ConnectionLifecycle implements SignalHost {
       next: () => feed.next(),
       nextFrame: () => feed.nextFrame(),
       send: (payload) => this.queueFrame(encodeFrame(payload)),
+      heard: (protocol) => (feed.heard = protocol),
     };
     if (trace.enabled) io.stage = (name) => trace('%s: handshake: %s', this.label(), name);
     const runner = feed.runner!;
@@ -238,11 +243,12 @@ export class CurvetunSocket extends ConnectionLifecycle implements SignalHost {
     const { session, peerKey, postQuantum } = feed.result!;
     this.feed = null;
     this.session = session;
-    this.peerKey = peerKey;
+    this.key = peerKey;
     this.postQuantum = postQuantum ?? false;
     if (session instanceof SessionV2) this.v2 = session;
     this.signals = new SessionSignals(this, this.v2, this.limits);
     feed.reportOutcome(null);
+    this.handshakeCompleted(this.role);
     const frames = feed.leftovers();
     if (frames.length === 0) {
       this.resumeReading();
@@ -266,12 +272,16 @@ export class CurvetunSocket extends ConnectionLifecycle implements SignalHost {
     this.inbox?.close(reason);
     if (this.tcp.destroyed) {
       this.finishClose();
+    } else if (this.destroying) {
+      this.tcp.destroy(); // its 'close' (tcpClosed) finishes
     } else if ((reason.code === 'ECLOSED' && left === 'connected') || (reason instanceof RejectedError && this.role === 'server')) {
       // A clean close, or a v2 REJECT just queued: flush what was sent, then FIN (destroying could
       // reset the connection and discard the REJECT); bounded so a stuck peer cannot hold us.
       this.flush();
       this.tcp.end();
       this.graceUntilReleased(finSent(this.tcp));
+    } else if (left === 'accepting' && feed?.heard === 'v1') {
+      this.tcp.resetAndDestroy(); // a v1 refusal is a reset, never FIN (what closing an accepted one sends): peer-closed.ts
     } else {
       this.tcp.destroy();
     }
@@ -310,7 +320,8 @@ export class CurvetunSocket extends ConnectionLifecycle implements SignalHost {
   }
 
   private whereWeWere(): WhereWeWere {
-    return { role: this.role, protocol: this.intendedProtocol, state: this.state, receivedAny: this.receivedAny };
+    const { role, state, receivedAny, connectedAt } = this;
+    return { role, protocol: this.intendedProtocol, state, receivedAny, bytesReceived: this.messageBytesRead, sinceHandshakeMs: connectedAt && performance.now() - connectedAt, refusalWindowMs: this.limits.handshakeTimeout };
   }
 
   /** @internal */
@@ -356,6 +367,7 @@ export class CurvetunSocket extends ConnectionLifecycle implements SignalHost {
     }
     this.receivedAny = true;
     if (message === null) return !this.closed; // a control message, handled by the session
+    this.messageBytesRead += message.length;
     if (this.inbox) this.inbox.deliver(message);
     else if (this.listenerCount('message') > 0) this.emit('message', message);
     else this.openInbox().deliver(message);

@@ -12,8 +12,14 @@ export interface TcpOwner {
   tcpFailed(err: NodeJS.ErrnoException): void;
 }
 
+/** What a TCP socket's idle timer (`setTimeout`) tells its owner. */
+export interface IdleOwner {
+  tcpIdle(): void;
+}
+
 const OWNER = Symbol('curvetun socket');
-type OwnedTcp = TcpSocket & { [OWNER]: TcpOwner };
+const IDLE_OWNER = Symbol('curvetun socket, idle timer');
+type OwnedTcp = TcpSocket & { [OWNER]: TcpOwner; [IDLE_OWNER]?: IdleOwner };
 
 function onTcpData(this: OwnedTcp, chunk: Buffer): void {
   this[OWNER].tcpData(chunk);
@@ -28,6 +34,10 @@ function onTcpError(this: OwnedTcp, err: NodeJS.ErrnoException): void {
   this[OWNER].tcpFailed(err);
 }
 
+function onTcpTimeout(this: OwnedTcp): void {
+  this[IDLE_OWNER]?.tcpIdle();
+}
+
 /** From now on, `owner` hears what `tcp` says. */
 export function hearTcp(tcp: TcpSocket, owner: TcpOwner): void {
   (tcp as OwnedTcp)[OWNER] = owner;
@@ -40,4 +50,12 @@ export function hearTcp(tcp: TcpSocket, owner: TcpOwner): void {
 /** The connection is over: data that still arrives is dropped. */
 export function stopHearingData(tcp: TcpSocket): void {
   tcp.off('data', onTcpData);
+}
+
+/** `owner` hears the TCP socket's idle timer from now on (added on first use: most never ask). */
+export function hearTcpIdle(tcp: TcpSocket, owner: IdleOwner): void {
+  const owned = tcp as OwnedTcp;
+  if (owned[IDLE_OWNER]) return;
+  owned[IDLE_OWNER] = owner;
+  tcp.on('timeout', onTcpTimeout);
 }

@@ -79,7 +79,16 @@ export interface Dialling {
  * next. No lookup happens here (each target is an IP address). When all fail, rejects with the
  * error of the last attempt (a Node error: `code`, `errno`, `syscall`, `address`, `port`).
  */
-export function dialInOrder(targets: readonly DialTarget[], port: number, options: { noDelay?: boolean; allowHalfOpen?: boolean } = {}): Dialling {
+/** TCP options of each attempt (net.connect's). */
+export interface DialOptions {
+  noDelay?: boolean;
+  keepAlive?: boolean;
+  keepAliveInitialDelay?: number;
+  /** Keep our side writable after the peer's FIN (half-close carried through). */
+  allowHalfOpen?: boolean;
+}
+
+export function dialInOrder(targets: readonly DialTarget[], port: number, options: DialOptions = {}): Dialling {
   let current: Socket | null = null;
   let cancelled: Error | null = null;
   let rejectNow: ((e: Error) => void) | null = null;
@@ -87,7 +96,15 @@ export function dialInOrder(targets: readonly DialTarget[], port: number, option
     let lastError: Error = new CurvetunError('EINVAL', 'no address to connect to');
     for (const target of targets) {
       if (cancelled) throw cancelled;
-      const tcp = tcpConnect({ host: target.address, port, family: target.family, noDelay: options.noDelay ?? false, allowHalfOpen: options.allowHalfOpen ?? false });
+      const tcp = tcpConnect({
+        host: target.address,
+        port,
+        family: target.family,
+        noDelay: options.noDelay ?? false,
+        keepAlive: options.keepAlive ?? false,
+        keepAliveInitialDelay: options.keepAliveInitialDelay ?? 0,
+        allowHalfOpen: options.allowHalfOpen ?? false,
+      });
       current = tcp;
       let onError: (e: Error) => void = () => undefined;
       try {

@@ -13,17 +13,17 @@
  * FREE. Only the owner hands out slots, so no two requests share one. Anything that does not fit a
  * slot, and every other method, goes by `postMessage` as before.
  *
- * Values cross as fields of bytes, described by a shape per method: `'bytes'` (one Uint8Array),
- * `'json'` (a small JSON value), or a record of named `'bytes'` / `'text'` fields.
+ * Values cross as fields of bytes, described by a shape per method (lib/runtime/lane-fields.ts).
  */
 import { CurvetunError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { LANE_IDLE_WAIT_MS, LANE_SLOTS, LANE_SLOT_BYTES } from '../limits.js';
 import { errorToData } from './messages.js';
 import { keepAwake, pendingWork } from './awake.js';
+import { readValue, writeValue } from './lane-fields.js';
+import type { Shape } from './lane-fields.js';
 
-export type FieldKind = 'bytes' | 'text';
-export type Shape = 'bytes' | 'json' | Readonly<Record<string, FieldKind>>;
+export type { FieldKind, Shape } from './lane-fields.js';
 
 /** How one method's arguments and result cross the lane. */
 export interface LaneMethod {
@@ -64,55 +64,6 @@ export const LANE_BYTES = HEADER_BYTES + SLOTS * SLOT_BYTES;
 const waitAsync = (Atomics as unknown as {
   waitAsync(array: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
 }).waitAsync;
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/** Write `value` as fields into `out` at `offset`; the bytes written, or -1 if it does not fit or fit the shape. */
-function writeValue(shape: Shape, value: unknown, out: Uint8Array, offset: number, limit: number): number {
-  let at = offset;
-  const field = (bytes: Uint8Array): boolean => {
-    if (at + 2 + bytes.length > limit || bytes.length > 0xffff) return false;
-    out[at] = bytes.length >>> 8;
-    out[at + 1] = bytes.length & 0xff;
-    out.set(bytes, at + 2);
-    at += 2 + bytes.length;
-    return true;
-  };
-  if (shape === 'bytes') {
-    if (!(value instanceof Uint8Array) || !field(value)) return -1;
-  } else if (shape === 'json') {
-    const text = JSON.stringify(value);
-    if (text === undefined || !field(encoder.encode(text))) return -1;
-  } else {
-    if (typeof value !== 'object' || value === null) return -1;
-    for (const [name, kind] of Object.entries(shape)) {
-      const v = (value as Record<string, unknown>)[name];
-      if (kind === 'bytes' ? !(v instanceof Uint8Array) : typeof v !== 'string') return -1;
-      if (!field(kind === 'bytes' ? (v as Uint8Array) : encoder.encode(v as string))) return -1;
-    }
-  }
-  return at - offset;
-}
-
-/** Read fields written by writeValue (copies: the slot is reused). */
-function readValue(shape: Shape, bytes: Uint8Array, offset: number): unknown {
-  let at = offset;
-  const field = (): Uint8Array => {
-    const length = (bytes[at]! << 8) | bytes[at + 1]!;
-    const value = bytes.slice(at + 2, at + 2 + length);
-    at += 2 + length;
-    return value;
-  };
-  if (shape === 'bytes') return field();
-  if (shape === 'json') return JSON.parse(decoder.decode(field()));
-  const value: Record<string, unknown> = {};
-  for (const [name, kind] of Object.entries(shape)) {
-    const f = field();
-    value[name] = kind === 'bytes' ? f : decoder.decode(f);
-  }
-  return value;
-}
 
 class LaneView {
   readonly header: Int32Array;
@@ -282,6 +233,7 @@ export function serveLane(buffer: SharedArrayBuffer, methods: LaneMethods, handl
   const v = new LaneView(buffer, methods);
   const resume = (): void => void setImmediate(run);
 
+  /** Fill a slot's reply; the owner is told (notify) by the caller: once per batch of answers. */
   function reply(slot: number, status: number, shape: Shape, value: unknown): void {
     const start = v.payload(slot);
     let length = writeValue(shape, value, v.bytes, start, start + PAYLOAD_BYTES);
@@ -293,6 +245,10 @@ export function serveLane(buffer: SharedArrayBuffer, methods: LaneMethods, handl
     v.slotInts[v.at(slot, 2)] = length;
     Atomics.store(v.slotInts, v.at(slot, 0), REPLY);
     Atomics.add(v.header, REPLIES, 1);
+  }
+
+  /** Wake the owner's waitAsync: each wake-up costs it an event-loop turn, so one serves every reply written before it. */
+  function tellOwner(): void {
     Atomics.notify(v.header, REPLIES);
   }
 
@@ -303,6 +259,7 @@ export function serveLane(buffer: SharedArrayBuffer, methods: LaneMethods, handl
   /** Answer every request waiting now; true if some answer will come later (a promise). */
   function answerWaiting(): boolean {
     let later = false;
+    let answered = false;
     for (let slot = 0; slot < SLOTS; slot++) {
       const state = v.at(slot, 0);
       if (Atomics.load(v.slotInts, state) !== REQUEST) continue;
@@ -312,6 +269,7 @@ export function serveLane(buffer: SharedArrayBuffer, methods: LaneMethods, handl
       const handler = method !== undefined && Object.hasOwn(handlers, method) ? handlers[method] : undefined;
       if (!spec || !handler) {
         fail(slot, new CurvetunError('EINVAL', `${name} has no lane method #${v.slotInts[v.at(slot, 1)]}`), String(method));
+        answered = true;
         continue;
       }
       let result: unknown;
@@ -321,18 +279,27 @@ export function serveLane(buffer: SharedArrayBuffer, methods: LaneMethods, handl
         result = handler(args);
       } catch (error) {
         fail(slot, error, method!);
+        answered = true;
         continue;
       }
       if (result instanceof Promise) {
         later = true;
         keepAwake(result).then(
-          (value) => reply(slot, OK, spec.result, value),
-          (error: unknown) => fail(slot, error, method!),
+          (value) => {
+            reply(slot, OK, spec.result, value);
+            tellOwner();
+          },
+          (error: unknown) => {
+            fail(slot, error, method!);
+            tellOwner();
+          },
         );
       } else {
         reply(slot, OK, spec.result, result);
+        answered = true;
       }
     }
+    if (answered) tellOwner();
     return later;
   }
 

@@ -132,6 +132,7 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
         registry,
         cookies,
         ...setup.liveness,
+        ...setup.keepAlive,
         ...listenVersions(parsed),
         ...(allowFrom.length > 0 ? { allowedAddresses: allowFrom } : {}),
       });
@@ -180,7 +181,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
   const ctx = new Context(parsed, io.env, { logRegistryProblems: false });
   const keyOption = parsed.values['server-key'];
   try {
-    const { log, metrics, drainMs, maxConnections, liveness } = await startService('tunnel', parsed, io, {
+    const { log, metrics, drainMs, maxConnections, liveness, keepAlive } = await startService('tunnel', parsed, io, {
       key_file: ctx.keyFile,
       known_hosts: ctx.knownHostsFile,
       crypto: getBackend('auto').name,
@@ -231,7 +232,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
         return;
       }
       connections.run(
-        (note) => tunnelOne(local, note, { to, timeout, server, keySource, vault, sessions, version, liveness }, log, metrics),
+        (note) => tunnelOne(local, note, { to, timeout, server, keySource, vault, sessions, version, liveness, keepAlive }, log, metrics),
         () => local.destroy(),
       );
     });
@@ -276,6 +277,8 @@ interface TunnelParts {
   version: Pick<ConnectOptions, 'protocol' | 'postQuantum'>;
   /** --idle-timeout / --ping-interval. */
   liveness: Pick<ConnectOptions, 'idleTimeout' | 'pingInterval'>;
+  /** `--keepalive` (absent: connect()'s default). */
+  keepAlive: Pick<ConnectOptions, 'keepAlive'>;
 }
 
 async function tunnelOne(local: TcpSocket, note: EndNote, parts: TunnelParts, log: Log, metrics: Metrics): Promise<void> {
@@ -287,7 +290,7 @@ async function tunnelOne(local: TcpSocket, note: EndNote, parts: TunnelParts, lo
   let socket: CurvetunSocket;
   try {
     if (!known) throw new CurvetunError('EKEY', `known_hosts names no key for ${parts.to.host} any more`);
-    socket = await connect(parts.to.host, parts.to.port, { ...parts.keySource, vault: parts.vault, timeout: parts.timeout, ...parts.liveness, ...parts.version });
+    socket = await connect(parts.to.host, parts.to.port, { ...parts.keySource, vault: parts.vault, timeout: parts.timeout, ...parts.liveness, ...parts.version, ...parts.keepAlive });
     metrics.clientHandshake((Date.now() - startedAt) / 1000, null);
   } catch (error) {
     if (known) metrics.clientHandshake((Date.now() - startedAt) / 1000, error);
