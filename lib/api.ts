@@ -9,7 +9,7 @@ import { defaultHome } from './home.js';
 import { CurvetunError } from './errors.js';
 import { DEFAULT_BACKLOG, DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_MAX_PENDING_PER_ADDRESS, DEFAULT_V2_MAX_MESSAGE_BYTES } from './limits.js';
 import { getKem } from './crypto/mlkem.js';
-import { SUITE_CLASSICAL, SUITE_HYBRID, V2_MAX_ANNOUNCED_MESSAGE_BYTES } from './protocol/v2/constants.js';
+import { SUITE_CLASSICAL, SUITE_HYBRID, V2_MAX_ANNOUNCED_MESSAGE_BYTES, V2_REKEY_AFTER } from './protocol/v2/constants.js';
 import type { Suite } from './protocol/v2/constants.js';
 import type { Protocol } from './connection/data-session.js';
 import type { Registry, Verdict } from './registry/types.js';
@@ -19,7 +19,7 @@ import { startCookieKeeper } from './cookie/index.js';
 import { openClientSocket } from './connection/connect.js';
 import type { ConnectConfig } from './connection/connect.js';
 import { Listener } from './connection/listener.js';
-import type { ConnectOptions, CryptoChoice, ListenOptions } from './connection/options.js';
+import type { CommonOptions, ConnectOptions, CryptoChoice, ListenOptions } from './connection/options.js';
 import { DEFAULT_LIMITS } from './connection/socket.js';
 import { keepAliveOptions } from './connection/net-compat.js';
 import type { CurvetunSocket, SocketLimits } from './connection/socket.js';
@@ -30,11 +30,38 @@ function backendOf(choice: CryptoChoice | undefined): CryptoBackend {
   return choice;
 }
 
-function limitsOf(options: { handshakeTimeout?: number; highWaterMark?: number }): SocketLimits {
-  return {
+function limitsOf(options: CommonOptions): SocketLimits {
+  const limits: SocketLimits = {
     handshakeTimeout: positive(options.handshakeTimeout, 'handshakeTimeout') ?? DEFAULT_LIMITS.handshakeTimeout,
     highWaterMark: positive(options.highWaterMark, 'highWaterMark') ?? DEFAULT_LIMITS.highWaterMark,
   };
+  const idleTimeout = atLeastZero(options.idleTimeout, 'idleTimeout') ?? 0;
+  const pingInterval = atLeastZero(options.pingInterval, 'pingInterval') ?? Math.floor(idleTimeout / 2);
+  if (idleTimeout > 0) limits.idleTimeout = idleTimeout;
+  if (pingInterval > 0) limits.pingInterval = pingInterval;
+  if (options.rekeyAfter !== undefined) limits.rekeyAfter = rekeyAfterOf(options.rekeyAfter);
+  return limits;
+}
+
+function atLeastZero(value: number | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isFinite(value) || value < 0) throw new CurvetunError('EINVAL', `${name} must be a number of ms, 0 or more`);
+  return value;
+}
+
+/** Each threshold a positive integer no larger than the protocol's (options may lower them, never raise them). */
+function rekeyAfterOf(value: unknown): NonNullable<SocketLimits['rekeyAfter']> {
+  if (typeof value !== 'object' || value === null) throw new CurvetunError('EINVAL', 'rekeyAfter is { messages?, bytes?, ms? }');
+  const out: NonNullable<SocketLimits['rekeyAfter']> = {};
+  for (const name of ['messages', 'bytes', 'ms'] as const) {
+    const n = (value as Record<string, unknown>)[name];
+    if (n === undefined) continue;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > V2_REKEY_AFTER[name]) {
+      throw new CurvetunError('EINVAL', `rekeyAfter.${name} must be an integer from 1 to ${V2_REKEY_AFTER[name]}`);
+    }
+    out[name] = n;
+  }
+  return out;
 }
 
 function protocolsOf(value: unknown): Protocol[] {

@@ -37,7 +37,12 @@ export type ErrorCode =
    * may not accept this client or this version, and says why only to a client whose vouch verified),
    * or the server answered in v1.
    */
-  | 'EHANDSHAKE';
+  | 'EHANDSHAKE'
+  /**
+   * v2: the connection's TCP ended without the peer's authenticated END or CLOSE, or a message was
+   * cut off by one: what arrived may be incomplete (a man in the middle can cut TCP).
+   */
+  | 'ETRUNCATED';
 
 export class CurvetunError extends Error {
   readonly code: ErrorCode;

@@ -30,12 +30,18 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Bytes of received, unconsumed messages above which TCP reading pauses (option `highWaterMark`). */
 export const DEFAULT_HIGH_WATER_MARK = 1 << 20;
 
-/** The two limits a socket is given (from the options, else the defaults above). */
+/** The limits a socket is given (from the options, else the defaults above). */
 export interface SocketLimits {
   /** Handshake deadline in ms: a peer that stalls is dropped. */
   handshakeTimeout: number;
   /** Bytes of received, unconsumed messages above which TCP reading pauses. */
   highWaterMark: number;
+  /** ms without anything from the peer before the connection closes `ETIMEDOUT`; 0 or absent = never. */
+  idleTimeout?: number;
+  /** v2: ms without anything from the peer before we send a PING; 0 = never (default: half of idleTimeout). */
+  pingInterval?: number;
+  /** v2: lower key-update thresholds for what we send (each at most the protocol's default). */
+  rekeyAfter?: { messages?: number; bytes?: number; ms?: number };
 }
 
 export const DEFAULT_LIMITS: SocketLimits = { handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT_MS, highWaterMark: DEFAULT_HIGH_WATER_MARK };

@@ -111,6 +111,8 @@ export const SERVICE_OPTIONS = {
   'drain-timeout': { type: 'string' },
   metrics: { type: 'string' },
   'max-connections': { type: 'string' },
+  'idle-timeout': { type: 'string' },
+  'ping-interval': { type: 'string' },
   keepalive: { type: 'string' },
 } as const satisfies OptionSpec;
 

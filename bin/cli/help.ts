@@ -20,6 +20,11 @@ const SERVICE = `Service options:
   --max-connections N      connections served at once; more are refused (default 256)
   --keepalive SECONDS|off  TCP keepalive on the curvetun connections: probes after this long
                            without traffic, so a vanished peer is noticed (default 60; off: none)
+  --idle-timeout SECONDS   close a curvetun connection when nothing arrives from the peer for
+                           this long (ETIMEDOUT; default never). v2 pings a quiet peer first;
+                           v1 has no ping, so a quiet v1 peer is closed too
+  --ping-interval SECONDS  v2: ping when nothing has arrived for this long (default half of
+                           --idle-timeout, else never; 0 = never)
 Signals: SIGINT/SIGTERM drain and stop (a second one ends the drain at once); SIGHUP reloads
 known_hosts and closes the connections whose key it no longer allows; SIGUSR1 is ignored (Node
 would open its inspector).`;

@@ -191,6 +191,16 @@ export interface ServiceSetup {
   maxConnections: number;
   /** `--keepalive`, for the curvetun connections' `keepAlive` option (absent: the default, on). */
   keepAlive: { keepAlive?: false | { initialDelay: number } };
+  /** --idle-timeout / --ping-interval, as listen() / connect() options (absent when not given). */
+  liveness: { idleTimeout?: number; pingInterval?: number };
+}
+
+/** --idle-timeout and --ping-interval (seconds, or 500ms), for the curvetun side of a service. */
+function livenessOptions(parsed: Parsed): ServiceSetup['liveness'] {
+  const out: ServiceSetup['liveness'] = {};
+  if (parsed.values['idle-timeout'] !== undefined) out.idleTimeout = durationMs(parsed.values['idle-timeout'], 'idle-timeout', 0);
+  if (parsed.values['ping-interval'] !== undefined) out.pingInterval = durationMs(parsed.values['ping-interval'], 'ping-interval', 0);
+  return out;
 }
 
 /**
@@ -204,13 +214,14 @@ export async function startService(command: string, parsed: Parsed, io: Io, deta
   const keepAliveValue = keepAliveOption(parsed.values.keepalive);
   const keepAlive = keepAliveValue === undefined ? {} : { keepAlive: keepAliveValue };
   const metricsAt = parsed.values.metrics === undefined ? null : parseHostPort(parsed.values.metrics as string, '--metrics');
+  const liveness = livenessOptions(parsed);
   log.info('start', { command, version: packageVersion(), pid: process.pid });
-  log.debug('config', { ...details, node: process.version, drain_timeout_ms: drainMs, max_connections: maxConnections, keepalive: keepAliveValue === false ? 'off' : `${(keepAliveValue?.initialDelay ?? 60_000) / 1000} s` });
+  log.debug('config', { ...details, node: process.version, drain_timeout_ms: drainMs, max_connections: maxConnections, idle_timeout_ms: liveness.idleTimeout ?? 0, keepalive: keepAliveValue === false ? 'off' : `${(keepAliveValue?.initialDelay ?? 60_000) / 1000} s` });
   if (inspector.url()) log.warn('inspector_open', { reason: 'the Node.js inspector is open (--inspect?): anyone who can reach it can read this process, vault included' });
-  if (!metricsAt) return { log, metrics: NO_METRICS, drainMs, maxConnections, keepAlive };
+  if (!metricsAt) return { log, metrics: NO_METRICS, drainMs, maxConnections, keepAlive, liveness };
   const { metrics, url } = await startMetrics(metricsAt);
   log.info('metrics', { url });
-  return { log, metrics, drainMs, maxConnections, keepAlive };
+  return { log, metrics, drainMs, maxConnections, keepAlive, liveness };
 }
 
 /**

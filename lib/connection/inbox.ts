@@ -98,6 +98,11 @@ export class Inbox {
     if (this.bytes < this.highWaterMark / 2) resumeReading(this.owner, this.tcp);
   }
 
+  /** v2: the peer sent END; the queue is empty whenever a caller waits, so every waiting caller learns it. */
+  end(reason: CurvetunError): void {
+    this.waiters?.rejectAll(reason);
+  }
+
   /** The connection closed: every waiting caller learns why. Queued messages stay readable. */
   close(reason: CurvetunError): void {
     this.waiters?.rejectAll(reason);

@@ -61,6 +61,8 @@ export abstract class ConnectionLifecycle extends EventEmitter<CurvetunSocketEve
   private stepping = false;
   /** Why the connection ended, recorded by the machine's step into `closed`. */
   protected reason: CurvetunError | null = null;
+  /** v2: the peer's END arrived; what `recv` answers once the messages before it are taken. */
+  protected peerEndReason: CurvetunError | null = null;
   private release: Release | null = null;
 
   /** True once the connection has closed, for whatever reason. */
@@ -87,7 +89,8 @@ export abstract class ConnectionLifecycle extends EventEmitter<CurvetunSocketEve
       try {
         yield await this.recv();
       } catch (error) {
-        // A clean close (either side) ends the iteration; a failure is thrown to the loop.
+        // A clean close (either side) or the peer's END ends the iteration; a failure is thrown to the loop.
+        if (error === this.peerEndReason) return;
         if ((error as CurvetunError).code === 'ECLOSED' && this.reason?.code === 'ECLOSED') return;
         throw error;
       }
@@ -173,10 +176,13 @@ export abstract class ConnectionLifecycle extends EventEmitter<CurvetunSocketEve
     if (waiters) for (const resolve of waiters) resolve();
   }
 
-  /** The close reason as an `ECLOSED` error (a clean close's reason is one already). */
+  /**
+   * The close reason as an `ECLOSED` error (a clean close's reason is one already); a truncation
+   * stays `ETRUNCATED`, so no later `recv` can mistake it for an end.
+   */
   protected closedError(): CurvetunError {
     const r = this.reason!;
-    return r.code === 'ECLOSED' ? r : new CurvetunError('ECLOSED', `connection closed: ${r.message}`, { cause: r });
+    return r.code === 'ECLOSED' || r.code === 'ETRUNCATED' ? r : new CurvetunError('ECLOSED', `connection closed: ${r.message}`, { cause: r });
   }
 
   // The machine's effects (machine.ts, LifecycleAction), carried out by the socket.

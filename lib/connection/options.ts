@@ -40,6 +40,24 @@ export interface CommonOptions {
    * @example { keepAlive: { initialDelay: 30_000 } }
    */
   keepAlive?: KeepAlive;
+  /**
+   * Close a connection with `ETIMEDOUT` when nothing arrives from the peer for this many ms
+   * (v1 and v2). Default: never. In v2 the socket pings a quiet peer first (`pingInterval`), so a
+   * live peer always answers in time; v1 has no ping, so a quiet v1 peer is closed too.
+   * @example { idleTimeout: 60_000 }
+   */
+  idleTimeout?: number;
+  /**
+   * v2: send a PING when nothing has arrived from the peer for this many ms (0 = never). Default:
+   * half of `idleTimeout` when that is set, else never. Ignored for v1 connections.
+   */
+  pingInterval?: number;
+  /**
+   * v2: update the sending key after this many frames, plaintext bytes or ms in one epoch,
+   * whichever comes first. Defaults (and maxima): 2^20 frames, 2^30 bytes, 120 000 ms.
+   * @example { rekeyAfter: { messages: 100_000 } }
+   */
+  rekeyAfter?: { messages?: number; bytes?: number; ms?: number };
 }
 
 /**

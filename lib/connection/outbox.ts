@@ -80,6 +80,12 @@ export class Outbox {
     (this.chunks ??= []).push(frame);
   }
 
+  /** The same for a frame whose caller waits for it to be written (v2's END). */
+  queueFrameAwaited(frame: Uint8Array): Promise<void> {
+    this.queueFrame(frame);
+    return this.sendBatch();
+  }
+
   /** Hand this tick's frames to TCP: one write (or one corked writev), one callback. */
   flush(tcp: TcpSocket): void {
     this.endRun();

@@ -1,130 +1,48 @@
 /**
- * The v2 session (PROTOCOL.md, "v2 session"): per-direction keys and counters, and one typed,
- * authenticated message per frame: `secretbox(type · body, prefix_d · u64 counter, K_d,n)`.
+ * The v2 session (PROTOCOL.md, "v2 session"): one typed, authenticated message per frame,
+ * `secretbox(type · body, prefix_d · u64 counter, K_d,n)`, with the rules that need the
+ * connection's state — fragments in order and within our limit, END and CLOSE, PING/PONG, key
+ * updates after the thresholds — and no I/O: what the peer's control messages mean for the
+ * connection is told to its owner (the socket).
  *
- * Each direction has its own traffic secret T_d,n (epoch n), box key K_d,n = KDF(T_d,n, "ctun2 box
- * key") and counter: 0, 1, 2, … for the connection's life, never reset (not at a key update), never
- * on the wire, so a dropped, reordered, replayed or injected frame fails to open. A frame that
- * opens under one of the next few counters instead is a deletion (a man in the middle dropped the
- * frames before it): `EPROTO`, as v1's counter gap; anything else that does not open is `EAUTH`.
+ * Sending: a message up to 65 518 bytes is one DATA frame; a larger one (up to what the peer
+ * announced) is FRAGMENT_FIRST · FRAGMENT_MORE… sealed in one go into one buffer. When a key
+ * update is due (checked before each message), a KEY_UPDATE frame goes first in the same bytes,
+ * sealed under the old key; everything after it under the new one. So nothing can come between a
+ * KEY_UPDATE and the frames it covers, and `frameBytes` counts it.
  *
- * Part 1 of v2 implements READY/REJECT (in the handshake halves), DATA and KEY_UPDATE (switching
- * keys on both ends). The other types decode (lib/protocol/v2/messages.ts) and are refused with
- * `EPROTO` here until their behaviour exists: `receive` is the one place that adds it.
+ * Receiving: a frame that opens only under one of the next few counters is a deletion (`EPROTO`,
+ * as v1's counter gap); anything else that does not open is `EAUTH`.
  */
 import type { CryptoBackend } from '../crypto/backend.js';
 import { CurvetunError } from '../errors.js';
-import { IN_PLACE_MIN_BYTES, MAX_COUNTER } from '../limits.js';
-import { NONCE_BYTES, shortTermNonce, writeFrameHeader } from '../protocol/index.js';
+import { IN_PLACE_MIN_BYTES } from '../limits.js';
+import { writeFrameHeader } from '../protocol/index.js';
 import {
   FRAME_HEADER_BYTES,
   MessageType,
+  V2_EPOCH_CEILING,
   V2_MAX_BODY_BYTES,
   V2_MESSAGE_OVERHEAD,
-  V2_PREFIX_CLIENT_MESSAGE,
-  V2_PREFIX_SERVER_MESSAGE,
+  V2_REKEY_AFTER,
   V2_SESSION_FRAME,
-  boxKeyOf,
   decodeSessionMessage,
+  encodeClose,
   encodeControl,
-  nextTrafficSecret,
 } from '../protocol/v2/index.js';
 import type { SessionMessage } from '../protocol/v2/index.js';
 import type { DataSession } from './data-session.js';
+import { Direction } from './direction-v2.js';
+import { Reassembly } from './reassembly.js';
 
-/** Shared by every session of this thread; filled and used synchronously by each seal or open. */
-const scratchNonce = new Uint8Array(NONCE_BYTES);
+export { DELETION_LOOK_AHEAD, Direction } from './direction-v2.js';
 
-/**
- * How many counters past the expected one a frame that did not open is tried under, to tell a
- * deletion from a forgery. Only on the failure path, which ends the connection either way.
- */
-export const DELETION_LOOK_AHEAD = 16;
-
-/** One direction: its traffic secret, box key, counter and epoch. */
-export class Direction {
-  private secret: Uint8Array;
-  private key: Uint8Array;
-  /** The counter of the next frame in this direction. */
-  counter = 0;
-  /** Key updates so far. */
-  epoch = 0;
-
-  constructor(
-    trafficSecret: Uint8Array,
-    private readonly prefix: Uint8Array,
-    /** Lowered only by tests, to reach the end of the counter space. */
-    private readonly maxCounter = MAX_COUNTER,
-  ) {
-    this.secret = trafficSecret;
-    this.key = boxKeyOf(trafficSecret);
-  }
-
-  static clientToServer(trafficSecret: Uint8Array): Direction {
-    return new Direction(trafficSecret, V2_PREFIX_CLIENT_MESSAGE);
-  }
-
-  static serverToClient(trafficSecret: Uint8Array): Direction {
-    return new Direction(trafficSecret, V2_PREFIX_SERVER_MESSAGE);
-  }
-
-  get exhausted(): boolean {
-    return this.counter > this.maxCounter;
-  }
-
-  /** Seal `plaintext` (type · body) as the next frame's box, written at `out[offset]`; the plaintext may already sit at `offset + 16`. */
-  sealInto(out: Uint8Array, offset: number, plaintext: Uint8Array, backend: CryptoBackend): void {
-    if (this.exhausted) throw new CurvetunError('ECLOSED', 'the message counter is used up; open a new connection');
-    shortTermNonce(this.prefix, this.counter++, scratchNonce);
-    backend.secretboxInto(out, offset, plaintext, scratchNonce, this.key);
-  }
-
-  /** Seal a whole plaintext into a frame payload (no length header): READY, REJECT and the like. */
-  sealPayload(plaintext: Uint8Array, backend: CryptoBackend): Uint8Array {
-    const out = new Uint8Array(plaintext.length + 16);
-    this.sealInto(out, 0, plaintext, backend);
-    return out;
-  }
-
-  /** Open the next frame's box: its plaintext, or `null` when it does not authenticate (the counter does not move). */
-  open(box: Uint8Array, backend: CryptoBackend, inPlace = false): Uint8Array | null {
-    if (this.exhausted) throw new CurvetunError('EPROTO', 'message counter beyond the supported range');
-    shortTermNonce(this.prefix, this.counter, scratchNonce);
-    const plain = inPlace ? backend.secretboxOpenInPlace(box, scratchNonce, this.key) : backend.secretboxOpen(box, scratchNonce, this.key);
-    if (plain !== null) this.counter++;
-    return plain;
-  }
-
-  /**
-   * After `open` failed: how many frames `box` skips if it opens under one of the next
-   * `DELETION_LOOK_AHEAD` counters of this epoch (frames before it were deleted), else 0. The
-   * counter does not move; whatever opened is wiped.
-   */
-  framesSkippedBy(box: Uint8Array, backend: CryptoBackend): number {
-    for (let skipped = 1; skipped <= DELETION_LOOK_AHEAD && this.counter + skipped <= this.maxCounter; skipped++) {
-      shortTermNonce(this.prefix, this.counter + skipped, scratchNonce);
-      const plain = backend.secretboxOpen(box, scratchNonce, this.key);
-      if (plain === null) continue;
-      plain.fill(0);
-      return skipped;
-    }
-    return 0;
-  }
-
-  /** Move to the next epoch: T' = KDF(T, "ctun2 key update"), and wipe the old secret and key. */
-  update(): void {
-    const next = nextTrafficSecret(this.secret);
-    this.wipe();
-    this.secret = next;
-    this.key = boxKeyOf(next);
-    this.epoch++;
-  }
-
-  wipe(): void {
-    this.secret.fill(0);
-    this.key.fill(0);
-  }
-}
+/** Bytes a frame adds around its body: length header, box tag, type byte. */
+const FRAME_OVERHEAD = FRAME_HEADER_BYTES + V2_MESSAGE_OVERHEAD;
+/** A body-less control frame (END, KEY_UPDATE) on the wire. */
+const EMPTY_CONTROL_FRAME_BYTES = FRAME_OVERHEAD;
+/** What the first fragment carries after its u32 total. */
+const FIRST_PART_BYTES = V2_MAX_BODY_BYTES - 4;
 
 export interface SessionV2Limits {
   /** What the peer announced it accepts in one message (Initiate or READY). */
@@ -133,11 +51,37 @@ export interface SessionV2Limits {
   ourMaxMessageBytes: number;
 }
 
+/** When this side updates its sending key (each at most the protocol's default). */
+export interface RekeyAfter {
+  messages: number;
+  bytes: number;
+  ms: number;
+}
+
+/** What the session tells the connection it belongs to. */
+export interface SessionV2Owner {
+  /** A frame the session made on its own (a PONG): send it in order with everything else. */
+  queueControlFrame(frame: Uint8Array): void;
+  /** The peer sent END: no more messages from it; it still reads ours. */
+  endReceived(): void;
+  /** The peer sent CLOSE: both directions are done. */
+  closeReceived(code: number, reason: string): void;
+}
+
 export class SessionV2 implements DataSession {
   readonly protocol = 'v2' as const;
   readonly maxSendBytes: number;
   private readonly send: Direction;
   private readonly receiving: Direction;
+  private owner: SessionV2Owner | null = null;
+  private rekeyAfter: RekeyAfter = { ...V2_REKEY_AFTER };
+  /** A key update goes before the next message (once true, until done: frameBytes and seal agree). */
+  private updateDue = false;
+  private reassembly: Reassembly | null = null;
+  private outstandingPing: Uint8Array | null = null;
+  /** We sent END / the peer did. */
+  endSent = false;
+  endReceived = false;
 
   constructor(
     private readonly backend: CryptoBackend,
@@ -146,12 +90,22 @@ export class SessionV2 implements DataSession {
   ) {
     this.send = keys.send;
     this.receiving = keys.receive;
-    // Until fragments exist (part 2), one message is one DATA frame.
-    this.maxSendBytes = Math.min(V2_MAX_BODY_BYTES, limits.peerMaxMessageBytes);
+    this.maxSendBytes = limits.peerMaxMessageBytes;
+  }
+
+  /** Tell `owner` about the peer's control messages; `rekeyAfter` lowers the thresholds. */
+  attach(owner: SessionV2Owner, rekeyAfter?: Partial<RekeyAfter>): void {
+    this.owner = owner;
+    if (rekeyAfter) this.rekeyAfter = { ...this.rekeyAfter, ...rekeyAfter };
   }
 
   get exhausted(): boolean {
     return this.send.exhausted;
+  }
+
+  /** Bytes of a message still being reassembled (bounded by our maxMessageBytes). */
+  get reassemblingBytes(): number {
+    return this.reassembly?.heldBytes ?? 0;
   }
 
   /** The counters and epochs of both directions (tests and tracing; no key material). */
@@ -159,23 +113,55 @@ export class SessionV2 implements DataSession {
     return { sent: this.send.counter, received: this.receiving.counter, sendEpoch: this.send.epoch, receiveEpoch: this.receiving.epoch };
   }
 
+  /** Wire bytes of a `length`-byte message: its DATA frame or fragments, and a KEY_UPDATE if one is due. */
   frameBytes(length: number): number {
-    return FRAME_HEADER_BYTES + V2_MESSAGE_OVERHEAD + length;
+    const update = this.isUpdateDue() ? EMPTY_CONTROL_FRAME_BYTES : 0;
+    if (length <= V2_MAX_BODY_BYTES) return update + FRAME_OVERHEAD + length;
+    return update + length + 4 + fragmentCount(length) * FRAME_OVERHEAD;
   }
 
   seal(message: Uint8Array): Uint8Array {
-    const frame = new Uint8Array(this.frameBytes(this.checkSendable(message)));
+    const frame = new Uint8Array(this.frameBytes(message.length));
     this.sealInto(message, frame, 0);
     return frame;
   }
 
   sealInto(message: Uint8Array, out: Uint8Array, offset: number): void {
-    const length = this.checkSendable(message);
-    writeFrameHeader(out, offset, V2_MESSAGE_OVERHEAD + length);
-    out[offset + V2_SESSION_FRAME.type] = MessageType.DATA;
-    out.set(message, offset + V2_SESSION_FRAME.body);
-    const plaintext = out.subarray(offset + V2_SESSION_FRAME.type, offset + V2_SESSION_FRAME.body + length);
-    this.send.sealInto(out, offset + V2_SESSION_FRAME.box, plaintext, this.backend);
+    const length = message.length;
+    const frames = length <= V2_MAX_BODY_BYTES ? 1 : fragmentCount(length);
+    this.checkSendable(length, frames);
+    if (this.updateDue) offset = this.writeKeyUpdate(out, offset);
+    if (frames === 1) {
+      this.writeFrame(out, offset, MessageType.DATA, message, -1);
+      return;
+    }
+    offset = this.writeFrame(out, offset, MessageType.FRAGMENT_FIRST, message.subarray(0, FIRST_PART_BYTES), length);
+    for (let at = FIRST_PART_BYTES; at < length; at += V2_MAX_BODY_BYTES) {
+      offset = this.writeFrame(out, offset, MessageType.FRAGMENT_MORE, message.subarray(at, at + V2_MAX_BODY_BYTES), -1);
+    }
+  }
+
+  /** END: our direction is done (we may still send PONG, KEY_UPDATE, CLOSE). */
+  sealEnd(): Uint8Array {
+    this.endSent = true;
+    return this.sealControl(encodeControl('end'));
+  }
+
+  /** CLOSE with a code and a reason (UTF-8, at most 256 bytes). */
+  sealClose(code: number, reason: string): Uint8Array {
+    return this.sealControl(encodeClose(code, reason));
+  }
+
+  /** A PING with `payload` (8 bytes), or `null` while one is still unanswered (at most one outstanding). */
+  sealPing(payload: Uint8Array): Uint8Array | null {
+    if (this.outstandingPing !== null) return null;
+    this.outstandingPing = payload.slice();
+    return this.sealControl(encodeControl('ping', payload));
+  }
+
+  /** A PING is waiting for its PONG. */
+  get pinging(): boolean {
+    return this.outstandingPing !== null;
   }
 
   /**
@@ -183,8 +169,8 @@ export class SessionV2 implements DataSession {
    * wiped). The caller writes the frame before anything sealed after this call.
    */
   sealKeyUpdate(): Uint8Array {
-    const frame = this.sealControl(encodeControl('key-update'));
-    this.send.update();
+    const frame = new Uint8Array(EMPTY_CONTROL_FRAME_BYTES);
+    this.writeKeyUpdate(frame, 0);
     return frame;
   }
 
@@ -198,18 +184,46 @@ export class SessionV2 implements DataSession {
 
   receive(frame: Uint8Array): Uint8Array | null {
     const message = this.open(frame);
+    const r = this.receiving;
+    if (r.epochFrames > V2_EPOCH_CEILING.frames || r.epochBytes > V2_EPOCH_CEILING.bytes) {
+      throw new CurvetunError('EPROTO', `the peer did not update its key within ${V2_EPOCH_CEILING.frames} frames / ${V2_EPOCH_CEILING.bytes} bytes`);
+    }
     switch (message.type) {
       case 'data':
+        this.checkMessageAllowed('DATA');
         return message.body;
+      case 'fragment-first':
+        this.checkMessageAllowed('FRAGMENT_FIRST');
+        this.reassembly = new Reassembly(message.total, this.limits.ourMaxMessageBytes);
+        return this.reassembly.add(message.part);
+      case 'fragment-more': {
+        if (this.reassembly === null) throw new CurvetunError('EPROTO', 'a FRAGMENT_MORE outside a fragmented message');
+        const whole = this.reassembly.add(message.part);
+        if (whole !== null) this.reassembly = null;
+        return whole;
+      }
+      case 'end':
+        if (this.endReceived) throw new CurvetunError('EPROTO', 'a second END');
+        this.checkNotCutOff('END');
+        this.endReceived = true;
+        this.owner?.endReceived();
+        return null;
+      case 'close':
+        this.checkNotCutOff('CLOSE');
+        this.owner?.closeReceived(message.code, message.reason);
+        return null;
+      case 'ping':
+        this.owner?.queueControlFrame(this.sealControl(encodeControl('pong', message.payload)));
+        return null;
+      case 'pong':
+        this.checkPong(message.payload);
+        return null;
       case 'key-update':
-        this.receiving.update();
+        r.update();
         return null;
       case 'ready':
       case 'reject':
         throw new CurvetunError('EPROTO', `a ${message.type.toUpperCase()} after the handshake`);
-      default:
-        // Part 2 of v2 (fragments, END/CLOSE, PING/PONG) adds its behaviour here.
-        throw new CurvetunError('EPROTO', `session message '${message.type}' is not supported by this implementation yet`);
     }
   }
 
@@ -230,11 +244,68 @@ export class SessionV2 implements DataSession {
     throw new CurvetunError('EAUTH', 'a message did not authenticate (tampered, forged, replayed, reordered or reflected)');
   }
 
-  private checkSendable(message: Uint8Array): number {
-    if (message.length > this.maxSendBytes) {
-      throw new CurvetunError('ETOOBIG', `a message to this peer carries at most ${this.maxSendBytes} bytes, got ${message.length}`);
-    }
-    if (this.send.exhausted) throw new CurvetunError('ECLOSED', 'the message counter is used up; open a new connection');
-    return message.length;
+  /** The TCP connection ended without END or CLOSE from the peer, or after its END. */
+  tcpEndIsTruncation(): boolean {
+    return !this.endReceived || this.reassembly !== null;
   }
+
+  private isUpdateDue(): boolean {
+    if (this.updateDue) return true;
+    const s = this.send;
+    const r = this.rekeyAfter;
+    return (this.updateDue = s.epochFrames >= r.messages || s.epochBytes >= r.bytes || Date.now() - s.epochStarted >= r.ms);
+  }
+
+  private writeKeyUpdate(out: Uint8Array, offset: number): number {
+    const end = this.writeFrame(out, offset, MessageType.KEY_UPDATE, null, -1);
+    this.send.update();
+    this.updateDue = false;
+    return end;
+  }
+
+  /** Write and seal one frame at `offset` (`total` ≥ 0: a FRAGMENT_FIRST's u32); where the next one starts. */
+  private writeFrame(out: Uint8Array, offset: number, type: number, body: Uint8Array | null, total: number): number {
+    const header = total >= 0 ? 4 : 0;
+    const bodyLength = header + (body?.length ?? 0);
+    writeFrameHeader(out, offset, V2_MESSAGE_OVERHEAD + bodyLength);
+    const typeAt = offset + V2_SESSION_FRAME.type;
+    out[typeAt] = type;
+    if (total >= 0) new DataView(out.buffer, out.byteOffset).setUint32(typeAt + 1, total);
+    if (body) out.set(body, typeAt + 1 + header);
+    const end = typeAt + 1 + bodyLength;
+    this.send.sealInto(out, offset + V2_SESSION_FRAME.box, out.subarray(typeAt, end), this.backend);
+    return end;
+  }
+
+  private checkSendable(length: number, frames: number): void {
+    if (length > this.maxSendBytes) {
+      throw new CurvetunError('ETOOBIG', `a message to this peer carries at most ${this.maxSendBytes} bytes, got ${length}`);
+    }
+    if (this.endSent) throw new CurvetunError('ECLOSED', 'this side has ended its messages (END)');
+    if (!this.send.roomFor(frames + (this.updateDue ? 1 : 0))) throw new CurvetunError('ECLOSED', 'the message counter is used up; open a new connection');
+  }
+
+  private checkMessageAllowed(type: string): void {
+    if (this.endReceived) throw new CurvetunError('EPROTO', `a ${type} after the peer's END`);
+    if (this.reassembly !== null) throw new CurvetunError('EPROTO', `a ${type} inside a fragmented message`);
+  }
+
+  private checkNotCutOff(type: string): void {
+    if (this.reassembly !== null) {
+      throw new CurvetunError('ETRUNCATED', `the peer's ${type} cut off a fragmented message (${this.reassembly.heldBytes} of ${this.reassembly.total} bytes)`);
+    }
+  }
+
+  private checkPong(payload: Uint8Array): void {
+    const expected = this.outstandingPing;
+    if (expected === null || !expected.every((byte, i) => byte === payload[i])) {
+      throw new CurvetunError('EPROTO', 'a PONG that answers no PING of ours');
+    }
+    this.outstandingPing = null;
+  }
+}
+
+/** Frames of a fragmented `length`-byte message (length > 65 518). */
+function fragmentCount(length: number): number {
+  return 1 + Math.ceil((length - FIRST_PART_BYTES) / V2_MAX_BODY_BYTES);
 }

@@ -36,6 +36,10 @@ import type { WhereWeWere } from './peer-closed.js';
 import { finSent, handshakeEnded, handshakeStarted } from './timers.js';
 import type { WaitOptions } from './waiters.js';
 import { messageStream } from '../stream/duplex.js';
+import { SessionV2 } from './session-v2.js';
+import { truncatedReason } from './session-end.js';
+import { SessionSignals } from './session-signals.js';
+import type { SignalHost } from './session-signals.js';
 import type { MessageStream, MessageStreamOptions } from '../stream/duplex.js';
 
 export type { HandshakeOutcome } from './handshake-feed.js';
@@ -63,7 +67,7 @@ function flushOutbox(socket: CurvetunSocket): void {
  * const reply = await socket.recv({ timeout: 5000 });
  * await socket.close();
  */
-export class CurvetunSocket extends NetCompatSocket {
+export class CurvetunSocket extends NetCompatSocket implements SignalHost {
   private key: Uint8Array = NO_KEY;
   /** Whether the session keys include an ML-KEM-768 secret (v2's hybrid suite). */
   postQuantum = false;
@@ -71,6 +75,10 @@ export class CurvetunSocket extends NetCompatSocket {
   private readonly decoder = new FrameDecoder();
   /** The data path's keys and counters (set on entering `connected`). */
   private session: DataSession | null = null;
+  /** The same session when it speaks v2 (typed messages: END, CLOSE, PING, key updates). */
+  private v2: SessionV2 | null = null;
+  /** What the v2 session and the liveness timer tell us (once connected). */
+  private signals: SessionSignals | null = null;
   private receivedAny = false;
 
   // The parts, each made on first use.
@@ -123,6 +131,7 @@ export class CurvetunSocket extends NetCompatSocket {
     if (state !== 'connected') {
       return Promise.reject(state === 'closed' ? this.closedError() : new CurvetunError('ECLOSED', 'the handshake has not completed'));
     }
+    if (this.v2?.endSent) return Promise.reject(new CurvetunError('ECLOSED', 'this socket has ended its messages (end())'));
     const bytes = typeof message === 'string' ? Buffer.from(message) : message;
     try {
       const sent = this.outboxOfThisTick().sealMessage(this.session!, bytes);
@@ -143,21 +152,46 @@ export class CurvetunSocket extends NetCompatSocket {
     const queued = this.inbox?.take();
     if (queued) return Promise.resolve(queued);
     if (this.closed) return Promise.reject(this.closedError());
+    if (this.peerEndReason) return Promise.reject(this.peerEndReason);
     return this.openInbox().wait(options);
   }
 
   /**
    * Stream mode: a Node Duplex carrying bytes (cut into messages of at most 65 503 bytes), with
-   * backpressure both ways. The connection's close is the end of the stream; there is no
-   * half-close (see lib/stream/duplex.ts). It takes over receiving: do not also call recv().
+   * backpressure both ways. v2: `end()` ends our direction only (the peer's stream sees `'end'`
+   * and can still write back); v1 has no half-close, so its end is the connection's close (see
+   * lib/stream/duplex.ts). It takes over receiving: do not also call recv().
    */
   stream(options?: MessageStreamOptions): MessageStream {
     return messageStream(this, options);
   }
 
-  /** Close the connection after flushing what was sent. Resolves when TCP has closed. */
-  close(): Promise<void> {
-    if (!this.closed) this.dispatch('CLOSE', reasonError('ECLOSED', 'the socket was closed locally'));
+  /**
+   * End our direction (v2: an END; the peer's `recv` ends cleanly once it has taken our messages,
+   * and it may still send: keep receiving). The connection closes once both sides have ended.
+   * v1 has no half-close: `end()` is `close()`. Resolves when the END is handed to the OS.
+   */
+  end(): Promise<void> {
+    return this.v2 === null || this.state !== 'connected' ? this.close() : this.signals!.end();
+  }
+
+  /**
+   * Close the connection after flushing what was sent (v2: with a CLOSE carrying `code` and
+   * `reason`, which reach the peer as its `closeReason.peerCode` / `.peerReason`). Resolves when
+   * TCP has closed.
+   * @example await socket.close({ code: 4000, reason: 'shutting down' });
+   */
+  close(options: { code?: number; reason?: string } = {}): Promise<void> {
+    if (!this.closed) {
+      if (this.v2 !== null && this.state === 'connected') {
+        try {
+          this.signals!.sendClose(options.code ?? 0, options.reason ?? '');
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
+      this.dispatch('CLOSE', reasonError('ECLOSED', 'the socket was closed locally'));
+    }
     return this.whenReleased();
   }
 
@@ -211,6 +245,8 @@ export class CurvetunSocket extends NetCompatSocket {
     this.session = session;
     this.key = peerKey;
     this.postQuantum = postQuantum ?? false;
+    if (session instanceof SessionV2) this.v2 = session;
+    this.signals = new SessionSignals(this, this.v2, this.limits);
     feed.reportOutcome(null);
     this.handshakeCompleted(this.role);
     const frames = feed.leftovers();
@@ -232,6 +268,7 @@ export class CurvetunSocket extends NetCompatSocket {
     const feed = this.feed;
     this.feed = null;
     feed?.reportOutcome(reason);
+    this.signals?.stop();
     this.inbox?.close(reason);
     if (this.tcp.destroyed) {
       this.finishClose();
@@ -268,6 +305,7 @@ export class CurvetunSocket extends NetCompatSocket {
       return;
     }
     if (state === 'connected') {
+      this.signals!.heard();
       for (const frame of frames) if (!this.openMessage(frame)) return;
       return;
     }
@@ -276,7 +314,9 @@ export class CurvetunSocket extends NetCompatSocket {
 
   /** @internal */
   peerEnded(): void {
-    if (!this.closed) this.dispatch('CLOSE', peerClosedReason(this.whereWeWere()));
+    if (this.closed) return;
+    if (this.v2?.tcpEndIsTruncation()) this.dispatch('FAIL', truncatedReason());
+    else this.dispatch('CLOSE', peerClosedReason(this.whereWeWere()));
   }
 
   private whereWeWere(): WhereWeWere {
@@ -292,12 +332,26 @@ export class CurvetunSocket extends NetCompatSocket {
 
   /** @internal */
   tcpFailed(err: NodeJS.ErrnoException): void {
-    if (!this.closed) this.dispatch('FAIL', tcpFailedReason(this.whereWeWere(), err));
+    if (this.closed) return;
+    this.dispatch('FAIL', this.v2?.tcpEndIsTruncation() ? truncatedReason(err) : tcpFailedReason(this.whereWeWere(), err));
   }
 
   /** @internal The handshake deadline passed (timers.ts). */
   handshakeTimedOut(): void {
     this.dispatch('TIMEOUT');
+  }
+
+  // ---- what the v2 session and the liveness timer ask of us (SignalHost) -------------------
+
+  /** @internal */
+  endWith(event: 'CLOSE' | 'FAIL', reason: CurvetunError): void {
+    this.dispatch(event, reason);
+  }
+
+  /** @internal */
+  endOfMessages(reason: CurvetunError): void {
+    this.peerEndReason = reason;
+    this.inbox?.end(reason);
   }
 
   // ---- receiving ---------------------------------------------------------------------------
@@ -312,7 +366,7 @@ export class CurvetunSocket extends NetCompatSocket {
       return false;
     }
     this.receivedAny = true;
-    if (message === null) return true; // a control message, handled by the session
+    if (message === null) return !this.closed; // a control message, handled by the session
     this.messageBytesRead += message.length;
     if (this.inbox) this.inbox.deliver(message);
     else if (this.listenerCount('message') > 0) this.emit('message', message);
@@ -354,6 +408,11 @@ export class CurvetunSocket extends NetCompatSocket {
   /** Queue a handshake frame; it leaves with the rest of this tick's frames. */
   private queueFrame(frame: Uint8Array): void {
     this.outboxOfThisTick().queueFrame(frame);
+  }
+
+  /** @internal The same, for a frame whose sender waits for its write (END, CLOSE, PING, PONG). */
+  queueFrameAwaited(frame: Uint8Array): Promise<void> {
+    return this.outboxOfThisTick().queueFrameAwaited(frame);
   }
 
   /** @internal Hand this tick's frames to TCP now. */

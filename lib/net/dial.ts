@@ -84,6 +84,8 @@ export interface DialOptions {
   noDelay?: boolean;
   keepAlive?: boolean;
   keepAliveInitialDelay?: number;
+  /** Keep our side writable after the peer's FIN (half-close carried through). */
+  allowHalfOpen?: boolean;
 }
 
 export function dialInOrder(targets: readonly DialTarget[], port: number, options: DialOptions = {}): Dialling {
@@ -101,6 +103,7 @@ export function dialInOrder(targets: readonly DialTarget[], port: number, option
         noDelay: options.noDelay ?? false,
         keepAlive: options.keepAlive ?? false,
         keepAliveInitialDelay: options.keepAliveInitialDelay ?? 0,
+        allowHalfOpen: options.allowHalfOpen ?? false,
       });
       current = tcp;
       let onError: (e: Error) => void = () => undefined;

@@ -9,14 +9,19 @@
  * up in the socket only up to its highWaterMark; then it stops reading TCP and the peer's kernel
  * window closes — backpressure end to end. Zero-length messages carry no bytes and are skipped.
  *
- * End of stream: the protocol has no end-of-data marker (an empty message is legal data), so the
- * connection's close is the end of the stream and half-close is not supported:
+ * End of stream, v2 (real half-close, as TCP's FIN):
+ *   - `end()` flushes what was written, then sends END: the peer's stream emits `'end'` and can
+ *     still write back; ours stays readable until the peer ends too (then the connection closes).
+ *   - the peer's END ends our readable side (`'end'`); our writable side stays open.
+ *   - a TCP end without the peer's END or CLOSE is `ETRUNCATED`: an `'error'`, never an `'end'`.
+ * End of stream, v1 (no end-of-data marker: an empty message is legal data), so the connection's
+ * close is the end of the stream:
  *   - `end()` flushes what was written, then closes the whole connection; the peer's stream ends.
  *     Bytes the peer sends after that are lost, so finish the conversation before ending.
  *   - when the peer closes cleanly, the readable side ends (`'end'`) and, as with
  *     `allowHalfOpen: false`, the writable side ends too.
- *   - a failure (tampered packet, broken TCP) destroys the stream with the socket's
- *     CurvetunError (stable `code`); `destroy()` closes the connection.
+ * Either version: a failure (tampered packet, broken TCP) destroys the stream with the socket's
+ * CurvetunError (stable `code`); `destroy()` closes the connection.
  */
 import { Duplex } from 'node:stream';
 import { CurvetunError } from '../errors.js';
@@ -28,7 +33,10 @@ import { cutIntoMessages } from './cut.js';
 export interface MessageSocket {
   send(message: Uint8Array): Promise<void>;
   recv(): Promise<Uint8Array>;
+  /** v2: end our direction (END); v1: close. */
+  end(): Promise<void>;
   close(): Promise<void>;
+  readonly protocol: 'v1' | 'v2';
   readonly closeReason: CurvetunError | null;
   once(event: 'close', listener: () => void): unknown;
 }
@@ -50,7 +58,7 @@ export class MessageStream extends Duplex {
 
   constructor(private readonly socket: MessageSocket, options: MessageStreamOptions = {}) {
     super({
-      allowHalfOpen: false,
+      allowHalfOpen: socket.protocol === 'v2',
       readableHighWaterMark: options.readableHighWaterMark ?? DEFAULT_HWM,
       writableHighWaterMark: options.writableHighWaterMark ?? DEFAULT_HWM,
     });
@@ -58,6 +66,8 @@ export class MessageStream extends Duplex {
     socket.once('close', () => {
       this.draining = true;
       this._read();
+      // Half-open (v2) streams: the connection is gone, so our writable side is done too.
+      if (!this.writableEnded && !this.destroyed) this.end();
     });
   }
 
@@ -80,8 +90,9 @@ export class MessageStream extends Duplex {
       (error: CurvetunError) => {
         this.reading = false;
         if (this.destroyed) return;
-        // A clean close is the end of the stream; anything else is an error.
-        if (this.socket.closeReason?.code === 'ECLOSED') {
+        // A clean close or the peer's END is the end of the stream; anything else is an error.
+        const reason = this.socket.closeReason;
+        if (reason ? reason.code === 'ECLOSED' : error.code === 'ECLOSED') {
           this.push(null);
           // Emits 'end' now if nothing is buffered, even when nobody is reading.
           if (this.readableLength === 0) this.resume();
@@ -107,8 +118,8 @@ export class MessageStream extends Duplex {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    // No half-close in the protocol: the end of our data is the end of the connection.
-    this.socket.close().then(
+    // v2: END, our direction only; v1 has no half-close: the end of our data is the connection's.
+    this.socket.end().then(
       () => callback(),
       (error: Error) => callback(error),
     );

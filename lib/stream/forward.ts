@@ -1,6 +1,11 @@
 /**
  * Joining a plain TCP connection to a curvetun stream, both ways, counting the bytes: the core of
  * `curvetun serve` (curvetun → upstream service) and `curvetun tunnel` (local client → curvetun).
+ *
+ * Half-close is carried through: a FIN from the TCP side ends the tunnel's writable side (v2: an
+ * END; the reply still flows back), and the end of the tunnel's readable side (the peer's END)
+ * becomes a FIN to the TCP side. The TCP sockets must be made with `allowHalfOpen: true` for
+ * this. Over v1, whose end is the connection's close, an end either way closes both.
  */
 import type { Socket as TcpSocket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -16,49 +21,61 @@ export interface ForwardStats {
   first: 'tcp' | 'tunnel';
 }
 
+/** After one side has closed (or failed), how long the other gets to finish, ms. */
+const CLOSE_GRACE_MS = 2_000;
+
 /**
- * Pipe `tcp` and `tunnel` into each other (with backpressure both ways) until either ends or
- * fails; then both are closed. Resolves once, with the byte counts and how it ended.
+ * Pipe `tcp` and `tunnel` into each other (with backpressure both ways, and half-close), until
+ * both have closed; when one closes or fails, the other is ended and, after a short grace, torn
+ * down. Resolves once, with the byte counts and how it ended.
  */
 export function forward(tcp: TcpSocket, tunnel: Duplex): Promise<ForwardStats> {
   const stats: ForwardStats = { tcpToTunnel: 0, tunnelToTcp: 0, end: 'closed', first: 'tcp' };
   return new Promise((resolve) => {
-    let finished = false;
-    const finish = (side: ForwardStats['first'], error?: Error) => {
-      if (error && stats.end === 'closed') stats.end = (error as NodeJS.ErrnoException).code ?? error.message;
-      if (finished) return;
-      finished = true;
+    let firstKnown = false;
+    const first = (side: ForwardStats['first']) => {
+      if (firstKnown) return;
+      firstKnown = true;
       stats.first = side;
-      // One side is done: the other cannot continue (no half-close in the protocol).
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const windDown = () => {
+      if (timer) return;
       tcp.end();
       tunnel.end();
       // Bounded: whatever is still flushing gets a short grace, then both are torn down.
-      const timer = setTimeout(() => {
+      timer = setTimeout(() => {
         tcp.destroy();
         tunnel.destroy();
-      }, 2_000);
+      }, CLOSE_GRACE_MS);
       timer.unref();
-      let open = 2;
-      const closed = () => {
-        if (--open === 0) {
-          clearTimeout(timer);
-          resolve(stats);
-        }
-      };
-      if (tcp.closed) closed();
-      else tcp.once('close', closed);
-      if (tunnel.closed) closed();
-      else tunnel.once('close', closed);
+    };
+    const failed = (side: ForwardStats['first'], error: Error) => {
+      if (stats.end === 'closed') stats.end = (error as NodeJS.ErrnoException).code ?? error.message;
+      first(side);
+      windDown();
+    };
+    let open = 2;
+    const closed = (side: ForwardStats['first']) => {
+      first(side);
+      windDown();
+      if (--open === 0) {
+        clearTimeout(timer);
+        resolve(stats);
+      }
     };
     tcp.on('data', (chunk: Buffer) => (stats.tcpToTunnel += chunk.length));
     tunnel.on('data', (chunk: Buffer) => (stats.tunnelToTcp += chunk.length));
-    tcp.pipe(tunnel, { end: false });
-    tunnel.pipe(tcp, { end: false });
-    tcp.once('end', () => finish('tcp'));
-    tunnel.once('end', () => finish('tunnel'));
-    tcp.once('error', (error) => finish('tcp', error));
-    tunnel.once('error', (error) => finish('tunnel', error));
-    tcp.once('close', () => finish('tcp'));
-    tunnel.once('close', () => finish('tunnel'));
+    // end: true carries each side's end of data to the other (TCP FIN ↔ END).
+    tcp.pipe(tunnel);
+    tunnel.pipe(tcp);
+    tcp.once('end', () => first('tcp'));
+    tunnel.once('end', () => first('tunnel'));
+    tcp.once('error', (error) => failed('tcp', error));
+    tunnel.once('error', (error) => failed('tunnel', error));
+    if (tcp.closed) closed('tcp');
+    else tcp.once('close', () => closed('tcp'));
+    if (tunnel.closed) closed('tunnel');
+    else tunnel.once('close', () => closed('tunnel'));
   });
 }

@@ -19,6 +19,12 @@ export interface FrameContext {
   reflect(payload: Uint8Array): void;
   /** Write a raw frame payload on to where this frame was going, now or later (to hold and reorder). */
   forward(payload: Uint8Array): void;
+  /**
+   * Cut the connection here as a man in the middle would: what was forwarded so far arrives,
+   * then a clean TCP FIN to where this frame was going (this frame and all later ones dropped),
+   * and the side it came from is closed.
+   */
+  cut(): void;
 }
 
 /** Returns the payloads to forward in place of `payload` (default: `[payload]`). */
@@ -41,10 +47,12 @@ export async function startProxy(targetPort: number, hook: FrameHook = () => und
     captured.push(log);
     const upstream = connect({ host: '127.0.0.1', port: targetPort });
     sockets.add(client).add(upstream);
+    let cutting = false;
     const pipe = (from: Socket, to: Socket, direction: Direction) => {
       const decoder = new FrameDecoder();
       let index = 0;
       from.on('data', (chunk: Buffer) => {
+        if (cutting) return;
         let frames: Uint8Array[];
         try {
           frames = decoder.push(chunk);
@@ -61,12 +69,21 @@ export async function startProxy(targetPort: number, hook: FrameHook = () => und
             connection,
             reflect: (p) => from.write(encodeFrame(p)),
             forward: (p) => to.write(encodeFrame(p)),
+            cut: () => {
+              cutting = true;
+              to.end();
+              from.end();
+              from.resume();
+            },
           };
           const out = hook(new Uint8Array(payload), ctx) ?? [payload];
+          if (cutting) return;
           for (const p of out) to.write(encodeFrame(p));
         }
       });
-      from.on('close', () => to.destroy());
+      from.on('close', () => {
+        if (!cutting) to.destroy();
+      });
       from.on('error', () => to.destroy());
     };
     pipe(client, upstream, 'toServer');

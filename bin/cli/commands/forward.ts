@@ -55,7 +55,8 @@ async function dial(to: HostPort, filter: AddressFilter, timeoutMs: number): Pro
   deadline.catch(() => undefined);
   try {
     const targets = await Promise.race([resolveAllowed(to.host, filter), deadline]);
-    dialling = dialInOrder(targets, to.port, { noDelay: true });
+    // Half-open: the service may still answer after the client's FIN (carried through as END).
+    dialling = dialInOrder(targets, to.port, { noDelay: true, allowHalfOpen: true });
     return await Promise.race([dialling.socket, deadline]);
   } catch (error) {
     dialling?.socket.then((late) => late.destroy(), () => undefined);
@@ -130,6 +131,7 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
         vault,
         registry,
         cookies,
+        ...setup.liveness,
         ...setup.keepAlive,
         ...listenVersions(parsed),
         ...(allowFrom.length > 0 ? { allowedAddresses: allowFrom } : {}),
@@ -179,7 +181,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
   const ctx = new Context(parsed, io.env, { logRegistryProblems: false });
   const keyOption = parsed.values['server-key'];
   try {
-    const { log, metrics, drainMs, maxConnections, keepAlive } = await startService('tunnel', parsed, io, {
+    const { log, metrics, drainMs, maxConnections, liveness, keepAlive } = await startService('tunnel', parsed, io, {
       key_file: ctx.keyFile,
       known_hosts: ctx.knownHostsFile,
       crypto: getBackend('auto').name,
@@ -221,7 +223,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
       registry.on('reload', () => void refreshServerKey().catch(() => undefined));
     }
 
-    const localServer = createServer({ pauseOnConnect: true }, (local) => {
+    const localServer = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (local) => {
       const peer = formatHostPort(local.remoteAddress ?? '', local.remotePort ?? 0);
       if (connections.full) {
         log.warn('refused', { peer, reason: `too many connections (--max-connections ${maxConnections})` });
@@ -230,7 +232,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
         return;
       }
       connections.run(
-        (note) => tunnelOne(local, note, { to, timeout, server, keySource, vault, sessions, version, keepAlive }, log, metrics),
+        (note) => tunnelOne(local, note, { to, timeout, server, keySource, vault, sessions, version, liveness, keepAlive }, log, metrics),
         () => local.destroy(),
       );
     });
@@ -273,6 +275,8 @@ interface TunnelParts {
   sessions: Map<CurvetunSocket, { key: Uint8Array; note: EndNote }>;
   /** `--protocol` / `--no-post-quantum` (without `--protocol`, the known_hosts line decides). */
   version: Pick<ConnectOptions, 'protocol' | 'postQuantum'>;
+  /** --idle-timeout / --ping-interval. */
+  liveness: Pick<ConnectOptions, 'idleTimeout' | 'pingInterval'>;
   /** `--keepalive` (absent: connect()'s default). */
   keepAlive: Pick<ConnectOptions, 'keepAlive'>;
 }
@@ -286,7 +290,7 @@ async function tunnelOne(local: TcpSocket, note: EndNote, parts: TunnelParts, lo
   let socket: CurvetunSocket;
   try {
     if (!known) throw new CurvetunError('EKEY', `known_hosts names no key for ${parts.to.host} any more`);
-    socket = await connect(parts.to.host, parts.to.port, { ...parts.keySource, vault: parts.vault, timeout: parts.timeout, ...parts.version, ...parts.keepAlive });
+    socket = await connect(parts.to.host, parts.to.port, { ...parts.keySource, vault: parts.vault, timeout: parts.timeout, ...parts.liveness, ...parts.version, ...parts.keepAlive });
     metrics.clientHandshake((Date.now() - startedAt) / 1000, null);
   } catch (error) {
     if (known) metrics.clientHandshake((Date.now() - startedAt) / 1000, error);

@@ -25,7 +25,7 @@ export async function echoServer(parsed: Parsed, io: Io): Promise<number> {
     const { log, metrics } = setup;
     const vault = await ctx.vault();
     const registry = anyClient ? null : await ctx.registry();
-    const listener = await listen(at.port, { host: at.host, vault, ...setup.keepAlive, ...listenVersions(parsed), ...(registry ? { registry } : { acceptAnyClient: true }) });
+    const listener = await listen(at.port, { host: at.host, vault, ...setup.liveness, ...setup.keepAlive, ...listenVersions(parsed), ...(registry ? { registry } : { acceptAnyClient: true }) });
     metrics.watchWorkers({ vault: vault.actor, ...(registry ? { registry: registry.actor } : {}) });
     metrics.watchListener(listener);
     const knownHosts = registry ? watchKnownHosts(registry, ctx.knownHostsFile, log) : null;

@@ -155,6 +155,15 @@ export const V2_CLOSE_REASON_MAX_BYTES = 256;
 /** A receiver's announced limit on one message is at most 2^30 bytes. */
 export const V2_MAX_ANNOUNCED_MESSAGE_BYTES = 2 ** 30;
 
+/**
+ * Key update (PROTOCOL.md, "v2 key update"): a sender moves its direction to the next epoch after
+ * this many frames, plaintext bytes or milliseconds in the current one, whichever comes first
+ * (option `rekeyAfter` may lower each, never raise it). A receiver closes the connection
+ * (`EPROTO`) when a peer's epoch goes past twice the frame or byte threshold.
+ */
+export const V2_REKEY_AFTER = { messages: 2 ** 20, bytes: 2 ** 30, ms: 120_000 } as const;
+export const V2_EPOCH_CEILING = { frames: 2 ** 21, bytes: 2 ** 31 } as const;
+
 /** REJECT reasons (the byte), and the names `error.reason` carries. */
 export const RejectReason = {
   'key-not-allowed': 1,

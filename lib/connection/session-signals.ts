@@ -1,0 +1,95 @@
+/**
+ * What a connected socket hears from its v2 session and its liveness timer, and the v2 ends it
+ * sends (END, CLOSE): kept apart from the socket so the socket only composes. The host is the
+ * socket; it queues frames in order with everything else and steps its lifecycle.
+ */
+import { CurvetunError } from '../errors.js';
+import { Liveness } from './liveness.js';
+import type { LivenessOwner } from './liveness.js';
+import type { SessionV2, SessionV2Owner } from './session-v2.js';
+import { bothEndedReason, endOfMessagesReason, peerCloseReason } from './session-end.js';
+
+/** What the signals need from their socket. */
+export interface SignalHost {
+  /** Queue a frame into this tick's outgoing bytes; resolves when written. */
+  queueFrameAwaited(frame: Uint8Array): Promise<void>;
+  /** Step the lifecycle: a clean close or a failure. */
+  endWith(event: 'CLOSE' | 'FAIL', reason: CurvetunError): void;
+  /** The peer's END: `recv` answers `reason` once the queue is empty. */
+  endOfMessages(reason: CurvetunError): void;
+}
+
+export class SessionSignals implements SessionV2Owner, LivenessOwner {
+  private readonly liveness: Liveness | null;
+
+  constructor(
+    private readonly host: SignalHost,
+    /** The session when it speaks v2 (v1 has only the idle timeout). */
+    readonly v2: SessionV2 | null,
+    private readonly limits: { idleTimeout?: number; pingInterval?: number; rekeyAfter?: { messages?: number; bytes?: number; ms?: number } },
+  ) {
+    v2?.attach(this, limits.rekeyAfter);
+    const idleTimeout = limits.idleTimeout ?? 0;
+    const pingInterval = v2 ? (limits.pingInterval ?? 0) : 0;
+    this.liveness = idleTimeout > 0 || pingInterval > 0 ? new Liveness(this, { idleTimeout, pingInterval }) : null;
+  }
+
+  /** Something arrived from the peer. */
+  heard(): void {
+    if (this.liveness) this.liveness.lastHeard = Date.now();
+  }
+
+  stop(): void {
+    this.liveness?.stop();
+  }
+
+  /** v2: send END (see CurvetunSocket.end); both ended → a clean close. */
+  end(): Promise<void> {
+    const v2 = this.v2!;
+    if (v2.endSent) return Promise.resolve();
+    const sent = this.host.queueFrameAwaited(v2.sealEnd());
+    if (v2.endReceived) this.host.endWith('CLOSE', bothEndedReason());
+    return sent;
+  }
+
+  /** v2: queue a CLOSE; `EINVAL` (nothing queued) for a bad code or reason. A used-up counter closes without one. */
+  sendClose(code: number, reason: string): void {
+    let frame: Uint8Array;
+    try {
+      frame = this.v2!.sealClose(code, reason);
+    } catch (error) {
+      if ((error as CurvetunError).code === 'EINVAL') throw error;
+      return;
+    }
+    this.host.queueFrameAwaited(frame).catch(() => undefined);
+  }
+
+  /** @internal A PONG (SessionV2Owner). */
+  queueControlFrame(frame: Uint8Array): void {
+    this.host.queueFrameAwaited(frame).catch(() => undefined);
+  }
+
+  /** @internal The peer's END. */
+  endReceived(): void {
+    this.host.endOfMessages(endOfMessagesReason());
+    if (this.v2!.endSent) this.host.endWith('CLOSE', bothEndedReason());
+  }
+
+  /** @internal The peer's CLOSE. */
+  closeReceived(code: number, reason: string): void {
+    this.host.endWith('CLOSE', peerCloseReason(code, reason));
+  }
+
+  /** @internal Nothing arrived for pingInterval. The payload only has to be unpredictable to nobody: the time will do. */
+  pingDue(): void {
+    const payload = new Uint8Array(8);
+    new DataView(payload.buffer).setFloat64(0, Date.now());
+    const frame = this.v2?.sealPing(payload);
+    if (frame) this.host.queueFrameAwaited(frame).catch(() => undefined);
+  }
+
+  /** @internal Nothing arrived for idleTimeout. */
+  idleTimedOut(idleMs: number): void {
+    this.host.endWith('FAIL', new CurvetunError('ETIMEDOUT', `nothing arrived from the peer for ${idleMs} ms (idleTimeout ${this.limits.idleTimeout} ms)`));
+  }
+}
