@@ -37,29 +37,29 @@ export class ChannelRefusedError extends CurvetunError {
   }
 }
 
+/** Node's and our error codes that name a refusal reason; any other is `failed`. */
+const REASON_OF_CODE: Record<string, RefuseReason> = {
+  EDENIED: 'not-allowed',
+  ECONNREFUSED: 'connection-refused',
+  ETIMEDOUT: 'timed-out',
+  EBUSY: 'too-many-channels',
+  ENOTFOUND: 'unreachable',
+  EAI_AGAIN: 'unreachable',
+  EAI_NODATA: 'unreachable',
+  EAI_NONAME: 'unreachable',
+  EHOSTUNREACH: 'unreachable',
+  ENETUNREACH: 'unreachable',
+  EADDRNOTAVAIL: 'unreachable',
+};
+
 /**
- * Why a connection attempt to a target failed, as a refusal reason: our own `EDENIED` (the
- * allow-list), `ETIMEDOUT` and `EBUSY`, and Node's socket and resolver error codes.
+ * Why a connection attempt to a target failed, as a refusal reason: from the error's code, else
+ * from its cause's (a resolver failure arrives wrapped, with Node's ENOTFOUND as cause).
  */
 export function refuseReasonOf(error: unknown): RefuseReason {
-  switch ((error as { code?: unknown } | null)?.code) {
-    case 'EDENIED':
-      return 'not-allowed';
-    case 'ECONNREFUSED':
-      return 'connection-refused';
-    case 'ETIMEDOUT':
-      return 'timed-out';
-    case 'EBUSY':
-      return 'too-many-channels';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-    case 'EAI_NODATA':
-    case 'EAI_NONAME':
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-    case 'EADDRNOTAVAIL':
-      return 'unreachable';
-    default:
-      return 'failed';
+  for (let e = error as { code?: unknown; cause?: unknown } | null | undefined, depth = 0; e && depth < 3; e = e.cause as typeof e, depth++) {
+    const reason = typeof e.code === 'string' ? REASON_OF_CODE[e.code] : undefined;
+    if (reason) return reason;
   }
+  return 'failed';
 }
