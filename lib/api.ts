@@ -12,11 +12,11 @@ import { decodePublicKeyText } from './keys/text.js';
 import { AddressFilter } from './net/index.js';
 import { startCookieKeeper } from './cookie/index.js';
 import { openClientSocket } from './connection/connect.js';
+import type { ConnectConfig } from './connection/connect.js';
 import { Listener } from './connection/listener.js';
 import type { ConnectOptions, CryptoChoice, ListenOptions } from './connection/options.js';
 import { DEFAULT_LIMITS } from './connection/socket.js';
 import type { CurvetunSocket, SocketLimits } from './connection/socket.js';
-import { KEY_BYTES } from './protocol/index.js';
 
 function backendOf(choice: CryptoChoice | undefined): CryptoBackend {
   if (choice === undefined || typeof choice === 'string') return getBackend(choice ?? 'auto');
@@ -93,27 +93,26 @@ export async function connect(host: string, port: number, options: ConnectOption
   const backend = backendOf(options.crypto);
   const limits = limitsOf(options);
   const timeout = positive(options.timeout, 'timeout') ?? limits.handshakeTimeout;
-  if (options.allowedAddresses) {
-    const filter = AddressFilter.parse(options.allowedAddresses);
-    if (!(await filter.allowsHost(host))) {
-      throw new CurvetunError('EDENIED', `${host} is not among the allowed addresses`);
-    }
-  }
+  const filter = options.allowedAddresses ? AddressFilter.parse(options.allowedAddresses) : null;
+  if (options.lookup !== undefined && typeof options.lookup !== 'function') throw new CurvetunError('EINVAL', 'lookup must be a function');
   const home = defaultHome();
-  let serverKey: Uint8Array | undefined;
+  let serverKey: ConnectConfig['serverKey'];
   if (typeof options.serverKey === 'string') serverKey = decodePublicKeyText(options.serverKey);
   else if (options.serverKey) serverKey = options.serverKey;
-  else serverKey = await (options.registry ?? (await home.registry())).lookup(host);
-  if (!serverKey || serverKey.length !== KEY_BYTES) {
-    throw new CurvetunError('EKEY', `no server key for ${host}: pass serverKey or add the host to the registry`);
+  else {
+    // Asked with the addresses we are about to dial, so the key fits the server we reach.
+    const registry = options.registry ?? (await home.registry());
+    serverKey = (addresses) => registry.lookup(host, addresses);
   }
   const vault = options.vault ?? (await home.vault());
   return openClientSocket(host, port, {
     backend,
     vault,
     serverKey,
+    filter,
     limits,
     timeout,
+    ...(options.lookup ? { lookup: options.lookup } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
 }

@@ -26,17 +26,57 @@ export type ErrorCode =
   | 'EACTOR'
   /** An address is not on the allowed list. */
   | 'EDENIED'
+  /** Nothing accepts connections at that address and port (Node's name; the Node error is `cause`). */
+  | 'ECONNREFUSED'
+  /** The address and port to listen on are in use (Node's name; the Node error is `cause`). */
+  | 'EADDRINUSE'
   /** Something failed on disk (counter file, registry file). */
   | 'EIO';
 
 export class CurvetunError extends Error {
   readonly code: ErrorCode;
+  /** As on Node's own error, when one caused this one (then also `cause`). */
+  errno?: number;
+  syscall?: string;
+  address?: string;
+  port?: number;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = 'CurvetunError';
   }
+}
+
+/** The fields of a Node system error that curvetun copies onto its own (as Node sets them). */
+const SYSTEM_FIELDS = ['errno', 'syscall', 'address', 'port'] as const;
+
+/**
+ * A CurvetunError for a failure Node reported: `cause` is Node's error, and its `errno`,
+ * `syscall`, `address` and `port` are copied, so code written for Node's errors keeps working.
+ * `ECONNREFUSED` and `EADDRINUSE` keep Node's code; anything else gets `fallback`.
+ * @example systemError('ECLOSED', 'cannot connect to db:5432', err) // err.code 'ECONNREFUSED' → code 'ECONNREFUSED'
+ */
+export function systemError(fallback: ErrorCode, message: string, cause: unknown): CurvetunError {
+  const nodeCode = (cause as NodeJS.ErrnoException | null)?.code;
+  const code: ErrorCode = nodeCode === 'ECONNREFUSED' || nodeCode === 'EADDRINUSE' ? nodeCode : fallback;
+  return withSystemFields(new CurvetunError(code, message, { cause }), cause);
+}
+
+/** Copy `errno`, `syscall`, `address`, `port` from Node's error `cause` onto `error`; returns `error`. */
+export function withSystemFields(error: CurvetunError, cause: unknown): CurvetunError {
+  if (typeof cause === 'object' && cause !== null) {
+    for (const field of SYSTEM_FIELDS) {
+      const value = (cause as Record<string, unknown>)[field];
+      if (value !== undefined) (error as unknown as Record<string, unknown>)[field] = value;
+    }
+  }
+  return error;
+}
+
+/** `EABORTED` for an AbortSignal that fired, with the signal's reason as `cause`. */
+export function abortedError(what: string, signal: AbortSignal): CurvetunError {
+  return new CurvetunError('EABORTED', `${what} aborted`, { cause: signal.reason });
 }
 
 /** A packet or frame that does not decode. Always `code: 'EPROTO'`. */

@@ -11,6 +11,8 @@
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { strictModesFromEnv } from './fs/strict-modes.js';
+import { INSPECT, describe } from './inspect.js';
 import { openRegistry } from './registry/index.js';
 import type { Registry } from './registry/types.js';
 import { WorkerVault } from './vault/index.js';
@@ -19,6 +21,11 @@ import type { Vault } from './vault/types.js';
 export interface HomeOptions {
   /** Directory holding the key pair and known_hosts. Default `$CURVETUN_HOME` or `~/.curvetun`. */
   home?: string;
+  /**
+   * Refuse a known_hosts that others could write (see `OpenRegistryOptions.strictModes`).
+   * Default true, or false when `$CURVETUN_STRICT_MODES` is `0`, `no`, `off` or `false`.
+   */
+  strictModes?: boolean;
 }
 
 /**
@@ -30,11 +37,18 @@ export interface HomeOptions {
  */
 export class Home {
   readonly home: string;
+  readonly strictModes: boolean;
   private vaultPromise: Promise<Vault> | null = null;
   private registryPromise: Promise<Registry> | null = null;
 
   constructor(options: HomeOptions = {}) {
     this.home = options.home ?? process.env.CURVETUN_HOME ?? join(homedir(), '.curvetun');
+    this.strictModes = options.strictModes ?? strictModesFromEnv();
+  }
+
+  /** Facts only: the vault and registry it holds are handles to workers (and their shared memory). */
+  [INSPECT](): string {
+    return describe('Home', { home: this.home, strictModes: this.strictModes, vault: this.vaultPromise !== null, registry: this.registryPromise !== null });
   }
 
   /** The vault holding `id_curvetun` (generated on first use). */
@@ -50,16 +64,22 @@ export class Home {
   registry(): Promise<Registry> {
     this.registryPromise ??= (async () => {
       mkdirSync(this.home, { recursive: true, mode: 0o700 });
-      return openRegistry({ file: join(this.home, 'known_hosts'), create: true });
+      return openRegistry({ file: join(this.home, 'known_hosts'), create: true, strictModes: this.strictModes });
     })();
-    return this.registryPromise;
+    const opening = this.registryPromise;
+    // A registry that failed to open (e.g. refused for its permissions) is tried again next time.
+    opening.catch(() => {
+      if (this.registryPromise === opening) this.registryPromise = null;
+    });
+    return opening;
   }
 
   /** Stop the workers this home started. */
   async stop(): Promise<void> {
     const [vault, registry] = [this.vaultPromise, this.registryPromise];
     this.vaultPromise = this.registryPromise = null;
-    await Promise.all([vault?.then((v) => v.close()), registry?.then((r) => r.close())]);
+    // One that failed to start has nothing to stop.
+    await Promise.all([vault?.then((v) => v.close(), () => undefined), registry?.then((r) => r.close(), () => undefined)]);
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * Running the `curvetun` command as a child process, the way a user does (not a test file:
- * helpers for test/cli.test.ts and test/redis.test.ts).
+ * helpers for test/cli.test.ts and test/redis.test.ts). Every bound here only stops a hung command:
+ * on a loaded machine a command's start-up (tsx, workers) alone can take tens of seconds.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -23,7 +24,7 @@ export function run(args: string[], options: { input?: Uint8Array | string; time
     let err = '';
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 180_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -46,12 +47,12 @@ export interface Daemon {
 }
 
 /** Start a long-running command and wait for its `listening on HOST:PORT` line. */
-export async function start(args: string[], timeoutMs = 30_000): Promise<Daemon> {
+export async function start(args: string[], timeoutMs = 180_000): Promise<Daemon> {
   const child = spawn(process.execPath, [...BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const waitFor = async (text: string | RegExp, ms = 10_000) => {
+  const waitFor = async (text: string | RegExp, ms = 120_000) => {
     const deadline = Date.now() + ms;
     while (!(typeof text === 'string' ? err.includes(text) : text.test(err))) {
       if (Date.now() > deadline) throw new Error(`no "${String(text)}" on stderr within ${ms} ms; stderr: ${err}`);
@@ -74,7 +75,7 @@ export async function start(args: string[], timeoutMs = 30_000): Promise<Daemon>
     async stop() {
       if (child.exitCode !== null) return child.exitCode;
       child.kill('SIGINT');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
       const code = await exited;
       clearTimeout(timer);
       return code;

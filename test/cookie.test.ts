@@ -1,10 +1,11 @@
 /**
  * The cookie keeper in its real worker with short periods: rotation, the two-period lifetime,
- * the replay guard, tampering, and a full guard that refuses instead of forgetting.
+ * the replay guard (open remembers nothing, admit checks and inserts at once), tampering, and a
+ * full guard that refuses instead of forgetting; the contract tests run on both keepers.
  */
 import test from 'ava';
 import { CookieCore, LocalCookieKeeper, startCookieKeeper } from '../lib/cookie/index.js';
-import type { WorkerCookieKeeper } from '../lib/cookie/index.js';
+import type { ObservableCookieKeeper, WorkerCookieKeeper } from '../lib/cookie/index.js';
 import { getBackend } from '../lib/crypto/index.js';
 import { CurvetunError } from '../lib/errors.js';
 
@@ -32,20 +33,77 @@ async function keeper(t: { teardown(fn: () => unknown): void }, options = {}): P
   return k;
 }
 
-test('a cookie opens to what was sealed, once', async (t) => {
-  const k = await keeper(t);
-  const ec = backend.randomBytes(32);
-  const ess = backend.randomBytes(32);
-  const cookie = await k.seal(ec, ess);
-  t.is(cookie.length, 96);
-  const opened = await k.open(cookie);
-  t.deepEqual(opened.clientEphemeralPublicKey, ec);
-  t.deepEqual(opened.serverEphemeralSecretKey, ess);
-  const again = await t.throwsAsync(k.open(cookie), { instanceOf: CurvetunError });
-  t.is(again!.code, 'EAUTH');
-  t.regex(again!.message, /already used|replay/);
-  t.is((await k.stats()).refusedReplay, 1);
-});
+/** Both keepers (the worker and the in-process one) must follow the same contract. */
+const keepers: [string, (t: { teardown(fn: () => unknown): void }, options?: object) => Promise<ObservableCookieKeeper>][] = [
+  ['WorkerCookieKeeper', (t, options = {}) => keeper(t, options)],
+  [
+    'LocalCookieKeeper',
+    async (t, options = {}) => {
+      const k = new LocalCookieKeeper({ crypto: 'tweetnacl', periodMs: 60_000, ...options });
+      t.teardown(() => k.close());
+      return k;
+    },
+  ],
+];
+
+for (const [name, make] of keepers) {
+  test(`${name}: open gives what was sealed and remembers nothing; admit remembers it once`, async (t) => {
+    const k = await make(t);
+    const ec = backend.randomBytes(32);
+    const ess = backend.randomBytes(32);
+    const cookie = await k.seal(ec, ess);
+    t.is(cookie.length, 96);
+    for (let i = 0; i < 3; i++) {
+      const opened = await k.open(cookie);
+      t.deepEqual(opened.clientEphemeralPublicKey, ec);
+      t.deepEqual(opened.serverEphemeralSecretKey, ess);
+    }
+    t.is((await k.stats()).remembered, 0, 'opening alone fills nothing');
+    t.is(await code(k.admit(cookie)), 'ok');
+    const again = await t.throwsAsync(k.admit(cookie), { instanceOf: CurvetunError });
+    t.is(again!.code, 'EAUTH');
+    t.regex(again!.message, /already used|replay/);
+    // Once admitted, a replayed Vouch already fails at open.
+    t.is(await code(k.open(cookie)), 'EAUTH');
+    const stats = await k.stats();
+    t.like(stats, { remembered: 1, opened: 3, admitted: 1, refusedReplay: 2 });
+  });
+
+  test(`${name}: admit is check-and-insert: of many racing admits of one cookie exactly one wins`, async (t) => {
+    const k = await make(t);
+    const cookie = await k.seal(backend.randomBytes(32), backend.randomBytes(32));
+    const results = await Promise.all(Array.from({ length: 20 }, () => code(k.admit(cookie))));
+    t.is(results.filter((r) => r === 'ok').length, 1);
+    t.is(results.filter((r) => r === 'EAUTH').length, 19);
+  });
+
+  test(`${name}: a forged, tampered or foreign cookie is EAUTH at admit too, and remembers nothing`, async (t) => {
+    const k = await make(t);
+    const other = await make(t);
+    const cookie = await k.seal(backend.randomBytes(32), backend.randomBytes(32));
+    const tampered = new Uint8Array(cookie);
+    tampered[40]! ^= 1;
+    t.is(await code(k.admit(tampered)), 'EAUTH');
+    t.is(await code(k.admit(await other.seal(backend.randomBytes(32), backend.randomBytes(32)))), 'EAUTH');
+    t.is(await code(k.admit(backend.randomBytes(96))), 'EAUTH');
+    t.is(await code(k.admit(new Uint8Array(95))), 'EINVAL');
+    t.is((await k.stats()).remembered, 0);
+    t.is(await code(k.admit(cookie)), 'ok');
+  });
+
+  test(`${name}: a full replay guard refuses new handshakes (EBUSY) rather than forgetting a cookie`, async (t) => {
+    const k = await make(t, { guardSize: 3 });
+    const cookies = await Promise.all(Array.from({ length: 5 }, () => k.seal(backend.randomBytes(32), backend.randomBytes(32))));
+    for (const c of cookies.slice(0, 3)) t.is(await code(k.admit(c)), 'ok');
+    t.is(await code(k.open(cookies[3]!)), 'ok', 'opening needs no room');
+    t.is(await code(k.admit(cookies[3]!)), 'EBUSY');
+    // The remembered cookies are still refused: nothing was evicted to make room.
+    for (const c of cookies.slice(0, 3)) t.is(await code(k.admit(c)), 'EAUTH');
+    const stats = await k.stats();
+    t.is(stats.refusedGuardFull, 1);
+    t.is(stats.remembered, 3);
+  });
+}
 
 test.serial('a cookie from the previous period opens; one from two periods ago does not', async (t) => {
   const k = await keeper(t, { periodMs: PERIOD });
@@ -104,7 +162,7 @@ test('a restarted keeper worker has new keys: cookies sealed before the crash no
 test('stats carry counters only, no key material', async (t) => {
   const k = await keeper(t);
   const stats = await k.stats();
-  t.deepEqual(Object.keys(stats).sort(), ['guardSize', 'opened', 'periodMs', 'refusedGuardFull', 'refusedInvalid', 'refusedReplay', 'remembered', 'rotations']);
+  t.deepEqual(Object.keys(stats).sort(), ['admitted', 'guardSize', 'opened', 'periodMs', 'refusedGuardFull', 'refusedInvalid', 'refusedReplay', 'remembered', 'rotations']);
   t.true(Object.values(stats).every((v) => typeof v === 'number'));
 });
 
@@ -146,31 +204,29 @@ test('core: a guard entry lives exactly as long as the key that opened its cooki
   const core = new CookieCore(backend, { periodMs: 1000, guardSize: 1 }, clock.now);
   const first = core.seal(backend.randomBytes(32), backend.randomBytes(32));
   clock.advance(900);
-  core.open(first); // remembered until its key dies, 1100 ms from now
+  core.admit(first); // remembered until its key dies, 1100 ms from now
   clock.advance(100); // a new current key; the first key has one more period
   const second = core.seal(backend.randomBytes(32), backend.randomBytes(32));
-  t.true(t.throws(() => core.open(second))!.message.includes('replay guard is full'));
+  t.true(t.throws(() => core.admit(second))!.message.includes('replay guard is full'));
   clock.advance(999);
-  t.is((t.throws(() => core.open(second)) as CurvetunError).code, 'EBUSY'); // 1 ms before: still full
-  t.is((t.throws(() => core.open(first)) as CurvetunError).code, 'EAUTH'); // and still a replay
+  t.is((t.throws(() => core.admit(second)) as CurvetunError).code, 'EBUSY'); // 1 ms before: still full
+  t.is((t.throws(() => core.admit(first)) as CurvetunError).code, 'EAUTH'); // and still a replay
   clock.advance(1); // the first key dies now...
-  t.is((t.throws(() => core.open(first)) as CurvetunError).code, 'EAUTH');
+  t.is((t.throws(() => core.admit(first)) as CurvetunError).code, 'EAUTH');
   clock.advance(1); // ...and its entry a millisecond later (rounded up, never early)
-  t.notThrows(() => core.open(second));
+  t.notThrows(() => core.admit(second));
   t.deepEqual(
     { full: core.getStats().refusedGuardFull, replay: core.getStats().refusedReplay },
     { full: 2, replay: 1 },
   );
 });
 
-test('LocalCookieKeeper runs the same rules in-process, and refuses work once closed', async (t) => {
+test('LocalCookieKeeper refuses work once closed', async (t) => {
   const k = new LocalCookieKeeper({ crypto: 'tweetnacl', guardSize: 1 });
-  const [a, b] = [await k.seal(backend.randomBytes(32), backend.randomBytes(32)), await k.seal(backend.randomBytes(32), backend.randomBytes(32))];
-  t.is(await code(k.open(a)), 'ok');
-  t.is(await code(k.open(a)), 'EAUTH');
-  t.is(await code(k.open(b)), 'EBUSY');
+  const b = await k.seal(backend.randomBytes(32), backend.randomBytes(32));
   await k.close();
   t.is(await code(k.open(b)), 'ECLOSED');
+  t.is(await code(k.admit(b)), 'ECLOSED');
   t.is(await code(k.seal(backend.randomBytes(32), backend.randomBytes(32))), 'ECLOSED');
 });
 
@@ -181,22 +237,11 @@ test('wrong sizes are EINVAL and the keeper keeps serving', async (t) => {
   t.is(await code(k.open(await k.seal(backend.randomBytes(32), backend.randomBytes(32)))), 'ok');
 });
 
-test('a full replay guard refuses new handshakes (EBUSY) rather than forgetting a cookie', async (t) => {
-  const k = await keeper(t, { guardSize: 3, periodMs: 60_000 });
-  const cookies = await Promise.all(Array.from({ length: 5 }, () => k.seal(backend.randomBytes(32), backend.randomBytes(32))));
-  for (const c of cookies.slice(0, 3)) t.is(await code(k.open(c)), 'ok');
-  t.is(await code(k.open(cookies[3]!)), 'EBUSY');
-  // The remembered cookies are still refused: nothing was evicted to make room.
-  for (const c of cookies.slice(0, 3)) t.is(await code(k.open(c)), 'EAUTH');
-  const stats = await k.stats();
-  t.is(stats.refusedGuardFull, 1);
-  t.is(stats.remembered, 3);
-});
 
 test.serial('the guard frees its entries when their key expires', async (t) => {
   const k = await keeper(t, { guardSize: 2, periodMs: PERIOD });
-  for (let i = 0; i < 2; i++) t.is(await code(k.open(await k.seal(backend.randomBytes(32), backend.randomBytes(32)))), 'ok');
-  t.is(await code(k.open(await k.seal(backend.randomBytes(32), backend.randomBytes(32)))), 'EBUSY');
+  for (let i = 0; i < 2; i++) t.is(await code(k.admit(await k.seal(backend.randomBytes(32), backend.randomBytes(32)))), 'ok');
+  t.is(await code(k.admit(await k.seal(backend.randomBytes(32), backend.randomBytes(32)))), 'EBUSY');
   await sleep(PERIOD * 2.5);
-  t.is(await code(k.open(await k.seal(backend.randomBytes(32), backend.randomBytes(32)))), 'ok');
+  t.is(await code(k.admit(await k.seal(backend.randomBytes(32), backend.randomBytes(32)))), 'ok');
 });

@@ -20,16 +20,18 @@ import { startProxy } from './helpers/proxy.js';
 import { counterOf, scrambleKeyOf } from './helpers/nonces.js';
 
 test('killing the vault, cookie keeper and registry workers under load: established connections go on, in-flight handshakes fail typed, new ones succeed, no nonce counter reused', async (t) => {
-  t.timeout(100_000);
+  t.timeout(300_000);
   const world = await makeWorld();
   const cookies: WorkerCookieKeeper = await startCookieKeeper();
   // Every client goes through a recording proxy: the Cookie packets carry the vault's safe nonces.
-  const listener = await world.listen({ cookies, maxPendingPerAddress: 1_000, handshakeTimeout: 5_000 });
+  // Deadlines and polling bounds are generous: a worker restart on a loaded machine takes seconds,
+  // and what is tested is the outcome (typed failures, then success), not how fast it comes.
+  const listener = await world.listen({ cookies, maxPendingPerAddress: 1_000, handshakeTimeout: 30_000 });
   const proxy = await startProxy(listener.address().port);
   const handshakeErrors: CurvetunError[] = [];
   listener.on('handshakeError', (e) => handshakeErrors.push(e));
   void echoServer(listener);
-  const dial = () => connect('127.0.0.1', proxy.port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 8_000 });
+  const dial = () => connect('127.0.0.1', proxy.port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 30_000 });
 
   try {
     // 50 connections, each a ping-pong loop of random-size messages, every echo checked.
@@ -42,7 +44,7 @@ test('killing the vault, cookie keeper and registry workers under load: establis
       while (running) {
         const message = bytes((n * 7919 + i * 131) % 4_000, n + i * 1_000 + 1);
         await socket.send(message);
-        const echo = await socket.recv({ timeout: 10_000 });
+        const echo = await socket.recv({ timeout: 60_000 });
         if (!Buffer.from(echo).equals(message)) throw new Error(`connection ${i}: wrong echo at ${n}`);
         exchanged[i] = ++n;
       }
@@ -52,7 +54,7 @@ test('killing the vault, cookie keeper and registry workers under load: establis
 
     // "Established" means the server answered: the client alone cannot know its Vouch was taken
     // (the protocol has no confirmation), so wait for one echo on every connection first.
-    for (let i = 0; i < 200 && !exchanged.every((n) => n > 0); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let i = 0; i < 3_000 && !exchanged.every((n) => n > 0); i++) await new Promise((resolve) => setTimeout(resolve, 10));
     t.true(exchanged.every((n) => n > 0));
 
     const victims: { name: string; kill(): Promise<void> }[] = [
@@ -72,7 +74,7 @@ test('killing the vault, cookie keeper and registry workers under load: establis
           const s = await dial();
           try {
             await s.send('in flight');
-            await s.recv({ timeout: 5_000 });
+            await s.recv({ timeout: 30_000 });
           } finally {
             await s.close();
           }
@@ -90,7 +92,7 @@ test('killing the vault, cookie keeper and registry workers under load: establis
 
       // After the supervisor restarts the worker, new handshakes succeed (allow it a moment).
       let fresh: CurvetunSocket | undefined;
-      for (let attempt = 0; attempt < 40 && !fresh; attempt++) {
+      for (let attempt = 0; attempt < 300 && !fresh; attempt++) {
         fresh = await dial().catch(async () => {
           await new Promise((resolve) => setTimeout(resolve, 100));
           return undefined;
@@ -100,12 +102,12 @@ test('killing the vault, cookie keeper and registry workers under load: establis
       const more = await Promise.all(Array.from({ length: 5 }, dial));
       for (const s of [fresh!, ...more]) {
         await s.send('after restart');
-        t.is(Buffer.from(await s.recv({ timeout: 5_000 })).toString(), 'after restart');
+        t.is(Buffer.from(await s.recv({ timeout: 30_000 })).toString(), 'after restart');
         await s.close();
       }
 
-      // Established connections never noticed.
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Established connections never noticed: each one goes on exchanging (polled, bounded).
+      for (let i = 0; i < 3_000 && !exchanged.every((n, j) => n > before[j]!); i++) await new Promise((resolve) => setTimeout(resolve, 10));
       t.deepEqual(loopErrors.map(String), []);
       t.true(exchanged.every((n, i) => n > before[i]!), `every connection kept exchanging across the ${victim.name} kill: ${exchanged.map((n, i) => n - before[i]!).join(' ')}`);
       t.true(sockets.every((s) => !s.closed));
@@ -143,10 +145,11 @@ test('killing the vault, cookie keeper and registry workers under load: establis
 });
 
 test('a handshake paused between Cookie and Vouch across a worker restart: the vault and registry restarts are survived, the cookie keeper restart fails it with EAUTH', async (t) => {
-  t.timeout(60_000);
+  t.timeout(240_000);
   const world = await makeWorld();
   const cookies: WorkerCookieKeeper = await startCookieKeeper();
-  const listener = await world.listen({ cookies, handshakeTimeout: 10_000 });
+  // Deadlines far beyond a worker restart on a loaded machine (seconds): the outcome is tested, not speed.
+  const listener = await world.listen({ cookies, handshakeTimeout: 60_000 });
   const port = listener.address().port;
   const backend = getBackend('auto');
   try {
@@ -164,9 +167,9 @@ test('a handshake paused between Cookie and Vouch across a worker restart: the v
       const failure = new Promise<CurvetunError>((resolve) => listener.once('handshakeError', resolve));
       hs.tcp.write(encodeFrame(hs.vouch));
       if (victim.survives) {
-        const server = await listener.accept({ timeout: 5_000 });
+        const server = await listener.accept({ timeout: 60_000 });
         hs.tcp.write(hs.session.seal(Buffer.from(`after the ${victim.name} restart`)));
-        t.is(Buffer.from(await server.recv({ timeout: 5_000 })).toString(), `after the ${victim.name} restart`);
+        t.is(Buffer.from(await server.recv({ timeout: 60_000 })).toString(), `after the ${victim.name} restart`);
         await server.close();
       } else {
         const error = await failure;

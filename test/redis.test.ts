@@ -63,7 +63,7 @@ function requestsPerSecond(output: string, test: string): number {
 }
 
 redisTest(`redis through serve + tunnel: commands, a pipeline and redis-benchmark are answered correctly; an unknown key gets nothing through${SKIP_NOTE}`, async (t) => {
-  t.timeout(180_000);
+  t.timeout(900_000);
   const dir = mkdtempSync(join(tmpdir(), 'curvetun-redis-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const redis = await startRedis(dir);

@@ -41,12 +41,31 @@ for (const name of availableBackends()) {
     const server = new Session(backend, key, 'server');
     const first = unframe(client.seal(Buffer.from('a')));
     const second = unframe(client.seal(Buffer.from('b')));
+    t.is(t.throws(() => server.open(second), { instanceOf: CurvetunError })!.code, 'EPROTO', 'second before first');
+    server.open(first);
     server.open(second);
     t.is(t.throws(() => server.open(first), { instanceOf: CurvetunError })!.code, 'EPROTO');
     t.is(t.throws(() => server.open(second), { instanceOf: CurvetunError })!.code, 'EPROTO');
-    // Sent back to the client, its own message does not open: the directions use different nonces.
-    const own = unframe(client.seal(Buffer.from('c')));
-    t.is(t.throws(() => client.open(own), { instanceOf: CurvetunError })!.code, 'EAUTH');
+    // Sent back to its sender, a message does not open even with the counter the sender expects
+    // next from the peer: the directions use different nonces.
+    const fresh = new Session(backend, key, 'client');
+    const own = unframe(fresh.seal(Buffer.from('c')));
+    t.is(t.throws(() => fresh.open(own), { instanceOf: CurvetunError })!.code, 'EAUTH');
+  });
+
+  test(`${name}: only the very next counter opens: a deleted message (a gap of one or more) is refused`, (t) => {
+    const client = new Session(backend, key, 'client');
+    const server = new Session(backend, key, 'server');
+    const sent = ['m1', 'm2', 'm3', 'm4'].map((m) => unframe(client.seal(Buffer.from(m))));
+    t.is(Buffer.from(server.open(sent[0]!)).toString(), 'm1');
+    for (const skipped of [sent[2]!, sent[3]!]) {
+      const error = t.throws(() => server.open(skipped), { instanceOf: CurvetunError })!;
+      t.is(error.code, 'EPROTO');
+      t.regex(error.message, /deleted/);
+      t.throws(() => server.openInPlace(skipped), { instanceOf: CurvetunError });
+    }
+    // A refused message does not move the expected counter: the right one still opens.
+    t.is(Buffer.from(server.open(sent[1]!)).toString(), 'm2');
   });
 
   test(`${name}: any flipped bit in the box is refused, and a refused message does not advance the counter`, (t) => {
@@ -65,17 +84,20 @@ for (const name of availableBackends()) {
     const client = new Session(backend, key, 'client');
     const server = new Session(backend, key, 'server');
     const m = backend.randomBytes(40_000);
-    const packet = unframe(client.seal(m));
-    const tampered = unframe(client.seal(m));
+    const frame = client.seal(m);
+    const packet = unframe(frame);
+    const tampered = unframe(new Uint8Array(frame));
     tampered.box[100]! ^= 1;
     t.is(t.throws(() => server.openInPlace(tampered), { instanceOf: CurvetunError })!.code, 'EAUTH');
-    const later = unframe(client.seal(m));
-    const opened = server.openInPlace(later);
+    const opened = server.openInPlace(packet);
     t.deepEqual(opened, m);
-    t.is(opened.buffer, later.box.buffer, 'no second buffer');
-    t.is(t.throws(() => server.openInPlace(packet), { instanceOf: CurvetunError })!.code, 'EPROTO', 'an older counter');
-    const own = unframe(client.seal(m));
-    t.is(t.throws(() => client.openInPlace(own), { instanceOf: CurvetunError })!.code, 'EAUTH', 'reflected');
+    t.is(opened.buffer, packet.box.buffer, 'no second buffer');
+    t.is(t.throws(() => server.openInPlace(unframe(new Uint8Array(frame))), { instanceOf: CurvetunError })!.code, 'EPROTO', 'an older counter');
+    const skipping = (client.seal(m), unframe(client.seal(m)));
+    t.is(t.throws(() => server.openInPlace(skipping), { instanceOf: CurvetunError })!.code, 'EPROTO', 'a gap');
+    const fresh = new Session(backend, key, 'client');
+    const own = unframe(fresh.seal(m));
+    t.is(t.throws(() => fresh.openInPlace(own), { instanceOf: CurvetunError })!.code, 'EAUTH', 'reflected');
   });
 
   test(`${name}: a wrong key does not open`, (t) => {

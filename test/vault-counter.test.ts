@@ -1,9 +1,9 @@
 /**
  * The safe-nonce counter on disk: reserved ahead of use, shared safely by processes that use the
- * same key file, refusing a corrupt file, recovering from a lock left by a crash.
+ * same key file, refusing a corrupt file (the lock itself: test/counter-lock.test.ts).
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -38,7 +38,10 @@ test('the reservation on disk is always ahead of every counter handed out', asyn
     const reserved = Number(readFileSync(`${file}.counter`, 'utf8'));
     t.true(reserved > counter, `reserved ${reserved} > handed out ${counter}`);
   }
-  t.is(Number(readFileSync(`${file}.counter`, 'utf8')), 40, 'four blocks of 10 were reserved for 35 counters');
+  // Blocks of 10 for counters 0-34, and the next one reserved ahead once half of the block in use
+  // is gone: 40, or 50 once that background reservation has been written.
+  const reserved = Number(readFileSync(`${file}.counter`, 'utf8'));
+  t.true(reserved === 40 || reserved === 50, `reserved ${reserved}`);
 });
 
 test('restarts after crashes, in one process: each generation starts at or above the reservation the last one left on disk', async (t) => {
@@ -89,20 +92,6 @@ test('a corrupt counter file stops the vault from opening (EIO), it never guesse
   const worker = await t.throwsAsync(WorkerVault.open({ secretKeyFile: file }), { instanceOf: CurvetunError });
   t.is(worker!.code, 'EIO');
   t.regex(worker!.message, /corrupt/);
-});
-
-test('a lock left behind by a crash is broken once stale; the counter goes on from the reservation', async (t) => {
-  const file = join(dir, 'stale');
-  const lock = `${file}.counter.lock`;
-  writeFileSync(`${file}.counter`, '5000\n');
-  writeFileSync(lock, '99999 1\n');
-  const old = new Date(Date.now() - 60_000);
-  utimesSync(lock, old, old);
-  const counter = new FileCounter(`${file}.counter`, 100);
-  t.is(counter.next(), 5000);
-  t.is(counter.next(), 5001);
-  t.is(readFileSync(`${file}.counter`, 'utf8'), '5100\n');
-  t.throws(() => readFileSync(lock), { code: 'ENOENT' }, 'the lock is released');
 });
 
 test('a counter block that is not a positive integer is EINVAL', (t) => {

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CurvetunError } from '../../lib/errors.js';
+import { strictModesFromEnv } from '../../lib/fs/strict-modes.js';
 import { loadPublicKeyFile } from '../../lib/keys/keyfile.js';
 import { decodePublicKeyText } from '../../lib/keys/text.js';
 import { openRegistry } from '../../lib/registry/index.js';
@@ -22,7 +23,7 @@ export class Context {
   private vaultPromise: Promise<WorkerVault> | null = null;
   private registryPromise: Promise<WorkerRegistry> | null = null;
 
-  constructor(parsed: Parsed, env: NodeJS.ProcessEnv = process.env) {
+  constructor(parsed: Parsed, private readonly env: NodeJS.ProcessEnv = process.env) {
     const v = parsed.values;
     this.home = typeof v.home === 'string' ? v.home : env.CURVETUN_HOME ?? join(homedir(), '.curvetun');
     this.keyFile = typeof v.key === 'string' ? v.key : join(this.home, 'id_curvetun');
@@ -45,7 +46,7 @@ export class Context {
   registry(): Promise<WorkerRegistry> {
     this.registryPromise ??= (async () => {
       mkdirSync(dirname(this.knownHostsFile), { recursive: true, mode: 0o700 });
-      return openRegistry({ file: this.knownHostsFile, create: true });
+      return openRegistry({ file: this.knownHostsFile, create: true, strictModes: strictModesFromEnv(this.env) });
     })();
     return this.registryPromise;
   }
@@ -61,6 +62,15 @@ export class Context {
       throw new CurvetunError('EKEY', `no key for ${host} in ${this.knownHostsFile}: pass --server-key or run: curvetun registry add ${host} <key>`);
     }
     return key;
+  }
+
+  /**
+   * What a client command passes to connect() for the server's key: `--server-key` as given, else
+   * the registry itself, so each connect looks the key up with the addresses it actually dials
+   * (`serverKey()` has already failed early if the registry has no key for the host at all).
+   */
+  async serverKeySource(option: unknown, key: Uint8Array): Promise<{ serverKey: Uint8Array } | { registry: WorkerRegistry }> {
+    return typeof option === 'string' ? { serverKey: key } : { registry: await this.registry() };
   }
 
   /** Stop the workers this command started. */

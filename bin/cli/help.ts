@@ -5,7 +5,10 @@ const COMMON = `Common options:
   --key FILE          secret key file (default DIR/id_curvetun; its public half is FILE.pub)
   --known-hosts FILE  registry file (default DIR/known_hosts)
   -v, --verbose       a status line per connection on stderr (peer key, address, bytes each way)
-  -h, --help          this help`;
+  -h, --help          this help
+
+Environment: CURVETUN_HOME (as --home); CURVETUN_STRICT_MODES=0 trusts known_hosts even when
+others can write it or a directory above it (refused by default: they could add keys).`;
 
 export const HELP: Record<string, string> = {
   main: `curvetun: encrypted, mutually authenticated tunnels over TCP (curve_tun protocol)

@@ -1,9 +1,14 @@
 /**
- * The client end: open TCP, run the client half of the handshake, hand back a connected socket.
+ * The client end: resolve the host once, check and dial exactly those addresses, run the client
+ * half of the handshake, hand back a connected socket.
  */
-import { connect as tcpConnect } from 'node:net';
+import type { Socket as TcpSocket } from 'node:net';
 import type { CryptoBackend } from '../crypto/backend.js';
-import { CurvetunError } from '../errors.js';
+import { CurvetunError, abortedError, systemError } from '../errors.js';
+import { dialInOrder, resolveAllowed } from '../net/dial.js';
+import type { Dialling, LookupFunction } from '../net/dial.js';
+import type { AddressFilter } from '../net/filter.js';
+import { KEY_BYTES } from '../protocol/index.js';
 import type { Vault } from '../vault/types.js';
 import { clientHandshake } from './handshake.js';
 import { CurvetunSocket } from './socket.js';
@@ -12,45 +17,64 @@ import type { SocketLimits } from './socket.js';
 export interface ConnectConfig {
   backend: CryptoBackend;
   vault: Vault;
-  serverKey: Uint8Array;
+  /**
+   * The server's key, or how to find it from the addresses the host resolved to (the registry's
+   * lookup), so the key expected belongs to the addresses actually dialled.
+   */
+  serverKey: Uint8Array | ((addresses: readonly string[]) => Promise<Uint8Array | undefined>);
+  /** Checked against the resolved addresses before any connection attempt. */
+  filter: AddressFilter | null;
+  /** Resolves the host (net.connect's `lookup`); called at most once per connect. */
+  lookup?: LookupFunction;
   limits: SocketLimits;
-  /** Whole deadline for TCP connect + handshake, in ms. */
+  /** Whole deadline for name resolution + TCP connect + handshake, in ms. */
   timeout: number;
   signal?: AbortSignal;
 }
 
 export async function openClientSocket(host: string, port: number, config: ConnectConfig): Promise<CurvetunSocket> {
   const { signal, timeout } = config;
-  if (signal?.aborted) throw new CurvetunError('EABORTED', 'connect aborted');
+  if (signal?.aborted) throw abortedError('connect', signal);
 
-  const tcp = tcpConnect({ host, port, noDelay: true });
   let socket: CurvetunSocket | undefined;
-  const onAbort = () => fail(new CurvetunError('EABORTED', 'connect aborted'));
-  const timer = setTimeout(() => fail(new CurvetunError('ETIMEDOUT', `no connection to ${host}:${port} within ${timeout} ms`)), timeout);
-  signal?.addEventListener('abort', onAbort, { once: true });
-  let rejectEarly: ((e: CurvetunError) => void) | undefined;
-  function fail(error: CurvetunError) {
+  let dialling: Dialling | undefined;
+  let rejectEarly!: (e: CurvetunError) => void;
+  // Settles only by failing: every step before the handshake races it.
+  const failedEarly = new Promise<never>((_, reject) => (rejectEarly = reject));
+  failedEarly.catch(() => undefined);
+  const fail = (error: CurvetunError) => {
     if (socket) socket.abort(error);
     else {
-      tcp.destroy();
-      rejectEarly?.(error);
+      dialling?.cancel(error);
+      rejectEarly(error);
     }
-  }
+  };
+  const onAbort = () => fail(abortedError('connect', signal!));
+  const timer = setTimeout(() => fail(new CurvetunError('ETIMEDOUT', `no connection to ${host}:${port} within ${timeout} ms`)), timeout);
+  signal?.addEventListener('abort', onAbort, { once: true });
 
+  let tcp: TcpSocket | undefined;
   try {
-    await new Promise<void>((resolve, reject) => {
-      rejectEarly = reject;
-      tcp.once('connect', () => resolve());
-      tcp.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new CurvetunError('ECLOSED', `cannot connect to ${host}:${port}: ${err.code ?? 'socket error'}`)),
-      );
-    });
-    rejectEarly = undefined;
-    tcp.removeAllListeners('error');
-    const { backend, vault, serverKey } = config;
+    const targets = await Promise.race([resolveAllowed(host, config.filter, config.lookup), failedEarly]);
+    const serverKey = typeof config.serverKey === 'function'
+      ? await Promise.race([config.serverKey(targets.map((t) => t.address)), failedEarly])
+      : config.serverKey;
+    if (!serverKey || serverKey.length !== KEY_BYTES) {
+      throw new CurvetunError('EKEY', `no server key for ${host}: pass serverKey or add the host to the registry`);
+    }
+    dialling = dialInOrder(targets, port, { noDelay: true });
+    tcp = await Promise.race([
+      dialling.socket.catch((err: NodeJS.ErrnoException) => {
+        // Refused keeps Node's name (ECONNREFUSED); Node's error is the cause either way.
+        throw err instanceof CurvetunError ? err : systemError('ECLOSED', `cannot connect to ${host}:${port}: ${err.code ?? 'socket error'}`, err);
+      }),
+      failedEarly,
+    ]);
+    const { backend, vault } = config;
+    const connected = tcp;
     return await new Promise<CurvetunSocket>((resolve, reject) => {
       socket = new CurvetunSocket(
-        tcp,
+        connected,
         'client',
         (io) => clientHandshake(io, { backend, vault, serverKey }),
         {
@@ -62,7 +86,10 @@ export async function openClientSocket(host: string, port: number, config: Conne
       );
     });
   } catch (error) {
-    tcp.destroy();
+    tcp?.destroy();
+    dialling?.cancel(error as Error);
+    // A connection that came up just as we gave up is closed too.
+    dialling?.socket.then((late) => late.destroy(), () => undefined);
     throw error;
   } finally {
     clearTimeout(timer);

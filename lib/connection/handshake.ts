@@ -139,7 +139,9 @@ export async function serverHandshake(io: HandshakeIO, options: ServerHandshakeO
   if (vouch.counter !== VOUCH_COUNTER) {
     throw new CurvetunError('EPROTO', `a Vouch must carry counter ${VOUCH_COUNTER}, got ${vouch.counter}`);
   }
-  // Opening marks the cookie used: a replayed Vouch fails here (EAUTH).
+  // Opening does not mark the cookie used (a cookie already admitted fails here, EAUTH); it is
+  // admitted only once everything below has verified, so peers with no allowed key cannot fill
+  // the replay guard.
   const opened = await cookies.open(vouch.cookie);
   if (!keysEqual(opened.clientEphemeralPublicKey, clientEphemeralKey)) {
     throw new CurvetunError('EAUTH', 'the cookie was issued for another Hello');
@@ -167,6 +169,8 @@ export async function serverHandshake(io: HandshakeIO, options: ServerHandshakeO
     throw new CurvetunError('EAUTH', 'the client key did not vouch for this connection');
   }
   io.stage?.('client key allowed and vouched for this connection');
+  // Check and insert in one step of the keeper: of two connections replaying one Vouch, one wins.
+  await cookies.admit(vouch.cookie);
   return { session: new Session(backend, sessionKey, 'server'), peerKey: clientKey };
 }
 

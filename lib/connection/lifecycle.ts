@@ -5,7 +5,7 @@
  * connected? in the handshake?) is answered from the machine here.
  */
 import { EventEmitter } from 'node:events';
-import { CurvetunError } from '../errors.js';
+import { CurvetunError, withSystemFields } from '../errors.js';
 import { trace } from '../trace.js';
 import { READY } from './machine.js';
 import type { ConnectionEventType, LifecycleAction, LifecycleState, LifecycleStateName } from './machine.js';
@@ -28,13 +28,14 @@ function asCurvetunError(error: unknown): CurvetunError {
 
 /**
  * Why a connection ended, as a CurvetunError without a stack trace: the trace would show only our
- * own event handlers, and capturing it costs more than the rest of a close.
+ * own event handlers, and capturing it costs more than the rest of a close. `cause`: Node's error,
+ * when one ended it (kept with its errno/syscall/address/port).
  */
-export function reasonError(code: 'ECLOSED', message: string): CurvetunError {
+export function reasonError(code: 'ECLOSED', message: string, cause?: NodeJS.ErrnoException): CurvetunError {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
-    return new CurvetunError(code, message);
+    return cause ? withSystemFields(new CurvetunError(code, message, { cause }), cause) : new CurvetunError(code, message);
   } finally {
     Error.stackTraceLimit = limit;
   }

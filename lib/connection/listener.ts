@@ -7,7 +7,8 @@ import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket as TcpSocket } from 'node:net';
 import type { CryptoBackend } from '../crypto/backend.js';
 import type { CookieKeeper } from '../cookie/types.js';
-import { CurvetunError } from '../errors.js';
+import { CurvetunError, systemError } from '../errors.js';
+import { INSPECT, describe, publicKeyFact } from '../inspect.js';
 import type { Verdict } from '../registry/types.js';
 import type { Vault } from '../vault/types.js';
 import { serverHandshake } from './handshake.js';
@@ -78,13 +79,27 @@ export class Listener extends EventEmitter<ListenerEvents> {
     const listener = new Listener(server, config);
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new CurvetunError('EINVAL', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`)),
+        // A port in use keeps Node's name (EADDRINUSE); Node's error is the cause either way.
+        reject(systemError('EINVAL', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`, err)),
       );
       server.listen(port, host, () => resolve());
     });
     server.on('error', () => undefined);
     if (trace.enabled) trace('listener: listening on %s:%d', host, listener.address().port);
     return listener;
+  }
+
+  /** Facts only: the config reaches the vault and cookie keeper, the queues hold live sessions. */
+  [INSPECT](): string {
+    const bound = this.server.address();
+    return describe('Listener', {
+      address: bound && typeof bound === 'object' ? `${bound.address}:${bound.port}` : undefined,
+      publicKey: publicKeyFact(this.publicKey),
+      closing: this.closing !== null,
+      pendingHandshakes: this.stats.pendingHandshakes,
+      waitingForAccept: this.ready.length,
+      accepted: this.stats.accepted,
+    });
   }
 
   /** The server's long-term public key: what clients pass as `serverKey`. */

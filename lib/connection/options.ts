@@ -2,6 +2,7 @@
  * Options of the public `listen()` and `connect()` calls. Every field is optional: what is left
  * out comes from the default home (see `lib/home.ts`).
  */
+import type { LookupFunction } from 'node:net';
 import type { CryptoBackend } from '../crypto/backend.js';
 import type { CookieKeeper } from '../cookie/types.js';
 import type { Registry } from '../registry/types.js';
@@ -62,4 +63,12 @@ export interface ConnectOptions extends CommonOptions {
   timeout?: number;
   /** Aborts the connect with `EABORTED`. */
   signal?: AbortSignal;
+  /**
+   * Resolves `host`, with `net.connect`'s signature and meaning (default `dns.lookup`). It is
+   * called once per connect, with `{ all: true }`: the addresses it gives are the ones checked
+   * against `allowedAddresses` and the only ones dialled, in its order (the next one when a TCP
+   * connection attempt fails). Not called when `host` is an IP address.
+   * @example { lookup: (host, options, callback) => dns.lookup(host, { ...options, family: 4 }, callback) }
+   */
+  lookup?: LookupFunction;
 }

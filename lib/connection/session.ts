@@ -3,8 +3,9 @@
  *
  * After the handshake both sides hold one shared key (beforenm of the two ephemeral keys). Each
  * direction has its own nonce prefix, so a message reflected back to its sender never opens, and
- * its own counter: we send 2, 3, 4, … and accept any strictly increasing counter, which refuses
- * replays and reordering on the same connection.
+ * its own counter: we send 2, 3, 4, … and accept exactly the next one (previous + 1). TCP neither
+ * loses nor reorders, so any other counter means someone replayed, reordered or deleted a message:
+ * a looser "larger than the last" rule would let a man in the middle drop messages unnoticed.
  */
 import type { CryptoBackend } from '../crypto/backend.js';
 import { CurvetunError } from '../errors.js';
@@ -23,6 +24,7 @@ import {
   writeMessageFrameHeader,
 } from '../protocol/index.js';
 import type { MessagePacket } from '../protocol/index.js';
+import { INSPECT, describe } from '../inspect.js';
 
 export { MAX_COUNTER };
 
@@ -37,20 +39,28 @@ const scratchNonce = new Uint8Array(NONCE_BYTES);
 
 export class Session {
   private sendCounter = FIRST_MESSAGE_COUNTER;
-  /** The last counter accepted from the peer; the next must be larger. */
-  private lastReceived = FIRST_MESSAGE_COUNTER - 1;
+  /** The only counter the peer's next message may carry: the last accepted + 1. */
+  private expectedCounter = FIRST_MESSAGE_COUNTER;
   private readonly sendPrefix: Uint8Array;
   private readonly receivePrefix: Uint8Array;
 
+  /** The session key: private for real (#), so no inspect of a socket can ever show it. */
+  readonly #sharedKey: Uint8Array;
+
   constructor(
     private readonly backend: CryptoBackend,
-    private readonly sharedKey: Uint8Array,
+    sharedKey: Uint8Array,
     role: Role,
     /** Lowered only by tests, to reach the end of the counter space. */
     private readonly maxCounter = MAX_COUNTER,
   ) {
+    this.#sharedKey = sharedKey;
     this.sendPrefix = role === 'client' ? PREFIX_CLIENT_MESSAGE : PREFIX_SERVER_MESSAGE;
     this.receivePrefix = role === 'client' ? PREFIX_SERVER_MESSAGE : PREFIX_CLIENT_MESSAGE;
+  }
+
+  [INSPECT](): string {
+    return describe('Session', { nextSend: this.sendCounter, nextReceive: this.expectedCounter });
   }
 
   /** True once no further message can be sent without reusing a nonce. */
@@ -69,7 +79,7 @@ export class Session {
     const counter = this.sendCounter++;
     const frame = allocMessageFrame(counter, message.length);
     shortTermNonce(this.sendPrefix, counter, scratchNonce);
-    this.backend.secretboxInto(frame, MESSAGE_FRAME_BOX_OFFSET, message, scratchNonce, this.sharedKey);
+    this.backend.secretboxInto(frame, MESSAGE_FRAME_BOX_OFFSET, message, scratchNonce, this.#sharedKey);
     return frame;
   }
 
@@ -82,7 +92,7 @@ export class Session {
     const counter = this.sendCounter++;
     writeMessageFrameHeader(out, offset, counter, message.length);
     shortTermNonce(this.sendPrefix, counter, scratchNonce);
-    this.backend.secretboxInto(out, offset + MESSAGE_FRAME_BOX_OFFSET, message, scratchNonce, this.sharedKey);
+    this.backend.secretboxInto(out, offset + MESSAGE_FRAME_BOX_OFFSET, message, scratchNonce, this.#sharedKey);
   }
 
   private checkSendable(message: Uint8Array): void {
@@ -94,7 +104,7 @@ export class Session {
     }
   }
 
-  /** Open a message from the peer; `EPROTO` for a counter that does not increase, `EAUTH` for a bad box. */
+  /** Open a message from the peer; `EPROTO` for any counter but the next one, `EAUTH` for a bad box. */
   open(packet: MessagePacket): Uint8Array {
     return this.openWith(packet, false);
   }
@@ -109,20 +119,24 @@ export class Session {
 
   private openWith(packet: MessagePacket, inPlace: boolean): Uint8Array {
     const { counter } = packet;
-    if (counter <= this.lastReceived) {
-      throw new CurvetunError('EPROTO', `message counter ${counter} does not increase (last was ${this.lastReceived}): replayed or reordered`);
-    }
-    if (counter > this.maxCounter) {
-      throw new CurvetunError('EPROTO', 'message counter beyond the supported range');
+    const expected = this.expectedCounter;
+    if (counter > this.maxCounter) throw new CurvetunError('EPROTO', 'message counter beyond the supported range');
+    if (counter !== expected) {
+      throw new CurvetunError(
+        'EPROTO',
+        counter < expected
+          ? `message counter ${counter} is not the next one (${expected}): replayed or reordered`
+          : `message counter ${counter} skips ${counter - expected} message(s) after ${expected - 1}: a message was deleted on the way`,
+      );
     }
     shortTermNonce(this.receivePrefix, counter, scratchNonce);
     const plain = inPlace
-      ? this.backend.secretboxOpenInPlace(packet.box, scratchNonce, this.sharedKey)
-      : this.backend.secretboxOpen(packet.box, scratchNonce, this.sharedKey);
+      ? this.backend.secretboxOpenInPlace(packet.box, scratchNonce, this.#sharedKey)
+      : this.backend.secretboxOpen(packet.box, scratchNonce, this.#sharedKey);
     if (plain === null) {
       throw new CurvetunError('EAUTH', 'a message did not authenticate (tampered, forged or reflected)');
     }
-    this.lastReceived = counter;
+    this.expectedCounter = counter + 1;
     return plain;
   }
 }

@@ -16,6 +16,7 @@
  */
 import type { Socket as TcpSocket } from 'node:net';
 import { CurvetunError } from '../errors.js';
+import { INSPECT, describe, publicKeyFact } from '../inspect.js';
 import type { SocketLimits } from '../limits.js';
 import { connectionLabel, trace } from '../trace.js';
 import { FrameDecoder, encodeFrame } from '../protocol/index.js';
@@ -93,6 +94,12 @@ export class CurvetunSocket extends ConnectionLifecycle {
     this.remotePort = tcp.remotePort ?? 0;
     hearTcp(tcp, this);
     this.dispatch(role === 'client' ? 'CONNECT' : 'ACCEPT');
+  }
+
+  /** Facts only: the session, the handshake in progress and the TCP socket reach key material. */
+  [INSPECT](): string {
+    const { role, state, remoteAddress, remotePort } = this;
+    return describe('CurvetunSocket', { role, state, remoteAddress, remotePort, peerKey: publicKeyFact(this.peerKey), closeReason: this.reason?.code });
   }
 
   /**
@@ -271,7 +278,7 @@ export class CurvetunSocket extends ConnectionLifecycle {
     const code = err.code ?? 'socket error';
     // A reset right after our Vouch is how a refusing server usually looks from here.
     const refused = this.role === 'client' && this.state === 'connected' && !this.receivedAny;
-    this.dispatch('FAIL', reasonError('ECLOSED', refused ? `${this.peerClosedMessage()} (${code})` : `connection error: ${code}`));
+    this.dispatch('FAIL', reasonError('ECLOSED', refused ? `${this.peerClosedMessage()} (${code})` : `connection error: ${code}`, err));
   }
 
   /** @internal The handshake deadline passed (timers.ts). */

@@ -2,12 +2,12 @@
  * Callers waiting for the next value (a message, a connection), served in the order they called,
  * each with an optional deadline and AbortSignal. Shared by `socket.recv()` and `listener.accept()`.
  */
-import { CurvetunError } from '../errors.js';
+import { CurvetunError, abortedError } from '../errors.js';
 
 export interface WaitOptions {
   /** Give up after this many milliseconds with `ETIMEDOUT`. */
   timeout?: number;
-  /** Give up when this signal aborts, with `EABORTED`. */
+  /** Give up when this signal aborts, with `EABORTED` (the signal's reason as `cause`). */
   signal?: AbortSignal;
 }
 
@@ -25,10 +25,10 @@ export class WaiterQueue<T> {
 
   wait(options: WaitOptions = {}): Promise<T> {
     const { timeout, signal } = options;
-    if (signal?.aborted) return Promise.reject(new CurvetunError('EABORTED', `${this.what} aborted`));
+    if (signal?.aborted) return Promise.reject(abortedError(this.what, signal));
     return new Promise<T>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
-      const onAbort = () => giveUp(new CurvetunError('EABORTED', `${this.what} aborted`));
+      const onAbort = () => giveUp(abortedError(this.what, signal!));
       const waiter: Waiter<T> = {
         resolve,
         reject,

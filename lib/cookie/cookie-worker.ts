@@ -16,6 +16,10 @@ serveActor((init: CookieWorkerInit) => {
   return {
     seal: (args: { ec: Uint8Array; ess: Uint8Array } | null) => core.seal(args?.ec as Uint8Array, args?.ess as Uint8Array),
     open: (cookie: Uint8Array) => core.open(cookie),
+    admit: (cookie: Uint8Array) => {
+      core.admit(cookie);
+      return null; // the lane's 'json' shape needs a value
+    },
     stats: () => core.getStats(),
   };
 });

@@ -20,6 +20,7 @@ import { COOKIE_BYTES, KEY_BYTES, PREFIX_MINUTE, SAFE_NONCE_BYTES } from '../pro
 import { decodeCookieContents, decodeCookieValue, encodeCookieContents, encodeCookieValue } from '../protocol/boxes.js';
 import { longTermNonce } from '../protocol/nonce.js';
 import type { CookieContents } from './types.js';
+import { INSPECT, describe } from '../inspect.js';
 
 export interface CookieKeeperOptions {
   /** How long a minute key is the current one, ms (default 60 000). It stays valid one more period. */
@@ -38,8 +39,10 @@ export interface CookieStats {
   /** Cookies remembered by the replay guard right now. */
   remembered: number;
   guardSize: number;
-  /** Cookies that opened and were admitted (first use). */
+  /** Cookies that opened under a live key (`open`); nothing is remembered for them yet. */
   opened: number;
+  /** Cookies remembered as used (`admit`): each one a handshake that passed every check. */
+  admitted: number;
   /** Handshakes refused because the guard was full (fail closed). */
   refusedGuardFull: number;
   /** Cookies refused because they had been used before. */
@@ -57,11 +60,21 @@ interface MinuteKey {
   createdAt: number;
 }
 
+/** A cookie's identity in the guard: its k16 (see `remember`). */
+function cookieId(cookie: Uint8Array): string {
+  return Buffer.from(cookie.buffer, cookie.byteOffset, SAFE_NONCE_BYTES).toString('base64');
+}
+
+function replayed(): CurvetunError {
+  return new CurvetunError('EAUTH', 'the cookie was already used: a replayed Vouch is refused');
+}
+
 export class CookieCore {
   readonly periodMs: number;
   readonly guardSize: number;
-  private current: MinuteKey;
-  private previous: MinuteKey | null = null;
+  // The minute keys, private for real (#): util.inspect never shows them.
+  #current: MinuteKey;
+  #previous: MinuteKey | null = null;
   private readonly guard: LRUCache<string, true>;
   /**
    * When a sweep of the guard can next find something: entries only expire when their key dies
@@ -69,7 +82,7 @@ export class CookieCore {
    * until the next one. A sweep walks every entry; this keeps a refused flood O(1) per cookie.
    */
   private sweepDueAt = Infinity;
-  private readonly counts = { opened: 0, refusedGuardFull: 0, refusedReplay: 0, refusedInvalid: 0, rotations: 0 };
+  private readonly counts = { opened: 0, admitted: 0, refusedGuardFull: 0, refusedReplay: 0, refusedInvalid: 0, rotations: 0 };
 
   /**
    * @param now the clock, monotonic ms (tests may pass their own; the guard's TTLs use it too).
@@ -87,7 +100,7 @@ export class CookieCore {
     if (!Number.isInteger(this.guardSize) || this.guardSize < 1 || this.guardSize > MAX_GUARD_SIZE) {
       throw new CurvetunError('EINVAL', `guardSize must be an integer from 1 to ${MAX_GUARD_SIZE}`);
     }
-    this.current = { key: this.backend.randomBytes(KEY_BYTES), createdAt: this.now() };
+    this.#current = { key: this.backend.randomBytes(KEY_BYTES), createdAt: this.now() };
     // Entries expire with the key that opened them; a full guard refuses instead of evicting
     // (see remember()), so the bound is never reached by an insert. Bounded by count through
     // maxSize rather than `max`, because `max` preallocates ~56 bytes per slot up front (56 MB for
@@ -95,9 +108,13 @@ export class CookieCore {
     this.guard = new LRUCache({ maxSize: this.guardSize, sizeCalculation: () => 1, ttl: 2 * this.periodMs, ttlAutopurge: false, ttlResolution: 0, perf: { now: this.now } });
   }
 
+  [INSPECT](): string {
+    return describe('CookieCore', { periodMs: this.periodMs, guardSize: this.guardSize, remembered: this.guard.size });
+  }
+
   /** Milliseconds until the current key's period ends (when the next rotation is due). */
   msUntilRotation(): number {
-    return Math.max(0, this.current.createdAt + this.periodMs - this.now());
+    return Math.max(0, this.#current.createdAt + this.periodMs - this.now());
   }
 
   /**
@@ -106,17 +123,17 @@ export class CookieCore {
    * a late timer can never let a key outlive its two periods; the timer only wipes promptly.
    */
   tick(): void {
-    const elapsed = Math.floor((this.now() - this.current.createdAt) / this.periodMs);
+    const elapsed = Math.floor((this.now() - this.#current.createdAt) / this.periodMs);
     if (elapsed < 1) return;
-    this.previous?.key.fill(0);
-    const createdAt = this.current.createdAt + elapsed * this.periodMs;
+    this.#previous?.key.fill(0);
+    const createdAt = this.#current.createdAt + elapsed * this.periodMs;
     if (elapsed === 1) {
-      this.previous = this.current;
+      this.#previous = this.#current;
     } else {
-      this.current.key.fill(0); // more than two periods old: nothing it sealed may open any more
-      this.previous = null;
+      this.#current.key.fill(0); // more than two periods old: nothing it sealed may open any more
+      this.#previous = null;
     }
-    this.current = { key: this.backend.randomBytes(KEY_BYTES), createdAt };
+    this.#current = { key: this.backend.randomBytes(KEY_BYTES), createdAt };
     this.counts.rotations += elapsed;
     this.purge(true);
   }
@@ -138,33 +155,55 @@ export class CookieCore {
     const inner = encodeCookieContents(clientEphemeralKey, serverEphemeralSecret);
     this.tick();
     const k16 = this.backend.randomBytes(SAFE_NONCE_BYTES);
-    const box = this.backend.secretbox(inner, longTermNonce(PREFIX_MINUTE, k16), this.current.key);
+    const box = this.backend.secretbox(inner, longTermNonce(PREFIX_MINUTE, k16), this.#current.key);
     inner.fill(0);
     return encodeCookieValue(k16, box);
   }
 
   /**
-   * Open a cookie with the current, then the previous key, and admit it once.
-   * `EINVAL` wrong size; `EAUTH` does not open or was used before; `EBUSY` the guard is full.
+   * Open a cookie with the current, then the previous key. Nothing is remembered: the handshake
+   * admits the cookie (`admit`) only once the Vouch has passed every check, so peers without an
+   * allowed key cannot fill the guard. A cookie already remembered is refused here already.
+   * `EINVAL` wrong size; `EAUTH` does not open or was used before.
    */
   open(cookie: Uint8Array): CookieContents {
+    const { inner } = this.unseal(cookie);
+    try {
+      if (this.guard.has(cookieId(cookie))) {
+        this.counts.refusedReplay++;
+        throw replayed();
+      }
+      this.counts.opened++;
+      return decodeCookieContents(inner);
+    } finally {
+      inner.fill(0);
+    }
+  }
+
+  /**
+   * Remember a cookie as used, in one step of this single thread (check and insert together):
+   * `EAUTH` if it was admitted before (a replay, also one racing on another connection) or no
+   * longer opens; `EBUSY` if the guard is full. Call it only after the whole Vouch verified.
+   */
+  admit(cookie: Uint8Array): void {
+    const { inner, minute } = this.unseal(cookie);
+    inner.fill(0);
+    this.remember(cookie, minute.createdAt + 2 * this.periodMs - this.now());
+    this.counts.admitted++;
+  }
+
+  /** The cookie's plaintext and the key that opened it; `EINVAL` / `EAUTH` as in `open`. */
+  private unseal(cookie: Uint8Array): { inner: Uint8Array; minute: MinuteKey } {
     if (!(cookie instanceof Uint8Array) || cookie.length !== COOKIE_BYTES) {
       throw new CurvetunError('EINVAL', `a cookie is ${COOKIE_BYTES} bytes`);
     }
     this.tick();
     const { k16, box } = decodeCookieValue(cookie);
     const nonce = longTermNonce(PREFIX_MINUTE, k16);
-    for (const minute of [this.current, this.previous]) {
+    for (const minute of [this.#current, this.#previous]) {
       if (!minute) continue;
       const inner = this.backend.secretboxOpen(box, nonce, minute.key);
-      if (!inner) continue;
-      try {
-        this.remember(cookie, minute.createdAt + 2 * this.periodMs - this.now());
-        this.counts.opened++;
-        return decodeCookieContents(inner);
-      } finally {
-        inner.fill(0);
-      }
+      if (inner) return { inner, minute };
     }
     this.counts.refusedInvalid++;
     throw new CurvetunError('EAUTH', 'the cookie did not open: forged, tampered, or older than two key periods');
@@ -172,12 +211,12 @@ export class CookieCore {
 
   private remember(cookie: Uint8Array, ttl: number): void {
     // k16 identifies a cookie that opened: it is random per cookie, and nobody without the minute
-    // key can make another cookie with the same k16 that opens. Only cookies that opened get here,
-    // so forged ones cannot fill the guard.
-    const id = Buffer.from(cookie.buffer, cookie.byteOffset, SAFE_NONCE_BYTES).toString('base64');
+    // key can make another cookie with the same k16 that opens. Only cookies that opened and
+    // whose Vouch verified get here, so neither forged cookies nor unknown keys fill the guard.
+    const id = cookieId(cookie);
     if (this.guard.has(id)) {
       this.counts.refusedReplay++;
-      throw new CurvetunError('EAUTH', 'the cookie was already used: a replayed Vouch is refused');
+      throw replayed();
     }
     if (this.guard.size >= this.guardSize) {
       this.purge();
@@ -199,9 +238,9 @@ export class CookieCore {
 
   /** Wipe both keys; the core opens nothing afterwards. */
   destroy(): void {
-    this.current.key.fill(0);
-    this.previous?.key.fill(0);
-    this.previous = null;
+    this.#current.key.fill(0);
+    this.#previous?.key.fill(0);
+    this.#previous = null;
     this.guard.clear();
   }
 }

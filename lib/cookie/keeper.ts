@@ -13,11 +13,13 @@ import type { CookieKeeperOptions, CookieStats } from './core.js';
 import type { CookieWorkerInit } from './cookie-worker.js';
 import { keepRotating } from './rotation.js';
 import type { CookieContents, CookieKeeper } from './types.js';
+import { INSPECT, describe } from '../inspect.js';
 
-/** Every handshake seals one cookie and opens one: both take the shared-memory lane (lib/runtime/lane.ts). */
+/** Every handshake seals, opens and admits one cookie: all three take the shared-memory lane (lib/runtime/lane.ts). */
 const COOKIE_LANE: LaneMethods = {
   seal: { args: { ec: 'bytes', ess: 'bytes' }, result: 'bytes' },
   open: { args: 'bytes', result: { clientEphemeralPublicKey: 'bytes', serverEphemeralSecretKey: 'bytes' } },
+  admit: { args: 'bytes', result: 'json' },
 };
 
 export interface StartCookieKeeperOptions extends CookieKeeperOptions {
@@ -33,11 +35,17 @@ export interface ObservableCookieKeeper extends CookieKeeper {
 /** The main-thread handle of a keeper running in its own supervised worker. */
 export class WorkerCookieKeeper implements ObservableCookieKeeper {
   constructor(readonly actor: ActorRef) {}
+  [INSPECT](): string {
+    return describe('WorkerCookieKeeper', { actor: this.actor.name });
+  }
   seal(ec: Uint8Array, ess: Uint8Array): Promise<Uint8Array> {
     return this.actor.call('seal', { ec, ess });
   }
   open(cookie: Uint8Array): Promise<CookieContents> {
     return this.actor.call('open', cookie);
+  }
+  async admit(cookie: Uint8Array): Promise<void> {
+    await this.actor.call('admit', cookie);
   }
   stats(): Promise<CookieStats> {
     return this.actor.call('stats');
@@ -74,6 +82,7 @@ export async function startCookieKeeper(options: StartCookieKeeperOptions = {}):
 
 /** The same keeper logic in this thread: no worker round trip, keys in this thread's memory. */
 export class LocalCookieKeeper implements ObservableCookieKeeper {
+  // The minute keys are in the core's truly private fields; this class can be wrapped in a Proxy.
   private readonly core: CookieCore;
   private readonly stopRotating: () => void;
   private closed = false;
@@ -81,6 +90,10 @@ export class LocalCookieKeeper implements ObservableCookieKeeper {
   constructor(options: StartCookieKeeperOptions = {}) {
     this.core = new CookieCore(getBackend(options.crypto ?? 'auto'), options);
     this.stopRotating = keepRotating(this.core);
+  }
+
+  [INSPECT](): string {
+    return describe('LocalCookieKeeper', { periodMs: this.core.periodMs, guardSize: this.core.guardSize, closed: this.closed });
   }
 
   private live(): CookieCore {
@@ -92,6 +105,9 @@ export class LocalCookieKeeper implements ObservableCookieKeeper {
   }
   async open(cookie: Uint8Array): Promise<CookieContents> {
     return this.live().open(cookie);
+  }
+  async admit(cookie: Uint8Array): Promise<void> {
+    this.live().admit(cookie);
   }
   async stats(): Promise<CookieStats> {
     return this.live().getStats();

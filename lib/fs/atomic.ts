@@ -4,12 +4,24 @@
  */
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { open, rename } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CurvetunError } from '../errors.js';
 
+/** The temp file next to `path` that becomes it: same directory, so the rename is atomic. */
+function tempNameFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+function writeError(path: string, error: unknown): CurvetunError {
+  const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
+  return new CurvetunError('EIO', `cannot write ${path}: ${code}`, { cause: error });
+}
+
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
   const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const temp = tempNameFor(path);
   let fd: number | undefined;
   try {
     fd = openSync(temp, 'wx', mode);
@@ -24,8 +36,28 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   } catch (error) {
     if (fd !== undefined) closeSync(fd);
     removeQuietly(temp);
-    const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
-    throw new CurvetunError('EIO', `cannot write ${path}: ${code}`);
+    throw writeError(path, error);
+  }
+}
+
+/** The same steps without blocking the event loop (for writes a waiting caller must not stall). */
+export async function writeFileAtomicAsync(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  const temp = tempNameFor(path);
+  let file: FileHandle | undefined;
+  try {
+    file = await open(temp, 'wx', mode);
+    await file.writeFile(data);
+    await file.sync();
+    await file.close();
+    file = undefined;
+    await rename(temp, path);
+    const dir = await open(dirname(path), 'r').catch(() => undefined);
+    await dir?.sync().catch(() => undefined); // as syncDirectory: refused on some file systems
+    await dir?.close();
+  } catch (error) {
+    await file?.close().catch(() => undefined);
+    removeQuietly(temp);
+    throw writeError(path, error);
   }
 }
 

@@ -14,7 +14,7 @@
 import { closeSync, existsSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { CurvetunError } from '../errors.js';
+import { CurvetunError, systemError } from '../errors.js';
 import { removeQuietly, syncDirectory, writeFileAtomic } from '../fs/atomic.js';
 import { KEY_TYPE, decodePublicKeyText, encodePublicKeyText } from './text.js';
 import { KEY_BYTES } from '../protocol/constants.js';
@@ -110,7 +110,7 @@ export function createKeyFiles(secretKeyFile: string, material: SecretKeyMateria
     syncDirectory(dir);
   } catch (error) {
     if (error instanceof CurvetunError) throw error;
-    throw new CurvetunError('EIO', `cannot create ${secretKeyFile}: ${(error as NodeJS.ErrnoException).code ?? 'unknown'}`);
+    throw systemError('EIO', `cannot create ${secretKeyFile}: ${(error as NodeJS.ErrnoException).code ?? 'unknown'}`, error);
   } finally {
     if (fd !== undefined) closeSync(fd);
     removeQuietly(temp);
@@ -126,7 +126,7 @@ export function loadSecretKeyFile(secretKeyFile: string): SecretKeyMaterial {
     mode = statSync(secretKeyFile).mode;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new CurvetunError('EKEY', code === 'ENOENT' ? `no secret key file at ${secretKeyFile}` : `cannot read ${secretKeyFile}: ${code}`);
+    throw systemError('EKEY', code === 'ENOENT' ? `no secret key file at ${secretKeyFile}` : `cannot read ${secretKeyFile}: ${code}`, error);
   }
   if ((mode & 0o077) !== 0) {
     throw new CurvetunError(
@@ -143,7 +143,7 @@ export function loadPublicKeyFile(file: string): Uint8Array {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new CurvetunError('EKEY', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`);
+    throw systemError('EKEY', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`, error);
   }
   return parsePublicKeyLine(text, file).publicKey;
 }

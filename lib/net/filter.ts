@@ -63,7 +63,16 @@ export class AddressFilter {
   async allowsHost(host: string): Promise<boolean> {
     if (canonicalAddress(host) !== null) return this.allowsPeer(host);
     if (this.patterns.some((p) => matchesName(p, host))) return true;
-    const addresses = await addressesOf(host);
+    return this.allowsResolved(host, await addressesOf(host));
+  }
+
+  /**
+   * Client side, once `host` has been resolved: may we dial `addresses`? The same rule as
+   * `allowsHost`, decided on the addresses given rather than on a lookup of our own, so the caller
+   * can dial exactly what was checked (lib/net/dial.ts).
+   */
+  async allowsResolved(host: string, addresses: readonly string[]): Promise<boolean> {
+    if (canonicalAddress(host) === null && this.patterns.some((p) => matchesName(p, host))) return true;
     if (addresses.length === 0) return false;
     for (const a of addresses) if (!(await this.allowsPeer(a))) return false;
     return true;

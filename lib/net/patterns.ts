@@ -125,19 +125,3 @@ export function matchesName(pattern: Pattern, host: string): boolean {
   if (pattern.kind === 'name') return h === pattern.name;
   return h === pattern.domain || h.endsWith(`.${pattern.domain}`);
 }
-
-/** How specific a pattern is: more specific entries win a client-side lookup. */
-export function specificity(pattern: Pattern): number {
-  switch (pattern.kind) {
-    case 'address':
-    case 'name':
-      return 1000;
-    case 'network':
-      // An IPv4 /24 and an IPv6 /120 leave the same 8 host bits: compare by host bits left.
-      return 100 + (pattern.family === 'ipv4' ? pattern.prefix + 96 : pattern.prefix) / 2;
-    case 'domain':
-      return 50 + Math.min(pattern.domain.length, 253) / 1000;
-    case 'any':
-      return 0;
-  }
-}

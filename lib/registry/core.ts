@@ -4,7 +4,8 @@
  */
 import { CurvetunError } from '../errors.js';
 import { keysEqual } from '../keys/text.js';
-import { canonicalAddress, matchesAddress, matchesName, specificity } from '../net/patterns.js';
+import { canonicalAddress, matchesAddress, matchesName } from '../net/patterns.js';
+import type { Pattern } from '../net/patterns.js';
 import { coversPeer } from '../net/peer.js';
 import { addressesOf } from '../net/resolve.js';
 import type { ParsedEntry } from './file.js';
@@ -43,14 +44,80 @@ export async function classify(entries: readonly ParsedEntry[], address: string,
   return isPinned(entries, peer.address) ? { kind: 'conflict' } : { kind: 'unknown' };
 }
 
-/** The key to expect from `host`: the most specific matching entry wins; ties go to the first line. */
-export async function lookupKey(entries: readonly ParsedEntry[], host: string): Promise<Uint8Array | undefined> {
+/** A list of IP addresses from another thread, canonical; EINVAL for anything else. */
+export function checkAddresses(addresses: unknown): string[] {
+  if (!Array.isArray(addresses) || addresses.length > 64) throw new CurvetunError('EINVAL', 'addresses must be a list of at most 64 IP addresses');
+  return addresses.map((a) => {
+    const canonical = typeof a === 'string' ? canonicalAddress(a) : null;
+    if (canonical === null) throw new CurvetunError('EINVAL', 'addresses must be IP addresses');
+    return canonical;
+  });
+}
+
+/** Where a line stands in a client-side lookup: the higher `rank` wins; `tier` names it in errors. */
+export interface Precedence {
+  rank: number;
+  tier: string;
+}
+
+/**
+ * The client-side order (docs/registry.md has it as a table): lines that name the host — its exact
+ * name, then domains, longer first — beat lines that match only an address it resolved to — an
+ * exact address, then networks, longer prefix first (an IPv4 /24 ranks with an IPv6 /120: both
+ * leave 8 host bits) — and `*` comes last.
+ */
+export function precedence(pattern: Pattern): Precedence {
+  switch (pattern.kind) {
+    case 'name':
+      return { rank: 4000, tier: 'exact name' };
+    case 'domain':
+      return { rank: 3000 + pattern.domain.length, tier: `domain .${pattern.domain}` };
+    case 'address':
+      return { rank: 2000, tier: 'exact address' };
+    case 'network': {
+      const hostBits = (pattern.family === 'ipv4' ? 32 : 128) - pattern.prefix;
+      return { rank: 1000 + 128 - hostBits, tier: `network with ${hostBits} host bits` };
+    }
+    case 'any':
+      return { rank: 0, tier: '*' };
+  }
+}
+
+export interface LookupOptions {
+  /** What the caller resolved the host to (and will dial); without it a name is resolved here. */
+  addresses?: readonly string[];
+  /** The registry file, to name lines in errors. */
+  file?: string;
+}
+
+/**
+ * The key to expect from `host`: the matching line of highest precedence (see `precedence`).
+ * Two lines of that precedence with different keys are ambiguous: `EKEY` naming both lines, never
+ * "the first line wins" (file order is not a statement of trust).
+ */
+export async function lookupKey(entries: readonly ParsedEntry[], host: string, options: LookupOptions = {}): Promise<Uint8Array | undefined> {
   if (typeof host !== 'string' || host.length === 0) throw new CurvetunError('EINVAL', 'lookup needs a host name or address');
   const asAddress = canonicalAddress(host);
-  const resolved = asAddress !== null ? [asAddress] : await addressesOf(host);
-  const candidates = entries.filter(
-    (e) => e.pattern.kind === 'any' || (asAddress === null && matchesName(e.pattern, host)) || resolved.some((a) => matchesAddress(e.pattern, a)),
-  );
-  candidates.sort((x, y) => specificity(y.pattern) - specificity(x.pattern) || x.line - y.line);
-  return candidates[0]?.key;
+  const resolved = asAddress !== null ? [asAddress] : options.addresses ?? (await addressesOf(host));
+  let best: { entry: ParsedEntry; precedence: Precedence } | null = null;
+  let rival: ParsedEntry | null = null;
+  for (const entry of entries) {
+    const matches = (asAddress === null && matchesName(entry.pattern, host)) || resolved.some((a) => matchesAddress(entry.pattern, a));
+    if (!matches) continue;
+    const p = precedence(entry.pattern);
+    if (best === null || p.rank > best.precedence.rank) {
+      best = { entry, precedence: p };
+      rival = null;
+    } else if (p.rank === best.precedence.rank && rival === null && !keysEqual(entry.key, best.entry.key)) {
+      rival = entry;
+    }
+  }
+  if (best && rival) {
+    const where = (e: ParsedEntry) => `${options.file ?? 'known_hosts'}:${e.line} (${e.who})`;
+    throw new CurvetunError(
+      'EKEY',
+      `${where(best.entry)} and ${where(rival)} give ${host} different keys at the same precedence (${best.precedence.tier}); remove one, or add a line naming ${host}`,
+    );
+  }
+  return best?.entry.key;
 }

@@ -8,9 +8,10 @@ import type { FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { CurvetunError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
+import { checkStrictModes } from '../fs/strict-modes.js';
 import { keysEqual } from '../keys/text.js';
 import { serveActor } from '../runtime/serve.js';
-import { checkPeer, classify, isPinned, lookupKey } from './core.js';
+import { checkAddresses, checkPeer, classify, isPinned, lookupKey } from './core.js';
 import type { Classification } from './core.js';
 import { REGISTRY_HEADER, RegistryFileError, formatRegistryLine, parseRegistry } from './file.js';
 import type { ParsedEntry } from './file.js';
@@ -24,6 +25,8 @@ export interface RegistryWorkerInit {
   debounceMs?: number;
   /** Write a one-line warning to stderr when a reload fails (default true). */
   logProblems?: boolean;
+  /** Refuse a file (or a directory above it) that others can write (default true; lib/fs/strict-modes.ts). */
+  strictModes?: boolean;
 }
 
 /** Where the file on disk is wrong. Holds no key bytes. */
@@ -86,6 +89,9 @@ serveActor((init: RegistryWorkerInit) => {
     if (!init.create) throw new CurvetunError('EINVAL', `no registry file at ${file}`);
     writeFileAtomic(file, REGISTRY_HEADER, 0o644);
   }
+  /** Who can write the file decides whom we trust: EKEY unless only we (or root) can. */
+  const checkModes = init.strictModes === false ? () => undefined : () => checkStrictModes(file, 'registry file');
+  checkModes();
   let text = readBounded(file);
   let entries: ParsedEntry[] = parseRegistry(text, file); // a bad file at start-up is an error
   let problem: RegistryProblem | null = null;
@@ -96,6 +102,7 @@ serveActor((init: RegistryWorkerInit) => {
   function reload(): void {
     let next: string;
     try {
+      checkModes(); // also when the text is unchanged: a chmod alone makes a file untrustworthy
       next = readBounded(file);
       if (next === text && problem === null) return; // our own write, or a touch
       entries = parseRegistry(next, file);
@@ -134,7 +141,7 @@ serveActor((init: RegistryWorkerInit) => {
     watcher = undefined;
   }
   watchFile(file, { interval: init.reloadIntervalMs ?? 1000, persistent: false }, (now, before) => {
-    if (now.mtimeMs !== before.mtimeMs || now.size !== before.size || now.ino !== before.ino) schedule();
+    if (now.mtimeMs !== before.mtimeMs || now.size !== before.size || now.ino !== before.ino || now.mode !== before.mode || now.uid !== before.uid) schedule();
   });
   process.once('exit', () => {
     watcher?.close();
@@ -143,6 +150,7 @@ serveActor((init: RegistryWorkerInit) => {
 
   /** Change the file through its text, so comments and order survive; then apply at once. */
   function rewrite(change: (lines: string[]) => string[]): void {
+    checkModes(); // never build on a file someone else could have written
     const current = readBounded(file);
     parseRegistry(current, file); // refuse to build on a broken file (the error names the line)
     const lines = current.length === 0 ? [] : current.replace(/\n$/, '').split('\n');
@@ -156,7 +164,8 @@ serveActor((init: RegistryWorkerInit) => {
 
   return {
     verify: ({ address, key }: { address: string; key: Uint8Array }): Promise<Classification> => classify(entries, address, key),
-    lookup: (host: string) => lookupKey(entries, host),
+    lookup: (args: string | { host: string; addresses: unknown }) =>
+      typeof args === 'string' ? lookupKey(entries, args, { file }) : lookupKey(entries, args?.host, { file, addresses: checkAddresses(args?.addresses) }),
     add: ({ who, key, comment }: { who: string; key: Uint8Array; comment?: string }) => {
       const line = formatRegistryLine(who, key, comment);
       rewrite((lines) => [...lines, line]);

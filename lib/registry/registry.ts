@@ -12,6 +12,7 @@ import type { LaneMethods } from '../runtime/lane.js';
 import type { Classification } from './core.js';
 import type { RegistryStatus, RegistryWorkerInit } from './registry-worker.js';
 import type { Registry, RegistryEntry, Verdict } from './types.js';
+import { INSPECT, describe } from '../inspect.js';
 
 export interface TofuInfo {
   /** The address the client connects from (canonical form): the identity its key gets pinned to. */
@@ -46,6 +47,16 @@ export interface OpenRegistryOptions {
   debounceMs?: number;
   /** Warn on stderr when a changed file is refused (default true). Problems are in `status()` either way. */
   logProblems?: boolean;
+  /**
+   * Refuse the file, with `EKEY` naming the path at fault, when it or any directory above it (up to
+   * `/`) is not owned by us or root, or is writable by group or others (a sticky directory such as
+   * /tmp excepted), as OpenSSH's StrictModes does for authorized_keys: whoever can write there can
+   * add a key that this registry then trusts. Checked at open and on every reload (a refused
+   * reload keeps the last good registry and reports it in `status()`). Default true.
+   * `false` trusts the file whatever its permissions: only for a file system without Unix
+   * permissions or a setup you have made safe another way.
+   */
+  strictModes?: boolean;
   restart?: Partial<RestartPolicy>;
 }
 
@@ -64,6 +75,10 @@ export class WorkerRegistry implements Registry {
     readonly actor: ActorRef,
     private readonly options: OpenRegistryOptions,
   ) {}
+
+  [INSPECT](): string {
+    return describe('WorkerRegistry', { file: this.options.file, actor: this.actor.name });
+  }
 
   async verify(remoteAddress: string, clientKey: Uint8Array): Promise<Verdict> {
     const c = await this.actor.call<Classification>('verify', { address: remoteAddress, key: clientKey });
@@ -98,8 +113,8 @@ export class WorkerRegistry implements Registry {
     return result === 'conflict' ? { allowed: false, reason: `${address} is pinned to a different key` } : { allowed: true };
   }
 
-  lookup(host: string): Promise<Uint8Array | undefined> {
-    return this.actor.call('lookup', host);
+  lookup(host: string, addresses?: readonly string[]): Promise<Uint8Array | undefined> {
+    return this.actor.call('lookup', addresses ? { host, addresses: [...addresses] } : host);
   }
 
   /** Append a line; `comment` goes after `#`. Written to the file atomically, in force at once. */
@@ -162,6 +177,7 @@ export async function openRegistry(options: OpenRegistryOptions): Promise<Worker
     ...(options.reloadIntervalMs ? { reloadIntervalMs: options.reloadIntervalMs } : {}),
     ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
     ...(options.logProblems !== undefined ? { logProblems: options.logProblems } : {}),
+    ...(options.strictModes !== undefined ? { strictModes: options.strictModes } : {}),
   };
   const actor = await startActor({
     name: 'registry',

@@ -19,8 +19,12 @@ export interface RegistryEntry {
 export interface Registry {
   /** Server side: may `clientKey` connect from `remoteAddress`? Runs the TOFU hook when configured. */
   verify(remoteAddress: string, clientKey: Uint8Array): Promise<Verdict>;
-  /** Client side: the key to expect from `host`, if the registry knows one. */
-  lookup(host: string): Promise<Uint8Array | undefined>;
+  /**
+   * Client side: the key to expect from `host`, if the registry knows one. `addresses` are the
+   * addresses the caller resolved `host` to and will dial; address and network lines are matched
+   * against them instead of a lookup of the registry's own (which could answer differently).
+   */
+  lookup(host: string, addresses?: readonly string[]): Promise<Uint8Array | undefined>;
   add(entry: RegistryEntry): Promise<void>;
   remove(who: string, key?: Uint8Array): Promise<number>;
   list(): Promise<RegistryEntry[]>;

@@ -25,6 +25,7 @@ import { LANE_BYTES, LaneClient } from './lane.js';
 import type { LaneMethods, LaneReply } from './lane.js';
 import { errorFromData } from './messages.js';
 import type { Lifecycle, Reply } from './messages.js';
+import { INSPECT, describe } from '../inspect.js';
 
 export interface RestartPolicy {
   /** Restarts allowed within `windowMs` before the supervisor gives up. */
@@ -141,6 +142,11 @@ class SupervisedActor extends EventEmitter implements ActorRef {
     this.policy = { ...DEFAULT_RESTART, ...spec.restart };
     this.callTimeoutMs = spec.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.script = workerEntry(spec.script);
+  }
+
+  /** No fields: the lane's shared memory carries requests and replies (some hold secrets). */
+  [INSPECT](): string {
+    return describe('ActorRef', { name: this.name, state: this.state, pending: this.pending.size, laneCalls: this.calls.lane, portCalls: this.calls.port });
   }
 
   /** Start (or restart) the worker; resolves when its setup is done, rejects if it fails. */

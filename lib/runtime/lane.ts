@@ -1,6 +1,6 @@
 /**
  * The fast lane of an actor: small requests and replies through shared memory instead of
- * `postMessage`, for the few calls every handshake makes (vault open/seal, cookie seal/open,
+ * `postMessage`, for the few calls every handshake makes (vault open/seal, cookie seal/open/admit,
  * registry verify).
  *
  * Why: a `postMessage` round trip to a worker pays a structured clone and an event-loop wake-up on
@@ -20,6 +20,7 @@ import { CurvetunError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { LANE_IDLE_WAIT_MS, LANE_SLOTS, LANE_SLOT_BYTES } from '../limits.js';
 import { errorToData } from './messages.js';
+import { keepAwake, pendingWork } from './awake.js';
 
 export type FieldKind = 'bytes' | 'text';
 export type Shape = 'bytes' | 'json' | Readonly<Record<string, FieldKind>>;
@@ -54,6 +55,8 @@ const FAILED = 1;
 
 /** How long an idle worker blocks before it lets its own event loop run (timers, file watches). */
 const IDLE_WAIT_MS = LANE_IDLE_WAIT_MS;
+/** While this thread has work in progress (lib/runtime/awake.ts), it blocks at most this long at a time. */
+const BUSY_WAIT_MS = 1;
 
 export const LANE_BYTES = HEADER_BYTES + SLOTS * SLOT_BYTES;
 
@@ -150,7 +153,8 @@ export type LaneReply = { ok: true; value: unknown } | { ok: false; error: Curve
  * collected as they come and handed to `onReply` with the id given to `post`.
  */
 export class LaneClient {
-  private readonly view: LaneView;
+  /** Private for real (#): its bytes are the shared memory, where replies with secrets pass. */
+  readonly #view: LaneView;
   private readonly free: number[] = [];
   /** The call id waiting in each slot (0: none), and its method (the worker overwrites the slot's word with its status). */
   private readonly owners = new Int32Array(SLOTS);
@@ -165,17 +169,17 @@ export class LaneClient {
     methods: LaneMethods,
     private readonly onReply: (id: number, reply: LaneReply) => void,
   ) {
-    this.view = new LaneView(buffer, methods);
+    this.#view = new LaneView(buffer, methods);
     for (let i = SLOTS - 1; i >= 0; i--) this.free.push(i);
   }
 
   /** Send `method(args)` on the lane; false when it cannot go this way (not a lane method, too big, all slots busy). */
   post(id: number, method: string, args: unknown): boolean {
     if (this.closed) return false;
-    if (!Object.hasOwn(this.view.methods, method) || this.free.length === 0) return false;
-    const spec = this.view.methods[method]!;
+    if (!Object.hasOwn(this.#view.methods, method) || this.free.length === 0) return false;
+    const spec = this.#view.methods[method]!;
     const slot = this.free[this.free.length - 1]!;
-    const v = this.view;
+    const v = this.#view;
     const length = writeValue(spec.args, args, v.bytes, v.payload(slot), v.payload(slot) + PAYLOAD_BYTES);
     if (length < 0) {
       v.wipe(slot, PAYLOAD_BYTES); // the fields that did fit may hold secrets
@@ -195,7 +199,7 @@ export class LaneClient {
 
   /** A postMessage is on its way: wake the worker so it visits its event loop. */
   ringForMail(): void {
-    Atomics.store(this.view.header, MAIL, 1);
+    Atomics.store(this.#view.header, MAIL, 1);
     this.ring();
   }
 
@@ -206,7 +210,7 @@ export class LaneClient {
    * always sees the other: no request is left unseen.)
    */
   private ring(): void {
-    const h = this.view.header;
+    const h = this.#view.header;
     Atomics.add(h, REQUESTS, 1);
     if (Atomics.load(h, SLEEPING) === 1) Atomics.notify(h, REQUESTS);
   }
@@ -215,7 +219,7 @@ export class LaneClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    const v = this.view;
+    const v = this.#view;
     Atomics.store(v.header, STOP, 1);
     Atomics.add(v.header, REQUESTS, 1);
     Atomics.notify(v.header, REQUESTS);
@@ -226,7 +230,7 @@ export class LaneClient {
 
   private watch(): void {
     if (this.watching || this.closed || this.inFlight === 0) return;
-    const v = this.view;
+    const v = this.#view;
     const result = waitAsync(v.header, REPLIES, this.seenReplies);
     this.watching = true;
     if (result.async) result.value.then(() => this.collect());
@@ -236,7 +240,7 @@ export class LaneClient {
   private collect(): void {
     this.watching = false;
     if (this.closed) return;
-    const v = this.view;
+    const v = this.#view;
     this.seenReplies = Atomics.load(v.header, REPLIES);
     for (let slot = 0; slot < SLOTS; slot++) {
       if (Atomics.load(v.slotInts, v.at(slot, 0)) !== REPLY) continue;
@@ -321,7 +325,7 @@ export function serveLane(buffer: SharedArrayBuffer, methods: LaneMethods, handl
       }
       if (result instanceof Promise) {
         later = true;
-        result.then(
+        keepAwake(result).then(
           (value) => reply(slot, OK, spec.result, value),
           (error: unknown) => fail(slot, error, method!),
         );
@@ -339,7 +343,7 @@ export function serveLane(buffer: SharedArrayBuffer, methods: LaneMethods, handl
       if (answerWaiting()) return resume();
       if (Atomics.exchange(v.header, MAIL, 0) === 1) return resume();
       Atomics.store(v.header, SLEEPING, 1);
-      const woke = Atomics.wait(v.header, REQUESTS, seen, IDLE_WAIT_MS);
+      const woke = Atomics.wait(v.header, REQUESTS, seen, pendingWork() > 0 ? BUSY_WAIT_MS : IDLE_WAIT_MS);
       Atomics.store(v.header, SLEEPING, 0);
       if (woke === 'timed-out') return resume();
     }

@@ -8,6 +8,7 @@ import { CurvetunError } from '../errors.js';
 import { serveLane } from './lane.js';
 import type { LaneMethods } from './lane.js';
 import { errorToData } from './messages.js';
+import { keepAwake } from './awake.js';
 import type { Lifecycle, Reply, Request } from './messages.js';
 
 export type Handler = (args: any) => unknown;
@@ -42,8 +43,7 @@ export function serveActor(setup: (init: any, context: ServeContext) => Handlers
             reply({ id: request.id, ok: false, error: { code: 'EINVAL', message: `${name} has no method '${request.method}'` } });
             return;
           }
-          Promise.resolve()
-            .then(() => handler(request.args))
+          keepAwake(Promise.resolve().then(() => handler(request.args)))
             .then(
               (value) => {
                 try {

@@ -6,14 +6,21 @@
 import { CurvetunError } from '../errors.js';
 import type { VaultCore } from './core.js';
 import type { HelloOpening, SealedBox, Vault } from './types.js';
+import { INSPECT, describe, publicKeyFact } from '../inspect.js';
 
 export abstract class CoreVault implements Vault {
   private closed = false;
 
+  // The keys are in the core's truly private fields; this class has none, so it can be wrapped in a Proxy.
   protected constructor(private readonly core: VaultCore) {}
 
   get publicKey(): Uint8Array {
     return this.core.publicKey;
+  }
+
+  /** Facts only: the core holds the keys. */
+  [INSPECT](): string {
+    return describe(this.constructor.name, { publicKey: publicKeyFact(this.publicKey), closed: this.closed });
   }
 
   async open(box: Uint8Array, nonce: Uint8Array, peerPublicKey: Uint8Array): Promise<Uint8Array> {

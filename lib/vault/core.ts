@@ -11,6 +11,7 @@ import { CurvetunError } from '../errors.js';
 import { COUNTER_BYTES, KEY_BYTES, LONG_TERM_PREFIX_BYTES, NONCE_BYTES, SAFE_NONCE_BYTES } from '../protocol/constants.js';
 import { longTermNonce, safeNonceBlock } from '../protocol/nonce.js';
 import { scramble } from '../protocol/tea.js';
+import { INSPECT, describe, publicKeyFact } from '../inspect.js';
 import type { CounterSource } from './counter.js';
 import type { HelloOpening, SealedBox } from './types.js';
 
@@ -33,19 +34,26 @@ function check(name: string, value: unknown, size?: number): asserts value is Ui
 
 export class VaultCore {
   readonly publicKey: Uint8Array;
-  private readonly shared: LRUCache<string, Uint8Array>;
+  // Private for real (#): they hold the scramble key and shared keys, which inspect must never show.
+  readonly #options: VaultCoreOptions;
+  readonly #shared: LRUCache<string, Uint8Array>;
 
-  constructor(private readonly options: VaultCoreOptions) {
+  constructor(options: VaultCoreOptions) {
     this.publicKey = options.publicKey;
-    this.shared = new LRUCache({ max: options.cacheSize ?? 1024 });
+    this.#options = options;
+    this.#shared = new LRUCache({ max: options.cacheSize ?? 1024 });
+  }
+
+  [INSPECT](): string {
+    return describe('VaultCore', { publicKey: publicKeyFact(this.publicKey), cachedPeers: this.#shared.size });
   }
 
   private sharedKey(peer: Uint8Array): Uint8Array {
     const id = Buffer.from(peer.buffer, peer.byteOffset, peer.byteLength).toString('base64');
-    let key = this.shared.get(id);
+    let key = this.#shared.get(id);
     if (!key) {
-      key = this.options.withSecret((secret) => this.options.backend.beforenm(peer, secret));
-      this.shared.set(id, key);
+      key = this.#options.withSecret((secret) => this.#options.backend.beforenm(peer, secret));
+      this.#shared.set(id, key);
     }
     return key;
   }
@@ -54,40 +62,65 @@ export class VaultCore {
     check('the box', box);
     check('the nonce', nonce, NONCE_BYTES);
     check('the peer key', peer, KEY_BYTES);
-    const plain = this.options.backend.secretboxOpen(box, nonce, this.sharedKey(peer));
+    const plain = this.#options.backend.secretboxOpen(box, nonce, this.sharedKey(peer));
     if (plain === null) throw new CurvetunError('EAUTH', 'the box did not open with our long-term key');
     return plain;
   }
 
-  seal(plaintext: unknown, prefix: unknown, peer: unknown): SealedBox {
+  /** A promise only when a counter reservation has to be written first (see counter.ts). */
+  seal(plaintext: unknown, prefix: unknown, peer: unknown): MaybePromise<SealedBox> {
     check('the plaintext', plaintext);
     check('the nonce prefix', prefix, LONG_TERM_PREFIX_BYTES);
     check('the peer key', peer, KEY_BYTES);
-    const nonce16 = this.safeNonce();
-    const box = this.options.backend.secretbox(plaintext, longTermNonce(prefix, nonce16), this.sharedKey(peer));
-    return { nonce16, box };
+    return after(this.safeNonce(), (nonce16) => {
+      const box = this.#options.backend.secretbox(plaintext, longTermNonce(prefix, nonce16), this.sharedKey(peer));
+      return { nonce16, box };
+    });
   }
 
   /**
    * See `Vault.openHello`. The key with an ephemeral peer is made fresh and not cached: it serves
    * one connection, and would only push long-term peers out of the cache.
    */
-  openHello(box: unknown, nonce: unknown, clientEphemeralKey: unknown): HelloOpening {
+  openHello(box: unknown, nonce: unknown, clientEphemeralKey: unknown): MaybePromise<HelloOpening> {
     check('the box', box);
     check('the nonce', nonce, NONCE_BYTES);
     check('the client ephemeral key', clientEphemeralKey, KEY_BYTES);
-    const sharedKey = this.options.withSecret((secret) => this.options.backend.beforenm(clientEphemeralKey, secret));
-    const plaintext = this.options.backend.secretboxOpen(box, nonce, sharedKey);
+    const sharedKey = this.#options.withSecret((secret) => this.#options.backend.beforenm(clientEphemeralKey, secret));
+    const plaintext = this.#options.backend.secretboxOpen(box, nonce, sharedKey);
     if (plaintext === null) {
       sharedKey.fill(0);
       throw new CurvetunError('EAUTH', 'the Hello box did not open with our long-term key');
     }
-    return { plaintext, sharedKey, nonce16: this.safeNonce() };
+    let nonce16: MaybePromise<Uint8Array>;
+    try {
+      nonce16 = this.safeNonce();
+    } catch (error) {
+      sharedKey.fill(0);
+      throw error;
+    }
+    if (nonce16 instanceof Uint8Array) return { plaintext, sharedKey, nonce16 };
+    return nonce16.then(
+      (n) => ({ plaintext, sharedKey, nonce16: n }),
+      (error: unknown) => {
+        sharedKey.fill(0); // no nonce, no Cookie: the key must not outlive the failure
+        throw error;
+      },
+    );
   }
 
-  /** `scramble(counter:u64be · 8 random bytes)`. */
-  safeNonce(): Uint8Array {
-    const block = safeNonceBlock(this.options.counter.next(), this.options.backend.randomBytes(SAFE_NONCE_BYTES - COUNTER_BYTES));
-    return scramble(block, this.options.scrambleKey);
+  /** `scramble(counter:u64be · 8 random bytes)`; a promise only while a reservation is written. */
+  safeNonce(): MaybePromise<Uint8Array> {
+    return after(this.#options.counter.next(), (counter) => {
+      const block = safeNonceBlock(counter, this.#options.backend.randomBytes(SAFE_NONCE_BYTES - COUNTER_BYTES));
+      return scramble(block, this.#options.scrambleKey);
+    });
   }
+}
+
+export type MaybePromise<T> = T | Promise<T>;
+
+/** `fn(value)`, now when `value` is at hand, later when it is a promise: no promise on the fast path. */
+function after<T, R>(value: MaybePromise<T>, fn: (value: T) => R): MaybePromise<R> {
+  return value instanceof Promise ? value.then(fn) : fn(value);
 }

@@ -33,7 +33,15 @@ export class LocalVault extends CoreVault {
   static async open(options: FileVaultOptions): Promise<LocalVault> {
     const backend = getBackend(options.crypto ?? 'auto');
     const identity = loadIdentity(options.secretKeyFile, backend, options.create ?? false);
-    return LocalVault.fromIdentity(identity, backend, new FileCounter(`${options.secretKeyFile}.counter`, options.counterBlock), options.cacheSize);
+    const counter = new FileCounter(`${options.secretKeyFile}.counter`, options.counterBlock);
+    try {
+      await counter.ready(); // the first block, before the first handshake needs it
+    } catch (error) {
+      identity.secretKey.fill(0);
+      identity.scrambleKey.fill(0);
+      throw error;
+    }
+    return LocalVault.fromIdentity(identity, backend, counter, options.cacheSize);
   }
 
   /** A throwaway identity that lives only in memory (its counters too). */

@@ -6,7 +6,6 @@
  */
 import { getBackend } from '../crypto/index.js';
 import { loadSodium } from '../crypto/sodium.js';
-import type { SodiumNative } from '../crypto/sodium.js';
 import { CurvetunError } from '../errors.js';
 import { loadIdentity } from '../keys/generate.js';
 import { FileCounter } from './counter.js';
@@ -16,7 +15,11 @@ import type { FileVaultOptions } from './local-vault.js';
 import { KEY_BYTES } from '../protocol/constants.js';
 
 export class SodiumVault extends CoreVault {
-  private constructor(core: VaultCore, private readonly sodium: SodiumNative, private readonly secure: Buffer) {
+  /**
+   * The secure buffer is reached only through closures (`withSecret` in the core, `wipe` here): no
+   * field holds it, so nothing can inspect it (reading it between uses would fault).
+   */
+  private constructor(core: VaultCore, private readonly wipe: () => void) {
     super(core);
   }
 
@@ -30,6 +33,13 @@ export class SodiumVault extends CoreVault {
     if (!sodium) throw new CurvetunError('EINVAL', 'SodiumVault needs the optional dependency sodium-native');
     const backend = getBackend(options.crypto ?? 'sodium');
     const identity = loadIdentity(options.secretKeyFile, backend, options.create ?? false);
+    const counter = new FileCounter(`${options.secretKeyFile}.counter`, options.counterBlock);
+    try {
+      await counter.ready(); // the first block, before the first handshake needs it
+    } catch (error) {
+      sodium.sodium_memzero(identity.secretKey);
+      throw error;
+    }
     const secure = sodium.sodium_malloc(KEY_BYTES);
     secure.set(identity.secretKey);
     sodium.sodium_memzero(identity.secretKey);
@@ -38,7 +48,7 @@ export class SodiumVault extends CoreVault {
       backend,
       publicKey: identity.publicKey,
       scrambleKey: identity.scrambleKey,
-      counter: new FileCounter(`${options.secretKeyFile}.counter`, options.counterBlock),
+      counter,
       withSecret: (fn) => {
         sodium.sodium_mprotect_readonly(secure);
         try {
@@ -49,13 +59,16 @@ export class SodiumVault extends CoreVault {
       },
       ...(options.cacheSize ? { cacheSize: options.cacheSize } : {}),
     });
-    return new SodiumVault(core, sodium, secure);
+    const wipe = () => {
+      sodium.sodium_mprotect_readwrite(secure);
+      sodium.sodium_memzero(secure);
+      sodium.sodium_mprotect_noaccess(secure);
+    };
+    return new SodiumVault(core, wipe);
   }
 
   /** Wipe the secure memory holding the key. */
   protected override release(): void {
-    this.sodium.sodium_mprotect_readwrite(this.secure);
-    this.sodium.sodium_memzero(this.secure);
-    this.sodium.sodium_mprotect_noaccess(this.secure);
+    this.wipe();
   }
 }

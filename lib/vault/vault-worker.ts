@@ -17,17 +17,20 @@ export interface VaultWorkerInit {
   crypto: BackendChoice;
 }
 
-serveActor((init: VaultWorkerInit, { restarts }) => {
+serveActor(async (init: VaultWorkerInit, { restarts }) => {
   const backend = getBackend(init.crypto);
   // Create only on the first start: after a restart, a missing key file is an error, not a cue
   // to become someone else behind the caller's back.
   const identity = loadIdentity(init.secretKeyFile, backend, init.create && restarts === 0);
   const { secretKey } = identity;
+  const counter = new FileCounter(`${init.secretKeyFile}.counter`, init.counterBlock);
+  // The first block is reserved before the vault reports ready: the first handshake need not wait.
+  await counter.ready();
   const core = new VaultCore({
     backend,
     publicKey: identity.publicKey,
     scrambleKey: identity.scrambleKey,
-    counter: new FileCounter(`${init.secretKeyFile}.counter`, init.counterBlock),
+    counter,
     withSecret: (fn) => fn(secretKey),
     ...(init.cacheSize ? { cacheSize: init.cacheSize } : {}),
   });
@@ -37,6 +40,13 @@ serveActor((init: VaultWorkerInit, { restarts }) => {
     seal: ({ plaintext, prefix, peer }: { plaintext: Uint8Array; prefix: Uint8Array; peer: Uint8Array }) => core.seal(plaintext, prefix, peer),
     safeNonce: () => core.safeNonce(),
     openHello: ({ box, nonce, peer }: { box: Uint8Array; nonce: Uint8Array; peer: Uint8Array }) => core.openHello(box, nonce, peer),
-    safeNonces: (count: number) => Array.from({ length: Math.min(Math.max(0, count | 0), 100_000) }, () => core.safeNonce()),
+    safeNonces: async (count: number) => {
+      const nonces: Uint8Array[] = [];
+      for (let i = 0; i < Math.min(Math.max(0, count | 0), 100_000); i++) {
+        const nonce = core.safeNonce();
+        nonces.push(nonce instanceof Promise ? await nonce : nonce); // await only when a reservation is written
+      }
+      return nonces;
+    },
   };
 });

@@ -10,6 +10,7 @@ import type { LaneMethods } from '../runtime/lane.js';
 import type { FileVaultOptions } from './local-vault.js';
 import type { HelloOpening, SealedBox, Vault } from './types.js';
 import type { VaultWorkerInit } from './vault-worker.js';
+import { INSPECT, describe, publicKeyFact } from '../inspect.js';
 
 /** The calls every handshake makes take the actor's shared-memory lane (lib/runtime/lane.ts). */
 const VAULT_LANE: LaneMethods = {
@@ -26,6 +27,10 @@ export interface WorkerVaultOptions extends FileVaultOptions {
 
 export class WorkerVault implements Vault {
   private constructor(readonly actor: ActorRef, readonly publicKey: Uint8Array) {}
+
+  [INSPECT](): string {
+    return describe('WorkerVault', { publicKey: publicKeyFact(this.publicKey), actor: this.actor.name });
+  }
 
   /**
    * @example

@@ -40,7 +40,7 @@ process.stdout.write('ready\n');
 for (let i = 0; i < 1_000_000; i++) {
   const { material, publicKey } = versionKeys(version);
   saveKeyFiles(join(dir, 'id.key'), material, publicKey);
-  counter.next();
+  await counter.next();
   await addHost(`host${version}.example`, publicKey);
   version++;
 }

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listen } from '../../lib/index.js';
+import { CurvetunError, listen } from '../../lib/index.js';
 import type { ListenOptions, Listener } from '../../lib/index.js';
 import { encodePublicKeyText } from '../../lib/keys/text.js';
 import { openRegistry } from '../../lib/registry/index.js';
@@ -21,6 +21,8 @@ export interface World {
   /** Every vault, registry and listener made through this world, closed by `dispose`. */
   dispose(): Promise<void>;
   newVault(name: string): Promise<Vault>;
+  /** Another registry (empty file `name` in the world's directory), closed by `dispose`. */
+  newRegistry(name: string): Promise<Registry>;
   listen(options?: ListenOptions): Promise<Listener>;
 }
 
@@ -37,12 +39,18 @@ export async function makeWorld(): Promise<World> {
   const registry = await openRegistry({ file: join(dir, 'known_hosts'), create: true });
   closers.push(() => registry.close());
   await registry.add({ who: '127.0.0.1', key: clientVault.publicKey });
+  const newRegistry = async (name: string) => {
+    const r = await openRegistry({ file: join(dir, name), create: true });
+    closers.push(() => r.close());
+    return r;
+  };
   return {
     dir,
     serverVault,
     clientVault,
     registry,
     newVault,
+    newRegistry,
     async listen(options = {}) {
       const listener = await listen(0, { vault: serverVault, registry, ...options });
       closers.push(() => listener.close());
@@ -57,6 +65,17 @@ export async function makeWorld(): Promise<World> {
 
 export function keyText(key: Uint8Array): string {
   return encodePublicKeyText(key);
+}
+
+/** The CurvetunError `p` rejects with (anything else, or no rejection at all, fails the test). */
+export async function failure(p: Promise<unknown>): Promise<CurvetunError> {
+  try {
+    await p;
+  } catch (error) {
+    if (error instanceof CurvetunError) return error;
+    throw error;
+  }
+  throw new Error('expected a failure');
 }
 
 /** Resolves with the event's arguments, or rejects after `ms`. */

@@ -2,14 +2,17 @@
  * `curvetun serve` (server end: authenticated curvetun clients → a plain TCP service) and
  * `curvetun tunnel` (client end: a local TCP port → curvetun → serve).
  */
-import { connect as tcpConnect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import type { Socket as TcpSocket } from 'node:net';
 import { once } from 'node:events';
 import { listen, connect } from '../../../lib/api.js';
+import type { ConnectOptions } from '../../../lib/connection/options.js';
 import type { CurvetunSocket } from '../../../lib/connection/socket.js';
-import { CurvetunError } from '../../../lib/errors.js';
+import { CurvetunError, systemError } from '../../../lib/errors.js';
 import { encodePublicKeyText } from '../../../lib/keys/text.js';
 import { AddressFilter } from '../../../lib/net/index.js';
+import { dialInOrder, resolveAllowed } from '../../../lib/net/dial.js';
+import type { Dialling } from '../../../lib/net/dial.js';
 import { forward } from '../../../lib/stream/index.js';
 import { UsageError, formatHostPort, list, parseHostPort, positiveInt } from '../args.js';
 import type { HostPort, Parsed } from '../args.js';
@@ -25,20 +28,37 @@ function noPositionals(parsed: Parsed, command: string): void {
   if (parsed.positionals.length > 0) throw new UsageError(`${command} takes no arguments, got "${parsed.positionals[0]}"`);
 }
 
-/** Open a TCP connection, rejecting on error or after `timeoutMs`. */
-async function dial(to: HostPort, timeoutMs: number): Promise<TcpSocket> {
-  const socket = tcpConnect({ host: to.host, port: to.port });
-  socket.setTimeout(timeoutMs, () => socket.destroy(new CurvetunError('ETIMEDOUT', `connecting to ${formatHostPort(to.host, to.port)} timed out`)));
+/**
+ * Open a TCP connection to the forward target, rejecting on error or after `timeoutMs`. The name
+ * is resolved once and only the addresses the filter allowed are dialled (lib/net/dial.ts): a
+ * DNS answer that changes between a check and a dial cannot lead elsewhere.
+ */
+async function dial(to: HostPort, filter: AddressFilter, timeoutMs: number): Promise<TcpSocket> {
+  let dialling: Dialling | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new CurvetunError('ETIMEDOUT', `connecting to ${formatHostPort(to.host, to.port)} timed out`);
+      dialling?.cancel(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  deadline.catch(() => undefined);
   try {
-    await once(socket, 'connect');
+    const targets = await Promise.race([resolveAllowed(to.host, filter), deadline]);
+    dialling = dialInOrder(targets, to.port, { noDelay: true });
+    return await Promise.race([dialling.socket, deadline]);
   } catch (error) {
-    socket.destroy();
+    dialling?.socket.then((late) => late.destroy(), () => undefined);
+    if (error instanceof CurvetunError) {
+      if (error.code === 'EDENIED') throw new CurvetunError('EDENIED', `forward target ${formatHostPort(to.host, to.port)} is no longer among the allowed addresses`);
+      throw error;
+    }
     const code = (error as NodeJS.ErrnoException).code;
-    throw new CurvetunError(code === 'ETIMEDOUT' ? 'ETIMEDOUT' : 'ECLOSED', `cannot connect to ${formatHostPort(to.host, to.port)}: ${code ?? (error as Error).message}`);
+    throw systemError(code === 'ETIMEDOUT' ? 'ETIMEDOUT' : 'ECLOSED', `cannot connect to ${formatHostPort(to.host, to.port)}: ${code ?? (error as Error).message}`, error);
+  } finally {
+    clearTimeout(timer);
   }
-  socket.setTimeout(0);
-  socket.setNoDelay(true);
-  return socket;
 }
 
 export async function serve(parsed: Parsed, io: Io): Promise<number> {
@@ -56,9 +76,8 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
     throw new UsageError((error as Error).message);
   }
   const targetText = formatHostPort(target.host, target.port);
-  // Checked before anything listens, and again before each dial (a name may resolve elsewhere later).
-  const targetAllowed = () => forwardFilter.allowsHost(target.host);
-  if (!(await targetAllowed())) {
+  // Checked before anything listens, and again on the addresses of each dial (a name may resolve elsewhere later).
+  if (!(await forwardFilter.allowsHost(target.host))) {
     throw new CurvetunError('EDENIED', `forward target ${targetText} is not among the allowed addresses (${forwardFilter.patterns.length} pattern(s); see --allow-forward)`);
   }
   const ctx = new Context(parsed, io.env);
@@ -84,7 +103,7 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
           continue;
         }
         open.add(socket);
-        void serveOne(socket, target, targetAllowed, io, ctx.verbose).finally(() => open.delete(socket));
+        void serveOne(socket, target, forwardFilter, io, ctx.verbose).finally(() => open.delete(socket));
       }
     })();
     await stopped(io.stop);
@@ -97,15 +116,14 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
   }
 }
 
-async function serveOne(socket: CurvetunSocket, target: HostPort, allowed: () => Promise<boolean>, io: Io, verbose: boolean): Promise<void> {
+async function serveOne(socket: CurvetunSocket, target: HostPort, filter: AddressFilter, io: Io, verbose: boolean): Promise<void> {
   const info = { address: socket.remoteAddress, port: socket.remotePort, peerKey: socket.peerKey };
   const targetText = formatHostPort(target.host, target.port);
   const startedAt = Date.now();
   reportOpen(io, verbose, info, targetText);
   let upstream: TcpSocket;
   try {
-    if (!(await allowed())) throw new CurvetunError('EDENIED', `forward target ${targetText} is no longer among the allowed addresses`);
-    upstream = await dial(target, 10_000);
+    upstream = await dial(target, filter, 10_000);
   } catch (error) {
     await socket.close();
     io.err(`${formatHostPort(info.address, info.port)}: ${(error as Error).message}`);
@@ -126,6 +144,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
     // Fail at start, not per connection, when the key or the server key is missing.
     const serverKey = await ctx.serverKey(parsed.values['server-key'], to.host);
     const vault = await ctx.vault();
+    const keySource = await ctx.serverKeySource(parsed.values['server-key'], serverKey);
     const toText = formatHostPort(to.host, to.port);
     const open = new Set<TcpSocket>();
     const server = createServer({ pauseOnConnect: true }, (local) => {
@@ -134,7 +153,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
         return;
       }
       open.add(local);
-      void tunnelOne(local, to, { serverKey, vault, timeout }, io, ctx.verbose).finally(() => open.delete(local));
+      void tunnelOne(local, to, { ...keySource, vault, timeout }, io, ctx.verbose).finally(() => open.delete(local));
     });
     server.listen(at.port, at.host);
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([e]) => Promise.reject(listenError(e as NodeJS.ErrnoException, at)))]);
@@ -152,13 +171,13 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
 }
 
 function listenError(error: NodeJS.ErrnoException, at: HostPort): CurvetunError {
-  return new CurvetunError('EIO', `cannot listen on ${formatHostPort(at.host, at.port)}: ${error.code ?? error.message}`);
+  return systemError('EIO', `cannot listen on ${formatHostPort(at.host, at.port)}: ${error.code ?? error.message}`, error);
 }
 
 async function tunnelOne(
   local: TcpSocket,
   to: HostPort,
-  options: { serverKey: Uint8Array; vault: Awaited<ReturnType<Context['vault']>>; timeout: number },
+  options: Pick<ConnectOptions, 'serverKey' | 'registry' | 'vault' | 'timeout'>,
   io: Io,
   verbose: boolean,
 ): Promise<void> {

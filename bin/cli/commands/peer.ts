@@ -73,7 +73,8 @@ export async function send(parsed: Parsed, io: Io): Promise<number> {
   try {
     const serverKey = await ctx.serverKey(parsed.values['server-key'], to.host);
     const vault = await ctx.vault();
-    const socket = await connect(to.host, to.port, { serverKey, vault, timeout, signal: io.stop });
+    const keySource = await ctx.serverKeySource(parsed.values['server-key'], serverKey);
+    const socket = await connect(to.host, to.port, { ...keySource, vault, timeout, signal: io.stop });
     const stream = socket.stream();
     const startedAt = Date.now();
     let up = 0;
