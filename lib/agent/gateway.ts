@@ -127,8 +127,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   /** Stop: the exposed ports and the agents' listener close, and so do every agent connection and local connection. */
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    // server.close() waits for the connections it still has: stop accepting, then end them.
+    const serversClosed = Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     for (const local of this.locals) local.resetAndDestroy();
+    await serversClosed;
     await this.listener.close();
     await Promise.all([...this.live.values()].flat().map((a) => a.session.close().catch(() => undefined)));
   }

@@ -36,7 +36,8 @@ function distinct(keys: Uint8Array[]): Uint8Array[] {
 export async function resolveAgent(spec: string, registry: Registry | null): Promise<AgentIdentity> {
   const text = spec.trim();
   const entries = registry ? await registry.list() : [];
-  const nameOf = (key: Uint8Array) => firstWord(entries.find((e) => fingerprint(e.key) === fingerprint(key))?.comment);
+  // A key may have several lines (one per network); the first that gives a name names it.
+  const nameOf = (key: Uint8Array) => entries.filter((e) => fingerprint(e.key) === fingerprint(key)).map((e) => firstWord(e.comment)).find(Boolean);
   const identity = (key: Uint8Array): AgentIdentity => {
     const name = nameOf(key);
     return { key, fingerprint: fingerprint(key), ...(name ? { name } : {}) };

@@ -78,8 +78,9 @@ export interface Dialling {
  * Connect to `targets` in order: the first that accepts wins; a failed attempt moves on to the
  * next. No lookup happens here (each target is an IP address). When all fail, rejects with the
  * error of the last attempt (a Node error: `code`, `errno`, `syscall`, `address`, `port`).
+ * `allowHalfOpen` keeps our writable side open after the peer's FIN (for half-close forwarding).
  */
-export function dialInOrder(targets: readonly DialTarget[], port: number, options: { noDelay?: boolean } = {}): Dialling {
+export function dialInOrder(targets: readonly DialTarget[], port: number, options: { noDelay?: boolean; allowHalfOpen?: boolean } = {}): Dialling {
   let current: Socket | null = null;
   let cancelled: Error | null = null;
   let rejectNow: ((e: Error) => void) | null = null;
@@ -87,7 +88,7 @@ export function dialInOrder(targets: readonly DialTarget[], port: number, option
     let lastError: Error = new CurvetunError('EINVAL', 'no address to connect to');
     for (const target of targets) {
       if (cancelled) throw cancelled;
-      const tcp = tcpConnect({ host: target.address, port, family: target.family, noDelay: options.noDelay ?? false });
+      const tcp = tcpConnect({ host: target.address, port, family: target.family, noDelay: options.noDelay ?? false, allowHalfOpen: options.allowHalfOpen ?? false });
       current = tcp;
       let onError: (e: Error) => void = () => undefined;
       try {
