@@ -104,7 +104,8 @@ export class Agent extends EventEmitter<AgentEvents> {
         for await (const request of session) void this.serve(request);
         reason = session.closeReason!;
       } catch (error) {
-        reason = error instanceof CurvetunError ? error : new CurvetunError('ECLOSED', 'the gateway connection failed', { cause: error });
+        // A session that failed says why itself (EPROTO…); its iterator only says it closed.
+        reason = this.session?.closeReason ?? (error instanceof CurvetunError ? error : new CurvetunError('ECLOSED', 'the gateway connection failed', { cause: error }));
       }
       this.session = null;
       if (this.stop.signal.aborted) return;

@@ -20,8 +20,9 @@ export function addNamed(registry: Registry, who: string, key: Uint8Array, comme
 export interface Target {
   host: string;
   port: number;
-  /** TCP connections it has accepted so far. */
+  /** TCP connections it has accepted so far, and how many of them are still open. */
   connections: number;
+  open: number;
   close(): Promise<void>;
 }
 
@@ -32,12 +33,15 @@ async function serveOn(host: string, port: number, onConnection: (socket: Socket
   return { server, port: (server.address() as { port: number }).port };
 }
 
-function target(host: string, server: Server, port: number, counter: { n: number }): Target {
+function target(host: string, server: Server, port: number, counter: { n: number; open: number }): Target {
   return {
     host,
     port,
     get connections() {
       return counter.n;
+    },
+    get open() {
+      return counter.open;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
@@ -45,9 +49,11 @@ function target(host: string, server: Server, port: number, counter: { n: number
 
 /** Echoes every byte; ends its side when the client ends its own (so half-close shows). */
 export async function echoTarget(host = '127.0.0.1', port = 0): Promise<Target> {
-  const counter = { n: 0 };
+  const counter = { n: 0, open: 0 };
   const { server, port: bound } = await serveOn(host, port, (socket) => {
     counter.n++;
+    counter.open++;
+    socket.once('close', () => counter.open--);
     socket.on('error', () => undefined);
     socket.pipe(socket);
   });
