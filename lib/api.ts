@@ -17,6 +17,9 @@ import { Listener } from './connection/listener.js';
 import type { ConnectOptions, CryptoChoice, ListenOptions } from './connection/options.js';
 import { DEFAULT_LIMITS } from './connection/socket.js';
 import type { CurvetunSocket, SocketLimits } from './connection/socket.js';
+import { KEY_BYTES } from './protocol/index.js';
+import type { ListenerConfig } from './connection/listener.js';
+import type { Registry } from './registry/types.js';
 
 function backendOf(choice: CryptoChoice | undefined): CryptoBackend {
   if (choice === undefined || typeof choice === 'string') return getBackend(choice ?? 'auto');
@@ -34,6 +37,23 @@ function positive(value: number | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   if (!Number.isFinite(value) || value <= 0) throw new CurvetunError('EINVAL', `${name} must be a positive number`);
   return value;
+}
+
+/**
+ * How the listener re-checks open connections: on demand (`reverify()`), and on every registry
+ * reload when `closeRevoked` (a registry that never reloads never asks).
+ */
+function revocation(registry: Registry, closeRevoked: boolean): Pick<ListenerConfig, 'recheck' | 'watchRegistry'> {
+  const recheck: ListenerConfig['recheck'] = (address, key) => (registry.check ?? registry.verify).call(registry, address, key);
+  const { on, off } = registry;
+  if (!closeRevoked || !on || !off) return { recheck };
+  return {
+    recheck,
+    watchRegistry: (changed) => {
+      on.call(registry, 'reload', changed);
+      return () => void off.call(registry, 'reload', changed);
+    },
+  };
 }
 
 /**
@@ -64,6 +84,7 @@ export async function listen(port: number, options: ListenOptions = {}): Promise
       cookies,
       limits,
       authorize: registry ? (address, key) => registry.verify(address, key) : async () => ({ allowed: true }),
+      ...(registry ? revocation(registry, options.closeRevoked !== false) : {}),
       // Synchronous whenever no DNS is needed (an address or network pattern already matches).
       allowAddress: filter ? (address) => filter.allows(address) : () => true,
       maxPendingHandshakes: positive(options.maxPendingHandshakes, 'maxPendingHandshakes') ?? DEFAULT_MAX_PENDING_HANDSHAKES,

@@ -10,17 +10,24 @@
  */
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { strictModesFromEnv } from './fs/strict-modes.js';
 import { INSPECT, describe } from './inspect.js';
 import { openRegistry } from './registry/index.js';
-import type { Registry } from './registry/types.js';
+import type { WorkerRegistry } from './registry/index.js';
 import { WorkerVault } from './vault/index.js';
-import type { Vault } from './vault/types.js';
 
 export interface HomeOptions {
   /** Directory holding the key pair and known_hosts. Default `$CURVETUN_HOME` or `~/.curvetun`. */
   home?: string;
+  /** The secret key file, when it is not `<home>/id_curvetun` (its public half is `<file>.pub`). */
+  keyFile?: string;
+  /** The registry file, when it is not `<home>/known_hosts`. */
+  knownHostsFile?: string;
+  /** Make the key pair when the key file is missing (default true); false: `vault()` fails with `EKEY`. */
+  createKey?: boolean;
+  /** Warn on stderr when a changed known_hosts is refused (default true; the registry's `'problem'` event says it either way). */
+  logRegistryProblems?: boolean;
   /**
    * Refuse a known_hosts that others could write (see `OpenRegistryOptions.strictModes`).
    * Default true, or false when `$CURVETUN_STRICT_MODES` is `0`, `no`, `off` or `false`.
@@ -37,34 +44,39 @@ export interface HomeOptions {
  */
 export class Home {
   readonly home: string;
+  readonly keyFile: string;
+  readonly knownHostsFile: string;
   readonly strictModes: boolean;
-  private vaultPromise: Promise<Vault> | null = null;
-  private registryPromise: Promise<Registry> | null = null;
+  private vaultPromise: Promise<WorkerVault> | null = null;
+  private registryPromise: Promise<WorkerRegistry> | null = null;
 
-  constructor(options: HomeOptions = {}) {
+  constructor(private readonly options: HomeOptions = {}) {
     this.home = options.home ?? process.env.CURVETUN_HOME ?? join(homedir(), '.curvetun');
+    this.keyFile = options.keyFile ?? join(this.home, 'id_curvetun');
+    this.knownHostsFile = options.knownHostsFile ?? join(this.home, 'known_hosts');
     this.strictModes = options.strictModes ?? strictModesFromEnv();
   }
 
   /** Facts only: the vault and registry it holds are handles to workers (and their shared memory). */
   [INSPECT](): string {
-    return describe('Home', { home: this.home, strictModes: this.strictModes, vault: this.vaultPromise !== null, registry: this.registryPromise !== null });
+    return describe('Home', { home: this.home, keyFile: this.keyFile, knownHostsFile: this.knownHostsFile, strictModes: this.strictModes, vault: this.vaultPromise !== null, registry: this.registryPromise !== null });
   }
 
-  /** The vault holding `id_curvetun` (generated on first use). */
-  vault(): Promise<Vault> {
+  /** The vault holding `id_curvetun` (generated on first use unless `createKey: false`). */
+  vault(): Promise<WorkerVault> {
     this.vaultPromise ??= (async () => {
-      mkdirSync(this.home, { recursive: true, mode: 0o700 });
-      return WorkerVault.open({ secretKeyFile: join(this.home, 'id_curvetun'), create: true });
+      const create = this.options.createKey ?? true;
+      if (create) mkdirSync(dirname(this.keyFile), { recursive: true, mode: 0o700 });
+      return WorkerVault.open({ secretKeyFile: this.keyFile, create });
     })();
     return this.vaultPromise;
   }
 
   /** The registry over `known_hosts` (an empty file is made on first use: nobody is trusted yet). */
-  registry(): Promise<Registry> {
+  registry(): Promise<WorkerRegistry> {
     this.registryPromise ??= (async () => {
-      mkdirSync(this.home, { recursive: true, mode: 0o700 });
-      return openRegistry({ file: join(this.home, 'known_hosts'), create: true, strictModes: this.strictModes });
+      mkdirSync(dirname(this.knownHostsFile), { recursive: true, mode: 0o700 });
+      return openRegistry({ file: this.knownHostsFile, create: true, logProblems: this.options.logRegistryProblems ?? true, strictModes: this.strictModes });
     })();
     const opening = this.registryPromise;
     // A registry that failed to open (e.g. refused for its permissions) is tried again next time.
@@ -74,7 +86,7 @@ export class Home {
     return opening;
   }
 
-  /** Stop the workers this home started. */
+  /** Stop the workers this home started (one that failed to start is no reason to fail). */
   async stop(): Promise<void> {
     const [vault, registry] = [this.vaultPromise, this.registryPromise];
     this.vaultPromise = this.registryPromise = null;

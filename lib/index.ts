@@ -16,12 +16,13 @@ export type { ListenOptions, ConnectOptions, CommonOptions, CryptoChoice } from 
 export { CurvetunSocket } from './connection/socket.js';
 export type { RecvOptions } from './connection/socket.js';
 export { Listener } from './connection/listener.js';
-export type { ListenerStats } from './connection/listener.js';
+export type { ListenerStats, HandshakeReport } from './connection/listener.js';
 export { Home, defaultHome, stopDefaultHome } from './home.js';
 export type { HomeOptions } from './home.js';
 export { CurvetunError, ProtocolError, isCurvetunError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { encodePublicKeyText, decodePublicKeyText, KEY_TYPE } from './keys/text.js';
+export { fingerprint } from './keys/fingerprint.js';
 // The interfaces behind the `vault`, `cookies`, `registry` and `crypto` options (implementing one
 // is adapter work: see 'curvetun/adapters').
 export type { Vault, SealedBox } from './vault/types.js';
@@ -33,7 +34,7 @@ export { MAX_MESSAGE_BYTES } from './protocol/index.js';
 export { WorkerVault, LocalVault, SodiumVault } from './vault/index.js';
 export type { FileVaultOptions, WorkerVaultOptions } from './vault/index.js';
 export { openRegistry, WorkerRegistry } from './registry/index.js';
-export type { OpenRegistryOptions, TofuInfo, RegistryStatus } from './registry/index.js';
+export type { OpenRegistryOptions, TofuInfo, RegistryStatus, WorkerRegistryEvents } from './registry/index.js';
 export { startCookieKeeper, LocalCookieKeeper } from './cookie/index.js';
 export type { StartCookieKeeperOptions } from './cookie/index.js';
 export { AddressFilter } from './net/index.js';

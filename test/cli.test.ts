@@ -4,53 +4,12 @@
  * the refusals (unknown client key, forward target not allowed).
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer, connect as tcpConnect } from 'node:net';
-import type { Server, Socket } from 'node:net';
-import { once } from 'node:events';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { run, start } from './cli-process.js';
-import type { Daemon } from './cli-process.js';
+import { daemon, keygen, oneLine, plainEcho, roundTrip, run, secretOf, tempDir, twoEnds } from './cli-process.js';
 
-const SUBCOMMANDS = ['keygen', 'pubkey', 'registry', 'echo-server', 'send', 'cat', 'serve', 'tunnel'];
-
-function tempDir(t: { teardown(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'curvetun-cli-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** The base64 body of a secret key file: what must never be printed. */
-function secretOf(home: string): string {
-  return readFileSync(join(home, 'id_curvetun'), 'utf8').split('\n').find((l) => /^[A-Za-z0-9+/]{40,}/.test(l))!;
-}
-
-function oneLine(text: string): boolean {
-  return text.trim().split('\n').length === 1;
-}
-
-async function keygen(home: string, comment: string): Promise<string> {
-  const r = await run(['keygen', '--home', home, '--comment', comment]);
-  if (r.code !== 0) throw new Error(`keygen failed: ${r.stderr}`);
-  return r.stdout.toString().trim();
-}
-
-/** Two identities; each end knows the other's key for 127.0.0.1. */
-async function twoEnds(dir: string): Promise<{ server: string; client: string }> {
-  const server = join(dir, 'server');
-  const client = join(dir, 'client');
-  await Promise.all([keygen(server, 'server'), keygen(client, 'client')]);
-  const a = await run(['registry', 'add', '127.0.0.1', join(client, 'id_curvetun.pub'), '--home', server]);
-  const b = await run(['registry', 'add', '127.0.0.1', join(server, 'id_curvetun.pub'), '--home', client]);
-  if (a.code !== 0 || b.code !== 0) throw new Error(`registry add failed: ${a.stderr} ${b.stderr}`);
-  return { server, client };
-}
-
-function stopAll(t: { teardown(fn: () => Promise<unknown>): void }, ...daemons: Daemon[]): void {
-  t.teardown(() => Promise.all(daemons.map((d) => d.stop())));
-}
+const SUBCOMMANDS = ['keygen', 'pubkey', 'fingerprint', 'registry', 'echo-server', 'send', 'cat', 'serve', 'tunnel'];
 
 test('usage errors exit 2 with one line; --help on every subcommand exits 0', async (t) => {
   for (const args of [[], ['frobnicate'], ['keygen', '--bogus'], ['serve', '--listen', '127.0.0.1:1'], ['send', '127.0.0.1:99999'], ['registry', 'rename']]) {
@@ -115,7 +74,9 @@ test.serial('registry add, list and remove round-trip through known_hosts; bad i
   t.is((await run(['registry', 'add', '.example.com', pub, '--home', home])).code, 0);
   const listed = await run(['registry', 'list', '--home', home]);
   t.is(listed.code, 0);
-  t.deepEqual(listed.stdout.toString().trim().split('\n').sort(), [`.example.com curvetun-x25519 ${key}`, `10.0.0.0/8 curvetun-x25519 ${key}`]);
+  const fp = (await run(['fingerprint', key])).stdout.toString().trim();
+  t.regex(fp, /^SHA256:[A-Za-z0-9+/]{43}$/);
+  t.deepEqual(listed.stdout.toString().trim().split('\n').sort(), [`.example.com ${fp} curvetun-x25519 ${key} me`, `10.0.0.0/8 ${fp} curvetun-x25519 ${key}`]);
   t.true(readFileSync(join(home, 'known_hosts'), 'utf8').includes(key));
 
   const bad = await run(['registry', 'add', '10.0.0.1', 'c2hvcnQ=', '--home', home]);
@@ -129,24 +90,23 @@ test.serial('registry add, list and remove round-trip through known_hosts; bad i
   t.is((await run(['registry', 'remove', '10.0.0.0/8', '--home', home])).code, 0);
   t.is((await run(['registry', 'remove', '10.0.0.0/8', '--home', home])).code, 1, 'nothing left to remove');
   const after = await run(['registry', 'list', '--home', home]);
-  t.is(after.stdout.toString().trim(), `.example.com curvetun-x25519 ${key}`);
+  t.is(after.stdout.toString().trim(), `.example.com ${fp} curvetun-x25519 ${key} me`);
 });
 
 test.serial('echo-server and send: binary stdin comes back byte-identical; an unknown key gets nothing and exits 1', async (t) => {
   const dir = tempDir(t);
   const { server, client } = await twoEnds(dir);
-  const echo = await start(['echo-server', '--listen', '127.0.0.1:0', '--home', server, '--verbose']);
-  stopAll(t, echo);
+  const echo = await daemon(t, ['echo-server', '--listen', '127.0.0.1:0', '--home', server, '--verbose']);
   const input = randomBytes(300_000);
   const r = await run(['send', `127.0.0.1:${echo.port}`, '--home', client, '--wait', '500']);
   t.is(r.code, 0, r.stderr);
   const r2 = await run(['cat', `127.0.0.1:${echo.port}`, '--home', client, '--wait', '500', '-v'], { input });
   t.is(r2.code, 0, r2.stderr);
   t.true(r2.stdout.equals(input), 'echoed bytes differ');
-  t.regex(r2.stderr, new RegExp(`close 127\\.0\\.0\\.1:${echo.port} key \\S+ up 300000 B down 300000 B`));
-  const clientKey = readFileSync(join(client, 'id_curvetun.pub'), 'utf8').split(' ')[1]!;
-  await echo.waitFor(`up 300000 B down 300000 B`);
-  t.true(echo.stderr().includes(`key ${clientKey}`));
+  t.regex(r2.stderr, new RegExp(`debug closed peer=127\\.0\\.0\\.1:${echo.port} server_key=SHA256:\\S+ up=300000 down=300000 `));
+  const clientFingerprint = (await run(['fingerprint', join(client, 'id_curvetun.pub')])).stdout.toString().split(' ')[0]!;
+  await echo.waitFor(`up=300000 down=300000`);
+  t.true(echo.stderr().includes(`key=${clientFingerprint}`));
 
   // A stranger knows the server's key but is not in its known_hosts.
   const stranger = join(dir, 'stranger');
@@ -156,7 +116,7 @@ test.serial('echo-server and send: binary stdin comes back byte-identical; an un
   t.is(refused.stdout.length, 0);
   t.true(oneLine(refused.stderr));
   t.regex(refused.stderr, /refused our key/);
-  await echo.waitFor('refused 127.0.0.1');
+  await echo.waitFor('refused peer=127.0.0.1');
   t.is(await echo.stop(), 0);
   // Verbose logs name public keys only.
   for (const home of [server, client]) {
@@ -165,62 +125,28 @@ test.serial('echo-server and send: binary stdin comes back byte-identical; an un
   }
 });
 
-/** A plain TCP echo service that counts its connections. */
-async function plainEcho(): Promise<{ server: Server; port: number; connections(): number }> {
-  let count = 0;
-  const server = createServer((s) => {
-    count++;
-    s.pipe(s);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { server, port: (server.address() as { port: number }).port, connections: () => count };
-}
-
-async function roundTrip(port: number, data: Buffer): Promise<Buffer> {
-  const socket: Socket = tcpConnect({ host: '127.0.0.1', port });
-  await once(socket, 'connect');
-  const chunks: Buffer[] = [];
-  let got = 0;
-  const done = new Promise<void>((resolve, reject) => {
-    socket.on('data', (c: Buffer) => {
-      chunks.push(c);
-      got += c.length;
-      if (got >= data.length) resolve();
-    });
-    socket.on('error', reject);
-    socket.on('close', () => resolve());
-  });
-  socket.write(data);
-  await done;
-  socket.destroy();
-  return Buffer.concat(chunks);
-}
-
 test.serial('serve + tunnel carry a TCP service both ways; a client key not in the registry never reaches it', async (t) => {
   const dir = tempDir(t);
   const { server, client } = await twoEnds(dir);
   const upstream = await plainEcho();
   t.teardown(() => void upstream.server.close());
-  const serve = await start(['serve', '--listen', '127.0.0.1:0', '--forward', `127.0.0.1:${upstream.port}`, '--home', server, '-v']);
-  const tunnel = await start(['tunnel', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${serve.port}`, '--home', client, '-v']);
-  stopAll(t, serve, tunnel);
+  const serve = await daemon(t, ['serve', '--listen', '127.0.0.1:0', '--forward', `127.0.0.1:${upstream.port}`, '--home', server, '-v']);
+  const tunnel = await daemon(t, ['tunnel', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${serve.port}`, '--home', client, '-v']);
 
   const data = randomBytes(1_000_000);
   const back = await roundTrip(tunnel.port, data);
   t.true(back.equals(data), `got ${back.length} bytes back`);
   t.is(upstream.connections(), 1);
-  await tunnel.waitFor(/close 127\.0\.0\.1:\d+ key \S+ up 1000000 B down 1000000 B/);
-  await serve.waitFor(/close 127\.0\.0\.1:\d+ key \S+ up 1000000 B down 1000000 B/);
+  await tunnel.waitFor(/closed peer=127\.0\.0\.1:\d+ .*server_key=SHA256:\S+ up=1000000 down=1000000 /);
+  await serve.waitFor(/closed peer=127\.0\.0\.1:\d+ key=SHA256:\S+ up=1000000 down=1000000 /);
 
   // Same server key, a key the server does not know: the connection dies, upstream sees nothing.
   const stranger = join(dir, 'stranger');
   await keygen(stranger, 'stranger');
-  const rogue = await start(['tunnel', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${serve.port}`, '--home', stranger, '--server-key', join(server, 'id_curvetun.pub')]);
-  stopAll(t, rogue);
+  const rogue = await daemon(t, ['tunnel', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${serve.port}`, '--home', stranger, '--server-key', join(server, 'id_curvetun.pub')]);
   const nothing = await roundTrip(rogue.port, Buffer.from('PING\r\n'));
   t.is(nothing.length, 0);
-  await serve.waitFor('refused 127.0.0.1');
+  await serve.waitFor('refused peer=127.0.0.1');
   t.is(upstream.connections(), 1, 'the refused client reached the service');
   t.is(await serve.stop(), 0);
   t.is(await tunnel.stop(), 0);

@@ -117,7 +117,7 @@ redisTest(`redis through serve + tunnel: commands, a pipeline and redis-benchmar
   t.teardown(() => rogue.stop().then(() => undefined));
   const attempt = await cli(rogue.port, 'SET', 'intruder', 'yes');
   t.not(attempt.stdout.trim(), 'OK');
-  await serve.waitFor('refused 127.0.0.1');
+  await serve.waitFor('refused peer=127.0.0.1');
   const after = await connectionsReceived(redis.port);
   t.is(after, before + 1, 'only our own INFO connection reached redis');
   t.is((await cli(redis.port, 'EXISTS', 'intruder')).stdout.trim(), '0');

@@ -367,3 +367,33 @@ test('TOFU: the hook sees the canonical address and the key text; a truthy non-t
   t.false((await r.verify('::FFFF:192.0.2.40', k)).allowed);
   t.deepEqual(seen, [`192.0.2.40 ${text(k)}`]);
 });
+
+test('add: a line with the same pattern and key is there already: false, the file is not touched', async (t) => {
+  const file = fresh();
+  const a = key();
+  const r = await open(t, file);
+  t.true(await r.add({ who: '10.0.0.0/8', key: a }, 'office'));
+  const before = readFileSync(file, 'utf8');
+  const inode = statSync(file).ino;
+  t.false(await r.add({ who: '10.0.0.0/8', key: a }, 'another comment'));
+  t.is(readFileSync(file, 'utf8'), before);
+  t.is(statSync(file).ino, inode, 'not even rewritten');
+  t.true(await r.add({ who: '10.0.0.1', key: a }), 'another pattern is another line');
+  t.is((await r.list()).length, 2);
+});
+
+test('reload events: a file edited on disk and a remove() each tell the owner; an add() does not', async (t) => {
+  const file = fresh();
+  const [a, b] = [key(), key()];
+  writeFileSync(file, `127.0.0.1 ${text(a)}\n`);
+  const r = await open(t, file);
+  let reloads = 0;
+  r.on('reload', () => reloads++);
+  t.true(await r.add({ who: '127.0.0.2', key: b }));
+  t.is(await r.remove('127.0.0.2'), 1);
+  t.true(await eventually(async () => reloads === 1));
+  writeFileAtomic(file, `127.0.0.3 ${text(a)}\n`, 0o644);
+  t.true(await eventually(async () => reloads === 2), 'an edit on disk');
+  t.deepEqual(await r.check('127.0.0.1', a), { allowed: false, reason: 'the registry no longer allows this key from 127.0.0.1' });
+  t.deepEqual(await r.check('127.0.0.3', a), { allowed: true });
+});

@@ -53,6 +53,15 @@ test('an uncaught exception in the worker: calls in flight fail EACTOR, the supe
   t.is((await failure(slow)).code, 'EACTOR');
   await restarted;
   t.is(await ref.call('greet'), 'again');
+  t.is(ref.restarts, 1, 'the restart is counted (for metrics)');
+});
+
+test('a worker can tell its owner news unasked: the ref emits notice (event, data)', async (t) => {
+  const ref = await actor(t);
+  t.is(ref.restarts, 0);
+  const notice = new Promise<unknown[]>((resolve) => ref.on('notice', (...args: unknown[]) => resolve(args)));
+  t.is(await ref.call('notify', { n: 1 }), 'sent');
+  t.deepEqual(await notice, ['news', { n: 1 }]);
 });
 
 test('a setup failure rejects startActor with its typed error', async (t) => {

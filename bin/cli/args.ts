@@ -90,3 +90,25 @@ export function list(value: unknown): string[] {
 export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
+
+/**
+ * A duration in seconds (`30`, `30s`, `1.5`) or milliseconds (`500ms`), as ms; `fallbackMs` when
+ * absent. Zero is allowed (e.g. no drain at all).
+ */
+export function durationMs(value: unknown, name: string, fallbackMs: number): number {
+  if (value === undefined) return fallbackMs;
+  const match = typeof value === 'string' ? /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value) : null;
+  if (!match) throw new UsageError(`--${name} must be a number of seconds (e.g. 30 or 30s) or milliseconds (e.g. 500ms)`);
+  const amount = Number(match[1]);
+  const ms = match[2] === 'ms' ? amount : amount * 1000;
+  if (!Number.isSafeInteger(Math.round(ms)) || ms > 2 ** 31 - 1) throw new UsageError(`--${name} is too long`);
+  return Math.round(ms);
+}
+
+/** Options of the long-running commands (serve, tunnel, echo-server). */
+export const SERVICE_OPTIONS = {
+  'log-format': { type: 'string' },
+  'drain-timeout': { type: 'string' },
+  metrics: { type: 'string' },
+  'max-connections': { type: 'string' },
+} as const satisfies OptionSpec;

@@ -4,11 +4,23 @@ const COMMON = `Common options:
   --home DIR          identity and known_hosts directory (default $CURVETUN_HOME or ~/.curvetun)
   --key FILE          secret key file (default DIR/id_curvetun; its public half is FILE.pub)
   --known-hosts FILE  registry file (default DIR/known_hosts)
-  -v, --verbose       a status line per connection on stderr (peer key, address, bytes each way)
+  -v, --verbose       debug lines too (start-up configuration; for send, a line per connection)
   -h, --help          this help
 
 Environment: CURVETUN_HOME (as --home); CURVETUN_STRICT_MODES=0 trusts known_hosts even when
 others can write it or a directory above it (refused by default: they could add keys).`;
+
+const SERVICE = `Service options:
+  --log-format text|json   one line per event on stderr: start, listening, accepted, refused,
+                           closed (peer address, key fingerprint, bytes up and down, duration,
+                           reason), stopping, stopped (default text)
+  --drain-timeout SECONDS  on SIGINT/SIGTERM: stop accepting, let open connections finish for
+                           this long, then close the rest and exit 0 (default 30; also 500ms)
+  --metrics HOST:PORT      serve Prometheus metrics at http://HOST:PORT/metrics
+  --max-connections N      connections served at once; more are refused (default 256)
+Signals: SIGINT/SIGTERM drain and stop (a second one ends the drain at once); SIGHUP reloads
+known_hosts and closes the connections whose key it no longer allows; SIGUSR1 is ignored (Node
+would open its inspector).`;
 
 export const HELP: Record<string, string> = {
   main: `curvetun: encrypted, mutually authenticated tunnels over TCP (curve_tun protocol)
@@ -18,18 +30,19 @@ Usage: curvetun <command> [options]
 Commands:
   keygen                       make a key pair (secret file mode 0600), print the public key
   pubkey                       print this identity's public key
+  fingerprint [FILE|KEY]       print a key's fingerprint (SHA256:...), by default this identity's
   registry add|remove|list     edit or show known_hosts (who may connect; which key a server has)
   echo-server --listen H:P     a curvetun server that echoes every message
   send H:P  (alias: cat)       stdin to a curvetun server, its replies to stdout
   serve --listen H:P --forward H:P   server end: authenticated clients -> a TCP service
   tunnel --listen H:P --to H:P       client end: a local TCP port -> curvetun -> serve
 
-Run 'curvetun <command> --help' for a command's options.
+Run 'curvetun <command> --help' for a command's options; 'curvetun --version' for the version.
 Exit status: 0 ok, 1 failure, 2 usage error.`,
   keygen: `Usage: curvetun keygen [--home DIR | --key FILE] [--comment TEXT] [--force]
 
-Writes a new secret key file (mode 0600) and FILE.pub, prints the public key line.
-Refuses to replace an existing key unless --force is given.
+Writes a new secret key file (mode 0600) and FILE.pub, prints the public key line on stdout and
+its fingerprint on stderr. Refuses to replace an existing key unless --force is given.
 
 ${COMMON}`,
   pubkey: `Usage: curvetun pubkey [--home DIR | --key FILE]
@@ -37,23 +50,40 @@ ${COMMON}`,
 Prints the public key line of the identity (derived from the secret key file).
 
 ${COMMON}`,
-  registry: `Usage: curvetun registry add WHO KEY|FILE
+  fingerprint: `Usage: curvetun fingerprint [FILE|KEY]
+
+Prints 'SHA256:<base64>' (the SHA-256 of the 32 key bytes, unpadded base64, as OpenSSH shows keys)
+and the key's comment, if it has one. FILE is a .pub file; KEY a 'curvetun-x25519 <base64> [comment]'
+line or the base64 key. Without an argument: this identity's key (from its secret key file).
+Logs and 'registry list' name keys the same way.
+
+${COMMON}`,
+  registry: `Usage: curvetun registry add WHO KEY|FILE [--comment TEXT]
        curvetun registry remove WHO [KEY|FILE]
+       curvetun registry remove KEY|FINGERPRINT
        curvetun registry list
 
 WHO is an IP address, a CIDR network, a host name, a domain pattern (.example.com) or *.
-KEY is the base64 public key, a 'curvetun-x25519 <base64>' line, or a .pub file.
+KEY is the base64 public key or a 'curvetun-x25519 <base64> [comment]' line; FILE a .pub file.
 A server admits a client key from the addresses WHO covers; a client looks up a server's key by
 the host it connects to.
+add      keeps the comment of the .pub line or file (or --comment); a line with the same WHO and key
+         is already there: says so and changes nothing.
+remove   the lines for WHO (only those with KEY, when given), or every line with that key or
+         fingerprint. Exit 1 when nothing matched.
+list     one line each: WHO SHA256:<fingerprint> curvetun-x25519 <base64> [comment]
+A running serve applies changes at once and closes the connections whose key is no longer allowed.
 
 ${COMMON}`,
-  'echo-server': `Usage: curvetun echo-server --listen HOST:PORT [--any-client] [--max-connections N]
+  'echo-server': `Usage: curvetun echo-server --listen HOST:PORT [--any-client] [service options]
 
 Echoes every message back. Only clients in known_hosts are admitted, unless --any-client.
-Prints 'echo-server listening on HOST:PORT key <base64>' on stderr; stops on SIGINT/SIGTERM.
+Logs 'listening address=HOST:PORT key=SHA256:...' on stderr when ready.
+
+${SERVICE}
 
 ${COMMON}`,
-  send: `Usage: curvetun send HOST:PORT [--server-key KEY|FILE] [--wait MS] [--timeout MS]
+  send: `Usage: curvetun send HOST:PORT [--server-key KEY|FILE] [--wait MS] [--timeout MS] [--log-format text|json]
 
 Sends stdin to the server and writes what it sends back to stdout (alias: cat).
 The protocol has no half-close: after stdin ends, the connection is closed once the server has
@@ -62,22 +92,30 @@ Without --server-key, the server's key is looked up in known_hosts by HOST.
 
 ${COMMON}`,
   serve: `Usage: curvetun serve --listen HOST:PORT --forward HOST:PORT
-                     [--allow-forward PATTERN]... [--allow-from PATTERN]... [--max-connections N]
+                     [--allow-forward PATTERN]... [--allow-from PATTERN]... [service options]
 
 Server end of a tunnel: admits clients whose key known_hosts allows from their address, and joins
 each to a new TCP connection to the --forward target.
 --allow-forward  patterns the forward target must match, checked before connecting
                  (default: 127.0.0.0/8, ::1, localhost)
 --allow-from     only accept TCP from these addresses (checked before any cryptography)
-Prints 'serve listening on HOST:PORT -> TARGET key <base64>' on stderr; stops on SIGINT/SIGTERM.
+Logs 'listening address=HOST:PORT forward=TARGET key=SHA256:...' on stderr when ready. A change to
+known_hosts (an edit, 'curvetun registry remove', SIGHUP) closes the connections whose key it no
+longer allows from their address.
+
+${SERVICE}
 
 ${COMMON}`,
   tunnel: `Usage: curvetun tunnel --listen HOST:PORT --to HOST:PORT [--server-key KEY|FILE]
-                      [--timeout MS] [--max-connections N]
+                      [--timeout MS] [service options]
 
 Client end of a tunnel: each TCP connection to --listen is carried through curvetun to the
-'curvetun serve' at --to. Without --server-key, its key is looked up in known_hosts by HOST.
-Prints 'tunnel listening on HOST:PORT -> TARGET ...' on stderr; stops on SIGINT/SIGTERM.
+'curvetun serve' at --to. Without --server-key, its key is looked up in known_hosts by HOST, and
+looked up again when known_hosts changes (or on SIGHUP): connections made with a key it no longer
+names are closed.
+Logs 'listening address=HOST:PORT to=TARGET server_key=SHA256:...' on stderr when ready.
+
+${SERVICE}
 
 ${COMMON}`,
 };

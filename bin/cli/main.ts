@@ -4,14 +4,16 @@
  * commands print public keys only, and library errors never carry key material.
  */
 import { CurvetunError } from '../../lib/errors.js';
-import { UsageError, parse } from './args.js';
+import { SERVICE_OPTIONS, UsageError, parse } from './args.js';
 import type { OptionSpec, Parsed } from './args.js';
 import { echoServer, send } from './commands/peer.js';
-import { keygen, pubkey } from './commands/keys.js';
+import { fingerprintCommand, keygen, pubkey } from './commands/keys.js';
 import { registry } from './commands/registry.js';
 import { serve, tunnel } from './commands/forward.js';
 import { HELP } from './help.js';
 import type { Io } from './io.js';
+import { Log } from './log.js';
+import { packageVersion } from './version.js';
 
 interface Command {
   options: OptionSpec;
@@ -21,29 +23,33 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   keygen: { options: { comment: { type: 'string' }, force: { type: 'boolean' } }, run: keygen },
   pubkey: { options: {}, run: pubkey },
-  registry: { options: {}, run: registry },
+  fingerprint: { options: {}, run: fingerprintCommand },
+  registry: { options: { comment: { type: 'string' } }, run: registry },
   'echo-server': {
-    options: { listen: { type: 'string' }, 'any-client': { type: 'boolean' }, 'max-connections': { type: 'string' } },
+    options: { ...SERVICE_OPTIONS, listen: { type: 'string' }, 'any-client': { type: 'boolean' } },
     run: echoServer,
   },
-  send: { options: { 'server-key': { type: 'string' }, wait: { type: 'string' }, timeout: { type: 'string' } }, run: send },
+  send: {
+    options: { 'server-key': { type: 'string' }, wait: { type: 'string' }, timeout: { type: 'string' }, 'log-format': { type: 'string' } },
+    run: send,
+  },
   serve: {
     options: {
+      ...SERVICE_OPTIONS,
       listen: { type: 'string' },
       forward: { type: 'string' },
       'allow-forward': { type: 'string', multiple: true },
       'allow-from': { type: 'string', multiple: true },
-      'max-connections': { type: 'string' },
     },
     run: serve,
   },
   tunnel: {
     options: {
+      ...SERVICE_OPTIONS,
       listen: { type: 'string' },
       to: { type: 'string' },
       'server-key': { type: 'string' },
       timeout: { type: 'string' },
-      'max-connections': { type: 'string' },
     },
     run: tunnel,
   },
@@ -53,6 +59,10 @@ COMMANDS.cat = COMMANDS.send!;
 /** Run the command line `argv` (without node and script); resolves with the exit code. */
 export async function main(argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V') {
+    io.out(`curvetun ${packageVersion()}`);
+    return 0;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     if (name !== undefined) {
       io.out(HELP.main!);
@@ -66,8 +76,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.err(`unknown command "${name}" (run: curvetun --help)`);
     return 2;
   }
+  let logsJson = false;
   try {
     const parsed = parse(rest, command.options);
+    logsJson = parsed.values['log-format'] === 'json';
     if (parsed.values.help === true) {
       io.out(HELP[name]!);
       return 0;
@@ -78,7 +90,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.err(`${name}: ${error.message} (run: curvetun ${name} --help)`);
       return 2;
     }
-    io.err(describe(error));
+    // A service logging JSON reports its end as a JSON line too, so a log reader sees it.
+    if (logsJson) {
+      new Log(io.log, 'json', false).error('failed', { command: name, reason: describe(error) });
+    } else {
+      io.err(describe(error));
+    }
     return 1;
   }
 }

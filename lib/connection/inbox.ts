@@ -13,7 +13,7 @@ import type { Socket as TcpSocket } from 'node:net';
 import { CurvetunError } from '../errors.js';
 import { IN_PLACE_MIN_BYTES } from '../limits.js';
 import { decodePacket } from '../protocol/index.js';
-import type { LifecycleStateName } from './machine.js';
+import type { LifecycleStateName } from './lifecycle-names.js';
 import type { Session } from './session.js';
 import { WaiterQueue } from './waiters.js';
 import type { WaitOptions } from './waiters.js';

@@ -8,7 +8,8 @@ import { EventEmitter } from 'node:events';
 import { CurvetunError, withSystemFields } from '../errors.js';
 import { trace } from '../trace.js';
 import { READY } from './machine.js';
-import type { ConnectionEventType, LifecycleAction, LifecycleState, LifecycleStateName } from './machine.js';
+import type { ConnectionEventType, LifecycleStateName } from './lifecycle-names.js';
+import type { LifecycleAction, LifecycleState } from './machine.js';
 import { tcpReleased } from './timers.js';
 
 export interface CurvetunSocketEvents {

@@ -18,12 +18,22 @@ import { WaiterQueue } from './waiters.js';
 import { trace } from '../trace.js';
 import type { WaitOptions } from './waiters.js';
 
+/** Open connections re-checked at once after a registry change. */
+const RECHECK_SLICE = 256;
+
 export interface ListenerConfig {
   backend: CryptoBackend;
   vault: Vault;
   cookies: CookieKeeper;
   /** May this client key connect from this address? */
   authorize(remoteAddress: string, clientKey: Uint8Array): Promise<Verdict>;
+  /**
+   * Is an open connection's key still allowed from its address (after the registry changed)?
+   * Absent: open connections are never re-checked.
+   */
+  recheck?(remoteAddress: string, clientKey: Uint8Array): Promise<Verdict>;
+  /** Subscribe to registry changes; returns the unsubscribe. Each change re-checks open connections. */
+  watchRegistry?(changed: () => void): () => void;
   /** Checked on the raw TCP address before any cryptography; false drops the connection. */
   allowAddress(remoteAddress: string): boolean | Promise<boolean>;
   limits: SocketLimits;
@@ -46,9 +56,28 @@ export interface ListenerStats {
   droppedByLimit: number;
 }
 
+/** How one handshake ended, for logs and metrics. Holds a public key at most, never a secret. */
+export interface HandshakeReport {
+  remoteAddress: string;
+  remotePort: number;
+  /** From the TCP connection's arrival to the handshake's end, in ms. */
+  durationMs: number;
+  /** `null` when the handshake completed; otherwise why it failed. */
+  error: CurvetunError | null;
+  /**
+   * The client's long-term key, once its Vouch opened: the key it completed the handshake with, or
+   * the key it claimed when refused.
+   */
+  peerKey?: Uint8Array;
+  /** True when the handshake failed because the registry does not allow `peerKey` from this address. */
+  keyRefused: boolean;
+}
+
 export interface ListenerEvents {
   /** A connection failed its handshake (bad packet, refused key, timeout…); only that one is closed. */
   handshakeError: [error: CurvetunError, remoteAddress: string];
+  /** Every handshake's outcome, completed or failed (after `handshakeError` for a failure). */
+  handshake: [report: HandshakeReport];
 }
 
 /**
@@ -64,6 +93,12 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private readonly waiters = new WaiterQueue<CurvetunSocket>('accept');
   private readonly pendingByAddress = new Map<string, number>();
   private readonly handshaking = new Set<CurvetunSocket>();
+  /** Connections that completed the handshake and are still open (accepted or queued). */
+  private readonly established = new Set<CurvetunSocket>();
+  private unwatch: (() => void) | null = null;
+  /** A re-check pass in progress, and whether the registry changed again meanwhile. */
+  private rechecking: Promise<number> | null = null;
+  private recheckAgain = false;
   private closing: Promise<void> | null = null;
   readonly stats: ListenerStats = { pendingHandshakes: 0, accepted: 0, handshakeFailures: 0, droppedByAddress: 0, droppedByLimit: 0 };
 
@@ -71,6 +106,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
   constructor(private readonly server: Server, private readonly config: ListenerConfig) {
     super();
     server.on('connection', (tcp) => this.onConnection(tcp));
+    this.unwatch = config.watchRegistry?.(() => this.registryChanged()) ?? null;
   }
 
   /** @internal */
@@ -87,6 +123,52 @@ export class Listener extends EventEmitter<ListenerEvents> {
     server.on('error', () => undefined);
     if (trace.enabled) trace('listener: listening on %s:%d', host, listener.address().port);
     return listener;
+  }
+
+  /** Connections that completed the handshake and have not closed yet. */
+  get connections(): number {
+    return this.established.size;
+  }
+
+  /**
+   * Check the key of every open connection against the registry again, and close (`EAUTH`, the
+   * reason says the registry no longer allows the key from that address) those it refuses now.
+   * Runs by itself whenever the registry reloads, unless `closeRevoked: false`. Resolves with how
+   * many connections it closed. A registry that cannot answer closes nothing.
+   */
+  async reverify(): Promise<number> {
+    const recheck = this.config.recheck;
+    if (!recheck) return 0;
+    let closed = 0;
+    const sockets = [...this.established];
+    // In slices, so that ten thousand open connections do not queue ten thousand calls at once.
+    for (let i = 0; i < sockets.length; i += RECHECK_SLICE) {
+      const slice = sockets.slice(i, i + RECHECK_SLICE);
+      const verdicts = await Promise.all(slice.map((s) => recheck(s.remoteAddress, s.peerKey).catch(() => null)));
+      slice.forEach((socket, j) => {
+        const verdict = verdicts[j];
+        if (!verdict || verdict.allowed || socket.closed) return;
+        socket.abort(new CurvetunError('EAUTH', `closed on registry reload: ${verdict.reason}`));
+        closed++;
+      });
+    }
+    return closed;
+  }
+
+  /** One pass at a time; a change during a pass asks for one more pass after it. */
+  private registryChanged(): void {
+    if (this.closing) return;
+    if (this.rechecking) {
+      this.recheckAgain = true;
+      return;
+    }
+    this.rechecking = this.reverify().finally(() => {
+      this.rechecking = null;
+      if (this.recheckAgain) {
+        this.recheckAgain = false;
+        this.registryChanged();
+      }
+    });
   }
 
   /** Facts only: the config reaches the vault and cookie keeper, the queues hold live sessions. */
@@ -142,6 +224,8 @@ export class Listener extends EventEmitter<ListenerEvents> {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closing = (async () => {
+      this.unwatch?.();
+      this.unwatch = null;
       const closed = new CurvetunError('ECLOSED', 'the listener is closed');
       this.waiters.rejectAll(closed);
       const dropping = [...this.handshaking, ...this.ready.splice(0)].map((s) => s.close());
@@ -188,6 +272,9 @@ export class Listener extends EventEmitter<ListenerEvents> {
     }
     this.pendingByAddress.set(address, fromAddress + 1);
 
+    const startedAt = performance.now();
+    let claimedKey: Uint8Array | undefined;
+    let keyRefused = false;
     const { backend, vault, cookies } = this.config;
     const socket: CurvetunSocket = new CurvetunSocket(
       tcp,
@@ -197,7 +284,12 @@ export class Listener extends EventEmitter<ListenerEvents> {
           backend,
           vault,
           cookies,
-          authorize: (clientKey) => this.config.authorize(address, clientKey),
+          authorize: async (clientKey) => {
+            claimedKey = clientKey;
+            const verdict = await this.config.authorize(address, clientKey);
+            keyRefused = !verdict.allowed;
+            return verdict;
+          },
         }),
       this.config.limits,
       (error) => {
@@ -206,16 +298,31 @@ export class Listener extends EventEmitter<ListenerEvents> {
         const left = (this.pendingByAddress.get(address) ?? 1) - 1;
         if (left > 0) this.pendingByAddress.set(address, left);
         else this.pendingByAddress.delete(address);
+        const report: HandshakeReport = {
+          remoteAddress: address,
+          remotePort: socket.remotePort,
+          durationMs: performance.now() - startedAt,
+          error,
+          ...(claimedKey ? { peerKey: error === null ? socket.peerKey : new Uint8Array(claimedKey) } : {}),
+          keyRefused: error !== null && keyRefused,
+        };
         if (error === null) {
+          this.track(socket);
           this.enqueue(socket);
         } else {
           this.stats.handshakeFailures++;
           this.emit('handshakeError', error, address);
         }
+        this.emit('handshake', report);
       },
     );
     this.handshaking.add(socket);
     this.stats.pendingHandshakes = this.handshaking.size;
+  }
+
+  private track(socket: CurvetunSocket): void {
+    this.established.add(socket);
+    socket.once('close', () => this.established.delete(socket));
   }
 
   private enqueue(socket: CurvetunSocket): void {

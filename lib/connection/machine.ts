@@ -18,8 +18,9 @@
  */
 import { initialTransition, setup, transition } from 'xstate';
 import type { SnapshotFrom } from 'xstate';
+import type { ConnectionEventType, LifecycleStateName } from './lifecycle-names.js';
 
-export type ConnectionEventType = 'CONNECT' | 'ACCEPT' | 'HANDSHAKE_DONE' | 'HANDSHAKE_FAILED' | 'TIMEOUT' | 'FAIL' | 'CLOSE';
+export type { ConnectionEventType, LifecycleStateName };
 
 /**
  * The effects the machine asks for; `CurvetunSocket` implements each.
@@ -29,9 +30,6 @@ export type ConnectionEventType = 'CONNECT' | 'ACCEPT' | 'HANDSHAKE_DONE' | 'HAN
  * - enterConnected / enterClosed: the session is live / release everything and tell the user.
  */
 export type LifecycleAction = 'startHandshake' | 'stopHandshake' | 'recordReason' | 'recordTimeout' | 'enterConnected' | 'enterClosed';
-
-/** The five names a connection's state goes by (`socket.state`). */
-export type LifecycleStateName = 'ready' | 'initiating' | 'accepting' | 'connected' | 'closed';
 
 // The effects are carried out by the socket, not by xstate: these placeholders only name them.
 const effect = () => undefined;

@@ -44,6 +44,13 @@ export interface ListenOptions extends CommonOptions {
    * connection is still encrypted and `socket.peerKey` still tells you who it is.
    */
   acceptAnyClient?: boolean;
+  /**
+   * When the registry reloads (its file changed, or lines were removed), close the open
+   * connections whose key it no longer allows from their address, with `EAUTH` and a reason that
+   * says so. Default true; false leaves open connections alone (new handshakes still obey the
+   * registry). `listener.reverify()` runs the same check on demand.
+   */
+  closeRevoked?: boolean;
   /** Handshakes in progress at once; more are dropped at once. Default 1 024. */
   maxPendingHandshakes?: number;
   /** Handshakes in progress at once from one address. Default 64. */

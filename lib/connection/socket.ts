@@ -25,7 +25,7 @@ import { HandshakeFeed } from './handshake-feed.js';
 import type { HandshakeOutcome, HandshakeRunner } from './handshake-feed.js';
 import { Inbox, openMessageFrame, resumeReading } from './inbox.js';
 import { ConnectionLifecycle, reasonError } from './lifecycle.js';
-import type { LifecycleStateName } from './machine.js';
+import type { LifecycleStateName } from './lifecycle-names.js';
 import { Outbox } from './outbox.js';
 import { Session } from './session.js';
 import { hearTcp, stopHearingData } from './tcp-hooks.js';

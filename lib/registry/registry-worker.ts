@@ -82,7 +82,7 @@ function modeOf(file: string): number {
   }
 }
 
-serveActor((init: RegistryWorkerInit) => {
+serveActor((init: RegistryWorkerInit, context) => {
   const { file } = init;
   if (typeof file !== 'string' || file.length === 0) throw new CurvetunError('EINVAL', 'the registry needs a file');
   if (!existsSync(file)) {
@@ -109,12 +109,15 @@ serveActor((init: RegistryWorkerInit) => {
       text = next;
       problem = null;
       reloads++;
+      // The owner re-checks the sessions it has open: a key may have lost its line.
+      context.notify('reload', { reloads, entries: entries.length });
     } catch (error) {
       const line = error instanceof RegistryFileError ? error.line : 0;
       const message = error instanceof CurvetunError ? error.message : `cannot reload ${file}`;
       if (problem?.message !== message) {
         failedReloads++;
         if (init.logProblems !== false) process.stderr.write(`curvetun registry: kept the last good registry: ${message}\n`);
+        context.notify('problem', message);
       }
       problem = { file, line, message, at: Date.now() };
     }
@@ -148,27 +151,35 @@ serveActor((init: RegistryWorkerInit) => {
     unwatchFile(file);
   });
 
-  /** Change the file through its text, so comments and order survive; then apply at once. */
-  function rewrite(change: (lines: string[]) => string[]): void {
+  /**
+   * Change the file through its text, so comments and order survive; then apply at once. `change`
+   * sees the lines and entries on disk now, and returns null to leave the file untouched.
+   */
+  function rewrite(change: (lines: string[], current: ParsedEntry[]) => string[] | null): boolean {
     checkModes(); // never build on a file someone else could have written
-    const current = readBounded(file);
-    parseRegistry(current, file); // refuse to build on a broken file (the error names the line)
-    const lines = current.length === 0 ? [] : current.replace(/\n$/, '').split('\n');
-    const next = `${change(lines).join('\n')}\n`;
+    const currentText = readBounded(file);
+    const current = parseRegistry(currentText, file); // refuse to build on a broken file (the error names the line)
+    const lines = currentText.length === 0 ? [] : currentText.replace(/\n$/, '').split('\n');
+    const changed = change(lines, current);
+    if (changed === null) return false;
+    const next = `${changed.join('\n')}\n`;
     const parsed = parseRegistry(next, file);
     writeFileAtomic(file, next, modeOf(file)); // keep the owner's choice (e.g. 0600)
     entries = parsed;
     text = next;
     problem = null;
+    return true;
   }
 
   return {
     verify: ({ address, key }: { address: string; key: Uint8Array }): Promise<Classification> => classify(entries, address, key),
     lookup: (args: string | { host: string; addresses: unknown }) =>
       typeof args === 'string' ? lookupKey(entries, args, { file }) : lookupKey(entries, args?.host, { file, addresses: checkAddresses(args?.addresses) }),
-    add: ({ who, key, comment }: { who: string; key: Uint8Array; comment?: string }) => {
+    /** Append a line; false (and nothing written) when a line with this pattern and key exists. */
+    add: ({ who, key, comment }: { who: string; key: Uint8Array; comment?: string }): boolean => {
       const line = formatRegistryLine(who, key, comment);
-      rewrite((lines) => [...lines, line]);
+      const w = who.trim();
+      return rewrite((lines, current) => (current.some((e) => e.who === w && keysEqual(e.key, key)) ? null : [...lines, line]));
     },
     /**
      * TOFU: pin `key` to the exact `address`, unless the address is pinned already (then the
@@ -185,9 +196,15 @@ serveActor((init: RegistryWorkerInit) => {
     remove: ({ who, key }: { who: string; key?: Uint8Array }) => {
       if (typeof who !== 'string') throw new CurvetunError('EINVAL', 'remove needs the pattern text');
       const w = who.trim();
-      const drop = new Set(entries.filter((e) => e.who === w && (!key || keysEqual(e.key, key))).map((e) => e.line));
-      if (drop.size > 0) rewrite((lines) => lines.filter((_, i) => !drop.has(i + 1)));
-      return drop.size;
+      let removed = 0;
+      const changed = rewrite((lines, current) => {
+        const drop = new Set(current.filter((e) => e.who === w && (!key || keysEqual(e.key, key))).map((e) => e.line));
+        removed = drop.size;
+        return drop.size > 0 ? lines.filter((_, i) => !drop.has(i + 1)) : null;
+      });
+      // A key may have lost its last line: the owner re-checks its open sessions.
+      if (changed) context.notify('reload', { reloads, entries: entries.length });
+      return removed;
     },
     list: () => entries.map((e) => ({ who: e.who, key: e.key, comment: e.comment })),
     status: (): RegistryStatus => ({

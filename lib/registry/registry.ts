@@ -3,6 +3,7 @@
  * decided on this thread (the approval hook is an ordinary async function of the application,
  * which cannot cross into a worker).
  */
+import { EventEmitter } from 'node:events';
 import { CurvetunError } from '../errors.js';
 import { encodePublicKeyText } from '../keys/text.js';
 import { canonicalAddress } from '../net/patterns.js';
@@ -67,14 +68,30 @@ const REGISTRY_LANE: LaneMethods = {
   verify: { args: { address: 'text', key: 'bytes' }, result: 'json' },
 };
 
-export class WorkerRegistry implements Registry {
+export interface WorkerRegistryEvents {
+  /** The entries in force changed: the file was re-read (edited, replaced, or the worker restarted) or lines were removed. */
+  reload: [];
+  /** A changed file was refused (`file:line: reason`); the last good entries stay in force. */
+  problem: [message: string];
+}
+
+export class WorkerRegistry extends EventEmitter<WorkerRegistryEvents> implements Registry {
   /** One TOFU question per address at a time, so two racing keys cannot both be pinned. */
   private readonly asking = new Map<string, Promise<unknown>>();
 
+  /** @internal Use `openRegistry()`. */
   constructor(
     readonly actor: ActorRef,
     private readonly options: OpenRegistryOptions,
-  ) {}
+  ) {
+    super();
+    // The worker says when it re-read the file; a restarted worker has re-read it too.
+    actor.on('notice', (event: string, data: unknown) => {
+      if (event === 'reload') this.emit('reload');
+      else if (event === 'problem' && this.listenerCount('problem') > 0) this.emit('problem', String(data));
+    });
+    actor.on('restart', () => this.emit('reload'));
+  }
 
   [INSPECT](): string {
     return describe('WorkerRegistry', { file: this.options.file, actor: this.actor.name });
@@ -87,6 +104,12 @@ export class WorkerRegistry implements Registry {
     if (!this.options.tofu) return { allowed: false, reason: `no registry entry allows this key from ${remoteAddress}` };
     const address = canonicalAddress(remoteAddress)!; // the worker accepted it as an address
     return this.serialized(address, () => this.askFirstUse(address, clientKey));
+  }
+
+  async check(remoteAddress: string, clientKey: Uint8Array): Promise<Verdict> {
+    const c = await this.actor.call<Classification>('verify', { address: remoteAddress, key: clientKey });
+    if (c.kind === 'allowed') return { allowed: true };
+    return { allowed: false, reason: `the registry no longer allows this key from ${remoteAddress}` };
   }
 
   private async serialized<T>(address: string, job: () => Promise<T>): Promise<T> {
@@ -117,10 +140,13 @@ export class WorkerRegistry implements Registry {
     return this.actor.call('lookup', addresses ? { host, addresses: [...addresses] } : host);
   }
 
-  /** Append a line; `comment` goes after `#`. Written to the file atomically, in force at once. */
-  async add(entry: RegistryEntry, comment?: string): Promise<void> {
+  /**
+   * Append a line; `comment` goes after `#`. Written to the file atomically, in force at once.
+   * Resolves false, writing nothing, when a line with this `who` and key is there already.
+   */
+  async add(entry: RegistryEntry, comment?: string): Promise<boolean> {
     if (typeof entry !== 'object' || entry === null) throw new CurvetunError('EINVAL', 'add needs { who, key }');
-    await this.actor.call('add', { who: entry.who, key: entry.key, ...(comment ? { comment } : {}) });
+    return this.actor.call<boolean>('add', { who: entry.who, key: entry.key, ...(comment ? { comment } : {}) });
   }
 
   /** Remove the lines whose pattern text is `who` (and whose key is `key`, when given); returns how many. */

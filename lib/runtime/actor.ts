@@ -24,7 +24,7 @@ import {
 import { LANE_BYTES, LaneClient } from './lane.js';
 import type { LaneMethods, LaneReply } from './lane.js';
 import { errorFromData } from './messages.js';
-import type { Lifecycle, Reply } from './messages.js';
+import type { Lifecycle, Notice, Reply } from './messages.js';
 import { INSPECT, describe } from '../inspect.js';
 
 export interface RestartPolicy {
@@ -72,7 +72,11 @@ export interface ActorRef {
   kill(): Promise<void>;
   /** Shut down for good; later calls fail with `ECLOSED`. */
   stop(): Promise<void>;
-  on(event: 'restart' | 'give-up' | 'exit', listener: (...args: any[]) => void): this;
+  /** `'notice'` (event, data): what the worker's setup sent with `context.notify`. */
+  on(event: 'restart' | 'give-up' | 'exit' | 'notice', listener: (...args: any[]) => void): this;
+  off(event: 'restart' | 'give-up' | 'exit' | 'notice', listener: (...args: any[]) => void): this;
+  /** How many times the supervisor restarted the worker (for monitoring). */
+  readonly restarts: number;
   /** Calls sent so far through the shared-memory lane and through postMessage (for monitoring). */
   readonly calls: { readonly lane: number; readonly port: number };
 }
@@ -144,6 +148,10 @@ class SupervisedActor extends EventEmitter implements ActorRef {
     this.script = workerEntry(spec.script);
   }
 
+  get restarts(): number {
+    return this.restartCount;
+  }
+
   /** No fields: the lane's shared memory carries requests and replies (some hold secrets). */
   [INSPECT](): string {
     return describe('ActorRef', { name: this.name, state: this.state, pending: this.pending.size, laneCalls: this.calls.lane, portCalls: this.calls.port });
@@ -167,9 +175,11 @@ class SupervisedActor extends EventEmitter implements ActorRef {
     // while calls are waiting for it.
     this.refresh();
     return new Promise<void>((resolve, reject) => {
-      worker.on('message', (msg: Lifecycle | Reply) => {
+      worker.on('message', (msg: Lifecycle | Notice | Reply) => {
         if (!('type' in msg)) return this.settle(msg);
-        if (msg.type === 'ready') {
+        if (msg.type === 'notice') {
+          this.emit('notice', msg.event, msg.data);
+        } else if (msg.type === 'ready') {
           this.lastStartError = null;
           this.everReady = true;
           this.state = 'ready';

@@ -14,6 +14,13 @@ export type Reply =
 
 export type Lifecycle = { type: 'ready' } | { type: 'init-error'; error: ErrorData };
 
+/** Unasked news from the worker to its owner (e.g. the registry reloaded its file). */
+export interface Notice {
+  type: 'notice';
+  event: string;
+  data: unknown;
+}
+
 export interface ErrorData {
   code: ErrorCode;
   message: string;

@@ -9,7 +9,7 @@ import { serveLane } from './lane.js';
 import type { LaneMethods } from './lane.js';
 import { errorToData } from './messages.js';
 import { keepAwake } from './awake.js';
-import type { Lifecycle, Reply, Request } from './messages.js';
+import type { Lifecycle, Notice, Reply, Request } from './messages.js';
 
 export type Handler = (args: any) => unknown;
 export type Handlers = Record<string, Handler>;
@@ -19,6 +19,8 @@ export interface ServeContext {
   name: string;
   /** 0 on the first start, then how many times the supervisor restarted this actor. */
   restarts: number;
+  /** Tell the owner something it did not ask for; its `ActorRef` emits `'notice'` (event, data). */
+  notify(event: string, data?: unknown): void;
 }
 
 /**
@@ -30,7 +32,11 @@ export function serveActor(setup: (init: any, context: ServeContext) => Handlers
   if (!port) throw new CurvetunError('EACTOR', 'serveActor must run inside a worker thread');
   const data = (workerData ?? {}) as { name?: string; init?: unknown; restarts?: number; lane?: { buffer: SharedArrayBuffer; methods: LaneMethods } };
   const name = data.name ?? 'actor';
-  const context: ServeContext = { name, restarts: data.restarts ?? 0 };
+  const context: ServeContext = {
+    name,
+    restarts: data.restarts ?? 0,
+    notify: (event, value) => port.postMessage({ type: 'notice', event, data: value } satisfies Notice),
+  };
 
   Promise.resolve()
     .then(() => setup(data.init, context))

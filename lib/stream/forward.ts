@@ -13,6 +13,8 @@ export interface ForwardStats {
   tunnelToTcp: number;
   /** Why it ended: 'closed' for a clean end, else the first error's code or message. */
   end: string;
+  /** The side that ended or failed first. */
+  first: 'tcp' | 'tunnel';
 }
 
 /**
@@ -20,13 +22,14 @@ export interface ForwardStats {
  * fails; then both are closed. Resolves once, with the byte counts and how it ended.
  */
 export function forward(tcp: TcpSocket, tunnel: Duplex): Promise<ForwardStats> {
-  const stats: ForwardStats = { tcpToTunnel: 0, tunnelToTcp: 0, end: 'closed' };
+  const stats: ForwardStats = { tcpToTunnel: 0, tunnelToTcp: 0, end: 'closed', first: 'tcp' };
   return new Promise((resolve) => {
     let finished = false;
-    const finish = (error?: Error) => {
+    const finish = (side: ForwardStats['first'], error?: Error) => {
       if (error && stats.end === 'closed') stats.end = (error as NodeJS.ErrnoException).code ?? error.message;
       if (finished) return;
       finished = true;
+      stats.first = side;
       // One side is done: the other cannot continue (no half-close in the protocol).
       tcp.end();
       tunnel.end();
@@ -52,12 +55,12 @@ export function forward(tcp: TcpSocket, tunnel: Duplex): Promise<ForwardStats> {
     tunnel.on('data', (chunk: Buffer) => (stats.tunnelToTcp += chunk.length));
     tcp.pipe(tunnel, { end: false });
     tunnel.pipe(tcp, { end: false });
-    tcp.once('end', () => finish());
-    tunnel.once('end', () => finish());
-    tcp.once('error', finish);
-    tunnel.once('error', finish);
-    tcp.once('close', () => finish());
-    tunnel.once('close', () => finish());
+    tcp.once('end', () => finish('tcp'));
+    tunnel.once('end', () => finish('tunnel'));
+    tcp.once('error', (error) => finish('tcp', error));
+    tunnel.once('error', (error) => finish('tunnel', error));
+    tcp.once('close', () => finish('tcp'));
+    tunnel.once('close', () => finish('tunnel'));
   });
 }
 

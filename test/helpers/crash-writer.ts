@@ -25,7 +25,7 @@ const file = join(dir, 'known_hosts');
 let addHost: (who: string, key: Uint8Array) => Promise<void>;
 if (mode === 'worker') {
   const registry = await openRegistry({ file, create: true });
-  addHost = (who, key) => registry.add({ who, key });
+  addHost = async (who, key) => void (await registry.add({ who, key }));
 } else {
   if (!existsSync(file)) writeFileAtomic(file, REGISTRY_HEADER, 0o644);
   addHost = async (who, key) => {

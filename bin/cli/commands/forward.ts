@@ -1,25 +1,33 @@
 /**
  * `curvetun serve` (server end: authenticated curvetun clients → a plain TCP service) and
- * `curvetun tunnel` (client end: a local TCP port → curvetun → serve).
+ * `curvetun tunnel` (client end: a local TCP port → curvetun → serve). Both run as services
+ * (cli/service.ts): logs, drain on SIGINT/SIGTERM, reload on SIGHUP, metrics.
  */
 import { createServer } from 'node:net';
 import type { Socket as TcpSocket } from 'node:net';
 import { once } from 'node:events';
+import type { Duplex } from 'node:stream';
 import { listen, connect } from '../../../lib/api.js';
 import type { ConnectOptions } from '../../../lib/connection/options.js';
 import type { CurvetunSocket } from '../../../lib/connection/socket.js';
+import { startCookieKeeper } from '../../../lib/cookie/index.js';
+import { getBackend } from '../../../lib/crypto/index.js';
 import { CurvetunError, systemError } from '../../../lib/errors.js';
-import { encodePublicKeyText } from '../../../lib/keys/text.js';
+import { keysEqual } from '../../../lib/keys/text.js';
 import { AddressFilter } from '../../../lib/net/index.js';
 import { dialInOrder, resolveAllowed } from '../../../lib/net/dial.js';
 import type { Dialling } from '../../../lib/net/dial.js';
 import { forward } from '../../../lib/stream/index.js';
+import type { ForwardStats } from '../../../lib/stream/index.js';
 import { UsageError, formatHostPort, list, parseHostPort, positiveInt } from '../args.js';
 import type { HostPort, Parsed } from '../args.js';
 import { Context } from '../context.js';
-import { stopped } from '../io.js';
 import type { Io } from '../io.js';
-import { reportClose, reportOpen } from '../status.js';
+import { keyField } from '../log.js';
+import type { Log } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { Connections, peerFields, runListenerService, runUntilStopped, startService, watchKnownHosts } from '../service.js';
+import type { EndNote } from '../service.js';
 
 /** Forward targets allowed when no --allow-forward is given: this machine only. */
 export const DEFAULT_FORWARD_ALLOW = ['127.0.0.0/8', '::1', 'localhost'];
@@ -61,11 +69,34 @@ async function dial(to: HostPort, filter: AddressFilter, timeoutMs: number): Pro
   }
 }
 
+/**
+ * Join `tcp` and `tunnel` (lib/stream/forward.ts), counting bytes into the metrics as they pass.
+ * `up` is client → service: for serve that is what the tunnel delivers, for tunnel what TCP does.
+ */
+function carry(tcp: TcpSocket, tunnel: Duplex, metrics: Metrics, tcpIs: 'up' | 'down'): Promise<ForwardStats> {
+  const done = forward(tcp, tunnel); // attaches its own readers first: nothing flows before the pipes exist
+  const tunnelIs = tcpIs === 'up' ? 'down' : 'up';
+  tcp.on('data', (chunk: Buffer) => metrics.bytes(tcpIs, chunk.length));
+  tunnel.on('data', (chunk: Buffer) => metrics.bytes(tunnelIs, chunk.length));
+  return done;
+}
+
+/**
+ * Why a forwarded connection ended, in words: what the service did to it, else the curvetun
+ * close reason when it is a failure, else which side closed.
+ */
+function endReason(note: EndNote, socket: CurvetunSocket, stats: ForwardStats, tcpSide: string): string {
+  if (note.reason) return note.reason;
+  const reason = socket.closeReason;
+  if (reason && reason.code !== 'ECLOSED') return reason.message;
+  if (stats.first === 'tunnel') return reason?.message ?? 'the peer closed the connection';
+  return stats.end === 'closed' ? `${tcpSide} closed the connection` : `${tcpSide}: ${stats.end}`;
+}
+
 export async function serve(parsed: Parsed, io: Io): Promise<number> {
   noPositionals(parsed, 'serve');
   const at = parseHostPort(parsed.values.listen as string | undefined, '--listen');
   const target = parseHostPort(parsed.values.forward as string | undefined, '--forward');
-  const maxConnections = positiveInt(parsed.values['max-connections'], 'max-connections', 256);
   const allowForward = list(parsed.values['allow-forward']);
   const allowFrom = list(parsed.values['allow-from']);
   let forwardFilter: AddressFilter;
@@ -80,91 +111,144 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
   if (!(await forwardFilter.allowsHost(target.host))) {
     throw new CurvetunError('EDENIED', `forward target ${targetText} is not among the allowed addresses (${forwardFilter.patterns.length} pattern(s); see --allow-forward)`);
   }
-  const ctx = new Context(parsed, io.env);
+  const ctx = new Context(parsed, io.env, { logRegistryProblems: false });
   try {
+    const setup = await startService('serve', parsed, io, {
+      key_file: ctx.keyFile,
+      known_hosts: ctx.knownHostsFile,
+      crypto: getBackend('auto').name,
+    });
+    const { log, metrics } = setup;
     const vault = await ctx.vault();
-    const listener = await listen(at.port, {
-      host: at.host,
-      vault,
-      registry: await ctx.registry(),
-      ...(allowFrom.length > 0 ? { allowedAddresses: allowFrom } : {}),
-    });
-    // Refused and failed handshakes (unknown key, bad packets) are worth a line in verbose mode.
-    listener.on('handshakeError', (error, address) => {
-      if (ctx.verbose) io.err(`refused ${address}: ${error.message}`);
-    });
-    const bound = listener.address();
-    io.err(`serve listening on ${formatHostPort(bound.address, bound.port)} -> ${targetText} key ${encodePublicKeyText(vault.publicKey)}`);
-    const open = new Set<CurvetunSocket>();
-    const loop = (async () => {
-      for await (const socket of listener) {
-        if (open.size >= maxConnections) {
-          void socket.close();
-          continue;
-        }
-        open.add(socket);
-        void serveOne(socket, target, forwardFilter, io, ctx.verbose).finally(() => open.delete(socket));
-      }
-    })();
-    await stopped(io.stop);
-    await listener.close();
-    await loop.catch(() => undefined);
-    await Promise.all([...open].map((s) => s.close()));
-    return 0;
+    const registry = await ctx.registry();
+    // Our own cookie keeper (not the one listen() would start) so that its restarts are counted.
+    const cookies = await startCookieKeeper();
+    try {
+      const listener = await listen(at.port, {
+        host: at.host,
+        vault,
+        registry,
+        cookies,
+        ...(allowFrom.length > 0 ? { allowedAddresses: allowFrom } : {}),
+      });
+      metrics.watchWorkers({ vault: vault.actor, registry: registry.actor, 'cookie-keeper': cookies.actor });
+      metrics.watchListener(listener);
+      const knownHosts = watchKnownHosts(registry, ctx.knownHostsFile, log);
+      const bound = listener.address();
+      log.info('listening', { address: formatHostPort(bound.address, bound.port), forward: targetText, key: keyField(vault.publicKey) });
+      return await runListenerService(io, setup, listener, knownHosts, (socket, note) => serveOne(socket, note, target, forwardFilter, log, metrics));
+    } finally {
+      await cookies.close();
+    }
   } finally {
     await ctx.close();
   }
 }
 
-async function serveOne(socket: CurvetunSocket, target: HostPort, filter: AddressFilter, io: Io, verbose: boolean): Promise<void> {
-  const info = { address: socket.remoteAddress, port: socket.remotePort, peerKey: socket.peerKey };
+async function serveOne(socket: CurvetunSocket, note: EndNote, target: HostPort, filter: AddressFilter, log: Log, metrics: Metrics): Promise<void> {
+  const who = peerFields(socket);
   const targetText = formatHostPort(target.host, target.port);
   const startedAt = Date.now();
-  reportOpen(io, verbose, info, targetText);
+  log.info('accepted', { ...who, forward: targetText });
   let upstream: TcpSocket;
   try {
     upstream = await dial(target, filter, 10_000);
   } catch (error) {
     await socket.close();
-    io.err(`${formatHostPort(info.address, info.port)}: ${(error as Error).message}`);
+    log.warn('closed', { ...who, up: 0, down: 0, duration_ms: Date.now() - startedAt, reason: (error as Error).message });
     return;
   }
-  const stats = await forward(upstream, socket.stream());
-  reportClose(io, verbose, info, stats.tunnelToTcp, stats.tcpToTunnel, startedAt, stats.end);
+  const stats = await carry(upstream, socket.stream(), metrics, 'down');
+  log.info('closed', {
+    ...who,
+    up: stats.tunnelToTcp,
+    down: stats.tcpToTunnel,
+    duration_ms: Date.now() - startedAt,
+    reason: endReason(note, socket, stats, 'the service'),
+  });
 }
 
 export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
   noPositionals(parsed, 'tunnel');
   const at = parseHostPort(parsed.values.listen as string | undefined, '--listen');
   const to = parseHostPort(parsed.values.to as string | undefined, '--to');
-  const maxConnections = positiveInt(parsed.values['max-connections'], 'max-connections', 256);
   const timeout = positiveInt(parsed.values.timeout, 'timeout', 10_000);
-  const ctx = new Context(parsed, io.env);
+  const ctx = new Context(parsed, io.env, { logRegistryProblems: false });
+  const keyOption = parsed.values['server-key'];
   try {
+    const { log, metrics, drainMs, maxConnections } = await startService('tunnel', parsed, io, {
+      key_file: ctx.keyFile,
+      known_hosts: ctx.knownHostsFile,
+      crypto: getBackend('auto').name,
+    });
     // Fail at start, not per connection, when the key or the server key is missing.
-    const serverKey = await ctx.serverKey(parsed.values['server-key'], to.host);
+    const server = { key: await ctx.serverKey(keyOption, to.host) as Uint8Array | null };
     const vault = await ctx.vault();
-    const keySource = await ctx.serverKeySource(parsed.values['server-key'], serverKey);
+    metrics.watchWorkers({ vault: vault.actor });
+    const keySource = await ctx.serverKeySource(keyOption, server.key as Uint8Array);
     const toText = formatHostPort(to.host, to.port);
-    const open = new Set<TcpSocket>();
-    const server = createServer({ pauseOnConnect: true }, (local) => {
-      if (open.size >= maxConnections) {
+    const connections = new Connections(maxConnections, metrics);
+    /** Open sessions and the server key each was made with, to close when known_hosts drops that key. */
+    const sessions = new Map<CurvetunSocket, { key: Uint8Array; note: EndNote }>();
+
+    // Without --server-key, known_hosts says which key the server must have; when that changes, so
+    // do new connections, and sessions with a key it no longer names are closed.
+    let refreshing = Promise.resolve();
+    const refreshServerKey = () => (refreshing = refreshing.then(refreshOnce, refreshOnce));
+    const refreshOnce = async () => {
+      const key = (await (await ctx.registry()).lookup(to.host)) ?? null;
+      const before = server.key;
+      server.key = key;
+      if (!(before && key && keysEqual(before, key))) {
+        log.warn('server_key_changed', { to: toText, key: keyField(key ?? undefined) ?? 'none', before: keyField(before ?? undefined) });
+      }
+      for (const [socket, session] of sessions) {
+        // Asked with the address the session dialled, as its connect asked (an address line may rank first).
+        const now = await (await ctx.registry()).lookup(to.host, [socket.remoteAddress]).catch(() => undefined);
+        if (now && keysEqual(session.key, now)) continue;
+        session.note.reason ??= `known_hosts no longer names this key for ${to.host}`;
+        void socket.close();
+      }
+    };
+    let knownHosts: ReturnType<typeof watchKnownHosts> | null = null;
+    if (typeof keyOption !== 'string') {
+      const registry = await ctx.registry();
+      knownHosts = watchKnownHosts(registry, ctx.knownHostsFile, log);
+      registry.on('reload', () => void refreshServerKey().catch(() => undefined));
+    }
+
+    const localServer = createServer({ pauseOnConnect: true }, (local) => {
+      const peer = formatHostPort(local.remoteAddress ?? '', local.remotePort ?? 0);
+      if (connections.full) {
+        log.warn('refused', { peer, reason: `too many connections (--max-connections ${maxConnections})` });
+        metrics.dropped('too_many_connections');
         local.destroy();
         return;
       }
-      open.add(local);
-      void tunnelOne(local, to, { ...keySource, vault, timeout }, io, ctx.verbose).finally(() => open.delete(local));
+      connections.run(
+        (note) => tunnelOne(local, note, { to, timeout, server, keySource, vault, sessions }, log, metrics),
+        () => local.destroy(),
+      );
     });
-    server.listen(at.port, at.host);
-    await Promise.race([once(server, 'listening'), once(server, 'error').then(([e]) => Promise.reject(listenError(e as NodeJS.ErrnoException, at)))]);
-    const bound = server.address();
+    localServer.listen(at.port, at.host);
+    await Promise.race([once(localServer, 'listening'), once(localServer, 'error').then(([e]) => Promise.reject(listenError(e as NodeJS.ErrnoException, at)))]);
+    const bound = localServer.address();
     const port = typeof bound === 'object' && bound ? bound.port : at.port;
-    io.err(`tunnel listening on ${formatHostPort(at.host, port)} -> ${toText} server key ${encodePublicKeyText(serverKey)}`);
-    await stopped(io.stop);
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const local of open) local.destroy();
-    await closed;
-    return 0;
+    log.info('listening', { address: formatHostPort(at.host, port), to: toText, server_key: keyField(server.key ?? undefined) });
+    const code = await runUntilStopped(io, log, {
+      connections,
+      stopAccepting: async () => void localServer.close(),
+      reload: async () => {
+        if (!knownHosts) {
+          log.info('reloaded', { server_key: keyField(server.key ?? undefined), changed: false, note: 'the server key comes from --server-key' });
+          return;
+        }
+        await knownHosts.reload();
+        await refreshServerKey();
+      },
+    }, drainMs);
+    await metrics.close();
+    return code;
   } finally {
     await ctx.close();
   }
@@ -174,27 +258,46 @@ function listenError(error: NodeJS.ErrnoException, at: HostPort): CurvetunError 
   return systemError('EIO', `cannot listen on ${formatHostPort(at.host, at.port)}: ${error.code ?? error.message}`, error);
 }
 
-async function tunnelOne(
-  local: TcpSocket,
-  to: HostPort,
-  options: Pick<ConnectOptions, 'serverKey' | 'registry' | 'vault' | 'timeout'>,
-  io: Io,
-  verbose: boolean,
-): Promise<void> {
-  const info: { address: string; port: number; peerKey?: Uint8Array } = { address: local.remoteAddress ?? '', port: local.remotePort ?? 0 };
+interface TunnelParts {
+  to: HostPort;
+  timeout: number;
+  /** The key known_hosts names for the server now (null: none); refreshed on each reload. */
+  server: { key: Uint8Array | null };
+  /** `--server-key` as given, else the registry: each connect looks the key up with the addresses it dials. */
+  keySource: Pick<ConnectOptions, 'serverKey' | 'registry'>;
+  vault: Awaited<ReturnType<Context['vault']>>;
+  sessions: Map<CurvetunSocket, { key: Uint8Array; note: EndNote }>;
+}
+
+async function tunnelOne(local: TcpSocket, note: EndNote, parts: TunnelParts, log: Log, metrics: Metrics): Promise<void> {
+  const peer = formatHostPort(local.remoteAddress ?? '', local.remotePort ?? 0);
+  const toText = formatHostPort(parts.to.host, parts.to.port);
   const startedAt = Date.now();
   local.on('error', () => undefined);
+  const known = parts.server.key !== null;
   let socket: CurvetunSocket;
   try {
-    socket = await connect(to.host, to.port, options);
+    if (!known) throw new CurvetunError('EKEY', `known_hosts names no key for ${parts.to.host} any more`);
+    socket = await connect(parts.to.host, parts.to.port, { ...parts.keySource, vault: parts.vault, timeout: parts.timeout });
+    metrics.clientHandshake((Date.now() - startedAt) / 1000, null);
   } catch (error) {
+    if (known) metrics.clientHandshake((Date.now() - startedAt) / 1000, error);
     local.destroy();
-    io.err(`${formatHostPort(info.address, info.port)}: ${(error as Error).message}`);
+    log.warn('failed', { peer, to: toText, duration_ms: Date.now() - startedAt, reason: (error as Error).message });
     return;
   }
-  info.peerKey = socket.peerKey;
-  reportOpen(io, verbose, info, formatHostPort(to.host, to.port));
+  parts.sessions.set(socket, { key: socket.peerKey, note });
+  log.info('accepted', { peer, to: toText, server_key: keyField(socket.peerKey) });
   local.setNoDelay(true);
-  const stats = await forward(local, socket.stream());
-  reportClose(io, verbose, info, stats.tcpToTunnel, stats.tunnelToTcp, startedAt, stats.end === 'closed' ? socket.closeReason?.message ?? 'closed' : stats.end);
+  const stats = await carry(local, socket.stream(), metrics, 'up');
+  parts.sessions.delete(socket);
+  log.info('closed', {
+    peer,
+    to: toText,
+    server_key: keyField(socket.peerKey),
+    up: stats.tcpToTunnel,
+    down: stats.tunnelToTcp,
+    duration_ms: Date.now() - startedAt,
+    reason: endReason(note, socket, stats, 'the application'),
+  });
 }

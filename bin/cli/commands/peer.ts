@@ -1,66 +1,58 @@
 /** `curvetun echo-server` and `curvetun send` / `cat` (netcat-like: stdin to the peer, the peer to stdout). */
 import { listen, connect } from '../../../lib/api.js';
 import { CurvetunError } from '../../../lib/errors.js';
-import { encodePublicKeyText } from '../../../lib/keys/text.js';
 import type { CurvetunSocket } from '../../../lib/connection/socket.js';
 import { UsageError, formatHostPort, parseHostPort, positiveInt } from '../args.js';
 import type { Parsed } from '../args.js';
 import { Context } from '../context.js';
-import { stopped } from '../io.js';
 import type { Io } from '../io.js';
-import { reportClose, reportOpen } from '../status.js';
+import { Log, keyField, logFormatOption } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { peerFields, runListenerService, startService, watchKnownHosts } from '../service.js';
+import type { EndNote } from '../service.js';
 
 export async function echoServer(parsed: Parsed, io: Io): Promise<number> {
   if (parsed.positionals.length > 0) throw new UsageError(`echo-server takes no arguments, got "${parsed.positionals[0]}"`);
   const at = parseHostPort(parsed.values.listen as string | undefined, '--listen');
-  const maxConnections = positiveInt(parsed.values['max-connections'], 'max-connections', 256);
-  const ctx = new Context(parsed, io.env);
+  const anyClient = parsed.values['any-client'] === true;
+  const ctx = new Context(parsed, io.env, { logRegistryProblems: false });
   try {
-    const vault = await ctx.vault();
-    const anyClient = parsed.values['any-client'] === true;
-    const listener = await listen(at.port, { host: at.host, vault, ...(anyClient ? { acceptAnyClient: true } : { registry: await ctx.registry() }) });
-    // Refused and failed handshakes (unknown key, bad packets) are worth a line in verbose mode.
-    listener.on('handshakeError', (error, address) => {
-      if (ctx.verbose) io.err(`refused ${address}: ${error.message}`);
+    const setup = await startService('echo-server', parsed, io, {
+      key_file: ctx.keyFile,
+      known_hosts: anyClient ? 'none (--any-client)' : ctx.knownHostsFile,
     });
+    const { log, metrics } = setup;
+    const vault = await ctx.vault();
+    const registry = anyClient ? null : await ctx.registry();
+    const listener = await listen(at.port, { host: at.host, vault, ...(registry ? { registry } : { acceptAnyClient: true }) });
+    metrics.watchWorkers({ vault: vault.actor, ...(registry ? { registry: registry.actor } : {}) });
+    metrics.watchListener(listener);
+    const knownHosts = registry ? watchKnownHosts(registry, ctx.knownHostsFile, log) : null;
     const bound = listener.address();
-    io.err(`echo-server listening on ${formatHostPort(bound.address, bound.port)} key ${encodePublicKeyText(vault.publicKey)}`);
-    const open = new Set<CurvetunSocket>();
-    const loop = (async () => {
-      for await (const socket of listener) {
-        if (open.size >= maxConnections) {
-          void socket.close();
-          continue;
-        }
-        open.add(socket);
-        void echo(socket, io, ctx.verbose).finally(() => open.delete(socket));
-      }
-    })();
-    await stopped(io.stop);
-    await listener.close();
-    await loop.catch(() => undefined);
-    await Promise.all([...open].map((s) => s.close()));
-    return 0;
+    log.info('listening', { address: formatHostPort(bound.address, bound.port), key: keyField(vault.publicKey) });
+    return await runListenerService(io, setup, listener, knownHosts, (socket, note) => echo(socket, note, log, metrics));
   } finally {
     await ctx.close();
   }
 }
 
-async function echo(socket: CurvetunSocket, io: Io, verbose: boolean): Promise<void> {
-  const info = { address: socket.remoteAddress, port: socket.remotePort, peerKey: socket.peerKey };
+async function echo(socket: CurvetunSocket, note: EndNote, log: Log, metrics: Metrics): Promise<void> {
+  const who = peerFields(socket);
   const startedAt = Date.now();
   let bytes = 0;
-  reportOpen(io, verbose, info, 'echo');
+  log.info('accepted', who);
   try {
     for await (const message of socket) {
       bytes += message.length;
+      metrics.bytes('up', message.length);
       await socket.send(message);
+      metrics.bytes('down', message.length);
     }
   } catch {
-    // The close reason is reported below.
+    // The close reason is logged below.
   }
   await socket.close();
-  reportClose(io, verbose, info, bytes, bytes, startedAt, socket.closeReason?.message ?? 'closed');
+  log.info('closed', { ...who, up: bytes, down: bytes, duration_ms: Date.now() - startedAt, reason: note.reason ?? socket.closeReason?.message ?? 'closed' });
 }
 
 export async function send(parsed: Parsed, io: Io): Promise<number> {
@@ -69,17 +61,21 @@ export async function send(parsed: Parsed, io: Io): Promise<number> {
   const to = parseHostPort(target, 'HOST:PORT');
   const wait = positiveInt(parsed.values.wait, 'wait', 1000);
   const timeout = positiveInt(parsed.values.timeout, 'timeout', 10_000);
+  // Only with --verbose: a line when connected and one when closed, as the services log them.
+  const log = new Log(io.log, logFormatOption(parsed.values['log-format']), parsed.values.verbose === true);
+  const stop = io.signals.stop;
   const ctx = new Context(parsed, io.env);
   try {
     const serverKey = await ctx.serverKey(parsed.values['server-key'], to.host);
     const vault = await ctx.vault();
     const keySource = await ctx.serverKeySource(parsed.values['server-key'], serverKey);
-    const socket = await connect(to.host, to.port, { ...keySource, vault, timeout, signal: io.stop });
+    const socket = await connect(to.host, to.port, { ...keySource, vault, timeout, signal: stop });
     const stream = socket.stream();
     const startedAt = Date.now();
     let up = 0;
     let down = 0;
-    reportOpen(io, ctx.verbose, { address: to.host, port: to.port, peerKey: socket.peerKey }, 'stdout');
+    const who = { peer: formatHostPort(to.host, to.port), server_key: keyField(socket.peerKey) };
+    log.debug('connected', who);
     const done = new Promise<Error | null>((resolve) => {
       stream.on('error', resolve);
       stream.on('close', () => resolve(null));
@@ -108,22 +104,22 @@ export async function send(parsed: Parsed, io: Io): Promise<number> {
       inputEnded = true;
       armIdle();
     });
-    io.stop.addEventListener('abort', () => stream.destroy(), { once: true });
+    stop.addEventListener('abort', () => stream.destroy(), { once: true });
     const error = await done;
     if (idle) clearTimeout(idle);
     io.stdin.unpipe(stream);
     io.stdin.pause();
-    reportClose(io, ctx.verbose, { address: to.host, port: to.port, peerKey: socket.peerKey }, up, down, startedAt, socket.closeReason?.message ?? 'closed');
+    log.debug('closed', { ...who, up, down, duration_ms: Date.now() - startedAt, reason: socket.closeReason?.message ?? 'closed' });
     const reason = socket.closeReason;
     // A stream error after the connection closed (stdin still writing into it) says less than why
     // the connection closed: report that.
     if (error) throw reason ?? error;
     if (reason && reason.code !== 'ECLOSED') throw reason;
     // Closed by the server before it said anything: most likely it refused our key.
-    if (!endedHere && !io.stop.aborted && down === 0 && reason) throw reason;
+    if (!endedHere && !stop.aborted && down === 0 && reason) throw reason;
     return 0;
   } catch (error) {
-    if (io.stop.aborted && (error as CurvetunError).code === 'EABORTED') return 0;
+    if (stop.aborted && (error as CurvetunError).code === 'EABORTED') return 0;
     throw error;
   } finally {
     await ctx.close();
