@@ -50,8 +50,9 @@ test('a local connection to an exposed port reaches the target through the agent
   t.deepEqual(gatewayClosed.map((c) => [c.bytesToTarget, c.bytesFromTarget, c.end]), sizes.map((s) => [s, s, 'closed']));
   t.is(agentClosed[0]!.address, '127.0.0.1');
   t.is(gatewayClosed[0]!.target, `127.0.0.1:${echo.port}`);
-  t.regex(gatewayClosed[0]!.agent!, /^test-agent \(SHA256:[A-Za-z0-9+/]{43}\)$/);
+  t.deepEqual(gatewayClosed[0]!.agent, { name: 'test-agent', fingerprint: fingerprint(world.clientVault.publicKey) });
   t.deepEqual(gateway.agents().map((a) => a.agent), [gatewayClosed[0]!.agent]);
+  for (const c of [...agentClosed, ...gatewayClosed]) t.true(c.durationMs >= 0);
   t.is(echo.connections, 4);
 });
 
@@ -166,12 +167,15 @@ test('an agent that is not connected: local connections are refused at once; aft
 
   // The gateway's listener goes away: the agent retries with growing delays, then reconnects.
   const port = gateway.listener.address().port;
-  const retries: { retryInMs: number; attempt: number }[] = [];
+  const retries: { retryInMs: number | null; attempt: number }[] = [];
   again.on('disconnect', (info) => retries.push(info));
   await gateway.close();
   await until(() => retries.length >= 4, 'four failed attempts');
   t.deepEqual(retries.slice(0, 4).map((r) => r.attempt), [0, 1, 2, 3]);
-  for (const r of retries) t.true(r.retryInMs >= Math.min(400, 50 * 2 ** r.attempt) / 2 && r.retryInMs <= Math.min(400, 50 * 2 ** r.attempt), `attempt ${r.attempt}: ${r.retryInMs} ms`);
+  for (const r of retries) {
+    const ceiling = Math.min(400, 50 * 2 ** r.attempt);
+    t.true(r.retryInMs !== null && r.retryInMs >= ceiling / 2 && r.retryInMs <= ceiling, `attempt ${r.attempt}: ${r.retryInMs} ms`);
+  }
   t.false(again.connected);
   const second = await Gateway.start({
     port,
@@ -189,7 +193,7 @@ test('agents the gateway does not know are refused: a key outside its registry a
   t.teardown(() => echo.close());
   const { gateway, agent, ports } = await gatewayWithAgent(world, [echo], { allow: ['*'] });
   t.teardown(() => Promise.all([agent.close(), gateway.close()]).then(() => undefined));
-  const refused = collect<{ address: string; reason: { code: string; message: string } }>(gateway, 'agentRefused');
+  const refused = collect<{ peer: string; key?: string; keyRefused: boolean; reason: { code: string; message: string } }>(gateway, 'agentRefused');
 
   const stranger = await world.newVault('stranger');
   const listed = await world.newVault('listed');
@@ -210,6 +214,8 @@ test('agents the gateway does not know are refused: a key outside its registry a
     await lost;
     await until(() => refused.length > before, 'the gateway reported the refusal');
     t.is(refused[before]!.reason.code, code);
+    t.is(refused[before]!.key, fingerprint(vault.publicKey));
+    t.true(refused[before]!.keyRefused);
     await intruder.close();
   }
   t.regex(refused.at(-1)!.reason.message, /no expose rule names it/);

@@ -5,7 +5,7 @@
  * Every channel open is checked before any connection attempt (dial-target.ts); a target the
  * list does not cover is refused as not-allowed and never dialled. The connection to the gateway
  * is kept up for ever: after any loss (or a failed attempt) the agent waits an exponential,
- * jittered delay (backoff.ts) and dials again, until `close()`.
+ * jittered delay (backoff.ts) and dials again, until `stopAccepting()` or `close()`.
  */
 import { EventEmitter } from 'node:events';
 import { connect } from '../api.js';
@@ -13,13 +13,14 @@ import { ChannelSession, refuseReasonOf } from '../channels/index.js';
 import type { ChannelLimits, ChannelRequest } from '../channels/index.js';
 import type { ConnectOptions } from '../connection/options.js';
 import { CurvetunError } from '../errors.js';
+import { fingerprint } from '../keys/fingerprint.js';
 import type { LookupFunction } from '../net/dial.js';
 import { AddressFilter } from '../net/filter.js';
 import { forwardHalfClose } from '../stream/forward.js';
 import { backoffDelay, checkedBackoff } from './backoff.js';
 import type { Backoff, BackoffOptions } from './backoff.js';
 import { dialTarget } from './dial-target.js';
-import type { AgentEvents } from './events.js';
+import type { AgentEvents, Carried } from './events.js';
 
 export interface AgentOptions {
   /** Where the gateway listens. */
@@ -30,7 +31,7 @@ export interface AgentOptions {
    * @example { allow: ['10.1.0.0/16', 'db.internal', '.cache.internal'] }
    */
   allow: readonly string[];
-  /** How to connect to the gateway (its key as `serverKey`, `vault`, `registry`, `crypto`, `timeout`…), as for `connect()`. */
+  /** How to connect to the gateway (its key as `serverKey` or a `registry`, `vault`, `crypto`, `timeout`…), as for `connect()`. */
   connect?: ConnectOptions;
   /** Deadline of each connection attempt to a target, name resolution included, ms (default 10 000). */
   dialTimeout?: number;
@@ -38,8 +39,10 @@ export interface AgentOptions {
   backoff?: BackoffOptions;
   /** Resolves target names (net.connect's signature; default dns.lookup), once per channel. */
   lookup?: LookupFunction;
-  /** Limits of the channel session over each connection. */
+  /** Limits of the channel session over each connection (`maxChannels`: channels at once). */
   channels?: Partial<ChannelLimits>;
+  /** Told about every channel as it starts carrying (a service counts them and drains them). */
+  onCarry?: (carried: Carried) => void;
 }
 
 export const DEFAULT_DIAL_TIMEOUT_MS = 10_000;
@@ -58,7 +61,9 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly dialTimeout: number;
   private readonly gatewayLabel: string;
   private session: ChannelSession | null = null;
+  private peerKey: Uint8Array | null = null;
   private running: Promise<void> | null = null;
+  private accepting = true;
   private readonly stop = new AbortController();
 
   constructor(private readonly options: AgentOptions) {
@@ -76,14 +81,33 @@ export class Agent extends EventEmitter<AgentEvents> {
     return this.session !== null && this.session.closeReason === null;
   }
 
+  /** The key of the gateway it is connected to now (null while it is not). */
+  get gatewayKey(): Uint8Array | null {
+    return this.connected ? this.peerKey : null;
+  }
+
   /** Start dialling the gateway (and keep doing so after every loss). Calling it again does nothing. */
   start(): void {
     if (this.running || this.stop.signal.aborted) return;
     this.running = this.run();
   }
 
+  /** Drop the connection now (e.g. its key is no longer trusted); the agent dials again after the usual delay. */
+  reconnect(): void {
+    void this.session?.close().catch(() => undefined);
+  }
+
+  /**
+   * Stop taking channels: new opens are refused, the connection is not dialled again once lost;
+   * open channels carry on (a drain). `close()` ends them.
+   */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
   /** Stop: no more reconnections; the connection and its channels are closed. */
   async close(): Promise<void> {
+    this.accepting = false;
     this.stop.abort();
     await this.session?.close().catch(() => undefined);
     await this.running;
@@ -92,15 +116,16 @@ export class Agent extends EventEmitter<AgentEvents> {
   private async run(): Promise<void> {
     const { host, port } = this.options.gateway;
     let attempt = 0;
-    while (!this.stop.signal.aborted) {
+    while (!this.stop.signal.aborted && this.accepting) {
       let reason: CurvetunError;
       let upSince = 0;
       try {
         const socket = await connect(host, port, { ...this.options.connect, signal: this.stop.signal });
         const session = new ChannelSession(socket, { ...this.options.channels, acceptIncoming: true });
         this.session = session;
+        this.peerKey = socket.peerKey;
         upSince = Date.now();
-        this.emit('connect', { gateway: this.gatewayLabel });
+        this.emit('connect', { gateway: this.gatewayLabel, key: fingerprint(socket.peerKey) });
         for await (const request of session) void this.serve(request);
         reason = session.closeReason!;
       } catch (error) {
@@ -109,6 +134,10 @@ export class Agent extends EventEmitter<AgentEvents> {
       }
       this.session = null;
       if (this.stop.signal.aborted) return;
+      if (!this.accepting) {
+        this.emit('disconnect', { gateway: this.gatewayLabel, reason, retryInMs: null, attempt });
+        return;
+      }
       if (upSince > 0 && Date.now() - upSince >= this.backoff.stableMs) attempt = 0;
       const retryInMs = backoffDelay(attempt, this.backoff);
       this.emit('disconnect', { gateway: this.gatewayLabel, reason, retryInMs, attempt });
@@ -119,14 +148,21 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   /** One channel open: check, dial, then accept and join, or refuse with the reason. */
   private async serve(request: ChannelRequest): Promise<void> {
+    const { id } = request;
     const target = `${request.target.host}:${request.target.port}`;
+    if (!this.accepting) {
+      request.refuse('failed');
+      this.emit('channelRefused', { id, target, reason: 'failed', detail: 'the agent is stopping' });
+      return;
+    }
+    const startedAt = Date.now();
     let dialled: Awaited<ReturnType<typeof dialTarget>>;
     try {
       dialled = await dialTarget(request.target, this.filter, { timeoutMs: this.dialTimeout, ...(this.options.lookup ? { lookup: this.options.lookup } : {}) });
     } catch (error) {
       const reason = refuseReasonOf(error);
       request.refuse(reason);
-      this.emit('channelRefused', { id: request.id, target, reason, detail: (error as Error).message });
+      this.emit('channelRefused', { id, target, reason, detail: (error as Error).message });
       return;
     }
     let channel;
@@ -135,13 +171,18 @@ export class Agent extends EventEmitter<AgentEvents> {
     } catch (error) {
       // The gateway gave up, or the connection ended, while we dialled.
       dialled.socket.destroy();
-      this.emit('channelRefused', { id: request.id, target, reason: 'failed', detail: (error as Error).message });
+      this.emit('channelRefused', { id, target, reason: 'failed', detail: (error as Error).message });
       return;
     }
-    const opened = { id: request.id, target, address: dialled.address };
+    const opened = { id, target, address: dialled.address };
     this.emit('channelOpen', opened);
-    const stats = await forwardHalfClose(dialled.socket, channel);
-    this.emit('channelClose', { ...opened, bytesToTarget: stats.tunnelToTcp, bytesFromTarget: stats.tcpToTunnel, end: stats.end });
+    const forwarding = forwardHalfClose(dialled.socket, channel);
+    this.options.onCarry?.({
+      done: forwarding.then(() => undefined),
+      abort: () => channel.destroy(new CurvetunError('ECLOSED', 'the agent ended the channel')),
+    });
+    const stats = await forwarding;
+    this.emit('channelClose', { ...opened, bytesToTarget: stats.tunnelToTcp, bytesFromTarget: stats.tcpToTunnel, durationMs: Date.now() - startedAt, end: stats.end });
   }
 }
 

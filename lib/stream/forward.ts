@@ -73,10 +73,16 @@ export function forward(tcp: TcpSocket, tunnel: Duplex): Promise<ForwardStats> {
  * connections (`allowHalfOpen: true`), or Node ends its writable side when the reading side ends.
  */
 export function forwardHalfClose(tcp: TcpSocket, duplex: Duplex): Promise<ForwardStats> {
-  const stats: ForwardStats = { tcpToTunnel: 0, tunnelToTcp: 0, end: 'closed' };
+  const stats: ForwardStats = { tcpToTunnel: 0, tunnelToTcp: 0, end: 'closed', first: 'tcp' };
   return new Promise((resolve) => {
+    let firstKnown = false;
+    const first = (side: ForwardStats['first']) => {
+      if (!firstKnown) stats.first = side;
+      firstKnown = true;
+    };
     let failed = false;
-    const fail = (error: Error) => {
+    const fail = (side: ForwardStats['first'], error: Error) => {
+      first(side);
       if (failed) return;
       failed = true;
       stats.end = (error as NodeJS.ErrnoException).code ?? error.message;
@@ -91,16 +97,18 @@ export function forwardHalfClose(tcp: TcpSocket, duplex: Duplex): Promise<Forwar
     };
     tcp.on('data', (chunk: Buffer) => (stats.tcpToTunnel += chunk.length));
     duplex.on('data', (chunk: Buffer) => (stats.tunnelToTcp += chunk.length));
+    tcp.once('end', () => first('tcp'));
+    duplex.once('end', () => first('tunnel'));
     tcp.pipe(duplex);
     duplex.pipe(tcp);
-    tcp.on('error', fail);
-    duplex.on('error', fail);
+    tcp.on('error', (error) => fail('tcp', error));
+    duplex.on('error', (error) => fail('tunnel', error));
     tcp.once('close', () => {
-      if (!tcp.readableEnded || !tcp.writableFinished) fail(cutShort('TCP connection'));
+      if (!tcp.readableEnded || !tcp.writableFinished) fail('tcp', cutShort('TCP connection'));
       closed();
     });
     duplex.once('close', () => {
-      if (!duplex.readableEnded || !duplex.writableFinished) fail(cutShort('channel'));
+      if (!duplex.readableEnded || !duplex.writableFinished) fail('tunnel', cutShort('channel'));
       closed();
     });
   });

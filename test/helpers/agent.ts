@@ -13,8 +13,8 @@ import type { Registry } from '../../lib/registry/types.js';
 import type { World } from './fixtures.js';
 
 /** A registry line with a comment, whose first word names the key (the worker registry takes one). */
-export function addNamed(registry: Registry, who: string, key: Uint8Array, comment: string): Promise<void> {
-  return (registry as WorkerRegistry).add({ who, key }, comment);
+export async function addNamed(registry: Registry, who: string, key: Uint8Array, comment: string): Promise<void> {
+  await (registry as WorkerRegistry).add({ who, key }, comment);
 }
 
 export interface Target {
