@@ -11,14 +11,16 @@ import { join } from 'node:path';
 import test from 'ava';
 import { daemon, run } from './cli-process.js';
 import type { Daemon } from './cli-process.js';
-import { echoTarget, roundTrip } from './helpers/agent.js';
+import { echoTarget, roundTrip, until } from './helpers/agent.js';
 import { cli, connectionsReceived, exec, redisTests, requestsPerSecond, startRedis } from './helpers/redis.js';
 
 const { redisTest, SKIP_NOTE } = redisTests(test);
 
 /** The ports of the gateway's `exposing address=HOST:PORT` lines, in --expose order. */
-function exposedPorts(gateway: Daemon): number[] {
-  return [...gateway.stderr().matchAll(/\bexposing address=\S*:(\d+)/g)].map((m) => Number(m[1]));
+async function exposedPorts(gateway: Daemon, count: number): Promise<number[]> {
+  const lines = () => [...gateway.stderr().matchAll(/\bexposing address=\S*:(\d+)/g)];
+  await until(() => lines().length >= count, 'the exposing lines');
+  return lines().map((m) => Number(m[1]));
 }
 
 async function keygen(home: string): Promise<string> {
@@ -54,7 +56,7 @@ redisTest(`redis behind an agent: commands and redis-benchmark through the gatew
     '--expose', `127.0.0.1:0=acme-db:127.0.0.1:${redis.port}`,
     '--expose', `127.0.0.1:0=${agentKey}:127.0.0.2:${outside.port}`,
   ]);
-  const [redisPort, outsidePort] = exposedPorts(gateway) as [number, number];
+  const [redisPort, outsidePort] = (await exposedPorts(gateway, 2)) as [number, number];
   t.truthy(redisPort && outsidePort, gateway.stderr());
   const agentArgs = ['agent', '--to', `127.0.0.1:${gateway.port}`, '--allow', '127.0.0.1/32', '--allow', 'localhost', '--home', agentHome];
   const connected = /\binfo connected to=/;
