@@ -14,6 +14,7 @@ import { runBench } from './helpers/bench-run.js';
 const ROW_TOOLS: Record<string, string[]> = {
   direct: [],
   curvetun: [],
+  agent: [],
   spiped: ['spiped'],
   stunnel: ['stunnel', 'openssl'],
 };
