@@ -19,7 +19,7 @@
 import { Duplex } from 'node:stream';
 import { CurvetunError } from '../errors.js';
 import { trace } from '../trace.js';
-import type { ChannelTarget } from './frames.js';
+import type { ChannelFrame, ChannelTarget } from './frames.js';
 import { encodeChannelFrame, encodeData } from './frames.js';
 import { MAX_DATA_BYTES, MAX_WINDOW } from './layout.js';
 import type { CloseCode } from './layout.js';
@@ -108,6 +108,24 @@ export class Channel extends Duplex {
   }
 
   // ---- frames from the peer (called by the session); a string is the rule broken --------------
+
+  /** @internal Any frame but OPEN for this open channel; the rule it broke, or null. */
+  peerFrame(frame: Exclude<ChannelFrame, { type: 'open' }>): string | null {
+    switch (frame.type) {
+      case 'data':
+        return this.peerData(frame.bytes);
+      case 'eof':
+        return this.peerEof();
+      case 'window':
+        return this.peerWindow(frame.increment);
+      case 'close':
+        this.peerClose(frame.code);
+        return null;
+      case 'accept':
+      case 'refuse':
+        return `${frame.type} for a channel that is already open`;
+    }
+  }
 
   /** @internal */
   peerData(bytes: Uint8Array): string | null {

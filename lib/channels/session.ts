@@ -32,37 +32,9 @@ import { ChannelRefusedError } from './refusal.js';
 import { ChannelRequest } from './request.js';
 import { checkedLimits } from './limits.js';
 import type { ChannelLimits } from './limits.js';
+import type { ChannelCarrier, ChannelSessionOptions, ChannelSessionStats } from './types.js';
 
-/** What a session needs from the connection under it (a CurvetunSocket has all of it). */
-export interface ChannelCarrier {
-  readonly role: 'client' | 'server';
-  readonly closed: boolean;
-  readonly closeReason: CurvetunError | null;
-  send(message: Uint8Array): Promise<void>;
-  close(): Promise<void>;
-  on(event: 'message', listener: (message: Uint8Array) => void): unknown;
-  on(event: 'close', listener: (reason: CurvetunError) => void): unknown;
-}
-
-export interface ChannelSessionOptions extends Partial<ChannelLimits> {
-  /**
-   * Take channel opens from the peer (through `accept()` or `for await`); without it every open
-   * the peer sends is refused as not-allowed.
-   */
-  acceptIncoming?: boolean;
-}
-
-export interface ChannelSessionStats {
-  /** Channels we opened that the peer accepted, and opens it refused. */
-  opened: number;
-  refusedByPeer: number;
-  /** Opens from the peer we accepted, and ones we refused (by the application or the limits). */
-  accepted: number;
-  refused: number;
-  /** Frames for ids we did not know, dropped; channels reset for a broken rule. */
-  dropped: number;
-  reset: number;
-}
+export type { ChannelCarrier, ChannelSessionOptions, ChannelSessionStats } from './types.js';
 
 /** A channel id between OPEN and its answer, or on its way out without a Channel object. */
 type Slot =
@@ -306,25 +278,7 @@ export class ChannelSession extends EventEmitter<{ close: [reason: CurvetunError
   }
 
   private toChannel(channel: Channel, frame: Exclude<ChannelFrame, { type: 'open' }>): void {
-    let broken: string | null;
-    switch (frame.type) {
-      case 'data':
-        broken = channel.peerData(frame.bytes);
-        break;
-      case 'eof':
-        broken = channel.peerEof();
-        break;
-      case 'window':
-        broken = channel.peerWindow(frame.increment);
-        break;
-      case 'close':
-        channel.peerClose(frame.code);
-        return;
-      case 'accept':
-      case 'refuse':
-        broken = `${frame.type} for a channel that is already open`;
-        break;
-    }
+    const broken = channel.peerFrame(frame);
     if (broken !== null) {
       this.stats.reset++;
       channel.reset(broken);
