@@ -67,6 +67,21 @@ function curvetunDaemon(args: string[]): Promise<Daemon> {
   return startReady(`curvetun ${args[0]}`, process.execPath, [...PROFILE, ...CURVETUN, ...args], listening, { cwd: ROOT, signal: 'SIGINT' });
 }
 
+/**
+ * Two key homes under `dir` whose registries know each other for 127.0.0.1: the server's lists
+ * the client's key (with `comment`, whose first word names it), the client's the server's.
+ */
+async function twoHomes(dir: string, serverName: string, clientName: string, comment?: string): Promise<{ server: string; client: string }> {
+  const server = join(dir, serverName);
+  const client = join(dir, clientName);
+  await Promise.all([curvetun(['keygen', '--home', server]), curvetun(['keygen', '--home', client])]);
+  await Promise.all([
+    curvetun(['registry', 'add', '127.0.0.1', join(client, 'id_curvetun.pub'), ...(comment ? ['--comment', comment] : []), '--home', server]),
+    curvetun(['registry', 'add', '127.0.0.1', join(server, 'id_curvetun.pub'), '--home', client]),
+  ]);
+  return { server, client };
+}
+
 const direct: TunnelRow = {
   name: 'direct',
   label: 'redis-server directly',
@@ -80,13 +95,7 @@ const curvetunRow: TunnelRow = {
   label: 'curvetun tunnel → serve',
   tools: [],
   async start(redisPort, dir) {
-    const server = join(dir, 'server');
-    const client = join(dir, 'client');
-    await Promise.all([curvetun(['keygen', '--home', server]), curvetun(['keygen', '--home', client])]);
-    await Promise.all([
-      curvetun(['registry', 'add', '127.0.0.1', join(client, 'id_curvetun.pub'), '--home', server]),
-      curvetun(['registry', 'add', '127.0.0.1', join(server, 'id_curvetun.pub'), '--home', client]),
-    ]);
+    const { server, client } = await twoHomes(dir, 'server', 'client');
     const [servePort, tunnelPort] = (await freePorts(2)) as [number, number];
     return chain(tunnelPort, [
       () => curvetunDaemon(['serve', '--listen', `127.0.0.1:${servePort}`, '--forward', `127.0.0.1:${redisPort}`, '--home', server]),
@@ -146,13 +155,7 @@ const agentRow: TunnelRow = {
   label: 'curvetun gateway → agent',
   tools: [],
   async start(redisPort, dir) {
-    const gatewayHome = join(dir, 'gateway');
-    const agentHome = join(dir, 'agent');
-    await Promise.all([curvetun(['keygen', '--home', gatewayHome]), curvetun(['keygen', '--home', agentHome])]);
-    await Promise.all([
-      curvetun(['registry', 'add', '127.0.0.1', join(agentHome, 'id_curvetun.pub'), '--comment', 'bench-agent', '--home', gatewayHome]),
-      curvetun(['registry', 'add', '127.0.0.1', join(gatewayHome, 'id_curvetun.pub'), '--home', agentHome]),
-    ]);
+    const { server: gatewayHome, client: agentHome } = await twoHomes(dir, 'gateway', 'agent', 'bench-agent');
     const [gatewayPort, exposedPort] = (await freePorts(2)) as [number, number];
     let gateway: Daemon | null = null;
     return chain(exposedPort, [
