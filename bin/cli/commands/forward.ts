@@ -28,6 +28,7 @@ import type { Log } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { Connections, peerFields, runListenerService, runUntilStopped, startService, watchKnownHosts } from '../service.js';
 import type { EndNote } from '../service.js';
+import { connectVersion, listenVersions } from '../versions.js';
 
 /** Forward targets allowed when no --allow-forward is given: this machine only. */
 export const DEFAULT_FORWARD_ALLOW = ['127.0.0.0/8', '::1', 'localhost'];
@@ -129,6 +130,7 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
         vault,
         registry,
         cookies,
+        ...listenVersions(parsed),
         ...(allowFrom.length > 0 ? { allowedAddresses: allowFrom } : {}),
       });
       metrics.watchWorkers({ vault: vault.actor, registry: registry.actor, 'cookie-keeper': cookies.actor });
@@ -186,6 +188,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
     const vault = await ctx.vault();
     metrics.watchWorkers({ vault: vault.actor });
     const keySource = await ctx.serverKeySource(keyOption, server.key as Uint8Array);
+    const version = connectVersion(parsed);
     const toText = formatHostPort(to.host, to.port);
     const connections = new Connections(maxConnections, metrics);
     /** Open sessions and the server key each was made with, to close when known_hosts drops that key. */
@@ -226,7 +229,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
         return;
       }
       connections.run(
-        (note) => tunnelOne(local, note, { to, timeout, server, keySource, vault, sessions }, log, metrics),
+        (note) => tunnelOne(local, note, { to, timeout, server, keySource, vault, sessions, version }, log, metrics),
         () => local.destroy(),
       );
     });
@@ -267,6 +270,8 @@ interface TunnelParts {
   keySource: Pick<ConnectOptions, 'serverKey' | 'registry'>;
   vault: Awaited<ReturnType<Context['vault']>>;
   sessions: Map<CurvetunSocket, { key: Uint8Array; note: EndNote }>;
+  /** `--protocol` / `--no-post-quantum` (without `--protocol`, the known_hosts line decides). */
+  version: Pick<ConnectOptions, 'protocol' | 'postQuantum'>;
 }
 
 async function tunnelOne(local: TcpSocket, note: EndNote, parts: TunnelParts, log: Log, metrics: Metrics): Promise<void> {
@@ -278,11 +283,15 @@ async function tunnelOne(local: TcpSocket, note: EndNote, parts: TunnelParts, lo
   let socket: CurvetunSocket;
   try {
     if (!known) throw new CurvetunError('EKEY', `known_hosts names no key for ${parts.to.host} any more`);
-    socket = await connect(parts.to.host, parts.to.port, { ...parts.keySource, vault: parts.vault, timeout: parts.timeout });
+    socket = await connect(parts.to.host, parts.to.port, { ...parts.keySource, vault: parts.vault, timeout: parts.timeout, ...parts.version });
     metrics.clientHandshake((Date.now() - startedAt) / 1000, null);
   } catch (error) {
     if (known) metrics.clientHandshake((Date.now() - startedAt) / 1000, error);
-    local.destroy();
+    // Refused or failed (v2 says so at once): close the local side with a plain FIN, after
+    // dropping what it sent, so the application sees an empty reply rather than a reset.
+    local.resume();
+    local.end();
+    setTimeout(() => local.destroy(), 2_000).unref();
     log.warn('failed', { peer, to: toText, duration_ms: Date.now() - startedAt, reason: (error as Error).message });
     return;
   }
