@@ -113,9 +113,9 @@ redisTest(`redis behind an agent: commands and redis-benchmark through the gatew
   await gateway.waitFor(`warn refused peer=127.0.0.1:`, undefined, mark);
   t.regex(gateway.stderr().slice(mark), new RegExp(`warn refused peer=\\S+ key=${strangerKey.replace(/[+/]/g, '\\$&')}`));
   t.notRegex(gateway.stderr().slice(mark), /agent_connected/);
-  // The client side of the handshake ends before the server has checked its key: the stranger
-  // learns of the refusal when the gateway closes the connection, and dials again later.
-  t.regex(stranger.stderr(), /warn disconnected to=\S+ code=ECLOSED reason="the server closed the connection right after the handshake/);
+  // Protocol v2 tells a refused client so (REJECT); the stranger says why, and dials again later.
+  t.regex(stranger.stderr(), /warn disconnected to=\S+ code=EAUTH reason="the server refused our key/);
+  t.notRegex(stranger.stderr(), /info connected/);
   t.is((await cli(redisPort, 'PING')).stdout.trim(), 'PONG', 'the known agent still serves');
   t.is(await connectionsReceived(redis.port), before + 2, 'only our own two redis-cli connections reached redis');
 });

@@ -4,7 +4,7 @@
  * what each broken rule calls for: a frame for an unknown channel is dropped, a window overrun or
  * a second answer resets that one channel (and its TCP connection to the target), data after a
  * close is dropped; the healthy channel keeps echoing and the connection stays up. Only a frame
- * that does not decode ends the connection, and then the agent dials again.
+ * that does not decode ends the connection, and then the agent dials again. Over v1 and v2 alike.
  */
 import { once } from 'node:events';
 import test from 'ava';
@@ -18,7 +18,7 @@ import { echoTarget, until } from './helpers/agent.js';
 
 const WINDOW = 4096;
 
-test('hostile channel frames from the gateway close only what they must at the agent', async (t) => {
+const hostileGateway = async (t: import('ava').ExecutionContext, protocol: 'v1' | 'v2') => {
   const world = await makeWorld();
   t.teardown(() => world.dispose());
   const echo = await echoTarget();
@@ -26,7 +26,7 @@ test('hostile channel frames from the gateway close only what they must at the a
   const listener = await world.listen({ host: '127.0.0.1' });
   const agent = new Agent({
     gateway: { host: '127.0.0.1', port: listener.address().port },
-    connect: { serverKey: world.serverVault.publicKey, vault: world.clientVault, timeout: 60_000 },
+    connect: { serverKey: world.serverVault.publicKey, vault: world.clientVault, timeout: 60_000, protocol },
     allow: ['127.0.0.1'],
     channels: { window: WINDOW },
     backoff: { initialMs: 50, maxMs: 200 },
@@ -109,4 +109,9 @@ test('hostile channel frames from the gateway close only what they must at the a
   const again = new RawPeer(await next);
   await again.send({ type: 'open', channel: 2, window: 1 << 20, target: { host: '127.0.0.1', port: echo.port } });
   t.is((await again.next((f) => f.channel === 2)).type, 'accept');
-});
+};
+
+// The channel layer uses nothing of the session but its messages: the same over both versions.
+for (const protocol of ['v1', 'v2'] as const) {
+  test(`hostile channel frames from the gateway close only what they must at the agent (${protocol})`, (t) => hostileGateway(t, protocol));
+}

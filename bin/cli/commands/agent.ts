@@ -18,6 +18,7 @@ import { Context, readKeyArgument } from '../context.js';
 import type { Io } from '../io.js';
 import { keyField } from '../log.js';
 import { Connections, runUntilStopped, startService, watchKnownHosts } from '../service.js';
+import { connectVersion, listenVersions } from '../versions.js';
 
 function noPositionals(parsed: Parsed, command: string): void {
   if (parsed.positionals.length > 0) throw new UsageError(`${command} takes no arguments, got "${parsed.positionals[0]}"`);
@@ -55,7 +56,7 @@ export async function agent(parsed: Parsed, io: Io): Promise<number> {
     const running = new Agent({
       gateway: to,
       allow,
-      connect: { ...(await ctx.serverKeySource(keyOption, serverKey)), vault, timeout },
+      connect: { ...(await ctx.serverKeySource(keyOption, serverKey)), vault, timeout, ...connectVersion(parsed) },
       dialTimeout,
       channels: { maxChannels: maxConnections },
       onCarry: (carried) => connections.run(() => carried.done, carried.abort),
@@ -128,7 +129,7 @@ export async function gateway(parsed: Parsed, io: Io): Promise<number> {
       const connections = new Connections(maxConnections, metrics);
       const running = await Gateway.start({
         port: at.port,
-        listen: { host: at.host, vault, registry, cookies },
+        listen: { host: at.host, vault, registry, cookies, ...listenVersions(parsed) },
         expose,
         openTimeout,
         maxConnections,
