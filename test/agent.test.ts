@@ -10,6 +10,7 @@ import type { LookupFunction } from 'node:net';
 import test from 'ava';
 import { Agent, Gateway, backoffDelay, checkedBackoff, resolveAgent } from '../lib/agent/index.js';
 import type { ChannelClosed, ChannelRefused } from '../lib/agent/index.js';
+import { parseExpose } from '../bin/cli/commands/agent.js';
 import { fingerprint } from '../lib/keys/fingerprint.js';
 import { encodePublicKeyText } from '../lib/keys/text.js';
 import { bytes, failure, makeWorld } from './helpers/fixtures.js';
@@ -249,4 +250,15 @@ test('an agent is named by key, .pub line, fingerprint or registry name; unknown
   t.is((await failure(resolveAgent('nobody', world.registry))).code, 'EINVAL');
   t.regex((await failure(resolveAgent('twin', world.registry))).message, /2 different keys .* named "twin"/);
   t.is((await failure(resolveAgent(fingerprint(new Uint8Array(32)), world.registry))).code, 'EINVAL');
+});
+
+test('--expose LOCAL=AGENT:TARGET: agents with colons (fingerprints) and "=" (base64) in them, IPv6 targets; malformed rules are usage errors', (t) => {
+  const key = encodePublicKeyText(new Uint8Array(32).fill(7));
+  const fp = fingerprint(new Uint8Array(32).fill(7));
+  t.deepEqual(parseExpose(`127.0.0.1:6379=acme-db:10.1.2.3:6379`), { listen: { host: '127.0.0.1', port: 6379 }, agent: 'acme-db', target: { host: '10.1.2.3', port: 6379 } });
+  t.deepEqual(parseExpose(`6379=${key}:db.internal:5432`), { listen: { host: '127.0.0.1', port: 6379 }, agent: key, target: { host: 'db.internal', port: 5432 } });
+  t.deepEqual(parseExpose(`[::1]:7=${fp}:[2001:db8::5]:22`), { listen: { host: '::1', port: 7 }, agent: fp, target: { host: '2001:db8::5', port: 22 } });
+  for (const bad of ['127.0.0.1:1', '127.0.0.1:1=acme', '127.0.0.1:1=:10.0.0.1:5', '127.0.0.1:1=acme:10.0.0.1', '127.0.0.1:1=acme:10.0.0.1:70000']) {
+    t.is(t.throws(() => parseExpose(bad))?.name, 'UsageError', bad);
+  }
 });
