@@ -13,6 +13,7 @@ import { ChannelSession, refuseReasonOf } from '../channels/index.js';
 import type { ChannelLimits, ChannelRequest } from '../channels/index.js';
 import type { ConnectOptions } from '../connection/options.js';
 import { CurvetunError } from '../errors.js';
+import { INSPECT, describe } from '../inspect.js';
 import { fingerprint } from '../keys/fingerprint.js';
 import type { LookupFunction } from '../net/dial.js';
 import { AddressFilter } from '../net/filter.js';
@@ -74,6 +75,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.dialTimeout = options.dialTimeout ?? DEFAULT_DIAL_TIMEOUT_MS;
     if (!Number.isFinite(this.dialTimeout) || this.dialTimeout <= 0) throw new CurvetunError('EINVAL', 'dialTimeout must be a positive number of ms');
     this.gatewayLabel = `${options.gateway.host}:${options.gateway.port}`;
+  }
+
+  /** What util.inspect shows: where it dials and whether it is connected, no keys or bytes. */
+  [INSPECT](): string {
+    return describe('Agent', { gateway: this.gatewayLabel, connected: this.connected, allow: this.options.allow.join(' ') });
   }
 
   /** Connected to the gateway right now. */

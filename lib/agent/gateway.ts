@@ -21,6 +21,7 @@ import type { ListenOptions } from '../connection/options.js';
 import type { CurvetunSocket } from '../connection/socket.js';
 import { CurvetunError, systemError } from '../errors.js';
 import { defaultHome } from '../home.js';
+import { INSPECT, describe } from '../inspect.js';
 import { fingerprint } from '../keys/fingerprint.js';
 import { encodePublicKeyText } from '../keys/text.js';
 import { forwardHalfClose } from '../stream/forward.js';
@@ -90,6 +91,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly servers: Server[] = [];
   private readonly locals = new Set<TcpSocket>();
   private closing = false;
+  /** The port agents connect to. */
+  readonly port: number;
 
   private constructor(
     /** The listener agents connect to. */
@@ -99,6 +102,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     private readonly options: GatewayOptions & { openTimeout: number; maxConnections: number },
   ) {
     super();
+    this.port = listener.address().port;
   }
 
   /** Resolve the agents, bind the agents' listener and every exposed port. */
@@ -128,6 +132,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     listener.on('handshake', (report) => gateway.handshakeFailed(report));
     void gateway.acceptAgents(new Set(identities.map((id) => encodePublicKeyText(id.key))));
     return gateway;
+  }
+
+  /** What util.inspect shows: counts, no keys or bytes. */
+  [INSPECT](): string {
+    return describe('Gateway', { port: this.port, exposed: this.exposed.length, agents: this.agents().length, locals: this.locals.size });
   }
 
   /** The agents connected now (one entry per connection). */

@@ -18,6 +18,7 @@
  */
 import { Duplex } from 'node:stream';
 import { CurvetunError } from '../errors.js';
+import { INSPECT, describe } from '../inspect.js';
 import { trace } from '../trace.js';
 import type { ChannelFrame, ChannelTarget } from './frames.js';
 import { encodeChannelFrame, encodeData } from './frames.js';
@@ -105,6 +106,11 @@ export class Channel extends Duplex {
     super({ allowHalfOpen: true, readableHighWaterMark: READABLE_HIGH_WATER_MARK, writableHighWaterMark: WRITABLE_HIGH_WATER_MARK });
     this.sendCredit = sendCredit;
     this.receiveWindow = window;
+  }
+
+  /** What util.inspect shows: where it leads and its counts, never the bytes it holds. */
+  [INSPECT](): string {
+    return describe('Channel', { id: this.id, target: `${this.target.host}:${this.target.port}`, bytesSent: this.bytesSent, bytesReceived: this.bytesReceived });
   }
 
   // ---- frames from the peer (called by the session); a string is the rule broken --------------

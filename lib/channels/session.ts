@@ -1,8 +1,7 @@
 /**
- * A channel session: many channels (Duplex byte streams, each with its own flow control) over
- * one message connection. It takes over the connection's receiving; every message is one channel
- * frame (frames.ts). It needs nothing of the connection but `send`, `'message'`, `'close'`,
- * `close` and its role, so it runs over v1 and v2 sessions alike.
+ * A channel session: many channels (Duplex byte streams, each with its own flow control) over one
+ * message connection, every message one channel frame (frames.ts). It takes over the connection's
+ * receiving and needs nothing else of it (types.ts), so it runs over v1 and v2 sessions alike.
  *
  * Ids: the connection's client numbers its channels 1, 3, 5, …, its server 2, 4, 6, …, so both
  * can open at once without colliding; an id is free again once both CLOSEs have crossed.
@@ -19,6 +18,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { CurvetunError } from '../errors.js';
+import { INSPECT, describe } from '../inspect.js';
 import { trace } from '../trace.js';
 import type { WaitOptions } from '../connection/waiters.js';
 import { WaiterQueue } from '../connection/waiters.js';
@@ -32,17 +32,9 @@ import { ChannelRefusedError } from './refusal.js';
 import { ChannelRequest } from './request.js';
 import { checkedLimits } from './limits.js';
 import type { ChannelLimits } from './limits.js';
-import type { ChannelCarrier, ChannelSessionOptions, ChannelSessionStats } from './types.js';
+import type { ChannelCarrier, ChannelSessionOptions, ChannelSessionStats, Slot } from './types.js';
 
 export type { ChannelCarrier, ChannelSessionOptions, ChannelSessionStats } from './types.js';
-
-/** A channel id between OPEN and its answer, or on its way out without a Channel object. */
-type Slot =
-  | { phase: 'opening'; window: number; target: ChannelTarget; settle: (outcome: Channel | CurvetunError) => void }
-  | { phase: 'abandoned'; window: number }
-  | { phase: 'offered'; window: number; request: ChannelRequest }
-  | { phase: 'closing'; window: number }
-  | Channel;
 
 /** One session per connection: a second one would split its messages. */
 const carriers = new WeakSet<object>();
@@ -90,6 +82,11 @@ export class ChannelSession extends EventEmitter<{ close: [reason: CurvetunError
     carrier.on('message', (message) => this.receive(message));
     carrier.on('close', (reason) => this.end(reason));
     if (carrier.closed) this.end(carrier.closeReason ?? new CurvetunError('ECLOSED', 'the connection is closed'));
+  }
+
+  /** What util.inspect shows: counts, never the connection's or the channels' bytes. */
+  [INSPECT](): string {
+    return describe('ChannelSession', { channels: this.slots.size, reserved: this.reservedBytes, closed: this.reason !== null });
   }
 
   /** Why the session ended (`null` while it runs). */

@@ -1,6 +1,9 @@
 /** The shapes a channel session is made of and reports (session.ts uses them). */
 import type { CurvetunError } from '../errors.js';
+import type { Channel } from './channel.js';
+import type { ChannelTarget } from './frames.js';
 import type { ChannelLimits } from './limits.js';
+import type { ChannelRequest } from './request.js';
 
 /** What a session needs from the connection under it (a CurvetunSocket has all of it). */
 export interface ChannelCarrier {
@@ -32,3 +35,11 @@ export interface ChannelSessionStats {
   dropped: number;
   reset: number;
 }
+
+/** A channel id between OPEN and its answer, or on its way out without a Channel object. */
+export type Slot =
+  | { phase: 'opening'; window: number; target: ChannelTarget; settle: (outcome: Channel | CurvetunError) => void }
+  | { phase: 'abandoned'; window: number }
+  | { phase: 'offered'; window: number; request: ChannelRequest }
+  | { phase: 'closing'; window: number }
+  | Channel;
