@@ -50,7 +50,7 @@ async function chain(port: number, starts: (() => Promise<Daemon>)[]): Promise<F
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The real `curvetun` command, as test/cli-process.ts runs it (no build needed). */
 const CURVETUN = ['--import', 'tsx', join(ROOT, 'bin', 'curvetun.ts')];
-/** BENCH_PROFILE=<dir>: `serve` and `tunnel` write V8 CPU profiles there when they stop. */
+/** BENCH_PROFILE=<dir>: curvetun's daemons write V8 CPU profiles there when they stop. */
 const PROFILE = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
 
 function curvetun(args: string[]): Promise<void> {
@@ -61,10 +61,25 @@ function curvetun(args: string[]): Promise<void> {
   });
 }
 
-/** Start `curvetun serve|tunnel` and wait for the line that says it listens. */
+/** Start `curvetun serve|tunnel|gateway` and wait for its log line that says it listens. */
 function curvetunDaemon(args: string[]): Promise<Daemon> {
   const listening = (daemon: Daemon) => /\blistening address=\S+:\d+/.test(daemon.output());
   return startReady(`curvetun ${args[0]}`, process.execPath, [...PROFILE, ...CURVETUN, ...args], listening, { cwd: ROOT, signal: 'SIGINT' });
+}
+
+/**
+ * Two key homes under `dir` whose registries know each other for 127.0.0.1: the server's lists
+ * the client's key (with `comment`, whose first word names it), the client's the server's.
+ */
+async function twoHomes(dir: string, serverName: string, clientName: string, comment?: string): Promise<{ server: string; client: string }> {
+  const server = join(dir, serverName);
+  const client = join(dir, clientName);
+  await Promise.all([curvetun(['keygen', '--home', server]), curvetun(['keygen', '--home', client])]);
+  await Promise.all([
+    curvetun(['registry', 'add', '127.0.0.1', join(client, 'id_curvetun.pub'), ...(comment ? ['--comment', comment] : []), '--home', server]),
+    curvetun(['registry', 'add', '127.0.0.1', join(server, 'id_curvetun.pub'), '--home', client]),
+  ]);
+  return { server, client };
 }
 
 const direct: TunnelRow = {
@@ -80,13 +95,7 @@ const curvetunRow: TunnelRow = {
   label: 'curvetun tunnel → serve',
   tools: [],
   async start(redisPort, dir) {
-    const server = join(dir, 'server');
-    const client = join(dir, 'client');
-    await Promise.all([curvetun(['keygen', '--home', server]), curvetun(['keygen', '--home', client])]);
-    await Promise.all([
-      curvetun(['registry', 'add', '127.0.0.1', join(client, 'id_curvetun.pub'), '--home', server]),
-      curvetun(['registry', 'add', '127.0.0.1', join(server, 'id_curvetun.pub'), '--home', client]),
-    ]);
+    const { server, client } = await twoHomes(dir, 'server', 'client');
     const [servePort, tunnelPort] = (await freePorts(2)) as [number, number];
     return chain(tunnelPort, [
       () => curvetunDaemon(['serve', '--listen', `127.0.0.1:${servePort}`, '--forward', `127.0.0.1:${redisPort}`, '--home', server]),
@@ -137,10 +146,32 @@ const stunnel: TunnelRow = {
 };
 
 /**
- * Every row, in table order. Issue 18's agent mode gets its row here ("through the agent": redis
- * behind `curvetun agent`, the load sent to the gateway's exposed port), started like curvetunRow.
+ * Agent mode: redis behind `curvetun agent`, the load sent to the port `curvetun gateway` exposes
+ * for it; every client connection is a channel of the agent's one connection. Ready once the
+ * gateway has taken the agent (the agent's own `connected` line comes before the gateway checked its key).
  */
-export const ROWS: TunnelRow[] = [direct, curvetunRow, spiped, stunnel];
+const agentRow: TunnelRow = {
+  name: 'agent',
+  label: 'curvetun gateway → agent',
+  tools: [],
+  async start(redisPort, dir) {
+    const { server: gatewayHome, client: agentHome } = await twoHomes(dir, 'gateway', 'agent', 'bench-agent');
+    const [gatewayPort, exposedPort] = (await freePorts(2)) as [number, number];
+    let gateway: Daemon | null = null;
+    return chain(exposedPort, [
+      async () =>
+        (gateway = await curvetunDaemon(['gateway', '--listen', `127.0.0.1:${gatewayPort}`, '--expose', `127.0.0.1:${exposedPort}=bench-agent:127.0.0.1:${redisPort}`, '--home', gatewayHome])),
+      () =>
+        startReady('curvetun agent', process.execPath, [...PROFILE, ...CURVETUN, 'agent', '--to', `127.0.0.1:${gatewayPort}`, '--allow', '127.0.0.1', '--home', agentHome], () => /\bagent_connected /.test(gateway!.output()), {
+          cwd: ROOT,
+          signal: 'SIGINT',
+        }),
+    ]);
+  },
+};
+
+/** Every row, in table order. */
+export const ROWS: TunnelRow[] = [direct, curvetunRow, agentRow, spiped, stunnel];
 
 /** A fresh scratch directory for one row. */
 export function rowDir(base: string, row: TunnelRow): string {

@@ -1,10 +1,10 @@
 /**
  * `npm run bench:tunnel [-- --quick] [--only=direct,spiped,…]`: redis-benchmark (`-t set,get`,
  * three loads) against redis-server directly and through each tunnel of bench/tunnel-rows.ts
- * (curvetun's own CLI processes, spiped, stunnel), all in one run on 127.0.0.1. A row whose
- * programs are not on PATH says "not installed" and the rest still run. Prints a table with ratios
+ * (curvetun's own CLI processes, tunnel → serve and gateway → agent; spiped; stunnel), all in one
+ * run on 127.0.0.1. A row whose programs are not on PATH says "not installed" and the rest still run. Prints a table with ratios
  * to spiped and writes bench/results/tunnel.json (tunnel-quick.json); a full run also rewrites its
- * section of bench/RESULTS.md. With BENCH_PROFILE=<dir>, curvetun's serve and tunnel write V8 CPU
+ * section of bench/RESULTS.md. With BENCH_PROFILE=<dir>, curvetun's processes write V8 CPU
  * profiles there (e.g. `BENCH_PROFILE=/tmp/p npx tsx bench/tunnel.ts --only=curvetun`).
  */
 import { execFile } from 'node:child_process';

@@ -44,3 +44,23 @@ export { loadPublicKeyFile, publicKeyFileFor } from './keys/keyfile.js';
 // Stream mode: a byte-stream Duplex over a connected socket (`socket.stream()`).
 export { MessageStream, forward } from './stream/index.js';
 export type { MessageStreamOptions, ForwardStats } from './stream/index.js';
+// Channels: many Duplex byte streams (each with its own flow control and half-close) over one
+// connection, and agent mode built on them: an Agent inside a private network keeps one outbound
+// connection to a Gateway, which carries local ports through it (docs/agent.md).
+export { ChannelSession, Channel, ChannelRequest, ChannelRefusedError, DEFAULT_CHANNEL_LIMITS } from './channels/index.js';
+export type { ChannelCarrier, ChannelSessionOptions, ChannelSessionStats, ChannelTarget, ChannelLimits, RefuseReason } from './channels/index.js';
+export { Agent, Gateway, DEFAULT_BACKOFF } from './agent/index.js';
+export type {
+  AgentOptions,
+  GatewayOptions,
+  ExposeRule,
+  ExposedPort,
+  BackoffOptions,
+  AgentEvents,
+  GatewayEvents,
+  AgentName,
+  Carried,
+  ChannelOpened,
+  ChannelRefused,
+  ChannelClosed,
+} from './agent/index.js';

@@ -62,6 +62,15 @@ export const CLOSE_GRACE_MS = 2_000;
 /** Stream mode's buffer each way, bytes (options `readableHighWaterMark` / `writableHighWaterMark`). */
 export const DEFAULT_STREAM_HIGH_WATER_MARK = 256 * 1024;
 
+// ---- Implementation: channels over one connection (lib/channels/) ---------------------------
+
+/** The window each side grants the other per channel, bytes (option `window`). */
+export const DEFAULT_CHANNEL_WINDOW = 256 * 1024;
+/** Channels in use at once per connection, in any phase (option `maxChannels`). */
+export const DEFAULT_MAX_CHANNELS = 1024;
+/** The windows granted per connection add up to at most this, bytes (option `maxBufferedBytes`). */
+export const DEFAULT_MAX_CHANNEL_BUFFERED_BYTES = 64 * 1024 * 1024;
+
 // ---- Implementation: a listener --------------------------------------------------------------
 
 /** Handshakes in progress at once; more connections are dropped at once (option `maxPendingHandshakes`). */

@@ -65,10 +65,11 @@ export interface Daemon {
 const LISTENING = /\blistening address=\S*:(\d+)|"event":"listening","address":"[^"]*:(\d+)"/;
 
 /**
- * Start a long-running command and wait for its `listening address=HOST:PORT` line. `command`
- * replaces the default (the TypeScript sources through tsx), e.g. an installed `curvetun`.
+ * Start a long-running command and wait for its `listening address=HOST:PORT` line (or the
+ * `ready` line, for a command that listens nowhere: then `port` is 0). `command` replaces the
+ * default (the TypeScript sources through tsx), e.g. an installed `curvetun`.
  */
-export async function start(args: string[], timeoutMs = 180_000, options: { command?: string[]; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Daemon> {
+export async function start(args: string[], timeoutMs = 180_000, options: { command?: string[]; env?: NodeJS.ProcessEnv; cwd?: string; ready?: RegExp } = {}): Promise<Daemon> {
   const [file, ...pre] = options.command ?? [process.execPath, ...BIN];
   const child = spawn(file!, [...pre, ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
@@ -87,8 +88,8 @@ export async function start(args: string[], timeoutMs = 180_000, options: { comm
   };
   let port: number;
   try {
-    const match = LISTENING.exec(await waitFor(LISTENING, timeoutMs))!;
-    port = Number(match[1] ?? match[2]);
+    const match = LISTENING.exec(await waitFor(options.ready ?? LISTENING, timeoutMs));
+    port = match ? Number(match[1] ?? match[2]) : 0;
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
@@ -176,8 +177,8 @@ export async function roundTrip(port: number, data: Buffer): Promise<Buffer> {
 }
 
 /** `start`, with the daemon stopped after the test (registered at once, so a later failure cannot orphan it). */
-export async function daemon(t: { teardown(fn: () => Promise<unknown>): void }, args: string[], options: { timeoutMs?: number; command?: string[] } = {}): Promise<Daemon> {
-  const started = await start(args, options.timeoutMs, options.command ? { command: options.command } : {});
+export async function daemon(t: { teardown(fn: () => Promise<unknown>): void }, args: string[], options: { timeoutMs?: number; command?: string[]; ready?: RegExp } = {}): Promise<Daemon> {
+  const started = await start(args, options.timeoutMs, { ...(options.command ? { command: options.command } : {}), ...(options.ready ? { ready: options.ready } : {}) });
   t.teardown(() => started.stop());
   return started;
 }

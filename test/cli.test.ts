@@ -9,10 +9,11 @@ import { join } from 'node:path';
 import test from 'ava';
 import { daemon, keygen, oneLine, plainEcho, roundTrip, run, secretOf, tempDir, twoEnds } from './cli-process.js';
 
-const SUBCOMMANDS = ['keygen', 'pubkey', 'fingerprint', 'registry', 'echo-server', 'send', 'cat', 'serve', 'tunnel'];
+const SUBCOMMANDS = ['keygen', 'pubkey', 'fingerprint', 'registry', 'echo-server', 'send', 'cat', 'serve', 'tunnel', 'agent', 'gateway'];
 
 test('usage errors exit 2 with one line; --help on every subcommand exits 0', async (t) => {
-  for (const args of [[], ['frobnicate'], ['keygen', '--bogus'], ['serve', '--listen', '127.0.0.1:1'], ['send', '127.0.0.1:99999'], ['registry', 'rename']]) {
+  for (const args of [[], ['frobnicate'], ['keygen', '--bogus'], ['serve', '--listen', '127.0.0.1:1'], ['send', '127.0.0.1:99999'], ['registry', 'rename'],
+    ['agent', '--to', '127.0.0.1:1'], ['agent', '--to', '127.0.0.1:1', '--allow', '*.example.com'], ['gateway', '--listen', '127.0.0.1:0', '--expose', '127.0.0.1:1=agent'], ['gateway', '--listen', '127.0.0.1:0']]) {
     const r = await run(args);
     t.is(r.code, 2, `curvetun ${args.join(' ')}: ${r.stderr}`);
     t.true(oneLine(r.stderr), r.stderr);

@@ -5,7 +5,9 @@
  * base64, and the decimal list of a Uint8Array. Session and ephemeral keys are learnt without a
  * back door: the connections run on a recording crypto backend (the public `crypto` option).
  */
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect as tcpConnect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -15,7 +17,7 @@ import { CookieCore, LocalCookieKeeper, startCookieKeeper } from '../lib/cookie/
 import { getBackend } from '../lib/crypto/index.js';
 import type { CryptoBackend } from '../lib/crypto/backend.js';
 import { Session } from '../lib/connection/session.js';
-import { Home, connect, defaultHome, listen, openRegistry, stopDefaultHome } from '../lib/index.js';
+import { Agent, ChannelSession, Gateway, Home, connect, defaultHome, listen, openRegistry, stopDefaultHome } from '../lib/index.js';
 import { loadIdentity } from '../lib/keys/generate.js';
 import { LocalVault, MemoryCounter, SodiumVault, VaultCore, WorkerVault } from '../lib/vault/index.js';
 
@@ -188,6 +190,67 @@ test('a Listener and the CurvetunSockets at both ends: no long-term, ephemeral o
   t.regex(inspect(client), /CurvetunSocket/);
   await serverVault.close();
   await clientVault.close();
+});
+
+test('agent mode: an Agent, a Gateway, their channel sessions and channels with data in flight: no key, no raw bytes', async (t) => {
+  const gatewayFile = join(dir, 'gateway.key');
+  const agentFile = join(dir, 'agent.key');
+  const gatewayVault = await LocalVault.open({ secretKeyFile: gatewayFile, create: true });
+  const agentVault = await LocalVault.open({ secretKeyFile: agentFile, create: true });
+  const registry = await openRegistry({ file: join(dir, 'agent-known_hosts'), create: true });
+  await registry.add({ who: '127.0.0.1', key: agentVault.publicKey }, 'inspected-agent');
+  const { backend: recording, secrets } = recordingBackend();
+  const echo = createServer({ allowHalfOpen: true }, (socket) => socket.on('error', () => undefined).pipe(socket));
+  echo.listen(0, '127.0.0.1');
+  await once(echo, 'listening');
+  const gateway = await Gateway.start({
+    port: 0,
+    listen: { host: '127.0.0.1', vault: gatewayVault, registry, crypto: recording },
+    expose: [{ listen: { host: '127.0.0.1', port: 0 }, agent: 'inspected-agent', target: { host: '127.0.0.1', port: (echo.address() as { port: number }).port } }],
+  });
+  const agent = new Agent({ gateway: { host: '127.0.0.1', port: gateway.port }, allow: ['127.0.0.1'], connect: { vault: agentVault, serverKey: gatewayVault.publicKey, crypto: recording, timeout: 60_000 } });
+  t.teardown(async () => {
+    await agent.close();
+    await gateway.close();
+    await registry.close();
+    echo.close();
+  });
+  const up = once(gateway, 'agentConnect');
+  agent.start();
+  await up;
+  // A local client whose channel is open, with bytes on their way.
+  const opened = once(gateway, 'channelOpen');
+  const local = tcpConnect({ host: '127.0.0.1', port: gateway.exposed[0]!.address().port });
+  t.teardown(() => void local.destroy());
+  local.on('error', () => undefined); // reset when the gateway closes
+  local.pause();
+  local.write(Buffer.alloc(100_000, 7));
+  await opened;
+  const all: Secrets = { ...secrets, ...identitySecrets(gatewayFile, 'gateway '), ...identitySecrets(agentFile, 'agent ') };
+  t.true(Object.keys(secrets).some((k) => k.startsWith('shared (session) key')));
+  assertNoSecrets(t, 'the Gateway', gateway, all);
+  assertNoSecrets(t, 'the Agent', agent, all);
+  t.regex(inspect(agent), /^Agent \{ gateway: '127\.0\.0\.1:\d+', connected: true, allow: '127\.0\.0\.1' \}$/);
+
+  // The channel layer on its own, over a pair of sockets made with the recording backend.
+  const listener = await listen(0, { vault: gatewayVault, acceptAnyClient: true, crypto: recording });
+  t.teardown(() => listener.close());
+  const client = await connect('127.0.0.1', listener.address().port, { vault: agentVault, serverKey: gatewayVault.publicKey, crypto: recording, timeout: 60_000 });
+  const server = await listener.accept({ timeout: 60_000 });
+  t.teardown(() => Promise.all([client.close(), server.close()]).then(() => undefined));
+  const accepting = new ChannelSession(server, { acceptIncoming: true });
+  const opening = new ChannelSession(client);
+  const channel = opening.open({ host: 'db.internal', port: 5432 });
+  const accepted = (await accepting.accept({ timeout: 60_000 })).accept();
+  for (const c of [await channel, accepted]) c.on('error', () => undefined); // the teardown aborts them
+  (await channel).write(Buffer.alloc(50_000, 9));
+  accepted.write(Buffer.alloc(50_000, 8));
+  for (const [what, value] of [['a ChannelSession', accepting], ['a ChannelSession', opening], ['a Channel', await channel], ['a Channel', accepted]] as const) {
+    assertNoSecrets(t, what, value, all);
+  }
+  t.regex(inspect(await channel), /^Channel \{ id: 1, target: 'db\.internal:5432', bytesSent: \d+, bytesReceived: \d+ \}$/);
+  await gatewayVault.close();
+  await agentVault.close();
 });
 
 test.serial('the default home (and a Home of its own): no key of its vault', async (t) => {

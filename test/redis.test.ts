@@ -3,64 +3,14 @@
  * redis-cli and redis-benchmark through `curvetun tunnel`. Skipped (not failed) when the redis
  * binaries are not installed; `.ci/run` installs them.
  */
-import { execFile, spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { run, start } from './cli-process.js';
+import { cli, connectionsReceived, exec, redisTests, requestsPerSecond, startRedis } from './helpers/redis.js';
 
-const REDIS_TOOLS = ['redis-server', 'redis-cli', 'redis-benchmark'];
-const missing = REDIS_TOOLS.filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
-const redisTest = missing.length === 0 ? test.serial : test.skip;
-const SKIP_NOTE = missing.length === 0 ? '' : ` [SKIPPED: ${missing.join(', ')} not on PATH; install redis-server and redis-tools]`;
-if (missing.length > 0) console.log(`redis tests skipped: ${missing.join(', ')} not on PATH`);
-
-function exec(file: string, args: string[], input?: string, timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(file, args, { timeout: timeoutMs, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
-      const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin?.end(input ?? '');
-  });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-async function startRedis(dir: string): Promise<{ port: number; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    const r = await exec('redis-cli', ['-p', String(port), 'PING'], undefined, 2000);
-    if (r.stdout.trim() === 'PONG') return { port, child };
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error('redis-server did not answer PING within 10 s');
-}
-
-const cli = (port: number, ...args: string[]) => exec('redis-cli', ['-p', String(port), ...args]);
-
-async function connectionsReceived(port: number): Promise<number> {
-  const info = (await cli(port, 'INFO', 'stats')).stdout;
-  return Number(/total_connections_received:(\d+)/.exec(info)![1]);
-}
-
-function requestsPerSecond(output: string, test: string): number {
-  const match = new RegExp(`${test}: ([\\d.]+) requests per second`).exec(output);
-  return match ? Number(match[1]) : NaN;
-}
+const { redisTest, SKIP_NOTE } = redisTests(test);
 
 redisTest(`redis through serve + tunnel: commands, a pipeline and redis-benchmark are answered correctly; an unknown key gets nothing through${SKIP_NOTE}`, async (t) => {
   t.timeout(900_000);

@@ -43,6 +43,9 @@ Commands:
   send H:P  (alias: cat)       stdin to a curvetun server, its replies to stdout
   serve --listen H:P --forward H:P   server end: authenticated clients -> a TCP service
   tunnel --listen H:P --to H:P       client end: a local TCP port -> curvetun -> serve
+  agent --to H:P --allow PATTERN     inside a private network: one outbound connection to a
+                                     gateway, which reaches the targets --allow covers
+  gateway --listen H:P --expose L=AGENT:T    agents dial in; local ports reach targets through them
 
 Run 'curvetun <command> --help' for a command's options; 'curvetun --version' for the version.
 Exit status: 0 ok, 1 failure, 2 usage error.`,
@@ -137,6 +140,53 @@ names are closed.
                    never an automatic fallback)
 --no-post-quantum  v2 without ML-KEM-768 (classical X25519 only)
 Logs 'listening address=HOST:PORT to=TARGET server_key=SHA256:...' on stderr when ready.
+
+${SERVICE}
+
+${COMMON}`,
+  agent: `Usage: curvetun agent --to HOST:PORT --allow PATTERN... [--server-key KEY|FILE]
+                     [--timeout MS] [--dial-timeout SECONDS] [--protocol v1|v2] [--no-post-quantum]
+                     [service options]
+
+Agent mode, the end inside a private network: keeps one curvetun connection to the gateway at --to
+(dialled again after any loss, with exponential backoff and jitter: 0.5 s doubling to 30 s) and
+opens the TCP connections the gateway asks for, each a channel of that one connection.
+--allow         the targets the gateway may ask for, checked before any connection attempt:
+                an IP address, a CIDR network (10.0.0.0/8), a DNS name (db.internal), a domain
+                (.internal: the name and every name under it) or '*' (anything). Repeatable;
+                required. A name is resolved once and exactly the checked addresses are dialled.
+                Ports are not part of a pattern.
+--server-key    the gateway's key (default: known_hosts' key for HOST; reloaded with it)
+--timeout       handshake deadline with the gateway, ms (default 10000)
+--dial-timeout  deadline of each connection to a target, resolution included (default 10)
+--protocol v1|v2   the protocol version (default: the gateway's known_hosts line, @v1 -> v1, else v2)
+--no-post-quantum  v2 without ML-KEM-768 (classical X25519 only)
+--max-connections is the number of channels open at once (more are refused as too many).
+Logs 'connected to=HOST:PORT server_key=SHA256:...' once connected, and a line per channel:
+channel_open (target, address dialled), channel_refused (target, reason: not-allowed,
+connection-refused, timed-out, unreachable, too-many-channels, failed), channel_closed (bytes up
+and down, duration, reason). On SIGINT/SIGTERM new channels are refused while open ones drain.
+
+${SERVICE}
+
+${COMMON}`,
+  gateway: `Usage: curvetun gateway --listen HOST:PORT --expose LOCAL_HOST:PORT=AGENT:TARGET_HOST:PORT...
+                       [--open-timeout SECONDS] [--protocols v1,v2] [--post-quantum require|on|off]
+                       [service options]
+
+Agent mode, the public end: agents whose key known_hosts allows connect to --listen; each TCP
+connection to an exposed LOCAL_HOST:PORT becomes a channel through AGENT's connection to
+TARGET_HOST:PORT (as the agent sees its network; its --allow decides). AGENT is the agent's key
+(base64 or a .pub file), its fingerprint (SHA256:...) or its name: the first word of the comment
+on its known_hosts line. When the agent is not connected, the local connection is reset at once.
+--open-timeout  how long a local connection waits for the agent's answer (default 30)
+--protocols LIST   versions accepted, comma-separated (default v1,v2; v1 only for @v1 lines)
+--post-quantum require|on|off   v2's ML-KEM-768: demand it, accept both (default), or refuse it
+--max-connections is the number of local connections carried at once, all ports together.
+Logs 'listening address=HOST:PORT key=SHA256:...', one 'exposing' line per port, agent_connected
+and agent_disconnected, refused (a key it does not serve), and a line per channel: channel_open,
+channel_refused (reason: agent-not-connected, not-allowed, connection-refused, ...),
+channel_closed (bytes up and down, duration, reason).
 
 ${SERVICE}
 

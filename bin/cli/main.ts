@@ -10,6 +10,7 @@ import { echoServer, send } from './commands/peer.js';
 import { fingerprintCommand, keygen, pubkey } from './commands/keys.js';
 import { registry } from './commands/registry.js';
 import { serve, tunnel } from './commands/forward.js';
+import { agent, gateway } from './commands/agent.js';
 import { HELP } from './help.js';
 import { CONNECT_VERSION_OPTIONS, LISTEN_VERSION_OPTIONS } from './versions.js';
 import type { Io } from './io.js';
@@ -55,6 +56,28 @@ const COMMANDS: Record<string, Command> = {
       ...CONNECT_VERSION_OPTIONS,
     },
     run: tunnel,
+  },
+  agent: {
+    options: {
+      ...SERVICE_OPTIONS,
+      to: { type: 'string' },
+      allow: { type: 'string', multiple: true },
+      'server-key': { type: 'string' },
+      timeout: { type: 'string' },
+      'dial-timeout': { type: 'string' },
+      ...CONNECT_VERSION_OPTIONS,
+    },
+    run: agent,
+  },
+  gateway: {
+    options: {
+      ...SERVICE_OPTIONS,
+      listen: { type: 'string' },
+      expose: { type: 'string', multiple: true },
+      'open-timeout': { type: 'string' },
+      ...LISTEN_VERSION_OPTIONS,
+    },
+    run: gateway,
   },
 };
 COMMANDS.cat = COMMANDS.send!;

@@ -74,11 +74,6 @@ export interface Dialling {
   cancel(error: Error): void;
 }
 
-/**
- * Connect to `targets` in order: the first that accepts wins; a failed attempt moves on to the
- * next. No lookup happens here (each target is an IP address). When all fail, rejects with the
- * error of the last attempt (a Node error: `code`, `errno`, `syscall`, `address`, `port`).
- */
 /** TCP options of each attempt (net.connect's). */
 export interface DialOptions {
   noDelay?: boolean;
@@ -88,6 +83,12 @@ export interface DialOptions {
   allowHalfOpen?: boolean;
 }
 
+/**
+ * Connect to `targets` in order: the first that accepts wins; a failed attempt moves on to the
+ * next. No lookup happens here (each target is an IP address). When all fail, rejects with the
+ * error of the last attempt (a Node error: `code`, `errno`, `syscall`, `address`, `port`).
+ * `allowHalfOpen` keeps our writable side open after the peer's FIN (for half-close forwarding).
+ */
 export function dialInOrder(targets: readonly DialTarget[], port: number, options: DialOptions = {}): Dialling {
   let current: Socket | null = null;
   let cancelled: Error | null = null;

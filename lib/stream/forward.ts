@@ -9,6 +9,7 @@
  */
 import type { Socket as TcpSocket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { CurvetunError } from '../errors.js';
 
 export interface ForwardStats {
   /** Bytes read from the plain TCP side and written into curvetun. */
@@ -77,5 +78,55 @@ export function forward(tcp: TcpSocket, tunnel: Duplex): Promise<ForwardStats> {
     else tcp.once('close', () => closed('tcp'));
     if (tunnel.closed) closed('tunnel');
     else tunnel.once('close', () => closed('tunnel'));
+  });
+}
+
+/**
+ * Join `tcp` and a Duplex that has a real half-close (a channel, lib/channels/) both ways: each
+ * direction ends on its own (TCP's FIN ends the channel's writable side, the channel's end sends
+ * FIN), so protocols that half-close keep working; it is over once both directions have ended.
+ * A failure of either side tears down both: the channel with the error (its peer sees an abort),
+ * TCP with a reset (its peer sees ECONNRESET, never a clean end). `tcp` should allow half-open
+ * connections (`allowHalfOpen: true`), or Node ends its writable side when the reading side ends.
+ */
+export function forwardHalfClose(tcp: TcpSocket, duplex: Duplex): Promise<ForwardStats> {
+  const stats: ForwardStats = { tcpToTunnel: 0, tunnelToTcp: 0, end: 'closed', first: 'tcp' };
+  return new Promise((resolve) => {
+    let firstKnown = false;
+    const first = (side: ForwardStats['first']) => {
+      if (!firstKnown) stats.first = side;
+      firstKnown = true;
+    };
+    let failed = false;
+    const fail = (side: ForwardStats['first'], error: Error) => {
+      first(side);
+      if (failed) return;
+      failed = true;
+      stats.end = (error as NodeJS.ErrnoException).code ?? error.message;
+      if (!tcp.destroyed) tcp.resetAndDestroy();
+      if (!duplex.destroyed) duplex.destroy(error);
+    };
+    // A side that closes before both its directions ended was cut short.
+    const cutShort = (side: string) => new CurvetunError('ECLOSED', `the ${side} closed before both directions ended`);
+    let open = 2;
+    const closed = () => {
+      if (--open === 0) resolve(stats);
+    };
+    tcp.on('data', (chunk: Buffer) => (stats.tcpToTunnel += chunk.length));
+    duplex.on('data', (chunk: Buffer) => (stats.tunnelToTcp += chunk.length));
+    tcp.once('end', () => first('tcp'));
+    duplex.once('end', () => first('tunnel'));
+    tcp.pipe(duplex);
+    duplex.pipe(tcp);
+    tcp.on('error', (error) => fail('tcp', error));
+    duplex.on('error', (error) => fail('tunnel', error));
+    tcp.once('close', () => {
+      if (!tcp.readableEnded || !tcp.writableFinished) fail('tcp', cutShort('TCP connection'));
+      closed();
+    });
+    duplex.once('close', () => {
+      if (!duplex.readableEnded || !duplex.writableFinished) fail('tunnel', cutShort('channel'));
+      closed();
+    });
   });
 }

@@ -1,0 +1,11 @@
+export { ChannelSession } from './session.js';
+export type { ChannelCarrier, ChannelSessionOptions, ChannelSessionStats } from './session.js';
+export { Channel } from './channel.js';
+export { ChannelRequest } from './request.js';
+export { ChannelRefusedError, refuseReasonOf } from './refusal.js';
+export { decodeChannelFrame, encodeChannelFrame, encodeData, canonicalTarget, canonicalHost } from './frames.js';
+export type { ChannelFrame, ChannelTarget } from './frames.js';
+export { DEFAULT_CHANNEL_LIMITS } from './limits.js';
+export type { ChannelLimits } from './limits.js';
+export type { RefuseReason, CloseCode, ChannelFrameType } from './layout.js';
+export { MAX_DATA_BYTES, MAX_CHANNEL_FRAME_BYTES, CHANNEL_PROTOCOL_VERSION } from './layout.js';
