@@ -12,6 +12,8 @@ import { INSPECT, describe, publicKeyFact } from '../inspect.js';
 import type { Verdict } from '../registry/types.js';
 import type { Vault } from '../vault/types.js';
 import { serverHandshake } from './handshake.js';
+import { ProxyGate } from './proxy-accept.js';
+import type { ProxyGateConfig } from './proxy-accept.js';
 import { CurvetunSocket } from './socket.js';
 import type { SocketLimits } from './socket.js';
 import { WaiterQueue } from './waiters.js';
@@ -36,6 +38,8 @@ export interface ListenerConfig {
   watchRegistry?(changed: () => void): () => void;
   /** Checked on the raw TCP address before any cryptography; false drops the connection. */
   allowAddress(remoteAddress: string): boolean | Promise<boolean>;
+  /** Present: a trusted balancer's PROXY header comes first and names the client (proxy-accept.ts). */
+  proxyProtocol?: ProxyGateConfig;
   limits: SocketLimits;
   /** Handshakes in progress at once; excess connections are dropped at once. */
   maxPendingHandshakes: number;
@@ -100,11 +104,13 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private rechecking: Promise<number> | null = null;
   private recheckAgain = false;
   private closing: Promise<void> | null = null;
+  private readonly proxyGate: ProxyGate | null;
   readonly stats: ListenerStats = { pendingHandshakes: 0, accepted: 0, handshakeFailures: 0, droppedByAddress: 0, droppedByLimit: 0 };
 
   /** @internal Use `listen()`. */
   constructor(private readonly server: Server, private readonly config: ListenerConfig) {
     super();
+    this.proxyGate = config.proxyProtocol ? new ProxyGate(config.proxyProtocol) : null;
     server.on('connection', (tcp) => this.onConnection(tcp));
     this.unwatch = config.watchRegistry?.(() => this.registryChanged()) ?? null;
   }
@@ -228,6 +234,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
       this.unwatch = null;
       const closed = new CurvetunError('ECLOSED', 'the listener is closed');
       this.waiters.rejectAll(closed);
+      this.proxyGate?.closeAll();
       const dropping = [...this.handshaking, ...this.ready.splice(0)].map((s) => s.close());
       // Stop listening now. net.Server's close callback would also wait for accepted sockets,
       // which belong to the application and stay open.
@@ -245,6 +252,18 @@ export class Listener extends EventEmitter<ListenerEvents> {
       tcp.destroy();
       return;
     }
+    if (!this.proxyGate) return this.screen(tcp, address);
+    // Behind a balancer: its PROXY header first; then the address it carries is the client's.
+    const [remotePort, arrived] = [tcp.remotePort ?? 0, performance.now()];
+    this.proxyGate.pass(tcp, address, (client) => (this.closing ? tcp.destroy() : this.screen(tcp, client)), (error) => {
+      this.stats.handshakeFailures++;
+      this.emit('handshakeError', error, address);
+      this.emit('handshake', { remoteAddress: address, remotePort, durationMs: performance.now() - arrived, error, keyRefused: false });
+    });
+  }
+
+  /** The address checks, then the handshake: `address` is the client's (the TCP peer's, or the one its balancer named). */
+  private screen(tcp: TcpSocket, address: string): void {
     // Cheap checks first: no cryptography for an address we would refuse anyway.
     const allowed = this.config.allowAddress(address);
     if (allowed === true) this.admit(tcp, address);

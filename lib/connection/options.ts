@@ -57,6 +57,21 @@ export interface ListenOptions extends CommonOptions {
   maxPendingPerAddress?: number;
   /** Handshaken connections waiting for `accept()`; more are closed. Default 511. */
   backlog?: number;
+  /**
+   * Behind a TCP balancer that speaks the PROXY protocol (HAProxy `send-proxy` / `send-proxy-v2`,
+   * cloud load balancers): every connection must come from one of the `trusted` addresses or
+   * networks and start with a PROXY header (v1 or v2); the client address it carries is then what
+   * `allowedAddresses`, the registry, `socket.remoteAddress` and the handshake reports see. A
+   * connection from elsewhere, or without a valid header within `handshakeTimeout`, is closed
+   * before any cryptography. Default: off (the TCP peer is the client).
+   * @example { proxyProtocol: { trusted: ['10.0.0.0/8', '192.0.2.7'] } }
+   */
+  proxyProtocol?: ProxyProtocolOptions;
+}
+
+export interface ProxyProtocolOptions {
+  /** The balancers' IP addresses and CIDR networks (no names, no `*`). */
+  trusted: string[];
 }
 
 /**

@@ -28,7 +28,7 @@ import { ConnectionLifecycle, reasonError } from './lifecycle.js';
 import type { LifecycleStateName } from './lifecycle-names.js';
 import { Outbox } from './outbox.js';
 import { Session } from './session.js';
-import { hearTcp, stopHearingData } from './tcp-hooks.js';
+import { hearTcp, peerOf, stopHearingData } from './tcp-hooks.js';
 import { finSent, handshakeEnded, handshakeStarted } from './timers.js';
 import type { WaitOptions } from './waiters.js';
 import { messageStream } from '../stream/duplex.js';
@@ -90,8 +90,7 @@ export class CurvetunSocket extends ConnectionLifecycle {
   ) {
     super();
     this.feed = new HandshakeFeed(runHandshake, onOutcome ?? null);
-    this.remoteAddress = tcp.remoteAddress ?? '';
-    this.remotePort = tcp.remotePort ?? 0;
+    ({ address: this.remoteAddress, port: this.remotePort } = peerOf(tcp));
     hearTcp(tcp, this);
     this.dispatch(role === 'client' ? 'CONNECT' : 'ACCEPT');
   }
