@@ -64,17 +64,34 @@ export function v2Header(options: V2Options = {}): Buffer {
 
 export interface Relay {
   port: number;
+  /** Connections relayed so far. */
+  connections(): number;
   close(): Promise<void>;
 }
 
+export interface RelayOptions {
+  /** What the balancer says about each client (no header: a plain pipe). */
+  header?: (client: Socket) => Uint8Array;
+  /**
+   * How the header goes out: on its own as soon as the upstream connection is open (default),
+   * in one write with the client's first bytes (the Hello right behind it), or a byte at a time.
+   */
+  mode?: 'alone' | 'with-first-data' | 'byte-by-byte';
+  /** The local address to connect upstream from (e.g. 127.0.0.2: a client on another address). */
+  localAddress?: string;
+}
+
 /**
- * A balancer stand-in on 127.0.0.1: for each client, connect to `targetPort` (from 127.0.0.1),
- * write `header(client)` (what a balancer would say about it), then relay bytes both ways.
+ * A balancer stand-in on 127.0.0.1: for each client, connect to 127.0.0.1:`targetPort`, write
+ * the header (what a balancer would say about the client), then relay bytes both ways.
  */
-export async function startRelay(targetPort: number, header: (client: Socket) => Uint8Array): Promise<Relay> {
+export async function startRelay(targetPort: number, options: RelayOptions = {}): Promise<Relay> {
   const sockets = new Set<Socket>();
+  let count = 0;
   const server: Server = createServer((client) => {
-    const upstream = connect({ host: '127.0.0.1', port: targetPort });
+    count++;
+    client.pause();
+    const upstream = connect({ host: '127.0.0.1', port: targetPort, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.on('error', () => undefined);
@@ -84,14 +101,32 @@ export async function startRelay(targetPort: number, header: (client: Socket) =>
         upstream.destroy();
       });
     }
-    upstream.write(header(client));
-    client.pipe(upstream);
-    upstream.pipe(client);
+    const header = options.header ? Buffer.from(options.header(client)) : Buffer.alloc(0);
+    upstream.once('connect', async () => {
+      upstream.pipe(client);
+      if (options.mode === 'with-first-data') {
+        client.once('data', (first: Buffer) => {
+          upstream.write(Buffer.concat([header, first]));
+          client.pipe(upstream);
+        });
+        client.resume();
+        return;
+      }
+      if (options.mode === 'byte-by-byte') {
+        for (const byte of header) {
+          upstream.write(Buffer.from([byte]));
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      } else if (header.length > 0) upstream.write(header);
+      client.pipe(upstream);
+      client.resume();
+    });
   });
-  server.listen(0, '0.0.0.0');
+  server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return {
     port: (server.address() as { port: number }).port,
+    connections: () => count,
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
