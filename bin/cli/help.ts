@@ -99,9 +99,23 @@ each to a new TCP connection to the --forward target.
 --allow-forward  patterns the forward target must match, checked before connecting
                  (default: 127.0.0.0/8, ::1, localhost)
 --allow-from     only accept TCP from these addresses (checked before any cryptography)
-Logs 'listening address=HOST:PORT forward=TARGET key=SHA256:...' on stderr when ready. A change to
-known_hosts (an edit, 'curvetun registry remove', SIGHUP) closes the connections whose key it no
-longer allows from their address.
+--proxy-protocol --trusted-proxy CIDR...
+                 behind a TCP balancer (HAProxy send-proxy / send-proxy-v2, cloud balancers):
+                 every connection must come from a --trusted-proxy address or network and start
+                 with a PROXY protocol header (v1 or v2); the client address it carries is what
+                 --allow-from, known_hosts and the logs see. Others are closed before any crypto.
+--instance K     this copy's instance number (0-2047) when one key runs on several machines:
+                 each copy's nonces are then disjoint; stored as KEYFILE.instance on first use,
+                 a different stored number is refused, and so is a second copy with the same
+                 number on this machine (default: the stored number, else 0)
+--workers N|auto one process per core: a primary forks N workers (auto: one per core) that share
+                 the port, each with its own vault, cookie keeper and registry reader; it restarts
+                 a worker that dies (with a backoff), forwards SIGHUP, turns SIGINT/SIGTERM into a
+                 drain of every worker and exits when all have; --metrics then serves their sum
+Logs 'listening address=HOST:PORT forward=TARGET key=SHA256:...' on stderr when ready (with
+--workers: each worker's line carries worker=K, and the primary's 'listening ... workers=N' comes
+once all listen). A change to known_hosts (an edit, 'curvetun registry remove', SIGHUP) closes the
+connections whose key it no longer allows from their address.
 
 ${SERVICE}
 

@@ -14,6 +14,7 @@ import { HELP } from './help.js';
 import type { Io } from './io.js';
 import { Log } from './log.js';
 import { packageVersion } from './version.js';
+import { WORKER_OPTIONS, withWorkers } from './workers.js';
 
 interface Command {
   options: OptionSpec;
@@ -40,8 +41,12 @@ const COMMANDS: Record<string, Command> = {
       forward: { type: 'string' },
       'allow-forward': { type: 'string', multiple: true },
       'allow-from': { type: 'string', multiple: true },
+      'proxy-protocol': { type: 'boolean' },
+      'trusted-proxy': { type: 'string', multiple: true },
+      instance: { type: 'string' },
+      ...WORKER_OPTIONS,
     },
-    run: serve,
+    run: withWorkers('serve', serve),
   },
   tunnel: {
     options: {

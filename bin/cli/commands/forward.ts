@@ -19,7 +19,9 @@ import { dialInOrder, resolveAllowed } from '../../../lib/net/dial.js';
 import type { Dialling } from '../../../lib/net/dial.js';
 import { forward } from '../../../lib/stream/index.js';
 import type { ForwardStats } from '../../../lib/stream/index.js';
-import { UsageError, formatHostPort, list, parseHostPort, positiveInt } from '../args.js';
+import { UsageError, boundedInt, formatHostPort, list, parseHostPort, positiveInt } from '../args.js';
+import { trustedProxies as trustedProxiesFilter } from '../../../lib/connection/proxy-accept.js';
+import { MAX_INSTANCE } from '../../../lib/vault/instance.js';
 import type { HostPort, Parsed } from '../args.js';
 import { Context } from '../context.js';
 import type { Io } from '../io.js';
@@ -99,10 +101,15 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
   const target = parseHostPort(parsed.values.forward as string | undefined, '--forward');
   const allowForward = list(parsed.values['allow-forward']);
   const allowFrom = list(parsed.values['allow-from']);
+  const trustedProxies = list(parsed.values['trusted-proxy']);
+  const proxied = parsed.values['proxy-protocol'] === true;
+  if (proxied !== trustedProxies.length > 0) throw new UsageError('--proxy-protocol and --trusted-proxy CIDR go together: the header is read only from the balancers named');
+  const instance = boundedInt(parsed.values.instance, 'instance', MAX_INSTANCE);
   let forwardFilter: AddressFilter;
   try {
     forwardFilter = AddressFilter.parse(allowForward.length > 0 ? allowForward : DEFAULT_FORWARD_ALLOW);
     if (allowFrom.length > 0) AddressFilter.parse(allowFrom);
+    if (proxied) trustedProxiesFilter(trustedProxies);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -111,7 +118,7 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
   if (!(await forwardFilter.allowsHost(target.host))) {
     throw new CurvetunError('EDENIED', `forward target ${targetText} is not among the allowed addresses (${forwardFilter.patterns.length} pattern(s); see --allow-forward)`);
   }
-  const ctx = new Context(parsed, io.env, { logRegistryProblems: false });
+  const ctx = new Context(parsed, io.env, { logRegistryProblems: false, ...(instance !== undefined ? { instance } : {}) });
   try {
     const setup = await startService('serve', parsed, io, {
       key_file: ctx.keyFile,
@@ -130,12 +137,19 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
         registry,
         cookies,
         ...(allowFrom.length > 0 ? { allowedAddresses: allowFrom } : {}),
+        ...(proxied ? { proxyProtocol: { trusted: trustedProxies } } : {}),
       });
       metrics.watchWorkers({ vault: vault.actor, registry: registry.actor, 'cookie-keeper': cookies.actor });
       metrics.watchListener(listener);
       const knownHosts = watchKnownHosts(registry, ctx.knownHostsFile, log);
       const bound = listener.address();
-      log.info('listening', { address: formatHostPort(bound.address, bound.port), forward: targetText, key: keyField(vault.publicKey) });
+      log.info('listening', {
+        address: formatHostPort(bound.address, bound.port),
+        forward: targetText,
+        key: keyField(vault.publicKey),
+        ...(vault.instance !== 0 ? { instance: vault.instance } : {}),
+        ...(proxied ? { trusted_proxies: trustedProxies.join(',') } : {}),
+      });
       return await runListenerService(io, setup, listener, knownHosts, (socket, note) => serveOne(socket, note, target, forwardFilter, log, metrics));
     } finally {
       await cookies.close();
