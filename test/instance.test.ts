@@ -18,6 +18,7 @@ import { safeNonceBlock, MAX_INSTANCE } from '../lib/protocol/nonce.js';
 import { LocalVault, WorkerVault } from '../lib/vault/index.js';
 import { counterPartsOf, scrambleKeyOf } from './helpers/nonces.js';
 import { echoServer, failure } from './helpers/fixtures.js';
+import { daemon, plainEcho, run } from './cli-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'curvetun-instance-'));
 // Claims go to a directory of this test's own, so that nothing here meets another run's.
@@ -169,4 +170,20 @@ test('a handshake with a numbered server key is an ordinary v1 handshake (the no
   await socket.send('numbered');
   t.is(Buffer.from(await socket.recv({ timeout: 20_000 })).toString(), 'numbered');
   await socket.close();
+});
+
+test.serial('serve --instance: the listening line names it; a second copy with the same number on this machine exits 1 (EBUSY), another number runs', async (t) => {
+  const [a, b] = keyWithCopies('cli', 2) as [string, string];
+  const upstream = await plainEcho();
+  t.teardown(() => void upstream.server.close());
+  const args = (key: string, instance: number) => ['serve', '--key', key, '--known-hosts', join(dir, 'cli', 'known_hosts'), '--listen', '127.0.0.1:0', '--forward', `127.0.0.1:${upstream.port}`, '--instance', String(instance)];
+  const first = await daemon(t, args(a, 3));
+  t.regex(first.stderr(), /info listening address=\S+ forward=\S+ key=SHA256:\S+ instance=3/);
+  const clash = await run(args(b, 3), { timeoutMs: 180_000 });
+  t.is(clash.code, 1, clash.stderr);
+  t.regex(clash.stderr, /instance 3 of the key SHA256:\S+ already runs on this machine over another copy of the key .*\(EBUSY\)/);
+  t.is(readFileSync(`${a}.instance`, 'utf8'), '3\n');
+  t.throws(() => readFileSync(`${b}.instance`), undefined, 'a refused number is not stored');
+  const second = await daemon(t, args(b, 4));
+  t.regex(second.stderr(), /instance=4/);
 });
