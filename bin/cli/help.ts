@@ -79,6 +79,7 @@ ${COMMON}`,
 
 Echoes every message back. Only clients in known_hosts are admitted, unless --any-client.
 Logs 'listening address=HOST:PORT key=SHA256:...' on stderr when ready.
+--workers N|auto  one process per core, as for serve (see curvetun serve --help)
 
 ${SERVICE}
 

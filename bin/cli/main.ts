@@ -27,8 +27,8 @@ const COMMANDS: Record<string, Command> = {
   fingerprint: { options: {}, run: fingerprintCommand },
   registry: { options: { comment: { type: 'string' } }, run: registry },
   'echo-server': {
-    options: { ...SERVICE_OPTIONS, listen: { type: 'string' }, 'any-client': { type: 'boolean' } },
-    run: echoServer,
+    options: { ...SERVICE_OPTIONS, listen: { type: 'string' }, 'any-client': { type: 'boolean' }, ...WORKER_OPTIONS },
+    run: withWorkers('echo-server', echoServer),
   },
   send: {
     options: { 'server-key': { type: 'string' }, wait: { type: 'string' }, timeout: { type: 'string' }, 'log-format': { type: 'string' } },
