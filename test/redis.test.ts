@@ -6,12 +6,10 @@
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { run, start } from './cli-process.js';
+import { freePort, run, start } from './cli-process.js';
 
 const REDIS_TOOLS = ['redis-server', 'redis-cli', 'redis-benchmark'];
 const missing = REDIS_TOOLS.filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
@@ -27,15 +25,6 @@ function exec(file: string, args: string[], input?: string, timeoutMs = 60_000):
     });
     child.stdin?.end(input ?? '');
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 async function startRedis(dir: string): Promise<{ port: number; child: ChildProcess }> {
