@@ -96,7 +96,7 @@ export function startDaemon(file: string, args: string[], options: { cwd?: strin
 }
 
 /** Poll `ready` every 50 ms until it gives a value (not null), the daemon exits, or `ms` pass. */
-export async function waitUntil<T>(daemon: Daemon, what: string, ready: () => T | null | Promise<T | null>, ms = 20_000): Promise<T> {
+export async function waitUntil<T>(daemon: Daemon, what: string, ready: () => T | null | Promise<T | null>, ms = 120_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await ready();

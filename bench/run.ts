@@ -185,6 +185,9 @@ const columns: { name: string; transport: TransportName; backend: Backend }[] = 
   { name: 'tls', transport: 'tls' as const, backend: 'tweetnacl' as const },
   { name: 'secret-stream', transport: 'secret-stream' as const, backend: 'sodium' as const },
   ...availableBackends().map((b) => ({ name: `curvetun/${b}`, transport: 'curvetun' as const, backend: b })),
+  // Protocol v2, hybrid (ML-KEM-768) and classical, on the fastest backend here.
+  { name: `curvetun-v2/${availableBackends()[0]!}`, transport: 'curvetun-v2' as const, backend: availableBackends()[0]! },
+  { name: `curvetun-v2c/${availableBackends()[0]!}`, transport: 'curvetun-v2c' as const, backend: availableBackends()[0]! },
 ].filter((c) => !only || only.includes(c.name) || (REFERENCES as readonly string[]).includes(c.name));
 
 const record = new RunRecord(commandLine('npm run bench'), quick);
@@ -225,7 +228,7 @@ function cell(column: string, key: keyof Figures, digits: number): string {
 const lines = [`| figure | ${columns.map((c) => c.name).join(' | ')} |`, `|---|${columns.map(() => '---').join('|')}|`];
 for (const [key, label, digits] of rows) lines.push(`| ${label} | ${columns.map((c) => cell(c.name, key, digits)).join(' | ')} |`);
 const perCipher = (text: (c: Ceiling, f: Figures) => string) =>
-  columns.map((c) => (c.transport === 'curvetun' && ceilings[c.backend] ? text(ceilings[c.backend]!, results[c.name]!) : '–')).join(' | ');
+  columns.map((c) => (c.transport.startsWith('curvetun') && ceilings[c.backend] ? text(ceilings[c.backend]!, results[c.name]!) : '–')).join(' | ');
 lines.push(`| cipher ceiling MB/s, two processes: seal on CPU 0 / open on CPU 1 at once, the smaller | ${perCipher((c) => `${fmt(c.ceilingMBps, 0)} (${fmt(c.sealMBps, 0)} / ${fmt(c.openMBps, 0)})`)} |`);
 lines.push(`| bulk as % of that ceiling | ${perCipher((c, f) => `${fmt((100 * f.bulkMBps) / c.ceilingMBps, 0)} %`)} |`);
 const table = lines.join('\n');

@@ -14,7 +14,16 @@ import { WorkerVault, connect, listen } from '../lib/index.js';
 import type { CurvetunSocket, Listener } from '../lib/index.js';
 import { makeCertificate } from './certificate.js';
 
-export type TransportName = 'net' | 'tls' | 'secret-stream' | 'curvetun';
+/** `curvetun` is protocol v1 (the figures of earlier runs); `curvetun-v2` hybrid, `curvetun-v2c` classical v2. */
+export type TransportName = 'net' | 'tls' | 'secret-stream' | 'curvetun' | 'curvetun-v2' | 'curvetun-v2c';
+
+/** Whether a transport is one of curvetun's, and the connect options it stands for. */
+export function curvetunVersion(transport: TransportName): { protocol: 'v1' | 'v2'; postQuantum: boolean } | null {
+  if (transport === 'curvetun') return { protocol: 'v1', postQuantum: false };
+  if (transport === 'curvetun-v2') return { protocol: 'v2', postQuantum: true };
+  if (transport === 'curvetun-v2c') return { protocol: 'v2', postQuantum: false };
+  return null;
+}
 export type Backend = 'tweetnacl' | 'node' | 'sodium';
 
 /** A connected client: send bytes, wait for `n` bytes back, close. */
@@ -53,7 +62,7 @@ function count(counters: ServerSide['counters'], bytes: number, messages: number
 export async function startServer(transport: TransportName, backend: Backend, echo: { on: boolean }, home: string): Promise<ServerSide> {
   const counters = { bytes: 0, messages: 0, first: 0, last: 0 };
   const side = { port: 0, key: '', counters, connections: 0 } as ServerSide;
-  if (transport === 'curvetun') {
+  if (curvetunVersion(transport)) {
     const vault = await WorkerVault.open({ secretKeyFile: join(home, 'server-key'), create: true, crypto: backend });
     const listener: Listener = await listen(0, {
       vault,
@@ -146,9 +155,10 @@ export class ClientFactory {
   constructor(private readonly transport: TransportName, private readonly backend: Backend, private readonly home: string) {}
 
   async open(port: number, serverKey: string): Promise<ClientConn> {
-    if (this.transport === 'curvetun') {
+    const version = curvetunVersion(this.transport);
+    if (version) {
       this.vault ??= WorkerVault.open({ secretKeyFile: join(this.home, 'client-key'), create: true, crypto: this.backend });
-      const socket: CurvetunSocket = await connect('127.0.0.1', port, { vault: await this.vault, serverKey, crypto: this.backend, timeout: 60_000 });
+      const socket: CurvetunSocket = await connect('127.0.0.1', port, { vault: await this.vault, serverKey, crypto: this.backend, timeout: 60_000, ...version });
       const arrived = arrivals();
       socket.on('message', (m) => arrived.add(m.length));
       socket.on('error', () => undefined);

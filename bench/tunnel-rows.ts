@@ -63,7 +63,7 @@ function curvetun(args: string[]): Promise<void> {
 
 /** Start `curvetun serve|tunnel` and wait for the line that says it listens. */
 function curvetunDaemon(args: string[]): Promise<Daemon> {
-  const listening = (daemon: Daemon) => /listening on [^\s]+:\d+/.test(daemon.output());
+  const listening = (daemon: Daemon) => /\blistening address=\S+:\d+/.test(daemon.output());
   return startReady(`curvetun ${args[0]}`, process.execPath, [...PROFILE, ...CURVETUN, ...args], listening, { cwd: ROOT, signal: 'SIGINT' });
 }
 

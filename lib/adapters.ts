@@ -12,8 +12,8 @@
  */
 
 // The interfaces an adapter implements, and what their methods exchange.
-export type { Vault, SealedBox, HelloOpening } from './vault/types.js';
-export type { CookieKeeper, CookieContents } from './cookie/types.js';
+export type { Vault, SealedBox, HelloOpening, HelloV2Request, HelloV2Opening, VouchV2Request } from './vault/types.js';
+export type { CookieKeeper, CookieContents, CookieSecretsV2 } from './cookie/types.js';
 export type { Registry, RegistryEntry, Verdict } from './registry/types.js';
 export type { CryptoBackend, KeyPair } from './crypto/backend.js';
 export { getBackend, availableBackends } from './crypto/index.js';

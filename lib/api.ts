@@ -7,7 +7,12 @@ import type { CryptoBackend } from './crypto/backend.js';
 import { getBackend } from './crypto/index.js';
 import { defaultHome } from './home.js';
 import { CurvetunError } from './errors.js';
-import { DEFAULT_BACKLOG, DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_MAX_PENDING_PER_ADDRESS } from './limits.js';
+import { DEFAULT_BACKLOG, DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_MAX_PENDING_PER_ADDRESS, DEFAULT_V2_MAX_MESSAGE_BYTES } from './limits.js';
+import { getKem } from './crypto/mlkem.js';
+import { SUITE_CLASSICAL, SUITE_HYBRID, V2_MAX_ANNOUNCED_MESSAGE_BYTES } from './protocol/v2/constants.js';
+import type { Suite } from './protocol/v2/constants.js';
+import type { Protocol } from './connection/data-session.js';
+import type { Registry, Verdict } from './registry/types.js';
 import { decodePublicKeyText } from './keys/text.js';
 import { AddressFilter } from './net/index.js';
 import { startCookieKeeper } from './cookie/index.js';
@@ -17,10 +22,8 @@ import { Listener } from './connection/listener.js';
 import type { ConnectOptions, CryptoChoice, ListenOptions } from './connection/options.js';
 import { DEFAULT_LIMITS } from './connection/socket.js';
 import type { CurvetunSocket, SocketLimits } from './connection/socket.js';
-import { KEY_BYTES } from './protocol/index.js';
 import type { ListenerConfig } from './connection/listener.js';
 import { trustedProxies } from './connection/proxy-accept.js';
-import type { Registry } from './registry/types.js';
 
 function backendOf(choice: CryptoChoice | undefined): CryptoBackend {
   if (choice === undefined || typeof choice === 'string') return getBackend(choice ?? 'auto');
@@ -34,6 +37,39 @@ function limitsOf(options: { handshakeTimeout?: number; highWaterMark?: number }
   };
 }
 
+function protocolsOf(value: unknown): Protocol[] {
+  if (value === undefined) return ['v1', 'v2'];
+  if (!Array.isArray(value) || value.length === 0 || value.some((p) => p !== 'v1' && p !== 'v2')) {
+    throw new CurvetunError('EINVAL', "protocols must be a non-empty list of 'v1' and 'v2'");
+  }
+  return [...new Set(value as Protocol[])];
+}
+
+function suitesOf(postQuantum: unknown): Suite[] {
+  if (postQuantum === undefined || postQuantum === true) return [SUITE_CLASSICAL, SUITE_HYBRID];
+  if (postQuantum === 'require') return [SUITE_HYBRID];
+  if (postQuantum === false) return [SUITE_CLASSICAL];
+  throw new CurvetunError('EINVAL', "postQuantum must be true, false or 'require'");
+}
+
+function maxMessageBytesOf(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_V2_MAX_MESSAGE_BYTES;
+  if (!Number.isInteger(value) || value < 1 || value > V2_MAX_ANNOUNCED_MESSAGE_BYTES) throw new CurvetunError('EINVAL', 'maxMessageBytes must be an integer from 1 to 2^30');
+  return value;
+}
+
+/**
+ * The registry's verdict (`ask`: its verify, or its check for a re-check), with v1 allowed only
+ * from a key one of whose allowing lines is `@v1`.
+ */
+async function verdictFor(ask: (address: string, key: Uint8Array) => Promise<Verdict>, address: string, key: Uint8Array, protocol: Protocol): Promise<Verdict> {
+  const verdict = await ask(address, key);
+  if (verdict.allowed && protocol === 'v1' && verdict.v1 !== true) {
+    return { allowed: false, reason: 'the registry lines allowing this key are v2-only (no @v1 marker)', refusal: 'version-not-allowed' };
+  }
+  return verdict;
+}
+
 function positive(value: number | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   if (!Number.isFinite(value) || value <= 0) throw new CurvetunError('EINVAL', `${name} must be a positive number`);
@@ -45,7 +81,8 @@ function positive(value: number | undefined, name: string): number | undefined {
  * reload when `closeRevoked` (a registry that never reloads never asks).
  */
 function revocation(registry: Registry, closeRevoked: boolean): Pick<ListenerConfig, 'recheck' | 'watchRegistry'> {
-  const recheck: ListenerConfig['recheck'] = (address, key) => (registry.check ?? registry.verify).call(registry, address, key);
+  const ask = (address: string, key: Uint8Array) => (registry.check ?? registry.verify).call(registry, address, key);
+  const recheck: ListenerConfig['recheck'] = (address, key, protocol) => verdictFor(ask, address, key, protocol);
   const { on, off } = registry;
   if (!closeRevoked || !on || !off) return { recheck };
   return {
@@ -71,6 +108,9 @@ export async function listen(port: number, options: ListenOptions = {}): Promise
   const backend = backendOf(options.crypto);
   const limits = limitsOf(options);
   const host = options.host ?? '127.0.0.1';
+  const protocols = protocolsOf(options.protocols);
+  const suites = suitesOf(options.postQuantum);
+  const maxMessageBytes = maxMessageBytesOf(options.maxMessageBytes);
   const filter = options.allowedAddresses ? AddressFilter.parse(options.allowedAddresses) : null;
   const maxPendingHandshakes = positive(options.maxPendingHandshakes, 'maxPendingHandshakes') ?? DEFAULT_MAX_PENDING_HANDSHAKES;
   // Checked before anything starts: a bad trusted list is the caller's mistake, not a runtime failure.
@@ -84,10 +124,15 @@ export async function listen(port: number, options: ListenOptions = {}): Promise
   try {
     return await Listener.start(port, host, {
       backend,
+      kem: getKem(),
       vault,
       cookies,
       limits,
-      authorize: registry ? (address, key) => registry.verify(address, key) : async () => ({ allowed: true }),
+      protocols,
+      suites,
+      maxMessageBytes,
+      // acceptAnyClient: every key, over every version in `protocols`.
+      authorize: registry ? (address, key, protocol) => verdictFor((a, k) => registry.verify(a, k), address, key, protocol) : async () => ({ allowed: true, v1: true }),
       ...(registry ? revocation(registry, options.closeRevoked !== false) : {}),
       // Synchronous whenever no DNS is needed (an address or network pattern already matches).
       allowAddress: filter ? (address) => filter.allows(address) : () => true,
@@ -121,23 +166,37 @@ export async function connect(host: string, port: number, options: ConnectOption
   const timeout = positive(options.timeout, 'timeout') ?? limits.handshakeTimeout;
   const filter = options.allowedAddresses ? AddressFilter.parse(options.allowedAddresses) : null;
   if (options.lookup !== undefined && typeof options.lookup !== 'function') throw new CurvetunError('EINVAL', 'lookup must be a function');
+  if (options.protocol !== undefined && options.protocol !== 'v1' && options.protocol !== 'v2') {
+    throw new CurvetunError('EINVAL', "protocol must be 'v1' or 'v2'");
+  }
+  if (options.postQuantum !== undefined && typeof options.postQuantum !== 'boolean') throw new CurvetunError('EINVAL', 'postQuantum must be true or false');
+  const maxMessageBytes = maxMessageBytesOf(options.maxMessageBytes);
   const home = defaultHome();
-  let serverKey: ConnectConfig['serverKey'];
+  let serverKey: Uint8Array | undefined;
   if (typeof options.serverKey === 'string') serverKey = decodePublicKeyText(options.serverKey);
   else if (options.serverKey) serverKey = options.serverKey;
-  else {
-    // Asked with the addresses we are about to dial, so the key fits the server we reach.
+  let registryLine: ConnectConfig['registryLine'];
+  // The host's registry line gives the key when none is passed, and the version when none is
+  // asked for (read when the registry is consulted anyway, or was passed explicitly). It is asked
+  // with the addresses we are about to dial, so it fits the server we reach.
+  if (!serverKey || (options.protocol === undefined && options.registry)) {
     const registry = options.registry ?? (await home.registry());
-    serverKey = (addresses) => registry.lookup(host, addresses);
+    registryLine = (addresses) =>
+      registry.lookupEntry ? registry.lookupEntry(host, addresses) : registry.lookup(host, addresses).then((key) => (key ? { key } : undefined));
   }
   const vault = options.vault ?? (await home.vault());
   return openClientSocket(host, port, {
     backend,
+    kem: getKem(),
     vault,
-    serverKey,
     filter,
     limits,
     timeout,
+    suite: options.postQuantum === false ? SUITE_CLASSICAL : SUITE_HYBRID,
+    maxMessageBytes,
+    ...(options.protocol ? { protocol: options.protocol } : {}),
+    ...(serverKey ? { serverKey } : {}),
+    ...(registryLine ? { registryLine } : {}),
     ...(options.lookup ? { lookup: options.lookup } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });

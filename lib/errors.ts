@@ -31,15 +31,22 @@ export type ErrorCode =
   /** The address and port to listen on are in use (Node's name; the Node error is `cause`). */
   | 'EADDRINUSE'
   /** Something failed on disk (counter file, registry file). */
-  | 'EIO';
+  | 'EIO'
+  /**
+   * A v2 handshake ended without the server's word: TCP closed before READY or REJECT (the server
+   * may not accept this client or this version, and says why only to a client whose vouch verified),
+   * or the server answered in v1.
+   */
+  | 'EHANDSHAKE';
 
 export class CurvetunError extends Error {
   readonly code: ErrorCode;
-  /** As on Node's own error, when one caused this one (then also `cause`). */
-  errno?: number;
-  syscall?: string;
-  address?: string;
-  port?: number;
+  // As on Node's own error, when one caused this one (then also `cause`). `declare`: absent, not
+  // undefined, when there is none (as Node leaves them off), so inspect and JSON show only what is set.
+  declare errno?: number;
+  declare syscall?: string;
+  declare address?: string;
+  declare port?: number;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -84,6 +91,26 @@ export class ProtocolError extends CurvetunError {
   constructor(message: string) {
     super('EPROTO', message);
     this.name = 'ProtocolError';
+  }
+}
+
+/** Why a v2 server refused a client, as its authenticated REJECT says. */
+export type RejectReasonText = 'key-not-allowed' | 'address-not-allowed' | 'version-not-allowed' | 'busy' | 'replay';
+
+/**
+ * An authenticated refusal (protocol v2's REJECT): `EBUSY` for a full server, with `retryAfterMs`,
+ * `EAUTH` for the rest. `connect()` rejects with it; on the server it is the handshake's outcome.
+ */
+export class RejectedError extends CurvetunError {
+  constructor(
+    code: 'EAUTH' | 'EBUSY',
+    message: string,
+    readonly reason: RejectReasonText,
+    /** A hint from the server (busy only): try again after this many ms. */
+    readonly retryAfterMs?: number,
+  ) {
+    super(code, message);
+    this.name = 'RejectedError';
   }
 }
 

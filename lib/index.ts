@@ -12,15 +12,15 @@
  * console.log(new TextDecoder().decode(await server.recv()));
  */
 export { listen, connect } from './api.js';
-export type { ListenOptions, ConnectOptions, CommonOptions, CryptoChoice } from './connection/options.js';
+export type { ListenOptions, ConnectOptions, CommonOptions, CryptoChoice, Protocol } from './connection/options.js';
 export { CurvetunSocket } from './connection/socket.js';
 export type { RecvOptions } from './connection/socket.js';
 export { Listener } from './connection/listener.js';
 export type { ListenerStats, HandshakeReport } from './connection/listener.js';
 export { Home, defaultHome, stopDefaultHome } from './home.js';
 export type { HomeOptions } from './home.js';
-export { CurvetunError, ProtocolError, isCurvetunError } from './errors.js';
-export type { ErrorCode } from './errors.js';
+export { CurvetunError, ProtocolError, RejectedError, isCurvetunError } from './errors.js';
+export type { ErrorCode, RejectReasonText } from './errors.js';
 export { encodePublicKeyText, decodePublicKeyText, KEY_TYPE } from './keys/text.js';
 export { fingerprint } from './keys/fingerprint.js';
 // The interfaces behind the `vault`, `cookies`, `registry` and `crypto` options (implementing one

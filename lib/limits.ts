@@ -64,6 +64,13 @@ export const DEFAULT_MAX_PENDING_HANDSHAKES = 1024;
 export const DEFAULT_MAX_PENDING_PER_ADDRESS = 64;
 /** Connections that completed the handshake and wait for `accept()` (option `backlog`). */
 export const DEFAULT_BACKLOG = 511;
+/** The retry-after hint a busy v2 server puts in its REJECT (a full backlog or replay guard), ms. */
+export const BUSY_RETRY_AFTER_MS = 1_000;
+
+// ---- Implementation: protocol v2 ---------------------------------------------------------------
+
+/** The largest message a v2 end accepts unless told otherwise (announced to the peer), bytes. */
+export const DEFAULT_V2_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 // ---- Implementation: actors (lib/runtime/) ---------------------------------------------------
 

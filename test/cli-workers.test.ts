@@ -10,9 +10,11 @@ import test from 'ava';
 import { connect } from '../lib/api.js';
 import type { CurvetunSocket } from '../lib/connection/socket.js';
 import { loadPublicKeyFile } from '../lib/keys/keyfile.js';
+import { COOKIE_PACKET_BYTES, MAGIC_BYTES, MAGIC_COOKIE } from '../lib/protocol/constants.js';
 import { COOKIE_PACKET } from '../lib/protocol/layout.js';
+import type { Protocol } from '../lib/connection/data-session.js';
 import { LocalVault } from '../lib/vault/index.js';
-import { daemon, plainEcho, tempDir, twoEnds } from './cli-process.js';
+import { daemon, plainEcho, run, tempDir, twoEnds } from './cli-process.js';
 import type { Daemon } from './cli-process.js';
 import { bytes, within } from './helpers/fixtures.js';
 import { counterPartsOf, scrambleKeyOf } from './helpers/nonces.js';
@@ -24,6 +26,11 @@ const START_MS = 300_000;
 async function workers(t: import('ava').ExecutionContext, count: number) {
   const dir = tempDir(t);
   const { server, client } = await twoEnds(dir);
+  // The client may speak v1 too (@v1): a v1 Cookie carries the server's safe nonce in the clear.
+  for (const args of [['registry', 'remove', '127.0.0.1'], ['registry', 'add', '--v1', '127.0.0.1', join(client, 'id_curvetun.pub')]]) {
+    const r = await run([...args, '--home', server]);
+    if (r.code !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
+  }
   const upstream = await plainEcho();
   t.teardown(() => void upstream.server.close());
   const serve = await daemon(
@@ -39,7 +46,7 @@ async function workers(t: import('ava').ExecutionContext, count: number) {
   return {
     serve,
     server,
-    open: (port = serve.port) => connect('127.0.0.1', port, { serverKey, vault, timeout: 60_000 }),
+    open: (port = serve.port, protocol: Protocol = 'v2') => connect('127.0.0.1', port, { serverKey, vault, timeout: 60_000, protocol }),
   };
 }
 
@@ -108,7 +115,7 @@ async function inBatches<T>(items: T[], parallel: number, task: (item: T) => Pro
   for (let i = 0; i < items.length; i += parallel) await Promise.all(items.slice(i, i + parallel).map(task));
 }
 
-test.serial('4 workers serve 200 clients byte-exact with distinct nonces from each worker\'s own block; SIGTERM drains every worker, then the primary exits 0', async (t) => {
+test.serial('4 workers serve 200 clients (v1 and v2) byte-exact, v1 Cookies with distinct nonces from each worker\'s own block; SIGTERM drains every worker, then the primary exits 0', async (t) => {
   const { serve, server, open } = await workers(t, 4);
   const proxy = await startProxy(serve.port); // records every frame: the Cookies' nonces
   t.teardown(() => proxy.close());
@@ -116,7 +123,7 @@ test.serial('4 workers serve 200 clients byte-exact with distinct nonces from ea
   let exact = 0;
   await inBatches(clients, 20, async (i) => {
     const data = bytes(1 + ((i * 7919) % 20_000), i + 1);
-    const socket = await open(proxy.port);
+    const socket = await open(proxy.port, i % 2 === 0 ? 'v1' : 'v2'); // v2 servers spend no safe nonce; v1 Cookies show theirs
     const back = await echoBytes(socket, data);
     if (Buffer.compare(back.subarray(0, data.length), Buffer.from(data)) === 0 && back.length === data.length) exact++;
     await socket.close();
@@ -124,10 +131,11 @@ test.serial('4 workers serve 200 clients byte-exact with distinct nonces from ea
   t.is(exact, 200, 'every echo byte-exact');
 
   const key = scrambleKeyOf(join(server, 'id_curvetun'));
-  const nonces = proxy.captured.map((c) => c.toClient[0]!.subarray(COOKIE_PACKET.nonce16, COOKIE_PACKET.box));
-  t.is(nonces.length, 200);
+  const isV1Cookie = (p: Uint8Array) => p.length === COOKIE_PACKET_BYTES && Buffer.compare(p.subarray(0, MAGIC_BYTES), MAGIC_COOKIE) === 0;
+  const nonces = proxy.captured.map((c) => c.toClient[0]!).filter(isV1Cookie).map((p) => p.subarray(COOKIE_PACKET.nonce16, COOKIE_PACKET.box));
+  t.is(nonces.length, 100, 'the 100 v1 handshakes');
   const parts = nonces.map((n) => counterPartsOf(n, key));
-  t.is(new Set(parts.map((p) => p.counter)).size, 200, 'no counter twice, across all workers');
+  t.is(new Set(parts.map((p) => p.counter)).size, 100, 'no counter twice, across all workers');
   t.true(parts.every((p) => p.instance === 0));
   const served = new Set(acceptedBy(serve));
   t.deepEqual([...served].sort(), [1, 2, 3, 4], 'every worker served clients');

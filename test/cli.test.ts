@@ -145,6 +145,32 @@ test.serial('echo-server and send: binary stdin comes back byte-identical; an un
   }
 });
 
+test.serial('send takes its version from the known_hosts line (@v1 → v1), --protocol overrides it; a v2-only listener refuses the v1 client', async (t) => {
+  const dir = tempDir(t);
+  const server = join(dir, 'server');
+  const client = join(dir, 'client');
+  await Promise.all([keygen(server, 'server'), keygen(client, 'client')]);
+  // The server lets this client use v1 too; the client's line for the server says "speak v1".
+  for (const [home, other] of [[server, client], [client, server]] as const) {
+    const r = await run(['registry', 'add', '--v1', '127.0.0.1', join(other, 'id_curvetun.pub'), '--home', home]);
+    t.is(r.code, 0, r.stderr);
+  }
+  const both = await daemon(t, ['echo-server', '--listen', '127.0.0.1:0', '--home', server]);
+  const v2Only = await daemon(t, ['echo-server', '--listen', '127.0.0.1:0', '--home', server, '--protocols', 'v2']);
+  const send = (port: number, input: string, ...extra: string[]) => run(['cat', `127.0.0.1:${port}`, '--home', client, '--wait', '500', ...extra], { input });
+
+  const overV1 = await send(both.port, 'over v1');
+  t.is(overV1.code, 0, overV1.stderr);
+  t.is(overV1.stdout.toString(), 'over v1');
+  const refused = await send(v2Only.port, 'over v1 again');
+  t.is(refused.code, 1, 'the @v1 line made it speak v1, which this listener does not');
+  t.is(refused.stdout.length, 0);
+  t.true(oneLine(refused.stderr), refused.stderr);
+  const overV2 = await send(v2Only.port, 'over v2', '--protocol', 'v2');
+  t.is(overV2.code, 0, overV2.stderr);
+  t.is(overV2.stdout.toString(), 'over v2');
+});
+
 test.serial('serve + tunnel carry a TCP service both ways; a client key not in the registry never reaches it', async (t) => {
   const dir = tempDir(t);
   const { server, client } = await twoEnds(dir);

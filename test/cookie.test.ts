@@ -1,7 +1,8 @@
 /**
  * The cookie keeper in its real worker with short periods: rotation, the two-period lifetime,
  * the replay guard (open remembers nothing, admit checks and inserts at once), tampering, and a
- * full guard that refuses instead of forgetting; the contract tests run on both keepers.
+ * full guard that refuses instead of forgetting; the contract tests run on both keepers, for v1
+ * and v2 cookies (one guard, one `admit`, cookies never crossing versions).
  */
 import test from 'ava';
 import { CookieCore, LocalCookieKeeper, startCookieKeeper } from '../lib/cookie/index.js';
@@ -102,6 +103,62 @@ for (const [name, make] of keepers) {
     const stats = await k.stats();
     t.is(stats.refusedGuardFull, 1);
     t.is(stats.remembered, 3);
+  });
+}
+
+const v2Secrets = () => ({
+  clientEphemeralKey: backend.randomBytes(32),
+  serverEphemeralSecretKey: backend.randomBytes(32),
+  chainingKey: backend.randomBytes(32),
+  transcript: backend.randomBytes(32),
+});
+
+for (const [name, make] of keepers) {
+  test(`${name}: v2: openV2 gives what sealV2 sealed and remembers nothing; admit remembers it once`, async (t) => {
+    const k = await make(t);
+    const secrets = v2Secrets();
+    const cookie = await k.sealV2(secrets);
+    t.is(cookie.length, 168);
+    for (let i = 0; i < 3; i++) t.deepEqual(await k.openV2(cookie), secrets);
+    t.is((await k.stats()).remembered, 0, 'opening alone fills nothing');
+    t.is(await code(k.admit(cookie)), 'ok');
+    const again = await t.throwsAsync(k.admit(cookie), { instanceOf: CurvetunError });
+    t.is(again!.code, 'EAUTH');
+    t.regex(again!.message, /already used: a replayed Initiate/);
+    // Once admitted, a replayed Initiate already fails at openV2.
+    const atOpen = await t.throwsAsync(k.openV2(cookie), { instanceOf: CurvetunError });
+    t.is(atOpen!.code, 'EAUTH');
+    t.regex(atOpen!.message, /already used/);
+    t.like(await k.stats(), { remembered: 1, opened: 3, admitted: 1, refusedReplay: 2 });
+  });
+
+  test(`${name}: v2: admit is check-and-insert: of many racing admits of one cookie exactly one wins`, async (t) => {
+    const k = await make(t);
+    const cookie = await k.sealV2(v2Secrets());
+    const results = await Promise.all(Array.from({ length: 20 }, () => code(k.admit(cookie))));
+    t.is(results.filter((r) => r === 'ok').length, 1);
+    t.is(results.filter((r) => r === 'EAUTH').length, 19);
+  });
+
+  test(`${name}: v2: a forged, tampered or foreign cookie is EAUTH at admit too and remembers nothing; no cookie crosses versions`, async (t) => {
+    const k = await make(t);
+    const other = await make(t);
+    const cookie = await k.sealV2(v2Secrets());
+    const tampered = new Uint8Array(cookie);
+    tampered[100]! ^= 1;
+    t.is(await code(k.admit(tampered)), 'EAUTH');
+    t.is(await code(k.openV2(tampered)), 'EAUTH');
+    t.is(await code(k.admit(await other.sealV2(v2Secrets()))), 'EAUTH');
+    t.is(await code(k.admit(backend.randomBytes(168))), 'EAUTH');
+    t.is(await code(k.admit(new Uint8Array(167))), 'EINVAL');
+    // A v1 cookie is not a v2 one (nor the reverse), and admitting one never admits the other.
+    const v1 = await k.seal(backend.randomBytes(32), backend.randomBytes(32));
+    t.is(await code(k.openV2(v1)), 'EINVAL');
+    t.is(await code(k.open(cookie)), 'EINVAL');
+    t.is((await k.stats()).remembered, 0);
+    t.is(await code(k.admit(v1)), 'ok');
+    t.is(await code(k.admit(cookie)), 'ok');
+    t.is((await k.stats()).remembered, 2);
   });
 }
 

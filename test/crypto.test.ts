@@ -99,6 +99,32 @@ for (const b of backends) {
     t.is(toHex(out), toHex(V.box));
   });
 
+  test(`${tag} scalarMult: the raw X25519 point of RFC 7748 6.1 both ways, agreeing with every backend`, (t) => {
+    t.is(toHex(b.scalarMult(V.aliceSk, V.bobPk)), toHex(V.sharedPoint));
+    t.is(toHex(b.scalarMult(V.bobSk, V.alicePk)), toHex(V.sharedPoint));
+    for (let i = 0; i < 10; i++) {
+      const x = b.keyPair();
+      const y = b.keyPair();
+      const point = b.scalarMult(x.secretKey, y.publicKey);
+      t.is(point.length, 32);
+      t.is(toHex(b.scalarMult(y.secretKey, x.publicKey)), toHex(point));
+      for (const other of backends) t.is(toHex(other.scalarMult(x.secretKey, y.publicKey)), toHex(point), other.name);
+      t.is(Object.getPrototypeOf(point), Uint8Array.prototype, 'a plain array, not a pooled Buffer view');
+    }
+  });
+
+  test(`${tag} scalarMult refuses low-order points (all-zero output) with EAUTH and bad sizes with EINVAL`, (t) => {
+    const kp = b.keyPair();
+    for (const p of LOW_ORDER) {
+      const err = throwsCode(t, 'EAUTH', () => b.scalarMult(kp.secretKey, p), `scalarMult ${toHex(p)}`);
+      t.false(`${err.message} ${String(err.stack)}`.includes(toHex(kp.secretKey)), 'no secret key in the error');
+    }
+    for (const k of [new Uint8Array(0), new Uint8Array(31), new Uint8Array(33), 'x'.repeat(32) as unknown as Uint8Array]) {
+      throwsCode(t, 'EINVAL', () => b.scalarMult(k, kp.publicKey), 'scalarMult secret');
+      throwsCode(t, 'EINVAL', () => b.scalarMult(kp.secretKey, k), 'scalarMult public');
+    }
+  });
+
   test(`${tag} keyPair gives a working pair that every backend agrees on`, (t) => {
     for (let i = 0; i < 20; i++) {
       const kp = b.keyPair();
@@ -128,7 +154,7 @@ for (const b of backends) {
     }
   });
 
-  test(`${tag} secretboxOpenInPlace leaves the plaintext over the box and returns that view; a forged box is null`, (t) => {
+  test(`${tag} secretboxOpenInPlace leaves the plaintext over the box and returns that view; a forged box is null and left as it was`, (t) => {
     t.is(toHex(b.secretboxOpenInPlace(V.box.slice(), V.nonce, V.firstkey)!), toHex(V.message));
     const key = b.randomBytes(32);
     const nonce = b.randomBytes(24);
@@ -143,7 +169,15 @@ for (const b of backends) {
       t.is(plain.byteOffset, 5);
       const forged = b.secretbox(msg, nonce, key);
       forged[forged.length - 1]! ^= 0x40;
+      const asSent = forged.slice();
       t.is(b.secretboxOpenInPlace(forged, nonce, key), null, `forged, len ${len}`);
+      t.deepEqual(forged, asSent, `a box that did not open is left as it was, len ${len}`);
+      // A genuine box under another nonce (what v2's deletion check meets) is left as it was too.
+      const genuine = b.secretbox(msg, nonce, key);
+      const otherNonce = nonce.slice();
+      otherNonce[23]! ^= 1;
+      t.is(b.secretboxOpenInPlace(genuine, otherNonce, key), null);
+      t.is(toHex(b.secretboxOpen(genuine, nonce, key)!), toHex(msg), `still opens under its own nonce, len ${len}`);
     }
     t.is(b.secretboxOpenInPlace(new Uint8Array(15), nonce, key), null, 'shorter than a tag');
   });

@@ -31,7 +31,7 @@ test('killing the vault, cookie keeper and registry workers under load: establis
   const handshakeErrors: CurvetunError[] = [];
   listener.on('handshakeError', (e) => handshakeErrors.push(e));
   void echoServer(listener);
-  const dial = () => connect('127.0.0.1', proxy.port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 30_000 });
+  const dial = () => connect('127.0.0.1', proxy.port, { protocol: 'v1', vault: world.clientVault, serverKey: listener.publicKey, timeout: 30_000 });
 
   try {
     // 50 connections, each a ping-pong loop of random-size messages, every echo checked.

@@ -47,7 +47,7 @@ async function until(check: () => boolean, what: string): Promise<void> {
 
 /** An honest client still gets through and is echoed: the server kept serving. */
 async function honestEcho(t: ExecutionContext, listener: Listener): Promise<void> {
-  const honest = await connect('127.0.0.1', listener.address().port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 5_000 });
+  const honest = await connect('127.0.0.1', listener.address().port, { protocol: 'v1', vault: world.clientVault, serverKey: listener.publicKey, timeout: 5_000 });
   await honest.send('still serving');
   t.is(Buffer.from(await honest.recv({ timeout: 5_000 })).toString(), 'still serving');
   await honest.close();
@@ -79,7 +79,7 @@ test.serial("a real vouch of an allowed client, sealed for another connection's 
   };
   let outcome: unknown;
   try {
-    const socket = await connect('127.0.0.1', port, { vault: leakedVouch, serverKey, timeout: 5_000 });
+    const socket = await connect('127.0.0.1', port, { protocol: 'v1', vault: leakedVouch, serverKey, timeout: 5_000 });
     t.teardown(() => socket.close());
     // No confirmation in the protocol: the client believes it is connected until the server closes.
     await socket.send('let me in');

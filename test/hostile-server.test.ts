@@ -54,7 +54,7 @@ test('a client facing a server that spoils its Cookie fails typed every time and
     await fc.assert(
       fc.asyncProperty(recipeArb, async (r) => {
         recipe = r;
-        const outcome = await connect('127.0.0.1', hostilePort, { serverKey, vault: world.clientVault, timeout: 3_000 }).then(
+        const outcome = await connect('127.0.0.1', hostilePort, { protocol: 'v1', serverKey, vault: world.clientVault, timeout: 3_000 }).then(
           async (socket) => {
             await socket.close();
             return 'connected';

@@ -156,20 +156,23 @@ test('vaults over the same key file share its number (the workers of one serve),
   t.is(counters.size, 200, 'the counter lock keeps their reservations apart');
 });
 
-test('a handshake with a numbered server key is an ordinary v1 handshake (the nonces are opaque to the peer)', async (t) => {
-  const [file] = keyWithCopies('wire', 1) as [string];
-  const server = await LocalVault.open({ secretKeyFile: file, instance: MAX_INSTANCE });
-  const client = LocalVault.generate({ crypto: 'tweetnacl' });
+test('numbered keys make ordinary handshakes: a numbered server in v1 (its Cookie nonce), a numbered client in v2 (its vouch nonce); the nonces are opaque to the peer', async (t) => {
+  const [serverFile, clientFile] = [keyWithCopies('wire-server', 1)[0]!, keyWithCopies('wire-client', 1)[0]!];
+  const server = await LocalVault.open({ secretKeyFile: serverFile, instance: MAX_INSTANCE, crypto: 'tweetnacl' });
+  const client = await LocalVault.open({ secretKeyFile: clientFile, instance: 5, crypto: 'tweetnacl' });
   const listener = await listen(0, { vault: server, acceptAnyClient: true, crypto: 'tweetnacl' });
   t.teardown(async () => {
     await listener.close();
     await Promise.all([server.close(), client.close()]);
   });
   void echoServer(listener);
-  const socket = await connect('127.0.0.1', listener.address().port, { serverKey: server.publicKey, vault: client, crypto: 'tweetnacl' });
-  await socket.send('numbered');
-  t.is(Buffer.from(await socket.recv({ timeout: 20_000 })).toString(), 'numbered');
-  await socket.close();
+  for (const protocol of ['v1', 'v2'] as const) {
+    const socket = await connect('127.0.0.1', listener.address().port, { serverKey: server.publicKey, vault: client, crypto: 'tweetnacl', protocol });
+    t.is(socket.protocol, protocol);
+    await socket.send(`numbered ${protocol}`);
+    t.is(Buffer.from(await socket.recv({ timeout: 20_000 })).toString(), `numbered ${protocol}`);
+    await socket.close();
+  }
 });
 
 test.serial('serve --instance: the listening line names it; a second copy with the same number on this machine exits 1 (EBUSY), another number runs', async (t) => {

@@ -144,3 +144,12 @@ test('the CLI reports a refused connect by its code', async (t) => {
   t.is(result.code, 1);
   t.regex(result.stderr, /ECONNREFUSED/);
 });
+
+test('an error no Node error caused has no errno, syscall, address or port at all (as Node leaves them off), so inspect and JSON show only what is set', async (t) => {
+  const listener = await world.listen();
+  // A wrong server key: curvetun's own failure, with nothing from the operating system behind it.
+  const error = await failure(connect('127.0.0.1', listener.address().port, { vault: world.clientVault, serverKey: world.clientVault.publicKey, timeout: 60_000 }));
+  t.is(error.cause, undefined);
+  for (const field of ['errno', 'syscall', 'address', 'port']) t.false(Object.hasOwn(error, field), field);
+  t.false(/errno|syscall/.test(JSON.stringify(error)));
+});

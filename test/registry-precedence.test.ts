@@ -158,3 +158,44 @@ test("connect('localhost') without serverKey trusts the 'localhost' line, not th
   t.deepEqual(client.peerKey, listener.publicKey);
   await (await accepted).close();
 });
+
+test('the @v1 marker comes from the line the key comes from: same precedence, asked with the dialled addresses; a tie in the marker alone is EKEY', async (t) => {
+  const file = join(dir, 'known_hosts.v1');
+  writeFileSync(file, `@v1 127.0.0.1 ${encodePublicKeyText(keys.A!)}\nlocalhost ${encodePublicKeyText(keys.B!)}\n@v1 .v1only.example ${encodePublicKeyText(keys.C!)}\n`);
+  const registry = await openRegistry({ file, logProblems: false });
+  t.teardown(() => registry.close());
+  const byName = await registry.lookupEntry('localhost', ['127.0.0.1']);
+  t.is(nameOf(byName?.key), 'B');
+  t.false(byName?.v1, "the name line (unmarked) beats the address line's @v1");
+  t.true((await registry.lookupEntry('127.0.0.1'))?.v1, 'by address, the marked address line');
+  t.true((await registry.lookupEntry('other.example', ['127.0.0.1']))?.v1, 'a name without a line of its own: the dialled address decides');
+  t.true((await registry.lookupEntry('a.v1only.example', ['198.51.100.1']))?.v1);
+
+  const tie = join(dir, 'known_hosts.v1tie');
+  writeFileSync(tie, `localhost ${encodePublicKeyText(keys.A!)}\n@v1 localhost ${encodePublicKeyText(keys.A!)}\n`);
+  const tied = await openRegistry({ file: tie, logProblems: false });
+  t.teardown(() => tied.close());
+  const error = await t.throwsAsync(tied.lookupEntry('localhost', ['127.0.0.1']));
+  t.is((error as CurvetunError).code, 'EKEY');
+  t.regex(error!.message, /different versions/);
+  t.true(error!.message.includes(`${tie}:1 (localhost)`) && error!.message.includes(`${tie}:2 (@v1 localhost)`), error!.message);
+});
+
+test('connect() without protocol speaks v1 when the line for the dialled address is @v1, v2 when the host has its own unmarked line', async (t) => {
+  const world = await makeWorld();
+  t.teardown(() => world.dispose());
+  const listener = await world.listen();
+  const lookup = (_h: string, _o: unknown, cb: (e: null, a: { address: string; family: number }[]) => void) => cb(null, [{ address: '127.0.0.1', family: 4 }]);
+  const registry = await world.newRegistry('client_known_hosts_v1');
+  await registry.add({ who: '127.0.0.1', key: listener.publicKey, v1: true });
+  for (const [host, protocol] of [['peer.example', 'v1'], ['localhost', 'v2']] as const) {
+    if (host === 'localhost') await registry.add({ who: 'localhost', key: listener.publicKey });
+    const accepted = listener.accept({ timeout: 60_000 });
+    const client = await connect(host, listener.address().port, { vault: world.clientVault, registry, lookup: lookup as never, timeout: 60_000 });
+    const server = await accepted;
+    t.is(client.protocol, protocol, host);
+    t.is(server.protocol, protocol);
+    await client.close();
+    await server.close();
+  }
+});

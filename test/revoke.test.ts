@@ -2,13 +2,15 @@
  * Revoked keys lose their open connections: when the registry reloads (its file edited on disk,
  * or a line removed through the API), the listener re-checks every open connection's key from its
  * address and closes, with EAUTH and a reason that says so, those no longer allowed. Others stay
- * open; `closeRevoked: false` keeps the old behaviour. Real workers, real files, real sockets.
+ * open; `closeRevoked: false` keeps the old behaviour. A v1 connection is re-checked as v1: a key
+ * whose lines lose their `@v1` marker loses its v1 connections and keeps its v2 ones. Real
+ * workers, real files, real sockets.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { connect, fingerprint } from '../lib/index.js';
-import type { CurvetunSocket } from '../lib/index.js';
+import { RejectedError, connect, fingerprint } from '../lib/index.js';
+import type { CurvetunSocket, Protocol } from '../lib/index.js';
 import { openRegistry } from '../lib/registry/index.js';
 import { makeWorld, keyText, within } from './helpers/fixtures.js';
 import type { World } from './helpers/fixtures.js';
@@ -27,8 +29,8 @@ async function world(t: { teardown(fn: () => Promise<void>): void }): Promise<Wo
 }
 
 /** A connected pair: the client's socket and the server's view of it. */
-async function pair(w: World, listener: Awaited<ReturnType<World['listen']>>, vault = w.clientVault) {
-  const client = await connect('127.0.0.1', listener.address().port, { vault, serverKey: listener.publicKey, timeout: 20_000 });
+async function pair(w: World, listener: Awaited<ReturnType<World['listen']>>, vault = w.clientVault, protocol: Protocol = 'v2') {
+  const client = await connect('127.0.0.1', listener.address().port, { protocol, vault, serverKey: listener.publicKey, timeout: 20_000 });
   opened.get(w)!.push(client);
   const server = await listener.accept({ timeout: 20_000 });
   opened.get(w)!.push(server);
@@ -68,10 +70,35 @@ test('a key removed from known_hosts on disk loses its open connection (EAUTH, r
   await t.throwsAsync(revoked.client.recv({ timeout: 20_000 }));
   await alive(t, kept);
   t.is(listener.connections, 1);
-  // New handshakes obey the new file too.
-  const again = await connect('127.0.0.1', listener.address().port, { vault: w.clientVault, serverKey: listener.publicKey, timeout: 20_000 });
-  opened.get(w)!.push(again);
-  await t.throwsAsync(again.recv({ timeout: 20_000 }), { message: /refused our key/ });
+  // New handshakes obey the new file too: v2 says so at connect(), v1 only by closing.
+  const again = await t.throwsAsync(connect('127.0.0.1', listener.address().port, { vault: w.clientVault, serverKey: listener.publicKey, timeout: 20_000 }));
+  t.true(again instanceof RejectedError && again.reason === 'key-not-allowed', String(again));
+  const againV1 = await connect('127.0.0.1', listener.address().port, { protocol: 'v1', vault: w.clientVault, serverKey: listener.publicKey, timeout: 20_000 });
+  opened.get(w)!.push(againV1);
+  await t.throwsAsync(againV1.recv({ timeout: 20_000 }), { message: /refused our key/ });
+});
+
+test('a key whose lines lose their @v1 marker loses its v1 connection on reload (EAUTH, reason says so) and keeps its v2 one', async (t) => {
+  const w = await world(t);
+  const listener = await w.listen();
+  const overV1 = await pair(w, listener, w.clientVault, 'v1');
+  const overV2 = await pair(w, listener, w.clientVault, 'v2');
+  t.is(overV1.server.protocol, 'v1');
+  t.is(overV2.server.protocol, 'v2');
+  await alive(t, overV1);
+
+  // The operator drops the marker with an editor: the key is still allowed, over v2 only.
+  const file = join(w.dir, 'known_hosts');
+  const text = readFileSync(file, 'utf8');
+  t.regex(text, /^@v1 127\.0\.0\.1 /m);
+  writeFileSync(file, text.replace(/^@v1 /m, ''));
+
+  const reason = (await closed(overV1.server)) as { code: string; message: string };
+  t.is(reason.code, 'EAUTH');
+  t.regex(reason.message, /closed on registry reload: .*v2-only \(no @v1 marker\)/);
+  await closed(overV1.client);
+  await alive(t, overV2);
+  t.is(listener.connections, 1);
 });
 
 test('registry.remove() through the API closes that key\'s connections; reverify() on demand finds nothing more', async (t) => {
@@ -119,9 +146,8 @@ test('handshake reports: completed with the peer key and a duration; a refused k
   const p = await pair(w, listener);
   await alive(t, p);
   const stranger = await w.newVault('stranger');
-  const refusedSocket = await connect('127.0.0.1', listener.address().port, { vault: stranger, serverKey: listener.publicKey, timeout: 20_000 });
-  opened.get(w)!.push(refusedSocket);
-  await t.throwsAsync(refusedSocket.recv({ timeout: 20_000 }));
+  // v2: refused with an authenticated REJECT, so connect() itself fails.
+  await t.throwsAsync(connect('127.0.0.1', listener.address().port, { vault: stranger, serverKey: listener.publicKey, timeout: 20_000 }), { code: 'EAUTH' });
   for (let i = 0; i < 1200 && reports.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
   const [ok, refused] = reports;
   t.is(ok!.error, null);

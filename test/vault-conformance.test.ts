@@ -9,12 +9,23 @@ import test from 'ava';
 import { getBackend } from '../lib/crypto/index.js';
 import { CurvetunError } from '../lib/errors.js';
 import { PREFIX_COOKIE, PREFIX_VOUCH, longTermNonce } from '../lib/protocol/index.js';
+import {
+  V2_NONCE_HELLO,
+  V2_PREFIX_COOKIE,
+  V2_PREFIX_VOUCH,
+  V2_VOUCH_PURPOSE,
+  chainHello,
+  encodeVouchPlaintextV2,
+  helloBoxKey,
+  initialHash,
+  transcriptHash,
+} from '../lib/protocol/v2/index.js';
 import { LocalVault, SodiumVault, WorkerVault } from '../lib/vault/index.js';
 import type { Vault } from '../lib/vault/types.js';
 import { counterOf, scrambleKeyOf } from './helpers/nonces.js';
 
 /** Every adapter here offers the optional safeNonce, which this contract checks. */
-type NonceVault = Vault & { safeNonce(): Promise<Uint8Array>; safeNonces?(n: number): Promise<Uint8Array[]> };
+type NonceVault = Vault & Required<Pick<Vault, 'openHelloV2' | 'sealVouchV2'>> & { safeNonce(): Promise<Uint8Array>; safeNonces?(n: number): Promise<Uint8Array[]> };
 
 interface Adapter {
   name: string;
@@ -43,7 +54,80 @@ async function nonces(vault: NonceVault, count: number): Promise<Uint8Array[]> {
   return out;
 }
 
+/** What a v2 client computes for its Hello, independently of any vault (the transcript and ck1). */
+function v2Hello(serverKey: Uint8Array, suite: 1 | 2) {
+  const ephemeral = backend.keyPair();
+  const h0 = initialHash(suite, serverKey);
+  const h1 = transcriptHash(h0, backend.randomBytes(40)); // any public bytes stand for the Hello here
+  const ck1 = chainHello(h0, backend.scalarMult(ephemeral.secretKey, serverKey), h1);
+  const box = backend.secretbox(new Uint8Array(0), V2_NONCE_HELLO, helloBoxKey(ck1));
+  return { ephemeral, h1, ck1, box, request: { suite, clientEphemeralKey: ephemeral.publicKey, transcript: h1, box } };
+}
+
 for (const adapter of adapters) {
+  test(`${adapter.name}: openHelloV2 returns the chaining key the client holds, only for a Hello box that opens`, async (t) => {
+    const file = join(dir, `${adapter.name}-hello-v2`);
+    const vault = await adapter.open(file);
+    t.teardown(() => vault.close());
+    for (const suite of [1, 2] as const) {
+      const hello = v2Hello(vault.publicKey, suite);
+      t.deepEqual((await vault.openHelloV2(hello.request)).chainingKey, hello.ck1);
+      const refusals = [
+        { ...hello.request, box: hello.box.map((b, i) => (i === 3 ? b ^ 1 : b)) }, // forged box
+        { ...hello.request, suite: suite === 1 ? 2 : 1 }, // another suite: another protocol name in h0
+        { ...hello.request, transcript: backend.randomBytes(32) }, // another Hello
+        { ...hello.request, clientEphemeralKey: backend.keyPair().publicKey }, // another client
+        { ...hello.request, clientEphemeralKey: new Uint8Array(32) }, // low order: X(Ss, EC) = 0
+      ];
+      for (const request of refusals) {
+        const e = await t.throwsAsync(vault.openHelloV2(request), { instanceOf: CurvetunError });
+        t.is(e!.code, 'EAUTH');
+        t.false(/[0-9a-f]{64}/i.test(e!.message));
+      }
+    }
+    for (const bad of [{ suite: 3 }, { suite: '2' }, { transcript: new Uint8Array(31) }, { box: new Uint8Array(17) }, { clientEphemeralKey: 'x' }]) {
+      const e = await t.throwsAsync(vault.openHelloV2({ ...v2Hello(vault.publicKey, 2).request, ...(bad as object) }), { instanceOf: CurvetunError });
+      t.is(e!.code, 'EINVAL', JSON.stringify(bad));
+    }
+  });
+
+  test(`${adapter.name}: sealVouchV2 boxes purpose · EC · S · h2 to ES under a fresh safe nonce; nothing a caller passes makes a v1 vouch or another box`, async (t) => {
+    const file = join(dir, `${adapter.name}-vouch-v2`);
+    const vault = await adapter.open(file);
+    t.teardown(() => vault.close());
+    const server = backend.keyPair();
+    const serverEphemeral = backend.keyPair();
+    const ec = backend.keyPair().publicKey;
+    const h2 = backend.randomBytes(32);
+    const request = { serverEphemeralKey: serverEphemeral.publicKey, clientEphemeralKey: ec, serverKey: server.publicKey, transcript: h2 };
+    const first = await vault.sealVouchV2(request);
+    const second = await vault.sealVouchV2(request);
+    const scramble = scrambleKeyOf(file);
+    t.true(counterOf(second.nonce16, scramble) > counterOf(first.nonce16, scramble), 'a new safe nonce each time');
+    t.is(first.box.length, 128);
+    // The server opens it with its ephemeral secret and the client's public key.
+    const opened = backend.boxOpen(first.box, longTermNonce(V2_PREFIX_VOUCH, first.nonce16), vault.publicKey, serverEphemeral.secretKey);
+    t.deepEqual(opened, encodeVouchPlaintextV2(ec, server.publicKey, h2));
+    t.deepEqual(opened!.subarray(0, 16), V2_VOUCH_PURPOSE);
+    // Purpose-specific: even with the server's long-term key where ES goes, the box is no v1 vouch
+    // (box(EC, "CurveCPV" · v16, beforenm(S, Cs))) and opens as nothing but a v2 vouch.
+    const aimed = await vault.sealVouchV2({ ...request, serverEphemeralKey: server.publicKey });
+    t.is(backend.boxOpen(aimed.box, longTermNonce(PREFIX_VOUCH, aimed.nonce16), vault.publicKey, server.secretKey), null, 'not a v1 vouch');
+    t.is(backend.boxOpen(aimed.box.subarray(0, 48), longTermNonce(PREFIX_VOUCH, aimed.nonce16), vault.publicKey, server.secretKey), null);
+    t.deepEqual(backend.boxOpen(aimed.box, longTermNonce(V2_PREFIX_VOUCH, aimed.nonce16), vault.publicKey, server.secretKey)!.subarray(0, 16), V2_VOUCH_PURPOSE);
+    // And v1's generic seal refuses the v2 prefixes, so it cannot make a v2 vouch or cookie either.
+    for (const prefix of [V2_PREFIX_VOUCH, V2_PREFIX_COOKIE]) {
+      const e = await t.throwsAsync(vault.seal(encodeVouchPlaintextV2(ec, server.publicKey, h2), prefix, serverEphemeral.publicKey), { instanceOf: CurvetunError });
+      t.is(e!.code, 'EINVAL');
+    }
+    const low = await t.throwsAsync(vault.sealVouchV2({ ...request, serverEphemeralKey: new Uint8Array(32) }), { instanceOf: CurvetunError });
+    t.is(low!.code, 'EAUTH');
+    for (const bad of [{ transcript: new Uint8Array(16) }, { serverKey: null }, { clientEphemeralKey: new Uint8Array(33) }]) {
+      const e = await t.throwsAsync(vault.sealVouchV2({ ...request, ...(bad as object) }), { instanceOf: CurvetunError });
+      t.is(e!.code, 'EINVAL', JSON.stringify(bad));
+    }
+  });
+
   test(`${adapter.name}: seal and open agree with the crypto backend in both directions`, async (t) => {
     const file = join(dir, `${adapter.name}-agree`);
     const vault = await adapter.open(file);

@@ -58,7 +58,7 @@ line or the base64 key. Without an argument: this identity's key (from its secre
 Logs and 'registry list' name keys the same way.
 
 ${COMMON}`,
-  registry: `Usage: curvetun registry add WHO KEY|FILE [--comment TEXT]
+  registry: `Usage: curvetun registry add [--v1] WHO KEY|FILE [--comment TEXT]
        curvetun registry remove WHO [KEY|FILE]
        curvetun registry remove KEY|FINGERPRINT
        curvetun registry list
@@ -67,17 +67,23 @@ WHO is an IP address, a CIDR network, a host name, a domain pattern (.example.co
 KEY is the base64 public key or a 'curvetun-x25519 <base64> [comment]' line; FILE a .pub file.
 A server admits a client key from the addresses WHO covers; a client looks up a server's key by
 the host it connects to.
-add      keeps the comment of the .pub line or file (or --comment); a line with the same WHO and key
-         is already there: says so and changes nothing.
+add      keeps the comment of the .pub line or file (or --comment); a line with the same WHO, key
+         and mark is already there: says so and changes nothing.
 remove   the lines for WHO (only those with KEY, when given), or every line with that key or
          fingerprint. Exit 1 when nothing matched.
-list     one line each: WHO SHA256:<fingerprint> curvetun-x25519 <base64> [comment]
+list     one line each: [@v1] WHO SHA256:<fingerprint> curvetun-x25519 <base64> [comment]
 A running serve applies changes at once and closes the connections whose key is no longer allowed.
+--v1  mark the line '@v1': that client key may also use protocol v1, or (client side) that host is
+      spoken to in v1. v1 lets whoever holds the server's secret key impersonate the client
+      (key-compromise impersonation): mark only peers that cannot speak v2. 'list' shows the mark.
 
 ${COMMON}`,
   'echo-server': `Usage: curvetun echo-server --listen HOST:PORT [--any-client] [service options]
+                           [--protocols v1,v2] [--post-quantum require|on|off]
 
 Echoes every message back. Only clients in known_hosts are admitted, unless --any-client.
+--protocols LIST   versions accepted, comma-separated (default v1,v2; v1 only for @v1 lines)
+--post-quantum require|on|off   v2's ML-KEM-768: demand it, accept both (default), or refuse it
 Logs 'listening address=HOST:PORT key=SHA256:...' on stderr when ready.
 --workers N|auto  one process per core, as for serve (see curvetun serve --help)
 
@@ -85,21 +91,29 @@ ${SERVICE}
 
 ${COMMON}`,
   send: `Usage: curvetun send HOST:PORT [--server-key KEY|FILE] [--wait MS] [--timeout MS] [--log-format text|json]
+                      [--protocol v1|v2] [--no-post-quantum]
 
 Sends stdin to the server and writes what it sends back to stdout (alias: cat).
 The protocol has no half-close: after stdin ends, the connection is closed once the server has
 been quiet for --wait ms (default 1000) or when the server closes it.
 Without --server-key, the server's key is looked up in known_hosts by HOST.
+--protocol v1|v2   the protocol version (default: the host's known_hosts line, @v1 -> v1, else v2;
+                   never an automatic fallback)
+--no-post-quantum  v2 without ML-KEM-768 (classical X25519 only)
 
 ${COMMON}`,
   serve: `Usage: curvetun serve --listen HOST:PORT --forward HOST:PORT
                      [--allow-forward PATTERN]... [--allow-from PATTERN]... [service options]
+                     [--protocols v1,v2] [--post-quantum require|on|off]
+                     [--proxy-protocol --trusted-proxy CIDR...] [--instance K] [--workers N|auto]
 
 Server end of a tunnel: admits clients whose key known_hosts allows from their address, and joins
 each to a new TCP connection to the --forward target.
 --allow-forward  patterns the forward target must match, checked before connecting
                  (default: 127.0.0.0/8, ::1, localhost)
 --allow-from     only accept TCP from these addresses (checked before any cryptography)
+--protocols LIST   versions accepted, comma-separated (default v1,v2; v1 only for @v1 lines)
+--post-quantum require|on|off   v2's ML-KEM-768: demand it, accept both (default), or refuse it
 --proxy-protocol --trusted-proxy CIDR...
                  behind a TCP balancer (HAProxy send-proxy / send-proxy-v2, cloud balancers):
                  every connection must come from a --trusted-proxy address or network and start
@@ -122,12 +136,17 @@ ${SERVICE}
 
 ${COMMON}`,
   tunnel: `Usage: curvetun tunnel --listen HOST:PORT --to HOST:PORT [--server-key KEY|FILE]
-                      [--timeout MS] [service options]
+                      [--timeout MS] [--protocol v1|v2] [--no-post-quantum] [service options]
 
 Client end of a tunnel: each TCP connection to --listen is carried through curvetun to the
 'curvetun serve' at --to. Without --server-key, its key is looked up in known_hosts by HOST, and
 looked up again when known_hosts changes (or on SIGHUP): connections made with a key it no longer
 names are closed.
+--protocol v1|v2   the protocol version (default: the host's known_hosts line, @v1 -> v1, else v2;
+                   never an automatic fallback)
+--no-post-quantum  v2 without ML-KEM-768 (classical X25519 only)
+--instance K       this copy's instance number (0-2047) when one client key runs on several
+                   machines, as for serve (see curvetun serve --help)
 Logs 'listening address=HOST:PORT to=TARGET server_key=SHA256:...' on stderr when ready.
 
 ${SERVICE}

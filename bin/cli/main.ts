@@ -11,6 +11,7 @@ import { fingerprintCommand, keygen, pubkey } from './commands/keys.js';
 import { registry } from './commands/registry.js';
 import { serve, tunnel } from './commands/forward.js';
 import { HELP } from './help.js';
+import { CONNECT_VERSION_OPTIONS, LISTEN_VERSION_OPTIONS } from './versions.js';
 import type { Io } from './io.js';
 import { Log } from './log.js';
 import { packageVersion } from './version.js';
@@ -25,13 +26,13 @@ const COMMANDS: Record<string, Command> = {
   keygen: { options: { comment: { type: 'string' }, force: { type: 'boolean' } }, run: keygen },
   pubkey: { options: {}, run: pubkey },
   fingerprint: { options: {}, run: fingerprintCommand },
-  registry: { options: { comment: { type: 'string' } }, run: registry },
+  registry: { options: { comment: { type: 'string' }, v1: { type: 'boolean' } }, run: registry },
   'echo-server': {
-    options: { ...SERVICE_OPTIONS, listen: { type: 'string' }, 'any-client': { type: 'boolean' }, ...WORKER_OPTIONS },
+    options: { ...SERVICE_OPTIONS, listen: { type: 'string' }, 'any-client': { type: 'boolean' }, ...LISTEN_VERSION_OPTIONS, ...WORKER_OPTIONS },
     run: withWorkers('echo-server', echoServer),
   },
   send: {
-    options: { 'server-key': { type: 'string' }, wait: { type: 'string' }, timeout: { type: 'string' }, 'log-format': { type: 'string' } },
+    options: { 'server-key': { type: 'string' }, wait: { type: 'string' }, timeout: { type: 'string' }, 'log-format': { type: 'string' }, ...CONNECT_VERSION_OPTIONS },
     run: send,
   },
   serve: {
@@ -45,6 +46,7 @@ const COMMANDS: Record<string, Command> = {
       'trusted-proxy': { type: 'string', multiple: true },
       instance: { type: 'string' },
       ...WORKER_OPTIONS,
+      ...LISTEN_VERSION_OPTIONS,
     },
     run: withWorkers('serve', serve),
   },
@@ -55,6 +57,8 @@ const COMMANDS: Record<string, Command> = {
       to: { type: 'string' },
       'server-key': { type: 'string' },
       timeout: { type: 'string' },
+      instance: { type: 'string' },
+      ...CONNECT_VERSION_OPTIONS,
     },
     run: tunnel,
   },

@@ -10,18 +10,32 @@ import type { Dialling, LookupFunction } from '../net/dial.js';
 import type { AddressFilter } from '../net/filter.js';
 import { KEY_BYTES } from '../protocol/index.js';
 import type { Vault } from '../vault/types.js';
+import type { Kem } from '../crypto/mlkem.js';
+import type { Suite } from '../protocol/v2/index.js';
+import type { Protocol } from './data-session.js';
 import { clientHandshake } from './handshake.js';
+import { clientHandshakeV2 } from './handshake-v2-client.js';
 import { CurvetunSocket } from './socket.js';
 import type { SocketLimits } from './socket.js';
 
 export interface ConnectConfig {
   backend: CryptoBackend;
+  kem: Kem;
   vault: Vault;
+  /** The server's key as passed; without it the registry line's key (`registryLine`). */
+  serverKey?: Uint8Array;
   /**
-   * The server's key, or how to find it from the addresses the host resolved to (the registry's
-   * lookup), so the key expected belongs to the addresses actually dialled.
+   * The registry's line for the host, asked with the addresses it resolved to, so the key (and
+   * the `@v1` marker) belong to the addresses actually dialled. Given when the registry is to be
+   * consulted: for the key when none is passed, for the version when none is asked for.
    */
-  serverKey: Uint8Array | ((addresses: readonly string[]) => Promise<Uint8Array | undefined>);
+  registryLine?: (addresses: readonly string[]) => Promise<{ key: Uint8Array; v1?: boolean } | undefined>;
+  /** The version to speak (never changed on failure: no fallback); default the line's, else v2. */
+  protocol?: Protocol;
+  /** v2: the suite of the Hello (2 hybrid, 1 classical). */
+  suite: Suite;
+  /** v2: the largest message we accept, announced in the Initiate. */
+  maxMessageBytes: number;
   /** Checked against the resolved addresses before any connection attempt. */
   filter: AddressFilter | null;
   /** Resolves the host (net.connect's `lookup`); called at most once per connect. */
@@ -56,12 +70,12 @@ export async function openClientSocket(host: string, port: number, config: Conne
   let tcp: TcpSocket | undefined;
   try {
     const targets = await Promise.race([resolveAllowed(host, config.filter, config.lookup), failedEarly]);
-    const serverKey = typeof config.serverKey === 'function'
-      ? await Promise.race([config.serverKey(targets.map((t) => t.address)), failedEarly])
-      : config.serverKey;
+    const line = config.registryLine ? await Promise.race([config.registryLine(targets.map((t) => t.address)), failedEarly]) : undefined;
+    const serverKey = config.serverKey ?? line?.key;
     if (!serverKey || serverKey.length !== KEY_BYTES) {
       throw new CurvetunError('EKEY', `no server key for ${host}: pass serverKey or add the host to the registry`);
     }
+    const protocol = config.protocol ?? (line?.v1 ? 'v1' : 'v2');
     dialling = dialInOrder(targets, port, { noDelay: true });
     tcp = await Promise.race([
       dialling.socket.catch((err: NodeJS.ErrnoException) => {
@@ -70,19 +84,22 @@ export async function openClientSocket(host: string, port: number, config: Conne
       }),
       failedEarly,
     ]);
-    const { backend, vault } = config;
+    const { backend, kem, vault, suite, maxMessageBytes } = config;
     const connected = tcp;
     return await new Promise<CurvetunSocket>((resolve, reject) => {
       socket = new CurvetunSocket(
         connected,
         'client',
-        (io) => clientHandshake(io, { backend, vault, serverKey }),
+        protocol === 'v2'
+          ? (io) => clientHandshakeV2(io, { backend, kem, vault, serverKey, suite, maxMessageBytes })
+          : (io) => clientHandshake(io, { backend, vault, serverKey }),
         {
           ...config.limits,
           // The handshake gets what is left of the whole deadline.
           handshakeTimeout: Math.max(1, Math.min(config.limits.handshakeTimeout, timeout)),
         },
         (error) => (error ? reject(error) : resolve(socket!)),
+        protocol,
       );
     });
   } catch (error) {

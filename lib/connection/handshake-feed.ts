@@ -14,10 +14,10 @@ import type { CurvetunError } from '../errors.js';
 import { HANDSHAKE_READ_AHEAD_BYTES, HANDSHAKE_READ_AHEAD_FRAMES } from '../limits.js';
 import { decodePacket } from '../protocol/index.js';
 import type { Packet } from '../protocol/index.js';
-import type { HandshakeIO, HandshakeResult } from './handshake.js';
+import type { FrameIO, HandshakeResult } from './handshake.js';
 
 /** A handshake half, given the socket's packet reader and frame writer. */
-export type HandshakeRunner = (io: HandshakeIO) => Promise<HandshakeResult>;
+export type HandshakeRunner = (io: FrameIO) => Promise<HandshakeResult>;
 
 /** Told once whether the handshake completed (`null`) or why the connection ended before it did. */
 export type HandshakeOutcome = (error: CurvetunError | null) => void;
@@ -25,7 +25,7 @@ export type HandshakeOutcome = (error: CurvetunError | null) => void;
 export class HandshakeFeed {
   private readonly frames: Uint8Array[] = [];
   private bytes = 0;
-  private reader: { resolve(p: Packet): void; reject(e: unknown): void } | null = null;
+  private reader: { resolve(frame: Uint8Array): void; reject(e: unknown): void } | null = null;
   /** The handshake deadline (timers.ts), armed when the handshake starts. */
   deadline: NodeJS.Timeout | undefined;
   /** What the handshake half produced, kept between its end and `enterConnected`. */
@@ -48,8 +48,13 @@ export class HandshakeFeed {
     return full;
   }
 
-  /** The next packet, decoded; rejects `EPROTO` when it does not decode, or when the feed is stopped. */
-  next(): Promise<Packet> {
+  /** The next v1 packet, decoded; rejects `EPROTO` when it does not decode, or when the feed is stopped. */
+  async next(): Promise<Packet> {
+    return decodePacket(await this.nextFrame());
+  }
+
+  /** The next frame payload as it came (v2 and the version dispatch decode it themselves). */
+  nextFrame(): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
       this.reader = { resolve, reject };
       this.feed();
@@ -82,10 +87,6 @@ export class HandshakeFeed {
     if (!frame) return;
     this.bytes -= frame.length;
     this.reader = null;
-    try {
-      reader.resolve(decodePacket(frame));
-    } catch (error) {
-      reader.reject(error);
-    }
+    reader.resolve(frame);
   }
 }

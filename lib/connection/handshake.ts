@@ -30,10 +30,11 @@ import {
 import type { Packet } from '../protocol/index.js';
 import type { Verdict } from '../registry/types.js';
 import type { Vault } from '../vault/types.js';
+import type { DataSession } from './data-session.js';
 import { Session } from './session.js';
 
 export interface HandshakeIO {
-  /** The next packet from the peer (decoded); rejects when the connection ends or the step is aborted. */
+  /** The next v1 packet from the peer (decoded); rejects when the connection ends or the step is aborted. */
   next(): Promise<Packet>;
   /** Queue a packet payload for the peer. */
   send(payload: Uint8Array): void;
@@ -41,10 +42,18 @@ export interface HandshakeIO {
   stage?(name: string): void;
 }
 
-export interface HandshakeResult {
-  session: Session;
+/** The v2 halves and the version dispatch read frames undecoded (v2 packets, session frames). */
+export interface FrameIO extends HandshakeIO {
+  /** The next frame payload from the peer, as it came. */
+  nextFrame(): Promise<Uint8Array>;
+}
+
+export interface HandshakeResult<S extends DataSession = DataSession> {
+  session: S;
   /** The peer's long-term public key: the server's as expected, or the client's as vouched. */
   peerKey: Uint8Array;
+  /** Whether the handshake mixed an ML-KEM secret into the keys (v2 suite 2); false when left out. */
+  postQuantum?: boolean;
 }
 
 export interface ClientHandshakeOptions {
@@ -53,7 +62,7 @@ export interface ClientHandshakeOptions {
   serverKey: Uint8Array;
 }
 
-export async function clientHandshake(io: HandshakeIO, options: ClientHandshakeOptions): Promise<HandshakeResult> {
+export async function clientHandshake(io: HandshakeIO, options: ClientHandshakeOptions): Promise<HandshakeResult<Session>> {
   const { backend, vault, serverKey } = options;
   const ephemeral = backend.keyPair();
   // One key serves the Hello box and the Cookie box: both are between S and EC.
@@ -93,7 +102,7 @@ export interface ServerHandshakeOptions {
   authorize(clientKey: Uint8Array): Promise<Verdict>;
 }
 
-export async function serverHandshake(io: HandshakeIO, options: ServerHandshakeOptions): Promise<HandshakeResult> {
+export async function serverHandshake(io: HandshakeIO, options: ServerHandshakeOptions): Promise<HandshakeResult<Session>> {
   const { backend, vault, cookies } = options;
 
   const hello = expect(await io.next(), 'hello');

@@ -11,10 +11,7 @@
  */
 import type { Socket as TcpSocket } from 'node:net';
 import { CurvetunError } from '../errors.js';
-import { IN_PLACE_MIN_BYTES } from '../limits.js';
-import { decodePacket } from '../protocol/index.js';
 import type { LifecycleStateName } from './lifecycle-names.js';
-import type { Session } from './session.js';
 import { WaiterQueue } from './waiters.js';
 import type { WaitOptions } from './waiters.js';
 
@@ -110,19 +107,4 @@ export class Inbox {
 /** Resume a paused TCP socket, but only once the connection is up (the handshake bounds its own reading). */
 export function resumeReading(owner: { readonly state: LifecycleStateName }, tcp: TcpSocket): void {
   if (owner.state === 'connected' && tcp.isPaused()) tcp.resume();
-}
-
-/**
- * Decode and open one frame received once connected: the message, or a throw (`EPROTO` for
- * anything but a Message packet, what `Session.open` throws for a bad counter or box). A large
- * message is opened over its own frame bytes and handed out as a view of them (no second 64 KiB
- * buffer per bulk message); a small one gets an array of its own, so a message the application
- * keeps never pins a whole TCP chunk.
- */
-export function openMessageFrame(session: Session, frame: Uint8Array): Uint8Array {
-  const packet = decodePacket(frame);
-  if (packet.type !== 'message') {
-    throw new CurvetunError('EPROTO', `expected a message packet after the handshake, got a ${packet.type} packet`);
-  }
-  return packet.box.length >= IN_PLACE_MIN_BYTES ? session.openInPlace(packet) : session.open(packet);
 }

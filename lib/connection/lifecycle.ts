@@ -74,6 +74,22 @@ export abstract class ConnectionLifecycle extends EventEmitter<CurvetunSocketEve
     return this.lifecycle.name;
   }
 
+  /** The next message (CurvetunSocket's `recv`). */
+  abstract recv(): Promise<Uint8Array>;
+
+  /** Messages as they arrive; ends when the connection closes cleanly, throws if it failed. */
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    for (;;) {
+      try {
+        yield await this.recv();
+      } catch (error) {
+        // A clean close (either side) ends the iteration; a failure is thrown to the loop.
+        if ((error as CurvetunError).code === 'ECLOSED' && this.reason?.code === 'ECLOSED') return;
+        throw error;
+      }
+    }
+  }
+
   /**
    * Feed one event to the machine and carry out the effects of the step it takes (a closed
    * machine ignores everything). An effect can raise an event itself — e.g. a listener whose

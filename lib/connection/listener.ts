@@ -11,7 +11,13 @@ import { CurvetunError, systemError } from '../errors.js';
 import { INSPECT, describe, publicKeyFact } from '../inspect.js';
 import type { Verdict } from '../registry/types.js';
 import type { Vault } from '../vault/types.js';
-import { serverHandshake } from './handshake.js';
+import type { Kem } from '../crypto/mlkem.js';
+import { BUSY_RETRY_AFTER_MS } from '../limits.js';
+import type { Suite } from '../protocol/v2/index.js';
+import type { Protocol } from './data-session.js';
+import { serverHandshakeAnyVersion } from './server-versions.js';
+import { OpenConnections } from './revocation.js';
+import type { Recheck } from './revocation.js';
 import { ProxyGate } from './proxy-accept.js';
 import type { ProxyGateConfig } from './proxy-accept.js';
 import { CurvetunSocket } from './socket.js';
@@ -20,20 +26,24 @@ import { WaiterQueue } from './waiters.js';
 import { trace } from '../trace.js';
 import type { WaitOptions } from './waiters.js';
 
-/** Open connections re-checked at once after a registry change. */
-const RECHECK_SLICE = 256;
-
 export interface ListenerConfig {
   backend: CryptoBackend;
+  kem: Kem;
   vault: Vault;
   cookies: CookieKeeper;
-  /** May this client key connect from this address? */
-  authorize(remoteAddress: string, clientKey: Uint8Array): Promise<Verdict>;
+  /** The versions this listener speaks (told apart by the Hello's magic). */
+  protocols: readonly Protocol[];
+  /** The v2 suites it answers (from `postQuantum`). */
+  suites: readonly Suite[];
+  /** The largest message a v2 client may send us, announced in READY. */
+  maxMessageBytes: number;
+  /** May this client key connect from this address, over this version? */
+  authorize(remoteAddress: string, clientKey: Uint8Array, protocol: Protocol): Promise<Verdict>;
   /**
-   * Is an open connection's key still allowed from its address (after the registry changed)?
-   * Absent: open connections are never re-checked.
+   * Is an open connection's key still allowed from its address, over its version (after the
+   * registry changed)? Absent: open connections are never re-checked.
    */
-  recheck?(remoteAddress: string, clientKey: Uint8Array): Promise<Verdict>;
+  recheck?: Recheck;
   /** Subscribe to registry changes; returns the unsubscribe. Each change re-checks open connections. */
   watchRegistry?(changed: () => void): () => void;
   /** Checked on the raw TCP address before any cryptography; false drops the connection. */
@@ -98,11 +108,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private readonly pendingByAddress = new Map<string, number>();
   private readonly handshaking = new Set<CurvetunSocket>();
   /** Connections that completed the handshake and are still open (accepted or queued). */
-  private readonly established = new Set<CurvetunSocket>();
-  private unwatch: (() => void) | null = null;
-  /** A re-check pass in progress, and whether the registry changed again meanwhile. */
-  private rechecking: Promise<number> | null = null;
-  private recheckAgain = false;
+  private readonly established: OpenConnections;
   private closing: Promise<void> | null = null;
   private readonly proxyGate: ProxyGate | null;
   readonly stats: ListenerStats = { pendingHandshakes: 0, accepted: 0, handshakeFailures: 0, droppedByAddress: 0, droppedByLimit: 0 };
@@ -112,7 +118,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
     super();
     this.proxyGate = config.proxyProtocol ? new ProxyGate(config.proxyProtocol) : null;
     server.on('connection', (tcp) => this.onConnection(tcp));
-    this.unwatch = config.watchRegistry?.(() => this.registryChanged()) ?? null;
+    this.established = new OpenConnections(config.recheck, config.watchRegistry);
   }
 
   /** @internal */
@@ -142,39 +148,8 @@ export class Listener extends EventEmitter<ListenerEvents> {
    * Runs by itself whenever the registry reloads, unless `closeRevoked: false`. Resolves with how
    * many connections it closed. A registry that cannot answer closes nothing.
    */
-  async reverify(): Promise<number> {
-    const recheck = this.config.recheck;
-    if (!recheck) return 0;
-    let closed = 0;
-    const sockets = [...this.established];
-    // In slices, so that ten thousand open connections do not queue ten thousand calls at once.
-    for (let i = 0; i < sockets.length; i += RECHECK_SLICE) {
-      const slice = sockets.slice(i, i + RECHECK_SLICE);
-      const verdicts = await Promise.all(slice.map((s) => recheck(s.remoteAddress, s.peerKey).catch(() => null)));
-      slice.forEach((socket, j) => {
-        const verdict = verdicts[j];
-        if (!verdict || verdict.allowed || socket.closed) return;
-        socket.abort(new CurvetunError('EAUTH', `closed on registry reload: ${verdict.reason}`));
-        closed++;
-      });
-    }
-    return closed;
-  }
-
-  /** One pass at a time; a change during a pass asks for one more pass after it. */
-  private registryChanged(): void {
-    if (this.closing) return;
-    if (this.rechecking) {
-      this.recheckAgain = true;
-      return;
-    }
-    this.rechecking = this.reverify().finally(() => {
-      this.rechecking = null;
-      if (this.recheckAgain) {
-        this.recheckAgain = false;
-        this.registryChanged();
-      }
-    });
+  reverify(): Promise<number> {
+    return this.established.reverify();
   }
 
   /** Facts only: the config reaches the vault and cookie keeper, the queues hold live sessions. */
@@ -230,8 +205,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closing = (async () => {
-      this.unwatch?.();
-      this.unwatch = null;
+      this.established.stop();
       const closed = new CurvetunError('ECLOSED', 'the listener is closed');
       this.waiters.rejectAll(closed);
       this.proxyGate?.closeAll();
@@ -294,20 +268,30 @@ export class Listener extends EventEmitter<ListenerEvents> {
     const startedAt = performance.now();
     let claimedKey: Uint8Array | undefined;
     let keyRefused = false;
-    const { backend, vault, cookies } = this.config;
+    const authorize = (protocol: Protocol) => async (clientKey: Uint8Array) => {
+      claimedKey = clientKey;
+      const verdict = await this.config.authorize(address, clientKey, protocol);
+      keyRefused = !verdict.allowed;
+      return verdict;
+    };
+    const { backend, kem, vault, cookies, protocols, suites, maxMessageBytes } = this.config;
     const socket: CurvetunSocket = new CurvetunSocket(
       tcp,
       'server',
       (io) =>
-        serverHandshake(io, {
-          backend,
-          vault,
-          cookies,
-          authorize: async (clientKey) => {
-            claimedKey = clientKey;
-            const verdict = await this.config.authorize(address, clientKey);
-            keyRefused = !verdict.allowed;
-            return verdict;
+        serverHandshakeAnyVersion(io, {
+          protocols,
+          v1: { backend, vault, cookies, authorize: authorize('v1') },
+          v2: {
+            backend,
+            kem,
+            vault,
+            cookies,
+            suites,
+            maxMessageBytes,
+            authorize: authorize('v2'),
+            hasRoom: () => this.waiters.size > 0 || this.ready.length < this.config.backlog,
+            busyRetryAfterMs: BUSY_RETRY_AFTER_MS,
           },
         }),
       this.config.limits,
@@ -326,7 +310,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
           keyRefused: error !== null && keyRefused,
         };
         if (error === null) {
-          this.track(socket);
+          this.established.track(socket);
           this.enqueue(socket);
         } else {
           this.stats.handshakeFailures++;
@@ -337,11 +321,6 @@ export class Listener extends EventEmitter<ListenerEvents> {
     );
     this.handshaking.add(socket);
     this.stats.pendingHandshakes = this.handshaking.size;
-  }
-
-  private track(socket: CurvetunSocket): void {
-    this.established.add(socket);
-    socket.once('close', () => this.established.delete(socket));
   }
 
   private enqueue(socket: CurvetunSocket): void {

@@ -7,6 +7,9 @@ import type { CryptoBackend } from '../crypto/backend.js';
 import type { CookieKeeper } from '../cookie/types.js';
 import type { Registry } from '../registry/types.js';
 import type { Vault } from '../vault/types.js';
+import type { Protocol } from './data-session.js';
+
+export type { Protocol };
 
 /** A crypto backend, or the name of one: 'auto' (default), 'tweetnacl', 'node', 'sodium'. */
 export type CryptoChoice = CryptoBackend | 'auto' | 'tweetnacl' | 'node' | 'sodium';
@@ -55,8 +58,22 @@ export interface ListenOptions extends CommonOptions {
   maxPendingHandshakes?: number;
   /** Handshakes in progress at once from one address. Default 64. */
   maxPendingPerAddress?: number;
-  /** Handshaken connections waiting for `accept()`; more are closed. Default 511. */
+  /** Handshaken connections waiting for `accept()`; more are closed (v2: refused with REJECT busy). Default 511. */
   backlog?: number;
+  /**
+   * The protocol versions accepted on this port, told apart by the Hello's magic. Default
+   * `['v1', 'v2']`. v1 clients are accepted only when their key's registry line carries the `@v1`
+   * marker (or with `acceptAnyClient`).
+   * @example { protocols: ['v2'] }
+   */
+  protocols?: Protocol[];
+  /**
+   * v2's hybrid key exchange (X25519 + ML-KEM-768): `true` (default) answers hybrid and classical
+   * v2 Hellos, `'require'` refuses classical ones, `false` refuses hybrid ones.
+   */
+  postQuantum?: boolean | 'require';
+  /** v2: the largest message a client may send us, announced in READY. Default 16 MiB, at most 2^30. */
+  maxMessageBytes?: number;
   /**
    * Behind a TCP balancer that speaks the PROXY protocol (HAProxy `send-proxy` / `send-proxy-v2`,
    * cloud load balancers): every connection must come from one of the `trusted` addresses or
@@ -85,6 +102,16 @@ export interface ConnectOptions extends CommonOptions {
   timeout?: number;
   /** Aborts the connect with `EABORTED`. */
   signal?: AbortSignal;
+  /**
+   * The protocol version to speak. Default: the host's registry line, looked up with the addresses
+   * dialled (`@v1` marker → 'v1'), else 'v2'. There is never an automatic fallback: a v2 handshake the server does not complete is an
+   * error (`EHANDSHAKE`), not a reason to try v1.
+   */
+  protocol?: Protocol;
+  /** v2: mix ML-KEM-768 into the key exchange (default true). `false` makes a classical v2 Hello. */
+  postQuantum?: boolean;
+  /** v2: the largest message the server may send us, announced in the Initiate. Default 16 MiB, at most 2^30. */
+  maxMessageBytes?: number;
   /**
    * Resolves `host`, with `net.connect`'s signature and meaning (default `dns.lookup`). It is
    * called once per connect, with `{ all: true }`: the addresses it gives are the ones checked

@@ -12,7 +12,7 @@
 import type { Socket as TcpSocket } from 'node:net';
 import type { CurvetunError } from '../errors.js';
 import { SLAB_BYTES, SMALL_FRAME_BYTES } from '../limits.js';
-import { Session } from './session.js';
+import type { DataSession } from './data-session.js';
 
 /**
  * A bump allocator shared by every socket of the process (the idea of Buffer's own pool): written
@@ -47,10 +47,10 @@ export class Outbox {
 
   /**
    * Seal `message` as the session's next frame into this tick's outgoing bytes; the promise the
-   * tick's sends share. Throws (nothing queued) what `Session` throws: `ETOOBIG`, `ECLOSED`.
+   * tick's sends share. Throws (nothing queued) what the session throws: `ETOOBIG`, `ECLOSED`.
    */
-  sealMessage(session: Session, message: Uint8Array): Promise<void> {
-    const size = Session.frameBytes(message.length);
+  sealMessage(session: DataSession, message: Uint8Array): Promise<void> {
+    const size = session.frameBytes(message.length);
     if (size <= SMALL_FRAME_BYTES) {
       // Small frames are sealed back to back into the shared slab: no buffer per message, and
       // the frames of one tick lie side by side, so they leave in one write.

@@ -24,6 +24,9 @@ import {
   writeMessageFrameHeader,
 } from '../protocol/index.js';
 import type { MessagePacket } from '../protocol/index.js';
+import { IN_PLACE_MIN_BYTES } from '../limits.js';
+import { decodePacket } from '../protocol/index.js';
+import type { DataSession } from './data-session.js';
 import { INSPECT, describe } from '../inspect.js';
 
 export { MAX_COUNTER };
@@ -37,7 +40,9 @@ export type Role = 'client' | 'server';
  */
 const scratchNonce = new Uint8Array(NONCE_BYTES);
 
-export class Session {
+export class Session implements DataSession {
+  readonly protocol = 'v1' as const;
+  readonly maxSendBytes = MAX_MESSAGE_BYTES;
   private sendCounter = FIRST_MESSAGE_COUNTER;
   /** The only counter the peer's next message may carry: the last accepted + 1. */
   private expectedCounter = FIRST_MESSAGE_COUNTER;
@@ -71,6 +76,24 @@ export class Session {
   /** Bytes of the whole wire frame (length prefix included) that carries a `length`-byte message. */
   static frameBytes(length: number): number {
     return FRAME_HEADER_BYTES + MESSAGE_OVERHEAD + length;
+  }
+
+  frameBytes(length: number): number {
+    return Session.frameBytes(length);
+  }
+
+  /**
+   * Decode and open one frame received once connected (`EPROTO` for anything but a Message
+   * packet). A large message is opened over its own frame bytes and handed out as a view of them
+   * (no second 64 KiB buffer per bulk message); a small one gets an array of its own, so a message
+   * the application keeps never pins a whole TCP chunk.
+   */
+  receive(frame: Uint8Array): Uint8Array {
+    const packet = decodePacket(frame);
+    if (packet.type !== 'message') {
+      throw new CurvetunError('EPROTO', `expected a message packet after the handshake, got a ${packet.type} packet`);
+    }
+    return packet.box.length >= IN_PLACE_MIN_BYTES ? this.openInPlace(packet) : this.open(packet);
   }
 
   /** Encrypt `message` straight into a whole wire frame (length prefix included). */

@@ -15,38 +15,38 @@
  * tick's write).
  */
 import type { Socket as TcpSocket } from 'node:net';
-import { CurvetunError } from '../errors.js';
+import { CurvetunError, RejectedError } from '../errors.js';
 import { INSPECT, describe, publicKeyFact } from '../inspect.js';
 import type { SocketLimits } from '../limits.js';
 import { connectionLabel, trace } from '../trace.js';
 import { FrameDecoder, encodeFrame } from '../protocol/index.js';
-import type { HandshakeIO } from './handshake.js';
+import type { FrameIO } from './handshake.js';
 import { HandshakeFeed } from './handshake-feed.js';
 import type { HandshakeOutcome, HandshakeRunner } from './handshake-feed.js';
-import { Inbox, openMessageFrame, resumeReading } from './inbox.js';
+import { Inbox, resumeReading } from './inbox.js';
 import { ConnectionLifecycle, reasonError } from './lifecycle.js';
 import type { LifecycleStateName } from './lifecycle-names.js';
 import { Outbox } from './outbox.js';
-import { Session } from './session.js';
+import type { DataSession, Protocol } from './data-session.js';
 import { hearTcp, peerOf, stopHearingData } from './tcp-hooks.js';
+import { peerClosedReason, tcpFailedReason } from './peer-closed.js';
+import type { WhereWeWere } from './peer-closed.js';
 import { finSent, handshakeEnded, handshakeStarted } from './timers.js';
 import type { WaitOptions } from './waiters.js';
 import { messageStream } from '../stream/duplex.js';
 import type { MessageStream, MessageStreamOptions } from '../stream/duplex.js';
 
 export type { HandshakeOutcome } from './handshake-feed.js';
+export type { CurvetunSocketEvents } from './lifecycle.js';
+export { DEFAULT_LIMITS } from '../limits.js';
+export type { SocketLimits } from '../limits.js';
 
 /** `timeout` (ms → `ETIMEDOUT`) and `signal` (→ `EABORTED`); either way the socket stays usable. */
 export type RecvOptions = WaitOptions;
 
-export { DEFAULT_LIMITS } from '../limits.js';
-export type { SocketLimits } from '../limits.js';
-
-const NO_KEY = new Uint8Array(0);
-
 export type SocketRole = 'client' | 'server';
 
-export type { CurvetunSocketEvents } from './lifecycle.js';
+const NO_KEY = new Uint8Array(0);
 
 function flushOutbox(socket: CurvetunSocket): void {
   socket.flush();
@@ -64,12 +64,14 @@ function flushOutbox(socket: CurvetunSocket): void {
 export class CurvetunSocket extends ConnectionLifecycle {
   /** The peer's long-term public key (32 bytes): the server's for a client, the client's for a server. */
   peerKey: Uint8Array = NO_KEY;
+  /** Whether the session keys include an ML-KEM-768 secret (v2's hybrid suite). */
+  postQuantum = false;
   readonly remoteAddress: string;
   readonly remotePort: number;
 
   private readonly decoder = new FrameDecoder();
   /** The data path's keys and counters (set on entering `connected`). */
-  private session: Session | null = null;
+  private session: DataSession | null = null;
   private receivedAny = false;
 
   // The parts, each made on first use.
@@ -87,6 +89,8 @@ export class CurvetunSocket extends ConnectionLifecycle {
     runHandshake: HandshakeRunner,
     private readonly limits: SocketLimits,
     onOutcome?: HandshakeOutcome,
+    /** The version a client speaks (known before its Hello); a server learns it from the Hello. */
+    private readonly intendedProtocol?: Protocol,
   ) {
     super();
     this.feed = new HandshakeFeed(runHandshake, onOutcome ?? null);
@@ -97,13 +101,19 @@ export class CurvetunSocket extends ConnectionLifecycle {
 
   /** Facts only: the session, the handshake in progress and the TCP socket reach key material. */
   [INSPECT](): string {
-    const { role, state, remoteAddress, remotePort } = this;
-    return describe('CurvetunSocket', { role, state, remoteAddress, remotePort, peerKey: publicKeyFact(this.peerKey), closeReason: this.reason?.code });
+    const { role, state, protocol, remoteAddress, remotePort } = this;
+    return describe('CurvetunSocket', { role, state, protocol, remoteAddress, remotePort, peerKey: publicKeyFact(this.peerKey), closeReason: this.reason?.code });
+  }
+
+  /** Which protocol version this connection speaks: 'v1' (curve_tun 1.0) or 'v2'. */
+  get protocol(): Protocol {
+    return this.session?.protocol ?? this.intendedProtocol ?? 'v1';
   }
 
   /**
-   * Send one message (at most 65 503 bytes). Resolves once the frame is handed to the OS; when the
-   * kernel buffer is full it waits for it to drain. Rejects `ETOOBIG` (nothing sent) or `ECLOSED`.
+   * Send one message (at most 65 503 bytes in v1, 65 518 in v2, and no more than a v2 peer
+   * announced). Resolves once the frame is handed to the OS; when the kernel buffer is full it
+   * waits for it to drain. Rejects `ETOOBIG` (nothing sent) or `ECLOSED`.
    */
   send(message: Uint8Array | string): Promise<void> {
     const state = this.state;
@@ -140,19 +150,6 @@ export class CurvetunSocket extends ConnectionLifecycle {
     return messageStream(this, options);
   }
 
-  /** Messages as they arrive; ends when the connection closes cleanly, throws if it failed. */
-  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    for (;;) {
-      try {
-        yield await this.recv();
-      } catch (error) {
-        // A clean close (either side) ends the iteration; a failure is thrown to the loop.
-        if ((error as CurvetunError).code === 'ECLOSED' && this.reason?.code === 'ECLOSED') return;
-        throw error;
-      }
-    }
-  }
-
   /** Close the connection after flushing what was sent. Resolves when TCP has closed. */
   close(): Promise<void> {
     if (!this.closed) this.dispatch('CLOSE', reasonError('ECLOSED', 'the socket was closed locally'));
@@ -177,7 +174,11 @@ export class CurvetunSocket extends ConnectionLifecycle {
   protected override startHandshake(): void {
     const feed = this.feed!;
     feed.deadline = handshakeStarted(this, this.limits.handshakeTimeout);
-    const io: HandshakeIO = { next: () => feed.next(), send: (payload) => this.queueFrame(encodeFrame(payload)) };
+    const io: FrameIO = {
+      next: () => feed.next(),
+      nextFrame: () => feed.nextFrame(),
+      send: (payload) => this.queueFrame(encodeFrame(payload)),
+    };
     if (trace.enabled) io.stage = (name) => trace('%s: handshake: %s', this.label(), name);
     const runner = feed.runner!;
     feed.runner = null;
@@ -199,10 +200,11 @@ export class CurvetunSocket extends ConnectionLifecycle {
 
   protected override enterConnected(): void {
     const feed = this.feed!;
-    const { session, peerKey } = feed.result!;
+    const { session, peerKey, postQuantum } = feed.result!;
     this.feed = null;
     this.session = session;
     this.peerKey = peerKey;
+    this.postQuantum = postQuantum ?? false;
     feed.reportOutcome(null);
     const frames = feed.leftovers();
     if (frames.length === 0) {
@@ -226,8 +228,9 @@ export class CurvetunSocket extends ConnectionLifecycle {
     this.inbox?.close(reason);
     if (this.tcp.destroyed) {
       this.finishClose();
-    } else if (reason.code === 'ECLOSED' && left === 'connected') {
-      // A clean close: flush what was sent, then FIN; bounded so a stuck peer cannot hold us.
+    } else if ((reason.code === 'ECLOSED' && left === 'connected') || (reason instanceof RejectedError && this.role === 'server')) {
+      // A clean close, or a v2 REJECT just queued: flush what was sent, then FIN (destroying could
+      // reset the connection and discard the REJECT); bounded so a stuck peer cannot hold us.
       this.flush();
       this.tcp.end();
       this.graceUntilReleased(finSent(this.tcp));
@@ -262,7 +265,11 @@ export class CurvetunSocket extends ConnectionLifecycle {
 
   /** @internal */
   peerEnded(): void {
-    if (!this.closed) this.dispatch('CLOSE', reasonError('ECLOSED', this.peerClosedMessage()));
+    if (!this.closed) this.dispatch('CLOSE', peerClosedReason(this.whereWeWere()));
+  }
+
+  private whereWeWere(): WhereWeWere {
+    return { role: this.role, protocol: this.intendedProtocol, state: this.state, receivedAny: this.receivedAny };
   }
 
   /** @internal */
@@ -273,11 +280,7 @@ export class CurvetunSocket extends ConnectionLifecycle {
 
   /** @internal */
   tcpFailed(err: NodeJS.ErrnoException): void {
-    if (this.closed) return;
-    const code = err.code ?? 'socket error';
-    // A reset right after our Vouch is how a refusing server usually looks from here.
-    const refused = this.role === 'client' && this.state === 'connected' && !this.receivedAny;
-    this.dispatch('FAIL', reasonError('ECLOSED', refused ? `${this.peerClosedMessage()} (${code})` : `connection error: ${code}`, err));
+    if (!this.closed) this.dispatch('FAIL', tcpFailedReason(this.whereWeWere(), err));
   }
 
   /** @internal The handshake deadline passed (timers.ts). */
@@ -289,14 +292,15 @@ export class CurvetunSocket extends ConnectionLifecycle {
 
   /** Open one message frame and deliver it; false when the connection failed. */
   private openMessage(frame: Uint8Array): boolean {
-    let message: Uint8Array;
+    let message: Uint8Array | null;
     try {
-      message = openMessageFrame(this.session!, frame);
+      message = this.session!.receive(frame);
     } catch (error) {
       this.dispatch('FAIL', error as CurvetunError);
       return false;
     }
     this.receivedAny = true;
+    if (message === null) return true; // a control message, handled by the session
     if (this.inbox) this.inbox.deliver(message);
     else if (this.listenerCount('message') > 0) this.emit('message', message);
     else this.openInbox().deliver(message);
@@ -350,13 +354,5 @@ export class CurvetunSocket extends ConnectionLifecycle {
   /** @internal Why a write failed: the close reason if the connection closed meanwhile. */
   sendFailure(): CurvetunError {
     return this.closed ? this.closedError() : new CurvetunError('ECLOSED', 'the connection failed while sending');
-  }
-
-  private peerClosedMessage(): string {
-    const connected = this.state === 'connected';
-    if (this.role === 'client' && !this.receivedAny && connected) {
-      return 'the server closed the connection right after the handshake (it may have refused our key)';
-    }
-    return connected ? 'the peer closed the connection' : 'the peer closed the connection during the handshake';
   }
 }

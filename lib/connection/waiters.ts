@@ -23,6 +23,11 @@ export class WaiterQueue<T> {
   /** `what` names the operation in error messages ("recv", "accept"). */
   constructor(private readonly what: string) {}
 
+  /** Callers waiting now. */
+  get size(): number {
+    return this.waiters.length;
+  }
+
   wait(options: WaitOptions = {}): Promise<T> {
     const { timeout, signal } = options;
     if (signal?.aborted) return Promise.reject(abortedError(this.what, signal));

@@ -3,6 +3,7 @@
  * opening, and the replay guard.
  *
  * Cookie K = k16 · secretbox(EC · ESs, "minute-k" · k16, minute key)   (96 bytes)
+ * v2 cookie: sealed under a v2-only key derived from the minute key (v2.ts), 168 bytes.
  *
  * k16 is 16 fresh random bytes rather than a vault safe nonce. Random is safe here because each
  * minute key is brand new and lives two periods: even a million cookies per key make a repeated
@@ -19,7 +20,11 @@ import { CurvetunError } from '../errors.js';
 import { COOKIE_BYTES, KEY_BYTES, PREFIX_MINUTE, SAFE_NONCE_BYTES } from '../protocol/constants.js';
 import { decodeCookieContents, decodeCookieValue, encodeCookieContents, encodeCookieValue } from '../protocol/boxes.js';
 import { longTermNonce } from '../protocol/nonce.js';
+import { cookieKeyOf } from '../protocol/v2/schedule.js';
+import { V2_COOKIE_BYTES } from '../protocol/v2/constants.js';
 import type { CookieContents } from './types.js';
+import { cookieIdV2, openCookieV2, sealCookieV2 } from './v2.js';
+import type { CookieSecretsV2 } from './v2.js';
 import { INSPECT, describe } from '../inspect.js';
 
 export interface CookieKeeperOptions {
@@ -39,7 +44,7 @@ export interface CookieStats {
   /** Cookies remembered by the replay guard right now. */
   remembered: number;
   guardSize: number;
-  /** Cookies that opened under a live key (`open`); nothing is remembered for them yet. */
+  /** Cookies that opened under a live key (`open`, `openV2`); nothing is remembered for them yet. */
   opened: number;
   /** Cookies remembered as used (`admit`): each one a handshake that passed every check. */
   admitted: number;
@@ -56,8 +61,15 @@ export interface CookieStats {
 
 interface MinuteKey {
   key: Uint8Array;
+  /** The v2 cookie key, KDF(key, "", "ctun2 cookie key"): made with the minute key, wiped with it. */
+  v2Key: Uint8Array;
   /** When this key became the current one (monotonic ms). It opens cookies until createdAt + 2 periods. */
   createdAt: number;
+}
+
+function wipe(minute: MinuteKey): void {
+  minute.key.fill(0);
+  minute.v2Key.fill(0);
 }
 
 /** A cookie's identity in the guard: its k16 (see `remember`). */
@@ -65,8 +77,9 @@ function cookieId(cookie: Uint8Array): string {
   return Buffer.from(cookie.buffer, cookie.byteOffset, SAFE_NONCE_BYTES).toString('base64');
 }
 
-function replayed(): CurvetunError {
-  return new CurvetunError('EAUTH', 'the cookie was already used: a replayed Vouch is refused');
+/** `what`: the packet that carried the cookie (v1 Vouch, v2 Initiate). */
+function replayed(what: 'Vouch' | 'Initiate'): CurvetunError {
+  return new CurvetunError('EAUTH', `the cookie was already used: a replayed ${what} is refused`);
 }
 
 export class CookieCore {
@@ -100,7 +113,7 @@ export class CookieCore {
     if (!Number.isInteger(this.guardSize) || this.guardSize < 1 || this.guardSize > MAX_GUARD_SIZE) {
       throw new CurvetunError('EINVAL', `guardSize must be an integer from 1 to ${MAX_GUARD_SIZE}`);
     }
-    this.#current = { key: this.backend.randomBytes(KEY_BYTES), createdAt: this.now() };
+    this.#current = this.newMinuteKey(this.now());
     // Entries expire with the key that opened them; a full guard refuses instead of evicting
     // (see remember()), so the bound is never reached by an insert. Bounded by count through
     // maxSize rather than `max`, because `max` preallocates ~56 bytes per slot up front (56 MB for
@@ -125,15 +138,15 @@ export class CookieCore {
   tick(): void {
     const elapsed = Math.floor((this.now() - this.#current.createdAt) / this.periodMs);
     if (elapsed < 1) return;
-    this.#previous?.key.fill(0);
+    if (this.#previous) wipe(this.#previous);
     const createdAt = this.#current.createdAt + elapsed * this.periodMs;
     if (elapsed === 1) {
       this.#previous = this.#current;
     } else {
-      this.#current.key.fill(0); // more than two periods old: nothing it sealed may open any more
+      wipe(this.#current); // more than two periods old: nothing it sealed may open any more
       this.#previous = null;
     }
-    this.#current = { key: this.backend.randomBytes(KEY_BYTES), createdAt };
+    this.#current = this.newMinuteKey(createdAt);
     this.counts.rotations += elapsed;
     this.purge(true);
   }
@@ -171,7 +184,7 @@ export class CookieCore {
     try {
       if (this.guard.has(cookieId(cookie))) {
         this.counts.refusedReplay++;
-        throw replayed();
+        throw replayed('Vouch');
       }
       this.counts.opened++;
       return decodeCookieContents(inner);
@@ -181,14 +194,21 @@ export class CookieCore {
   }
 
   /**
-   * Remember a cookie as used, in one step of this single thread (check and insert together):
-   * `EAUTH` if it was admitted before (a replay, also one racing on another connection) or no
-   * longer opens; `EBUSY` if the guard is full. Call it only after the whole Vouch verified.
+   * Remember a cookie as used, v1 (96 bytes) or v2 (168), in one step of this single thread
+   * (check and insert together): `EAUTH` if it was admitted before (a replay, also one racing on
+   * another connection) or no longer opens; `EBUSY` if the guard is full. Call it only after the
+   * whole Vouch / Initiate verified.
    */
   admit(cookie: Uint8Array): void {
-    const { inner, minute } = this.unseal(cookie);
-    inner.fill(0);
-    this.remember(cookie, minute.createdAt + 2 * this.periodMs - this.now());
+    if (cookie instanceof Uint8Array && cookie.length === V2_COOKIE_BYTES) {
+      const { secrets, minute } = this.unsealV2(cookie);
+      for (const value of Object.values(secrets)) value.fill(0);
+      this.remember(cookieIdV2(cookie), 'Initiate', minute.createdAt + 2 * this.periodMs - this.now());
+    } else {
+      const { inner, minute } = this.unseal(cookie);
+      inner.fill(0);
+      this.remember(cookieId(cookie), 'Vouch', minute.createdAt + 2 * this.periodMs - this.now());
+    }
     this.counts.admitted++;
   }
 
@@ -209,14 +229,14 @@ export class CookieCore {
     throw new CurvetunError('EAUTH', 'the cookie did not open: forged, tampered, or older than two key periods');
   }
 
-  private remember(cookie: Uint8Array, ttl: number): void {
+  private remember(id: string, what: 'Vouch' | 'Initiate', ttl: number): void {
     // k16 identifies a cookie that opened: it is random per cookie, and nobody without the minute
     // key can make another cookie with the same k16 that opens. Only cookies that opened and
     // whose Vouch verified get here, so neither forged cookies nor unknown keys fill the guard.
-    const id = cookieId(cookie);
+    // A v2 cookie's id is marked as such (v2.ts), so the two versions never collide.
     if (this.guard.has(id)) {
       this.counts.refusedReplay++;
-      throw replayed();
+      throw replayed(what);
     }
     if (this.guard.size >= this.guardSize) {
       this.purge();
@@ -229,6 +249,55 @@ export class CookieCore {
     this.guard.set(id, true, { ttl: Math.max(1, Math.ceil(ttl)) });
   }
 
+  /**
+   * Seal a v2 cookie under the current minute key's v2 cookie key, expiring two periods from now.
+   */
+  sealV2(secrets: CookieSecretsV2): Uint8Array {
+    if (typeof secrets !== 'object' || secrets === null) throw new CurvetunError('EINVAL', 'sealV2 needs the cookie secrets');
+    this.tick();
+    return sealCookieV2(this.backend, this.#current.v2Key, secrets, Math.ceil(this.now() + 2 * this.periodMs));
+  }
+
+  /**
+   * Open a v2 cookie with the current, then the previous v2 cookie key. Nothing is remembered
+   * (the handshake admits it once the Initiate verified), but a cookie already admitted is refused.
+   * `EINVAL` wrong size; `EAUTH` forged, tampered, expired, a v1 cookie, or already used.
+   */
+  openV2(cookie: Uint8Array): CookieSecretsV2 {
+    const { secrets } = this.unsealV2(cookie);
+    if (this.guard.has(cookieIdV2(cookie))) {
+      for (const value of Object.values(secrets)) value.fill(0);
+      this.counts.refusedReplay++;
+      throw replayed('Initiate');
+    }
+    this.counts.opened++;
+    return secrets;
+  }
+
+  private unsealV2(cookie: Uint8Array): { secrets: CookieSecretsV2; minute: MinuteKey } {
+    if (!(cookie instanceof Uint8Array) || cookie.length !== V2_COOKIE_BYTES) {
+      throw new CurvetunError('EINVAL', `a v2 cookie is ${V2_COOKIE_BYTES} bytes`);
+    }
+    this.tick();
+    const now = this.now();
+    for (const minute of [this.#current, this.#previous]) {
+      if (!minute) continue;
+      const contents = openCookieV2(this.backend, minute.v2Key, cookie);
+      if (!contents) continue;
+      const { expiry, ...secrets } = contents;
+      if (expiry > now) return { secrets, minute };
+      for (const value of Object.values(secrets)) value.fill(0);
+      break;
+    }
+    this.counts.refusedInvalid++;
+    throw new CurvetunError('EAUTH', 'the v2 cookie did not open: forged, tampered, expired or of another version');
+  }
+
+  private newMinuteKey(createdAt: number): MinuteKey {
+    const key = this.backend.randomBytes(KEY_BYTES);
+    return { key, v2Key: cookieKeyOf(key), createdAt };
+  }
+
   /** Counters and the guard's fill; no key material. */
   getStats(): CookieStats {
     this.tick();
@@ -238,8 +307,8 @@ export class CookieCore {
 
   /** Wipe both keys; the core opens nothing afterwards. */
   destroy(): void {
-    this.#current.key.fill(0);
-    this.#previous?.key.fill(0);
+    wipe(this.#current);
+    if (this.#previous) wipe(this.#previous);
     this.#previous = null;
     this.guard.clear();
   }

@@ -12,13 +12,17 @@ import { CookieCore } from './core.js';
 import type { CookieKeeperOptions, CookieStats } from './core.js';
 import type { CookieWorkerInit } from './cookie-worker.js';
 import { keepRotating } from './rotation.js';
-import type { CookieContents, CookieKeeper } from './types.js';
+import type { CookieContents, CookieKeeper, CookieSecretsV2 } from './types.js';
 import { INSPECT, describe } from '../inspect.js';
 
-/** Every handshake seals, opens and admits one cookie: all three take the shared-memory lane (lib/runtime/lane.ts). */
+const V2_SECRETS = { clientEphemeralKey: 'bytes', serverEphemeralSecretKey: 'bytes', chainingKey: 'bytes', transcript: 'bytes' } as const;
+
+/** Every handshake seals, opens and admits one cookie (v1 or v2): all take the shared-memory lane (lib/runtime/lane.ts). */
 const COOKIE_LANE: LaneMethods = {
   seal: { args: { ec: 'bytes', ess: 'bytes' }, result: 'bytes' },
   open: { args: 'bytes', result: { clientEphemeralPublicKey: 'bytes', serverEphemeralSecretKey: 'bytes' } },
+  sealV2: { args: V2_SECRETS, result: 'bytes' },
+  openV2: { args: 'bytes', result: V2_SECRETS },
   admit: { args: 'bytes', result: 'json' },
 };
 
@@ -43,6 +47,12 @@ export class WorkerCookieKeeper implements ObservableCookieKeeper {
   }
   open(cookie: Uint8Array): Promise<CookieContents> {
     return this.actor.call('open', cookie);
+  }
+  sealV2(secrets: CookieSecretsV2): Promise<Uint8Array> {
+    return this.actor.call('sealV2', secrets);
+  }
+  openV2(cookie: Uint8Array): Promise<CookieSecretsV2> {
+    return this.actor.call('openV2', cookie);
   }
   async admit(cookie: Uint8Array): Promise<void> {
     await this.actor.call('admit', cookie);
@@ -105,6 +115,12 @@ export class LocalCookieKeeper implements ObservableCookieKeeper {
   }
   async open(cookie: Uint8Array): Promise<CookieContents> {
     return this.live().open(cookie);
+  }
+  async sealV2(secrets: CookieSecretsV2): Promise<Uint8Array> {
+    return this.live().sealV2(secrets);
+  }
+  async openV2(cookie: Uint8Array): Promise<CookieSecretsV2> {
+    return this.live().openV2(cookie);
   }
   async admit(cookie: Uint8Array): Promise<void> {
     this.live().admit(cookie);

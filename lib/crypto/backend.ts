@@ -8,7 +8,8 @@
  * Every backend must give byte-identical results (checked by the shared test vectors), and fail
  * the same way:
  * - a key, nonce or buffer of the wrong size or type throws CurvetunError `EINVAL`;
- * - a low-order peer public key (all-zero X25519 result) throws `EAUTH` from beforenm/box/boxOpen;
+ * - a low-order peer public key (all-zero X25519 result) throws `EAUTH` from scalarMult, beforenm,
+ *   box and boxOpen;
  * - a forged, truncated or empty box makes the *Open functions return `null`, never throw.
  */
 
@@ -41,6 +42,13 @@ export interface CryptoBackend {
   publicKeyOf(secretKey: Uint8Array): Uint8Array;
 
   /**
+   * Raw X25519 (RFC 7748): the 32-byte shared point of our `secretKey` and the peer's `publicKey`,
+   * with no hashing. Protocol v2 feeds it into HKDF. An all-zero result (a low-order peer key)
+   * throws `EAUTH` before anyone can use it. The caller wipes the result when done.
+   */
+  scalarMult(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
+
+  /**
    * NaCl `crypto_box_beforenm`: HSalsa20 of the X25519 shared point (zero nonce).
    * Compute once per peer pair, then use `secretbox`/`secretboxOpen` with it.
    */
@@ -61,7 +69,9 @@ export interface CryptoBackend {
 
   /**
    * The same, written over the box itself: on success the plaintext is the box's first
-   * `box.length - 16` bytes (returned as a plain Uint8Array view of them); `null` when the box does not authenticate (its bytes are then unspecified).
+   * `box.length - 16` bytes (returned as a plain Uint8Array view of them). `null` when the box
+   * does not authenticate, and the box is then left as it was: the tag is checked before anything
+   * is written (v2's session tries such a box under later counters to name a deletion).
    * The data path opens large messages this way, so a message costs no second buffer.
    */
   secretboxOpenInPlace(box: Uint8Array, nonce: Uint8Array, sharedKey: Uint8Array): Uint8Array | null;

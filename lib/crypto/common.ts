@@ -36,13 +36,19 @@ export function checkMessage(m: Uint8Array): void {
 }
 
 /**
- * NaCl's `crypto_box_beforenm` from an X25519 shared point. An all-zero point means the peer's
- * key was a low-order point (no shared secret at all): every backend refuses it the same way.
+ * An all-zero X25519 point means the peer's key was a low-order point (no shared secret at all):
+ * every backend refuses it the same way, for raw scalarMult and for beforenm alike.
  */
-export function sharedKeyFromPoint(point: Uint8Array): Uint8Array {
+export function refuseLowOrder(point: Uint8Array): Uint8Array {
   let any = 0;
   for (let i = 0; i < point.length; i++) any |= point[i]!;
   if (any === 0) throw new CurvetunError('EAUTH', 'the peer public key is a low-order point');
+  return point;
+}
+
+/** NaCl's `crypto_box_beforenm` from an X25519 shared point (refused when all zero). */
+export function sharedKeyFromPoint(point: Uint8Array): Uint8Array {
+  refuseLowOrder(point);
   const key = new Uint8Array(SHARED_KEY_BYTES);
   lowlevel.crypto_core_hsalsa20(key, ZERO16, point, SIGMA);
   return key;

@@ -7,7 +7,7 @@ import { createHash, createPrivateKey, createPublicKey, diffieHellman, generateK
 import type { KeyObject } from 'node:crypto';
 import type { CryptoBackend, KeyPair } from './backend.js';
 import { SECRET_KEY_BYTES } from './backend.js';
-import { checkLength, checkPublicKey, checkSecretKey, sharedKeyFromPoint, withBoxes } from './common.js';
+import { checkLength, checkPublicKey, checkSecretKey, refuseLowOrder, sharedKeyFromPoint, withBoxes } from './common.js';
 import type { BackendWithoutBoxes } from './common.js';
 import { makeTweetnaclSecretbox } from './tweetnacl.js';
 import { CurvetunError } from '../errors.js';
@@ -59,6 +59,15 @@ export function nodeX25519Works(): boolean {
   }
 }
 
+/** The raw shared point; OpenSSL refuses low-order points outright, which we report as the others do. */
+function x25519(secretKey: Uint8Array, peer: Uint8Array): Buffer {
+  try {
+    return diffieHellman({ privateKey: privateKeyObject(secretKey), publicKey: publicKeyObject(peer) });
+  } catch {
+    throw new CurvetunError('EAUTH', 'the peer public key is a low-order point');
+  }
+}
+
 export function createNodeBackend(): CryptoBackend {
   const secret = makeTweetnaclSecretbox();
   const backend: BackendWithoutBoxes = {
@@ -74,16 +83,19 @@ export function createNodeBackend(): CryptoBackend {
       checkSecretKey(secretKey);
       return rawPublic(createPublicKey(privateKeyObject(secretKey)));
     },
+    scalarMult(secretKey, peer) {
+      checkSecretKey(secretKey);
+      checkPublicKey(peer);
+      const point = x25519(secretKey, peer);
+      // A plain array, not a view of OpenSSL's Buffer (which may sit in Node's shared pool).
+      const out = new Uint8Array(point);
+      point.fill(0);
+      return refuseLowOrder(out);
+    },
     beforenm(peer, secretKey) {
       checkPublicKey(peer);
       checkSecretKey(secretKey);
-      let point: Buffer;
-      try {
-        point = diffieHellman({ privateKey: privateKeyObject(secretKey), publicKey: publicKeyObject(peer) });
-      } catch {
-        // OpenSSL refuses low-order points outright; the other backends see an all-zero point.
-        throw new CurvetunError('EAUTH', 'the peer public key is a low-order point');
-      }
+      const point = x25519(secretKey, peer);
       try {
         return sharedKeyFromPoint(point);
       } finally {

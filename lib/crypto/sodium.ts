@@ -14,6 +14,7 @@ import {
   checkPublicKey,
   checkSecretKey,
   checkSharedKey,
+  refuseLowOrder,
   sharedKeyFromPoint,
   withBoxes,
 } from './common.js';
@@ -61,6 +62,17 @@ export function createSodiumBackend(sodium: SodiumNative): CryptoBackend {
       const pk = new Uint8Array(PUBLIC_KEY_BYTES);
       sodium.crypto_scalarmult_base(pk, secretKey);
       return pk;
+    },
+    scalarMult(secretKey, peer) {
+      checkSecretKey(secretKey);
+      checkPublicKey(peer);
+      const out = new Uint8Array(SHARED_KEY_BYTES);
+      try {
+        sodium.crypto_scalarmult(out, secretKey, peer);
+      } catch {
+        out.fill(0); // libsodium refuses an all-zero result; refused below like the other backends
+      }
+      return refuseLowOrder(out);
     },
     beforenm(peer, secretKey) {
       checkPublicKey(peer);

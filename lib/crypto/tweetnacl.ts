@@ -12,6 +12,7 @@ import {
   checkSecretKey,
   checkSharedKey,
   lowlevel,
+  refuseLowOrder,
   sharedKeyFromPoint,
   withBoxes,
 } from './common.js';
@@ -104,6 +105,11 @@ export function createTweetnaclBackend(): CryptoBackend {
     publicKeyOf(secretKey) {
       checkSecretKey(secretKey);
       return nacl.scalarMult.base(secretKey);
+    },
+    scalarMult(secretKey, peer) {
+      checkSecretKey(secretKey);
+      checkPublicKey(peer);
+      return refuseLowOrder(nacl.scalarMult(secretKey, peer));
     },
     beforenm(peer, secretKey) {
       checkPublicKey(peer);

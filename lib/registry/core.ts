@@ -12,11 +12,12 @@ import type { ParsedEntry } from './file.js';
 import { KEY_BYTES } from '../protocol/constants.js';
 
 export type Classification =
-  | { kind: 'allowed'; entry: ParsedEntry }
+  /** `v1`: an allowing line carries the `@v1` marker. */
+  | { kind: 'allowed'; entry: ParsedEntry; v1: boolean }
   /** The address is pinned (an exact address entry) to another key. */
-  | { kind: 'conflict' }
-  /** Nothing in the registry speaks for this key from this address. */
-  | { kind: 'unknown' };
+  | { kind: 'conflict'; keyKnown: boolean }
+  /** Nothing in the registry speaks for this key from this address; `keyKnown`: some line has the key. */
+  | { kind: 'unknown'; keyKnown: boolean };
 
 /** Check the arguments that cross from other threads: wrong ones are EINVAL, never a TypeError. */
 export function checkPeer(address: unknown, key: unknown): { address: string; key: Uint8Array } {
@@ -39,9 +40,22 @@ export async function classify(entries: readonly ParsedEntry[], address: string,
   const peer = checkPeer(address, key);
   // Cheap lines first; lines that need DNS only when nothing else allowed the key.
   const withKey = entries.filter((e) => keysEqual(e.key, peer.key));
-  for (const entry of withKey) if (matchesAddress(entry.pattern, peer.address)) return { kind: 'allowed', entry };
-  for (const entry of withKey) if (await coversPeer(entry.pattern, peer.address)) return { kind: 'allowed', entry };
-  return isPinned(entries, peer.address) ? { kind: 'conflict' } : { kind: 'unknown' };
+  let allowing: ParsedEntry | undefined;
+  for (const entry of withKey) {
+    if (!matchesAddress(entry.pattern, peer.address)) continue;
+    if (entry.v1) return { kind: 'allowed', entry, v1: true };
+    allowing ??= entry;
+  }
+  // Name and domain lines need DNS: only when nothing cheap allowed the key, or to find a @v1 line.
+  for (const entry of withKey) {
+    if (allowing && !entry.v1) continue;
+    if (!(await coversPeer(entry.pattern, peer.address))) continue;
+    if (entry.v1) return { kind: 'allowed', entry, v1: true };
+    allowing ??= entry;
+  }
+  if (allowing) return { kind: 'allowed', entry: allowing, v1: false };
+  const keyKnown = withKey.length > 0;
+  return isPinned(entries, peer.address) ? { kind: 'conflict', keyKnown } : { kind: 'unknown', keyKnown };
 }
 
 /** A list of IP addresses from another thread, canonical; EINVAL for anything else. */
@@ -96,6 +110,14 @@ export interface LookupOptions {
  * "the first line wins" (file order is not a statement of trust).
  */
 export async function lookupKey(entries: readonly ParsedEntry[], host: string, options: LookupOptions = {}): Promise<Uint8Array | undefined> {
+  return (await lookupLine(entries, host, options))?.key;
+}
+
+/**
+ * The line `lookupKey` takes its key from; its `@v1` marker says which version to speak. Two
+ * lines of the top precedence that disagree on the key, or on the marker, are `EKEY` alike.
+ */
+export async function lookupLine(entries: readonly ParsedEntry[], host: string, options: LookupOptions = {}): Promise<ParsedEntry | undefined> {
   if (typeof host !== 'string' || host.length === 0) throw new CurvetunError('EINVAL', 'lookup needs a host name or address');
   const asAddress = canonicalAddress(host);
   const resolved = asAddress !== null ? [asAddress] : options.addresses ?? (await addressesOf(host));
@@ -108,16 +130,17 @@ export async function lookupKey(entries: readonly ParsedEntry[], host: string, o
     if (best === null || p.rank > best.precedence.rank) {
       best = { entry, precedence: p };
       rival = null;
-    } else if (p.rank === best.precedence.rank && rival === null && !keysEqual(entry.key, best.entry.key)) {
+    } else if (p.rank === best.precedence.rank && rival === null && (!keysEqual(entry.key, best.entry.key) || entry.v1 !== best.entry.v1)) {
       rival = entry;
     }
   }
   if (best && rival) {
-    const where = (e: ParsedEntry) => `${options.file ?? 'known_hosts'}:${e.line} (${e.who})`;
+    const where = (e: ParsedEntry) => `${options.file ?? 'known_hosts'}:${e.line} (${e.v1 ? '@v1 ' : ''}${e.who})`;
+    const what = keysEqual(best.entry.key, rival.key) ? 'different versions (one line @v1)' : 'different keys';
     throw new CurvetunError(
       'EKEY',
-      `${where(best.entry)} and ${where(rival)} give ${host} different keys at the same precedence (${best.precedence.tier}); remove one, or add a line naming ${host}`,
+      `${where(best.entry)} and ${where(rival)} give ${host} ${what} at the same precedence (${best.precedence.tier}); remove one, or add a line naming ${host}`,
     );
   }
-  return best?.entry.key;
+  return best?.entry;
 }

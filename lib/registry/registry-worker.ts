@@ -11,8 +11,8 @@ import { writeFileAtomic } from '../fs/atomic.js';
 import { checkStrictModes } from '../fs/strict-modes.js';
 import { keysEqual } from '../keys/text.js';
 import { serveActor } from '../runtime/serve.js';
-import { checkAddresses, checkPeer, classify, isPinned, lookupKey } from './core.js';
-import type { Classification } from './core.js';
+import { checkAddresses, checkPeer, classify, isPinned, lookupKey, lookupLine } from './core.js';
+import type { Classification, LookupOptions } from './core.js';
 import { REGISTRY_HEADER, RegistryFileError, formatRegistryLine, parseRegistry } from './file.js';
 import type { ParsedEntry } from './file.js';
 
@@ -171,15 +171,24 @@ serveActor((init: RegistryWorkerInit, context) => {
     return true;
   }
 
+  /** The registry's arguments for `lookupKey` / `lookupLine`: a host, or a host and the addresses the caller will dial. */
+  type LookupArgs = string | { host: string; addresses: unknown };
+  const lookupArgs = (args: LookupArgs): [string, LookupOptions] =>
+    typeof args === 'string' ? [args, { file }] : [args?.host, { file, addresses: checkAddresses(args?.addresses) }];
+
   return {
     verify: ({ address, key }: { address: string; key: Uint8Array }): Promise<Classification> => classify(entries, address, key),
-    lookup: (args: string | { host: string; addresses: unknown }) =>
-      typeof args === 'string' ? lookupKey(entries, args, { file }) : lookupKey(entries, args?.host, { file, addresses: checkAddresses(args?.addresses) }),
-    /** Append a line; false (and nothing written) when a line with this pattern and key exists. */
-    add: ({ who, key, comment }: { who: string; key: Uint8Array; comment?: string }): boolean => {
-      const line = formatRegistryLine(who, key, comment);
+    lookup: (args: LookupArgs) => lookupKey(entries, ...lookupArgs(args)),
+    lookupEntry: async (args: LookupArgs) => {
+      const e = await lookupLine(entries, ...lookupArgs(args));
+      return e ? { who: e.who, key: e.key, comment: e.comment, v1: e.v1 } : null;
+    },
+    /** Append a line; false (and nothing written) when a line with this pattern, key and marker exists. */
+    add: ({ who, key, comment, v1 }: { who: string; key: Uint8Array; comment?: string; v1?: boolean }): boolean => {
+      const marked = v1 === true;
+      const line = formatRegistryLine(who, key, comment, marked);
       const w = who.trim();
-      return rewrite((lines, current) => (current.some((e) => e.who === w && keysEqual(e.key, key)) ? null : [...lines, line]));
+      return rewrite((lines, current) => (current.some((e) => e.who === w && keysEqual(e.key, key) && e.v1 === marked) ? null : [...lines, line]));
     },
     /**
      * TOFU: pin `key` to the exact `address`, unless the address is pinned already (then the
@@ -206,7 +215,7 @@ serveActor((init: RegistryWorkerInit, context) => {
       if (changed) context.notify('reload', { reloads, entries: entries.length });
       return removed;
     },
-    list: () => entries.map((e) => ({ who: e.who, key: e.key, comment: e.comment })),
+    list: () => entries.map((e) => ({ who: e.who, key: e.key, comment: e.comment, v1: e.v1 })),
     status: (): RegistryStatus => ({
       entries: entries.length,
       lastError: problem?.message ?? null,

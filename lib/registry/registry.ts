@@ -99,9 +99,16 @@ export class WorkerRegistry extends EventEmitter<WorkerRegistryEvents> implement
 
   async verify(remoteAddress: string, clientKey: Uint8Array): Promise<Verdict> {
     const c = await this.actor.call<Classification>('verify', { address: remoteAddress, key: clientKey });
-    if (c.kind === 'allowed') return { allowed: true };
-    if (c.kind === 'conflict') return { allowed: false, reason: `${remoteAddress} is pinned to a different key` };
-    if (!this.options.tofu) return { allowed: false, reason: `no registry entry allows this key from ${remoteAddress}` };
+    if (c.kind === 'allowed') return allowedVerdict(c.v1);
+    const where = c.keyKnown ? { refusal: 'address-not-allowed' as const } : {};
+    if (c.kind === 'conflict') return { allowed: false, reason: `${remoteAddress} is pinned to a different key`, ...where };
+    if (!this.options.tofu) {
+      return {
+        allowed: false,
+        reason: `no registry entry allows this key from ${remoteAddress}`,
+        ...where,
+      };
+    }
     const address = canonicalAddress(remoteAddress)!; // the worker accepted it as an address
     return this.serialized(address, () => this.askFirstUse(address, clientKey));
   }
@@ -127,7 +134,7 @@ export class WorkerRegistry extends EventEmitter<WorkerRegistryEvents> implement
   private async askFirstUse(address: string, key: Uint8Array): Promise<Verdict> {
     // Another question for this address may have pinned a key while we waited our turn.
     const again = await this.actor.call<Classification>('verify', { address, key });
-    if (again.kind === 'allowed') return { allowed: true };
+    if (again.kind === 'allowed') return allowedVerdict(again.v1);
     if (again.kind === 'conflict') return { allowed: false, reason: `${address} is pinned to a different key` };
     const tofu = this.options.tofu!;
     const approved = await approveWithin(tofu, { remoteAddress: address, key: new Uint8Array(key), keyText: encodePublicKeyText(key) });
@@ -140,13 +147,18 @@ export class WorkerRegistry extends EventEmitter<WorkerRegistryEvents> implement
     return this.actor.call('lookup', addresses ? { host, addresses: [...addresses] } : host);
   }
 
+  /** The line `lookup` uses for `host`, with its `@v1` marker. */
+  async lookupEntry(host: string, addresses?: readonly string[]): Promise<RegistryEntry | undefined> {
+    return (await this.actor.call<RegistryEntry | null>('lookupEntry', addresses ? { host, addresses: [...addresses] } : host)) ?? undefined;
+  }
+
   /**
    * Append a line; `comment` goes after `#`. Written to the file atomically, in force at once.
-   * Resolves false, writing nothing, when a line with this `who` and key is there already.
+   * Resolves false, writing nothing, when a line with this `who`, key and `@v1` marker is there already.
    */
   async add(entry: RegistryEntry, comment?: string): Promise<boolean> {
     if (typeof entry !== 'object' || entry === null) throw new CurvetunError('EINVAL', 'add needs { who, key }');
-    return this.actor.call<boolean>('add', { who: entry.who, key: entry.key, ...(comment ? { comment } : {}) });
+    return this.actor.call<boolean>('add', { who: entry.who, key: entry.key, ...(comment ? { comment } : {}), ...(entry.v1 ? { v1: true } : {}) });
   }
 
   /** Remove the lines whose pattern text is `who` (and whose key is `key`, when given); returns how many. */
@@ -171,6 +183,11 @@ export class WorkerRegistry extends EventEmitter<WorkerRegistryEvents> implement
   close(): Promise<void> {
     return this.actor.stop();
   }
+}
+
+/** `{ allowed: true }`, with `v1: true` only when an allowing line carries @v1. */
+function allowedVerdict(v1: boolean): Verdict {
+  return v1 ? { allowed: true, v1: true } : { allowed: true };
 }
 
 /** Run the hook; a throw, a non-true answer or no answer within the deadline all deny. */

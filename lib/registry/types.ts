@@ -4,8 +4,14 @@
  */
 
 export type Verdict =
-  | { allowed: true }
-  | { allowed: false; reason: string };
+  /** `v1`: some allowing line carries the `@v1` marker, so this key may also use protocol v1. */
+  | { allowed: true; v1?: boolean }
+  /**
+   * `refusal` names the kind for a v2 REJECT: 'address-not-allowed' when the key is known but not
+   * from this address, 'version-not-allowed' for a v1 client whose lines are all v2-only, else
+   * 'key-not-allowed' (the default when left out).
+   */
+  | { allowed: false; reason: string; refusal?: 'key-not-allowed' | 'address-not-allowed' | 'version-not-allowed' };
 
 export interface RegistryEntry {
   /** An IP address, a CIDR network, a DNS name, a domain pattern (`.example.com`) or `*`. */
@@ -14,6 +20,12 @@ export interface RegistryEntry {
   key: Uint8Array;
   /** The line's comment, when listing; ignored by `add` (pass the comment as its own argument). */
   comment?: string;
+  /**
+   * The `@v1` marker: this key may use protocol v1 (server side), or this host is spoken to in v1
+   * (client side). v1 exposes the server to key-compromise impersonation of that client: a v1
+   * vouch can be forged by whoever holds the server's secret key. Unmarked lines are v2-only.
+   */
+  v1?: boolean;
 }
 
 export interface Registry {
@@ -31,6 +43,11 @@ export interface Registry {
    * against them instead of a lookup of the registry's own (which could answer differently).
    */
   lookup(host: string, addresses?: readonly string[]): Promise<Uint8Array | undefined>;
+  /**
+   * Client side, optional: the line `lookup` would use for `host` (its key and `@v1` marker), so
+   * `connect()` picks the version the line asks for. Registries without it are spoken to in v2.
+   */
+  lookupEntry?(host: string, addresses?: readonly string[]): Promise<RegistryEntry | undefined>;
   /** Resolves true when a line was added, false when a line with this `who` and key was there already. */
   add(entry: RegistryEntry): Promise<boolean>;
   remove(who: string, key?: Uint8Array): Promise<number>;

@@ -6,7 +6,7 @@
 import { CurvetunError } from '../errors.js';
 import type { VaultCore } from './core.js';
 import type { InstanceClaim } from './instance.js';
-import type { HelloOpening, SealedBox, Vault } from './types.js';
+import type { HelloOpening, HelloV2Opening, HelloV2Request, SealedBox, Vault, VouchV2Request } from './types.js';
 import { INSPECT, describe, publicKeyFact } from '../inspect.js';
 
 export abstract class CoreVault implements Vault {
@@ -47,6 +47,14 @@ export abstract class CoreVault implements Vault {
 
   async openHello(box: Uint8Array, nonce: Uint8Array, clientEphemeralKey: Uint8Array): Promise<HelloOpening> {
     return this.live().openHello(box, nonce, clientEphemeralKey);
+  }
+
+  async openHelloV2(request: HelloV2Request): Promise<HelloV2Opening> {
+    return this.live().openHelloV2(request);
+  }
+
+  async sealVouchV2(request: VouchV2Request): Promise<SealedBox> {
+    return this.live().sealVouchV2(request);
   }
 
   /** Idempotent: the first call releases what the adapter holds. */

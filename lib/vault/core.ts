@@ -11,9 +11,14 @@ import { CurvetunError } from '../errors.js';
 import { COUNTER_BYTES, KEY_BYTES, LONG_TERM_PREFIX_BYTES, NONCE_BYTES, SAFE_NONCE_BYTES } from '../protocol/constants.js';
 import { longTermNonce, safeNonceBlock } from '../protocol/nonce.js';
 import { scramble } from '../protocol/tea.js';
+import { HASH_BYTES, V2_NONCE_HELLO, V2_PREFIX_COOKIE, V2_PREFIX_VOUCH, encodeVouchPlaintextV2, isSuite } from '../protocol/v2/index.js';
+import { chainHello, helloBoxKey, initialHash } from '../protocol/v2/schedule.js';
 import { INSPECT, describe, publicKeyFact } from '../inspect.js';
 import type { CounterSource } from './counter.js';
-import type { HelloOpening, SealedBox } from './types.js';
+import type { HelloOpening, HelloV2Opening, SealedBox } from './types.js';
+
+/** The long-term nonce prefixes only the v2 operations may use (v1's generic `seal` refuses them). */
+const V2_LONG_TERM_PREFIXES = [V2_PREFIX_VOUCH, V2_PREFIX_COOKIE];
 
 export interface VaultCoreOptions {
   backend: CryptoBackend;
@@ -74,6 +79,10 @@ export class VaultCore {
     check('the plaintext', plaintext);
     check('the nonce prefix', prefix, LONG_TERM_PREFIX_BYTES);
     check('the peer key', peer, KEY_BYTES);
+    // v1's generic seal must not make v2 values either: v2's prefixes are the v2 operations' own.
+    if (V2_LONG_TERM_PREFIXES.some((p) => p.every((x, i) => x === prefix[i]))) {
+      throw new CurvetunError('EINVAL', 'a v2 nonce prefix: v2 boxes are made only by the v2 operations (sealVouchV2)');
+    }
     return after(this.safeNonce(), (nonce16) => {
       const box = this.#options.backend.secretbox(plaintext, longTermNonce(prefix, nonce16), this.sharedKey(peer));
       return { nonce16, box };
@@ -111,6 +120,52 @@ export class VaultCore {
     );
   }
 
+  /**
+   * See `Vault.openHelloV2`. Arguments arrive from another thread as plain data, so each is
+   * checked here; the X25519 point and the Hello box key are wiped before returning.
+   */
+  openHelloV2(request: unknown): HelloV2Opening {
+    const { suite, clientEphemeralKey, transcript, box } = (request ?? {}) as Record<string, unknown>;
+    if (!isSuite(suite)) throw new CurvetunError('EINVAL', 'the suite must be 1 or 2');
+    check('the client ephemeral key', clientEphemeralKey, KEY_BYTES);
+    check('the transcript hash', transcript, HASH_BYTES);
+    check('the Hello box', box, 16);
+    const { backend } = this.#options;
+    const dh = this.#options.withSecret((secret) => backend.scalarMult(secret, clientEphemeralKey));
+    const chainingKey = chainHello(initialHash(suite, this.publicKey), dh, transcript);
+    dh.fill(0);
+    const boxKey = helloBoxKey(chainingKey);
+    const opened = backend.secretboxOpen(box, V2_NONCE_HELLO, boxKey);
+    boxKey.fill(0);
+    if (opened === null) {
+      chainingKey.fill(0);
+      throw new CurvetunError('EAUTH', 'the v2 Hello box did not open with our long-term key');
+    }
+    return { chainingKey };
+  }
+
+  /**
+   * See `Vault.sealVouchV2`. The key with the server's ephemeral key serves one handshake: made
+   * fresh, never cached, wiped at once.
+   */
+  sealVouchV2(request: unknown): MaybePromise<SealedBox> {
+    const { serverEphemeralKey, clientEphemeralKey, serverKey, transcript } = (request ?? {}) as Record<string, unknown>;
+    check('the server ephemeral key', serverEphemeralKey, KEY_BYTES);
+    check('the client ephemeral key', clientEphemeralKey, KEY_BYTES);
+    check('the server key', serverKey, KEY_BYTES);
+    check('the transcript hash', transcript, HASH_BYTES);
+    const plaintext = encodeVouchPlaintextV2(clientEphemeralKey, serverKey, transcript);
+    const { backend } = this.#options;
+    return after(this.safeNonce(), (nonce16) => {
+      const key = this.#options.withSecret((secret) => backend.beforenm(serverEphemeralKey, secret));
+      try {
+        return { nonce16, box: backend.secretbox(plaintext, longTermNonce(V2_PREFIX_VOUCH, nonce16), key) };
+      } finally {
+        key.fill(0);
+      }
+    });
+  }
+
   /** `scramble(counter:u64be · 8 random bytes)`; a promise only while a reservation is written. */
   safeNonce(): MaybePromise<Uint8Array> {
     return after(this.#options.counter.next(), (counter) => {
@@ -121,6 +176,7 @@ export class VaultCore {
 }
 
 export type MaybePromise<T> = T | Promise<T>;
+
 
 /** `fn(value)`, now when `value` is at hand, later when it is a promise: no promise on the fast path. */
 function after<T, R>(value: MaybePromise<T>, fn: (value: T) => R): MaybePromise<R> {

@@ -45,6 +45,9 @@ serveActor(async (init: VaultWorkerInit, { restarts }) => {
     seal: ({ plaintext, prefix, peer }: { plaintext: Uint8Array; prefix: Uint8Array; peer: Uint8Array }) => core.seal(plaintext, prefix, peer),
     safeNonce: () => core.safeNonce(),
     openHello: ({ box, nonce, peer }: { box: Uint8Array; nonce: Uint8Array; peer: Uint8Array }) => core.openHello(box, nonce, peer),
+    openHelloV2: (request: Record<string, unknown> | null) =>
+      core.openHelloV2({ ...request, suite: typeof request?.suite === 'string' ? Number(request.suite) : request?.suite }),
+    sealVouchV2: (request: unknown) => core.sealVouchV2(request),
     safeNonces: async (count: number) => {
       const nonces: Uint8Array[] = [];
       for (let i = 0; i < Math.min(Math.max(0, count | 0), 100_000); i++) {

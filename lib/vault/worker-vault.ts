@@ -4,11 +4,13 @@
  * resumes above its on-disk reservation, so no nonce is ever reused.
  */
 import { getBackend } from '../crypto/index.js';
+import { CurvetunError } from '../errors.js';
+import { isSuite } from '../protocol/v2/constants.js';
 import { startActor } from '../runtime/index.js';
 import type { ActorRef, RestartPolicy } from '../runtime/index.js';
 import type { LaneMethods } from '../runtime/lane.js';
 import type { FileVaultOptions } from './local-vault.js';
-import type { HelloOpening, SealedBox, Vault } from './types.js';
+import type { HelloOpening, HelloV2Opening, HelloV2Request, SealedBox, Vault, VouchV2Request } from './types.js';
 import type { VaultWorkerInit } from './vault-worker.js';
 import { openInstance, planInstance } from './instance.js';
 import type { InstanceClaim } from './instance.js';
@@ -19,6 +21,12 @@ const VAULT_LANE: LaneMethods = {
   open: { args: { box: 'bytes', nonce: 'bytes', peer: 'bytes' }, result: 'bytes' },
   seal: { args: { plaintext: 'bytes', prefix: 'bytes', peer: 'bytes' }, result: { nonce16: 'bytes', box: 'bytes' } },
   openHello: { args: { box: 'bytes', nonce: 'bytes', peer: 'bytes' }, result: { plaintext: 'bytes', sharedKey: 'bytes', nonce16: 'bytes' } },
+  // The suite crosses as text (the lane carries bytes and text fields); the worker turns it back.
+  openHelloV2: { args: { suite: 'text', clientEphemeralKey: 'bytes', transcript: 'bytes', box: 'bytes' }, result: { chainingKey: 'bytes' } },
+  sealVouchV2: {
+    args: { serverEphemeralKey: 'bytes', clientEphemeralKey: 'bytes', serverKey: 'bytes', transcript: 'bytes' },
+    result: { nonce16: 'bytes', box: 'bytes' },
+  },
 };
 
 export interface WorkerVaultOptions extends FileVaultOptions {
@@ -89,6 +97,16 @@ export class WorkerVault implements Vault {
 
   openHello(box: Uint8Array, nonce: Uint8Array, clientEphemeralKey: Uint8Array): Promise<HelloOpening> {
     return this.actor.call('openHello', { box, nonce, peer: clientEphemeralKey });
+  }
+
+  openHelloV2(request: HelloV2Request): Promise<HelloV2Opening> {
+    // The suite crosses as text: check it is the number 1 or 2 here, where its type is still known.
+    if (!isSuite(request?.suite)) return Promise.reject(new CurvetunError('EINVAL', 'the suite must be 1 or 2'));
+    return this.actor.call('openHelloV2', { ...request, suite: String(request.suite) });
+  }
+
+  sealVouchV2(request: VouchV2Request): Promise<SealedBox> {
+    return this.actor.call('sealVouchV2', request);
   }
 
   /** Many safe nonces in one round trip (at most 100 000). */

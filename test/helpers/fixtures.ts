@@ -38,7 +38,8 @@ export async function makeWorld(): Promise<World> {
   const clientVault = await newVault('client');
   const registry = await openRegistry({ file: join(dir, 'known_hosts'), create: true });
   closers.push(() => registry.close());
-  await registry.add({ who: '127.0.0.1', key: clientVault.publicKey });
+  // @v1: the v1 tests connect with this key too (unmarked lines allow v2 only).
+  await registry.add({ who: '127.0.0.1', key: clientVault.publicKey, v1: true });
   const newRegistry = async (name: string) => {
     const r = await openRegistry({ file: join(dir, name), create: true });
     closers.push(() => r.close());

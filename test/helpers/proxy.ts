@@ -17,6 +17,8 @@ export interface FrameContext {
   connection: number;
   /** Write a raw frame payload back to where this frame came from. */
   reflect(payload: Uint8Array): void;
+  /** Write a raw frame payload on to where this frame was going, now or later (to hold and reorder). */
+  forward(payload: Uint8Array): void;
 }
 
 /** Returns the payloads to forward in place of `payload` (default: `[payload]`). */
@@ -58,6 +60,7 @@ export async function startProxy(targetPort: number, hook: FrameHook = () => und
             index: index++,
             connection,
             reflect: (p) => from.write(encodeFrame(p)),
+            forward: (p) => to.write(encodeFrame(p)),
           };
           const out = hook(new Uint8Array(payload), ctx) ?? [payload];
           for (const p of out) to.write(encodeFrame(p));

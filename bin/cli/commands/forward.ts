@@ -30,9 +30,16 @@ import type { Log } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { Connections, peerFields, runListenerService, runUntilStopped, startService, watchKnownHosts } from '../service.js';
 import type { EndNote } from '../service.js';
+import { connectVersion, listenVersions } from '../versions.js';
 
 /** Forward targets allowed when no --allow-forward is given: this machine only. */
 export const DEFAULT_FORWARD_ALLOW = ['127.0.0.0/8', '::1', 'localhost'];
+
+/** `--instance K` (serve, tunnel): this copy's instance number, for the vault (lib/vault/instance.ts). */
+function instanceOption(parsed: Parsed): { instance?: number } {
+  const instance = boundedInt(parsed.values.instance, 'instance', MAX_INSTANCE);
+  return instance === undefined ? {} : { instance };
+}
 
 function noPositionals(parsed: Parsed, command: string): void {
   if (parsed.positionals.length > 0) throw new UsageError(`${command} takes no arguments, got "${parsed.positionals[0]}"`);
@@ -104,7 +111,6 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
   const trustedProxies = list(parsed.values['trusted-proxy']);
   const proxied = parsed.values['proxy-protocol'] === true;
   if (proxied !== trustedProxies.length > 0) throw new UsageError('--proxy-protocol and --trusted-proxy CIDR go together: the header is read only from the balancers named');
-  const instance = boundedInt(parsed.values.instance, 'instance', MAX_INSTANCE);
   let forwardFilter: AddressFilter;
   try {
     forwardFilter = AddressFilter.parse(allowForward.length > 0 ? allowForward : DEFAULT_FORWARD_ALLOW);
@@ -118,7 +124,7 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
   if (!(await forwardFilter.allowsHost(target.host))) {
     throw new CurvetunError('EDENIED', `forward target ${targetText} is not among the allowed addresses (${forwardFilter.patterns.length} pattern(s); see --allow-forward)`);
   }
-  const ctx = new Context(parsed, io.env, { logRegistryProblems: false, ...(instance !== undefined ? { instance } : {}) });
+  const ctx = new Context(parsed, io.env, { logRegistryProblems: false, ...instanceOption(parsed) });
   try {
     const setup = await startService('serve', parsed, io, {
       key_file: ctx.keyFile,
@@ -136,6 +142,7 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
         vault,
         registry,
         cookies,
+        ...listenVersions(parsed),
         ...(allowFrom.length > 0 ? { allowedAddresses: allowFrom } : {}),
         ...(proxied ? { proxyProtocol: { trusted: trustedProxies } } : {}),
       });
@@ -187,7 +194,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
   const at = parseHostPort(parsed.values.listen as string | undefined, '--listen');
   const to = parseHostPort(parsed.values.to as string | undefined, '--to');
   const timeout = positiveInt(parsed.values.timeout, 'timeout', 10_000);
-  const ctx = new Context(parsed, io.env, { logRegistryProblems: false });
+  const ctx = new Context(parsed, io.env, { logRegistryProblems: false, ...instanceOption(parsed) });
   const keyOption = parsed.values['server-key'];
   try {
     const { log, metrics, drainMs, maxConnections } = await startService('tunnel', parsed, io, {
@@ -200,6 +207,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
     const vault = await ctx.vault();
     metrics.watchWorkers({ vault: vault.actor });
     const keySource = await ctx.serverKeySource(keyOption, server.key as Uint8Array);
+    const version = connectVersion(parsed);
     const toText = formatHostPort(to.host, to.port);
     const connections = new Connections(maxConnections, metrics);
     /** Open sessions and the server key each was made with, to close when known_hosts drops that key. */
@@ -240,7 +248,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
         return;
       }
       connections.run(
-        (note) => tunnelOne(local, note, { to, timeout, server, keySource, vault, sessions }, log, metrics),
+        (note) => tunnelOne(local, note, { to, timeout, server, keySource, vault, sessions, version }, log, metrics),
         () => local.destroy(),
       );
     });
@@ -281,6 +289,8 @@ interface TunnelParts {
   keySource: Pick<ConnectOptions, 'serverKey' | 'registry'>;
   vault: Awaited<ReturnType<Context['vault']>>;
   sessions: Map<CurvetunSocket, { key: Uint8Array; note: EndNote }>;
+  /** `--protocol` / `--no-post-quantum` (without `--protocol`, the known_hosts line decides). */
+  version: Pick<ConnectOptions, 'protocol' | 'postQuantum'>;
 }
 
 async function tunnelOne(local: TcpSocket, note: EndNote, parts: TunnelParts, log: Log, metrics: Metrics): Promise<void> {
@@ -292,11 +302,15 @@ async function tunnelOne(local: TcpSocket, note: EndNote, parts: TunnelParts, lo
   let socket: CurvetunSocket;
   try {
     if (!known) throw new CurvetunError('EKEY', `known_hosts names no key for ${parts.to.host} any more`);
-    socket = await connect(parts.to.host, parts.to.port, { ...parts.keySource, vault: parts.vault, timeout: parts.timeout });
+    socket = await connect(parts.to.host, parts.to.port, { ...parts.keySource, vault: parts.vault, timeout: parts.timeout, ...parts.version });
     metrics.clientHandshake((Date.now() - startedAt) / 1000, null);
   } catch (error) {
     if (known) metrics.clientHandshake((Date.now() - startedAt) / 1000, error);
-    local.destroy();
+    // Refused or failed (v2 says so at once): close the local side with a plain FIN, after
+    // dropping what it sent, so the application sees an empty reply rather than a reset.
+    local.resume();
+    local.end();
+    setTimeout(() => local.destroy(), 2_000).unref();
     log.warn('failed', { peer, to: toText, duration_ms: Date.now() - startedAt, reason: (error as Error).message });
     return;
   }

@@ -10,6 +10,7 @@ import { Log, keyField, logFormatOption } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { peerFields, runListenerService, startService, watchKnownHosts } from '../service.js';
 import type { EndNote } from '../service.js';
+import { connectVersion, listenVersions } from '../versions.js';
 
 export async function echoServer(parsed: Parsed, io: Io): Promise<number> {
   if (parsed.positionals.length > 0) throw new UsageError(`echo-server takes no arguments, got "${parsed.positionals[0]}"`);
@@ -24,7 +25,7 @@ export async function echoServer(parsed: Parsed, io: Io): Promise<number> {
     const { log, metrics } = setup;
     const vault = await ctx.vault();
     const registry = anyClient ? null : await ctx.registry();
-    const listener = await listen(at.port, { host: at.host, vault, ...(registry ? { registry } : { acceptAnyClient: true }) });
+    const listener = await listen(at.port, { host: at.host, vault, ...listenVersions(parsed), ...(registry ? { registry } : { acceptAnyClient: true }) });
     metrics.watchWorkers({ vault: vault.actor, ...(registry ? { registry: registry.actor } : {}) });
     metrics.watchListener(listener);
     const knownHosts = registry ? watchKnownHosts(registry, ctx.knownHostsFile, log) : null;
@@ -69,7 +70,7 @@ export async function send(parsed: Parsed, io: Io): Promise<number> {
     const serverKey = await ctx.serverKey(parsed.values['server-key'], to.host);
     const vault = await ctx.vault();
     const keySource = await ctx.serverKeySource(parsed.values['server-key'], serverKey);
-    const socket = await connect(to.host, to.port, { ...keySource, vault, timeout, signal: stop });
+    const socket = await connect(to.host, to.port, { ...keySource, vault, timeout, signal: stop, ...connectVersion(parsed) });
     const stream = socket.stream();
     const startedAt = Date.now();
     let up = 0;

@@ -13,7 +13,7 @@ import type { Io } from '../io.js';
 /** One entry as `list` shows it: `WHO SHA256:… curvetun-x25519 <base64> [comment]`. */
 function shown(entry: RegistryEntry): string {
   const comment = entry.comment ? ` ${entry.comment}` : '';
-  return `${entry.who} ${fingerprint(entry.key)} ${KEY_TYPE} ${encodePublicKeyText(entry.key)}${comment}`;
+  return `${entry.v1 ? '@v1 ' : ''}${entry.who} ${fingerprint(entry.key)} ${KEY_TYPE} ${encodePublicKeyText(entry.key)}${comment}`;
 }
 
 /** What `remove`'s first argument names: a fingerprint, a key (base64 or a pasted .pub line), else a host pattern. */
@@ -30,12 +30,14 @@ export async function registry(parsed: Parsed, io: Io): Promise<number> {
   try {
     switch (action) {
       case 'add': {
-        if (!first || !second) throw new UsageError('usage: curvetun registry add WHO KEY|FILE [--comment TEXT]');
+        if (!first || !second) throw new UsageError('usage: curvetun registry add [--v1] WHO KEY|FILE [--comment TEXT]');
         const { key, comment } = readKeyArgument(second);
         const text = typeof parsed.values.comment === 'string' ? parsed.values.comment : comment;
-        const added = await (await ctx.registry()).add({ who: first, key }, text || undefined);
-        const entry = `${first} ${fingerprint(key)}${text ? ` (${text})` : ''}`;
+        const v1 = parsed.values.v1 === true;
+        const added = await (await ctx.registry()).add({ who: first, key, ...(v1 ? { v1 } : {}) }, text || undefined);
+        const entry = `${v1 ? '@v1 ' : ''}${first} ${fingerprint(key)}${text ? ` (${text})` : ''}`;
         io.err(added ? `added ${entry} to ${ctx.knownHostsFile}` : `${entry} is already in ${ctx.knownHostsFile}: nothing changed`);
+        if (v1) io.err('warning: protocol v1 lets whoever holds the server key impersonate this client (key-compromise impersonation); prefer v2');
         return 0;
       }
       case 'remove': {
