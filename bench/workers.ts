@@ -6,7 +6,7 @@
  * included, over the handshakes completed; capacity per core follows as 1 s / that. Handshakes per
  * second are printed too but, on a machine whose cores the client shares, they say little.
  *
- *   npx tsx bench/workers.ts [--handshakes N] [--concurrency C] [--crypto auto|node|tweetnacl|sodium]
+ *   npx tsx bench/workers.ts [--handshakes N] [--concurrency C] [--crypto auto|node|tweetnacl|sodium] [--protocol v1|v2|v2-classical]
  *   npx tsx bench/workers.ts --quick     # 300 handshakes per row
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,12 +30,17 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '16' },
     crypto: { type: 'string', default: 'auto' },
     quick: { type: 'boolean', default: false },
+    protocol: { type: 'string', default: 'v2' },
   },
 });
 const HANDSHAKES = values.quick ? 300 : Number(values.handshakes);
 const CONCURRENCY = Number(values.concurrency);
 const WARM_UP = Math.min(100, HANDSHAKES);
 const crypto = getBackend(values.crypto as BackendChoice).name as BackendChoice;
+/** v2 is the default and hybrid (X25519 + ML-KEM-768); v2-classical is X25519 only; v1 is curve_tun's. */
+const PROTOCOL = values.protocol!;
+if (!['v1', 'v2', 'v2-classical'].includes(PROTOCOL)) throw new Error('--protocol is v1, v2 or v2-classical');
+const connectVersion = PROTOCOL === 'v1' ? ({ protocol: 'v1' } as const) : ({ protocol: 'v2', postQuantum: PROTOCOL === 'v2' } as const);
 
 interface Row {
   name: string;
@@ -52,7 +57,8 @@ for (const d of [home, join(dir, 'client')]) mkdirSync(d, { mode: 0o700 });
 generateKeyFiles(join(home, 'id_curvetun'), getBackend(crypto), 'bench server');
 generateKeyFiles(clientKey, getBackend(crypto), 'bench client');
 const client = await LocalVault.open({ secretKeyFile: clientKey, crypto });
-writeFileSync(join(home, 'known_hosts'), `127.0.0.1 ${encodePublicKeyText(client.publicKey)}\n`, { mode: 0o600 });
+// @v1: the client may speak v1 too (only when --protocol v1 asks it to).
+writeFileSync(join(home, 'known_hosts'), `@v1 127.0.0.1 ${encodePublicKeyText(client.publicKey)}\n`, { mode: 0o600 });
 const serverKey = loadPublicKeyFile(join(home, 'id_curvetun.pub'));
 
 /** Start echo-server (with `workers`, or as one process) and wait until every process listens. */
@@ -75,7 +81,7 @@ async function drive(port: number, count: number): Promise<void> {
   const lane = async () => {
     while (next < count) {
       next++;
-      const socket = await connect('127.0.0.1', port, { serverKey, vault: client, crypto, timeout: 60_000 });
+      const socket = await connect('127.0.0.1', port, { serverKey, vault: client, crypto, timeout: 60_000, ...connectVersion });
       await socket.send(message);
       await socket.recv({ timeout: 60_000 });
       await socket.close();
@@ -117,6 +123,6 @@ for (const r of rows) {
   console.log(`| ${r.name} | ${fmt(perHandshake)} | ${fmt(r.primaryCpuUs / r.handshakes)} | ${fmt(1e6 / perHandshake)} | ${fmt(r.handshakes / r.seconds)} |`);
 }
 console.log(
-  `\n${machineLine()}; crypto ${crypto}; ${HANDSHAKES} handshakes per row (+${WARM_UP} warm-up), ${CONCURRENCY} at a time, each with one 32-byte echo; ` +
+  `\n${machineLine()}; crypto ${crypto}, protocol ${PROTOCOL}; ${HANDSHAKES} handshakes per row (+${WARM_UP} warm-up), ${CONCURRENCY} at a time, each with one 32-byte echo; ` +
     `${((Date.now() - started) / 1000).toFixed(0)} s. Load average (1 min) ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after.`,
 );
