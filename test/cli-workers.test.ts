@@ -14,7 +14,7 @@ import { COOKIE_PACKET_BYTES, MAGIC_BYTES, MAGIC_COOKIE } from '../lib/protocol/
 import { COOKIE_PACKET } from '../lib/protocol/layout.js';
 import type { Protocol } from '../lib/connection/data-session.js';
 import { LocalVault } from '../lib/vault/index.js';
-import { daemon, plainEcho, run, tempDir, twoEnds } from './cli-process.js';
+import { daemon, plainEcho, run, scrape, tempDir, twoEnds, value } from './cli-process.js';
 import type { Daemon } from './cli-process.js';
 import { bytes, within } from './helpers/fixtures.js';
 import { counterPartsOf, scrambleKeyOf } from './helpers/nonces.js';
@@ -35,7 +35,7 @@ async function workers(t: import('ava').ExecutionContext, count: number) {
   t.teardown(() => void upstream.server.close());
   const serve = await daemon(
     t,
-    ['serve', '--home', server, '--listen', '127.0.0.1:0', '--forward', `127.0.0.1:${upstream.port}`, '--workers', String(count), '--max-connections', '1000', '--drain-timeout', '120'],
+    ['serve', '--home', server, '--listen', '127.0.0.1:0', '--forward', `127.0.0.1:${upstream.port}`, '--workers', String(count), '--max-connections', '1000', '--drain-timeout', '120', '--metrics', '127.0.0.1:0'],
     { timeoutMs: START_MS },
   );
   await serve.waitFor(new RegExp(`role=primary`), START_MS);
@@ -212,5 +212,20 @@ test.serial('a worker killed with SIGKILL under load is replaced, with a log lin
   loading = false;
   await load;
   t.true(acceptedBy(serve, afterReady).includes(victim), 'the replacement serves too');
+
+  // The primary's --metrics: the sum of the workers' (the dead one's count went with it), and its own restarts.
+  const url = /info metrics url=(\S+) role=primary/.exec(serve.stderr())![1]!;
+  t.notRegex(serve.stderr(), /info metrics url=\S+ worker=/, 'workers serve no metrics of their own');
+  const page = await scrape(url);
+  t.is(value(page, 'curvetun_worker_process_restarts_total'), 1);
+  const accepted = value(page, 'curvetun_handshakes_total{outcome="accepted",reason="ok"}') ?? 0;
+  t.true(accepted >= 24 - lost + 30, `accepted ${accepted} across the live workers`);
+  // The load's last connections may still be closing on the server side: wait (bounded) for the count to settle.
+  let openNow = value(page, 'curvetun_connections_open');
+  for (let i = 0; i < 600 && openNow !== 24 - lost; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    openNow = value(await scrape(url), 'curvetun_connections_open');
+  }
+  t.is(openNow, 24 - lost, 'the surviving sessions, summed over the workers');
   for (const s of sessions) await s.socket.close();
 });
