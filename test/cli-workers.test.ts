@@ -229,3 +229,13 @@ test.serial('a worker killed with SIGKILL under load is replaced, with a log lin
   t.is(openNow, 24 - lost, 'the surviving sessions, summed over the workers');
   for (const s of sessions) await s.socket.close();
 });
+
+test('a worker that fails before it listens (no key) is a start-up failure: the primary stops and exits with its code, restarting nothing', async (t) => {
+  const dir = tempDir(t);
+  const r = await run(['serve', '--home', join(dir, 'empty'), '--listen', '127.0.0.1:0', '--forward', '127.0.0.1:1', '--workers', '2'], { timeoutMs: START_MS });
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, /no secret key file at .* \(run: curvetun keygen\)/);
+  t.regex(r.stderr, /error worker_failed worker=\d pid=\d+ code=1 signal=null reason="exited before it listened" role=primary/);
+  t.regex(r.stderr, /info stopped workers=2 role=primary/);
+  t.notRegex(r.stderr, /worker_exited|restart_in_ms/);
+});
