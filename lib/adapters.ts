@@ -22,6 +22,9 @@ export type { BackendName, BackendChoice } from './crypto/index.js';
 // A vault: the shared logic (open/seal with the long-term key, safe nonces) and its counters.
 export { VaultCore, CoreVault, FileCounter, MemoryCounter, DEFAULT_COUNTER_BLOCK } from './vault/index.js';
 export type { VaultCoreOptions, CounterSource } from './vault/index.js';
+// Instance numbers: one key run from copies on several machines (lib/vault/instance.ts).
+export { planInstance, openInstance, MAX_INSTANCE } from './vault/index.js';
+export type { InstanceClaim, InstancePlan } from './vault/index.js';
 
 // A cookie keeper: minute keys, cookie seal/open and the replay guard, independent of a thread.
 export { CookieCore } from './cookie/index.js';

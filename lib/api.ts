@@ -24,6 +24,7 @@ import { DEFAULT_LIMITS } from './connection/socket.js';
 import { keepAliveOptions } from './connection/net-compat.js';
 import type { CurvetunSocket, SocketLimits } from './connection/socket.js';
 import type { ListenerConfig } from './connection/listener.js';
+import { trustedProxies } from './connection/proxy-accept.js';
 
 function backendOf(choice: CryptoChoice | undefined): CryptoBackend {
   if (choice === undefined || typeof choice === 'string') return getBackend(choice ?? 'auto');
@@ -139,6 +140,9 @@ export async function listen(port: number, options: ListenOptions = {}): Promise
   const suites = suitesOf(options.postQuantum);
   const maxMessageBytes = maxMessageBytesOf(options.maxMessageBytes);
   const filter = options.allowedAddresses ? AddressFilter.parse(options.allowedAddresses) : null;
+  const maxPendingHandshakes = positive(options.maxPendingHandshakes, 'maxPendingHandshakes') ?? DEFAULT_MAX_PENDING_HANDSHAKES;
+  // Checked before anything starts: a bad trusted list is the caller's mistake, not a runtime failure.
+  const trusted = options.proxyProtocol ? trustedProxies(options.proxyProtocol.trusted) : null;
   const home = defaultHome();
   const vault = options.vault ?? (await home.vault());
   const ownCookies = options.cookies ? null : await startCookieKeeper();
@@ -161,7 +165,8 @@ export async function listen(port: number, options: ListenOptions = {}): Promise
       ...(registry ? revocation(registry, options.closeRevoked !== false) : {}),
       // Synchronous whenever no DNS is needed (an address or network pattern already matches).
       allowAddress: filter ? (address) => filter.allows(address) : () => true,
-      maxPendingHandshakes: positive(options.maxPendingHandshakes, 'maxPendingHandshakes') ?? DEFAULT_MAX_PENDING_HANDSHAKES,
+      ...(trusted ? { proxyProtocol: { trusted, timeoutMs: limits.handshakeTimeout, maxWaiting: maxPendingHandshakes } } : {}),
+      maxPendingHandshakes,
       maxPendingPerAddress: positive(options.maxPendingPerAddress, 'maxPendingPerAddress') ?? DEFAULT_MAX_PENDING_PER_ADDRESS,
       backlog: positive(options.backlog, 'backlog') ?? DEFAULT_BACKLOG,
       onClose: async () => {

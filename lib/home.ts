@@ -26,6 +26,8 @@ export interface HomeOptions {
   knownHostsFile?: string;
   /** Make the key pair when the key file is missing (default true); false: `vault()` fails with `EKEY`. */
   createKey?: boolean;
+  /** This copy's instance number for the vault (`FileVaultOptions.instance`); default: the stored one, else 0. */
+  instance?: number;
   /** Warn on stderr when a changed known_hosts is refused (default true; the registry's `'problem'` event says it either way). */
   logRegistryProblems?: boolean;
   /**
@@ -67,7 +69,7 @@ export class Home {
     this.vaultPromise ??= (async () => {
       const create = this.options.createKey ?? true;
       if (create) mkdirSync(dirname(this.keyFile), { recursive: true, mode: 0o700 });
-      return WorkerVault.open({ secretKeyFile: this.keyFile, create });
+      return WorkerVault.open({ secretKeyFile: this.keyFile, create, ...(this.options.instance !== undefined ? { instance: this.options.instance } : {}) });
     })();
     return this.vaultPromise;
   }

@@ -12,7 +12,7 @@
  * console.log(new TextDecoder().decode(await server.recv()));
  */
 export { listen, connect } from './api.js';
-export type { ListenOptions, ConnectOptions, CommonOptions, CryptoChoice, KeepAlive, Protocol } from './connection/options.js';
+export type { ListenOptions, ConnectOptions, CommonOptions, CryptoChoice, KeepAlive, Protocol, ProxyProtocolOptions } from './connection/options.js';
 export { CurvetunSocket } from './connection/socket.js';
 export type { RecvOptions } from './connection/socket.js';
 export { Listener } from './connection/listener.js';

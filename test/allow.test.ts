@@ -18,6 +18,7 @@ import { shortTermNonce } from '../lib/protocol/nonce.js';
 import { decodePacket, encodeHello } from '../lib/protocol/packets.js';
 import { LocalVault } from '../lib/vault/index.js';
 import type { Vault } from '../lib/vault/types.js';
+import { counting } from './helpers/counting.js';
 
 const backend = getBackend('tweetnacl');
 
@@ -87,22 +88,6 @@ test('bad patterns are refused when the filter is built, with EINVAL', (t) => {
   t.regex(error!.message, /10\.0\.0\.0\/40/);
   t.is(AddressFilter.parse(['*']).allows(42 as unknown as string), false); // never a TypeError
 });
-
-/** Wrap an object so every method call is counted: the proof that nothing was asked. */
-function counting<T extends object>(target: T): { proxy: T; calls: string[] } {
-  const calls: string[] = [];
-  const proxy = new Proxy(target, {
-    get(obj, prop, receiver) {
-      const value = Reflect.get(obj, prop, receiver) as unknown;
-      if (typeof value !== 'function' || prop === 'close') return value;
-      return (...args: unknown[]) => {
-        calls.push(String(prop));
-        return (value as (...a: unknown[]) => unknown).apply(obj, args);
-      };
-    },
-  });
-  return { proxy, calls };
-}
 
 /** A genuine Hello for `serverKey`, framed. */
 function helloFrame(serverKey: Uint8Array): Uint8Array {

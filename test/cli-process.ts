@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { get } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import type { Server, Socket } from 'node:net';
@@ -57,7 +58,7 @@ export interface Daemon {
   mark(): number;
   /** Send `signal` (default SIGINT), then the exit code (SIGKILL after 60 s: then null). */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
-  /** Resolves with the exit code once the process has exited. */
+  /** Resolves with the exit code once the process has exited and its stderr is all read. */
   exited: Promise<number | null>;
 }
 
@@ -73,7 +74,8 @@ export async function start(args: string[], timeoutMs = 180_000, options: { comm
   const [file, ...pre] = options.command ?? [process.execPath, ...BIN];
   const child = spawn(file!, [...pre, ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close', not 'exit': by then every line it wrote (its workers' too, which share the pipe) is in `err`.
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const waitFor = async (text: string | RegExp, ms = 120_000, since = 0) => {
     const deadline = Date.now() + ms;
@@ -142,6 +144,33 @@ export async function twoEnds(dir: string): Promise<{ server: string; client: st
   const b = await run(['registry', 'add', '127.0.0.1', join(server, 'id_curvetun.pub'), '--home', client]);
   if (a.code !== 0 || b.code !== 0) throw new Error(`registry add failed: ${a.stderr} ${b.stderr}`);
   return { server, client };
+}
+
+/** A port on 127.0.0.1 that was free a moment ago (for programs that cannot listen on port 0 and say where). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** GET the metrics page. */
+export function scrape(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get(url, (response) => {
+      let body = '';
+      response.on('data', (c: Buffer) => (body += c.toString()));
+      response.on('end', () => (response.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${response.statusCode}`))));
+    }).on('error', reject);
+  });
+}
+
+/** The value of one series (`name` with exactly these labels), or undefined when absent. */
+export function value(page: string, series: string): number | undefined {
+  const line = page.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
 /** A plain TCP echo service that counts its connections. */

@@ -9,7 +9,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { get } from 'node:http';
 import { connect as tcpConnect } from 'node:net';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -19,7 +18,7 @@ import { connect } from '../lib/api.js';
 import { fingerprint } from '../lib/keys/fingerprint.js';
 import { loadSecretKeyFile, loadPublicKeyFile } from '../lib/keys/keyfile.js';
 import { LocalVault } from '../lib/vault/index.js';
-import { ROOT, daemon, keygen, plainEcho, run, tempDir, twoEnds } from './cli-process.js';
+import { ROOT, daemon, keygen, plainEcho, run, scrape, tempDir, twoEnds, value } from './cli-process.js';
 import type { Daemon } from './cli-process.js';
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -52,23 +51,6 @@ async function tcpClient(port: number): Promise<{ socket: Socket; echo(text: str
       });
     },
   };
-}
-
-/** GET the metrics page. */
-function scrape(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get(url, (response) => {
-      let body = '';
-      response.on('data', (c: Buffer) => (body += c.toString()));
-      response.on('end', () => (response.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${response.statusCode}`))));
-    }).on('error', reject);
-  });
-}
-
-/** The value of one series (`name` with exactly these labels), or undefined when absent. */
-function value(page: string, series: string): number | undefined {
-  const line = page.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
 /** JSON log lines of a daemon, each parsed (a line that is not JSON fails the test). */

@@ -30,6 +30,26 @@ test('usage errors exit 2 with one line; --help on every subcommand exits 0', as
   }
 });
 
+test('serve\'s scale-out options: a PROXY header without trusted balancers, a name as a balancer, an instance or worker count out of range are usage errors', async (t) => {
+  const base = ['serve', '--listen', '127.0.0.1:0', '--forward', '127.0.0.1:1'];
+  const cases: [string[], RegExp][] = [
+    [['--proxy-protocol'], /--proxy-protocol and --trusted-proxy CIDR go together/],
+    [['--trusted-proxy', '10.0.0.0/8'], /--proxy-protocol and --trusted-proxy CIDR go together/],
+    [['--proxy-protocol', '--trusted-proxy', 'balancer.example'], /IP addresses and CIDR networks only/],
+    [['--proxy-protocol', '--trusted-proxy', '*'], /IP addresses and CIDR networks only/],
+    [['--instance', '2048'], /--instance must be a whole number from 0 to 2047/],
+    [['--instance', '-1'], /--instance/],
+    [['--workers', '0'], /--workers must be auto or a number from 1 to 256/],
+    [['--workers', 'many'], /--workers must be auto or a number/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await run([...base, ...args]);
+    t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    t.true(oneLine(r.stderr), r.stderr);
+    t.regex(r.stderr, message);
+  }
+});
+
 test.serial('keygen writes 0600/0644 key files and prints only the public key; pubkey agrees; unsafe or missing keys fail in one line', async (t) => {
   const home = join(tempDir(t), 'home');
   const first = await run(['keygen', '--home', home, '--comment', 'alice@test']);

@@ -80,6 +80,14 @@ export function positiveInt(value: unknown, name: string, fallback: number): num
   return n;
 }
 
+/** A whole number from 0 to `max`, or undefined when absent. */
+export function boundedInt(value: unknown, name: string, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== 'string' || !/^\d{1,10}$/.test(value) || n > max) throw new UsageError(`--${name} must be a whole number from 0 to ${max}`);
+  return n;
+}
+
 /** A repeatable string option as a list. */
 export function list(value: unknown): string[] {
   if (value === undefined) return [];

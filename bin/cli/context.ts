@@ -19,7 +19,7 @@ export class Context extends Home {
    * `logRegistryProblems: false` when the command logs the registry's 'problem' events itself
    * (the registry worker would otherwise write them to stderr in its own format).
    */
-  constructor(parsed: Parsed, env: NodeJS.ProcessEnv = process.env, options: { logRegistryProblems?: boolean } = {}) {
+  constructor(parsed: Parsed, env: NodeJS.ProcessEnv = process.env, options: { logRegistryProblems?: boolean; instance?: number } = {}) {
     const v = parsed.values;
     super({
       ...(typeof v.home === 'string' ? { home: v.home } : env.CURVETUN_HOME ? { home: env.CURVETUN_HOME } : {}),

@@ -95,6 +95,7 @@ Echoes every message back. Only clients in known_hosts are admitted, unless --an
 --protocols LIST   versions accepted, comma-separated (default v1,v2; v1 only for @v1 lines)
 --post-quantum require|on|off   v2's ML-KEM-768: demand it, accept both (default), or refuse it
 Logs 'listening address=HOST:PORT key=SHA256:...' on stderr when ready.
+--workers N|auto  one process per core, as for serve (see curvetun serve --help)
 
 ${SERVICE}
 
@@ -114,6 +115,7 @@ ${COMMON}`,
   serve: `Usage: curvetun serve --listen HOST:PORT --forward HOST:PORT
                      [--allow-forward PATTERN]... [--allow-from PATTERN]... [service options]
                      [--protocols v1,v2] [--post-quantum require|on|off]
+                     [--proxy-protocol --trusted-proxy CIDR...] [--instance K] [--workers N|auto]
 
 Server end of a tunnel: admits clients whose key known_hosts allows from their address, and joins
 each to a new TCP connection to the --forward target.
@@ -122,9 +124,23 @@ each to a new TCP connection to the --forward target.
 --allow-from     only accept TCP from these addresses (checked before any cryptography)
 --protocols LIST   versions accepted, comma-separated (default v1,v2; v1 only for @v1 lines)
 --post-quantum require|on|off   v2's ML-KEM-768: demand it, accept both (default), or refuse it
-Logs 'listening address=HOST:PORT forward=TARGET key=SHA256:...' on stderr when ready. A change to
-known_hosts (an edit, 'curvetun registry remove', SIGHUP) closes the connections whose key it no
-longer allows from their address.
+--proxy-protocol --trusted-proxy CIDR...
+                 behind a TCP balancer (HAProxy send-proxy / send-proxy-v2, cloud balancers):
+                 every connection must come from a --trusted-proxy address or network and start
+                 with a PROXY protocol header (v1 or v2); the client address it carries is what
+                 --allow-from, known_hosts and the logs see. Others are closed before any crypto.
+--instance K     this copy's instance number (0-2047) when one key runs on several machines:
+                 each copy's nonces are then disjoint; stored as KEYFILE.instance on first use,
+                 a different stored number is refused, and so is a second copy with the same
+                 number on this machine (default: the stored number, else 0)
+--workers N|auto one process per core: a primary forks N workers (auto: one per core) that share
+                 the port, each with its own vault, cookie keeper and registry reader; it restarts
+                 a worker that dies (with a backoff), forwards SIGHUP, turns SIGINT/SIGTERM into a
+                 drain of every worker and exits when all have; --metrics then serves their sum
+Logs 'listening address=HOST:PORT forward=TARGET key=SHA256:...' on stderr when ready (with
+--workers: each worker's line carries worker=K, and the primary's 'listening ... workers=N' comes
+once all listen). A change to known_hosts (an edit, 'curvetun registry remove', SIGHUP) closes the
+connections whose key it no longer allows from their address.
 
 ${SERVICE}
 
@@ -139,6 +155,8 @@ names are closed.
 --protocol v1|v2   the protocol version (default: the host's known_hosts line, @v1 -> v1, else v2;
                    never an automatic fallback)
 --no-post-quantum  v2 without ML-KEM-768 (classical X25519 only)
+--instance K       this copy's instance number (0-2047) when one client key runs on several
+                   machines, as for serve (see curvetun serve --help)
 Logs 'listening address=HOST:PORT to=TARGET server_key=SHA256:...' on stderr when ready.
 
 ${SERVICE}

@@ -31,7 +31,14 @@ export class Log {
     /** With `--verbose`: debug lines too. */
     readonly verbose: boolean,
     private readonly clock: () => Date = () => new Date(),
+    /** Fields every line carries (e.g. `worker=2` in a worker of `--workers`). */
+    private readonly base: LogFields = {},
   ) {}
+
+  /** The same log, with `fields` on every line. */
+  with(fields: LogFields): Log {
+    return new Log(this.write, this.format, this.verbose, this.clock, { ...this.base, ...fields });
+  }
 
   debug(event: string, fields: LogFields = {}): void {
     if (this.verbose) this.line('debug', event, fields);
@@ -51,7 +58,7 @@ export class Log {
 
   private line(level: LogLevel, event: string, fields: LogFields): void {
     const time = this.clock().toISOString();
-    const present = Object.entries(fields).filter((entry): entry is [string, string | number | boolean | null] => entry[1] !== undefined);
+    const present = Object.entries({ ...fields, ...this.base }).filter((entry): entry is [string, string | number | boolean | null] => entry[1] !== undefined);
     if (this.format === 'json') {
       this.write(JSON.stringify({ time, level, event, ...Object.fromEntries(present) }));
       return;

@@ -16,6 +16,7 @@ import { CONNECT_VERSION_OPTIONS, LISTEN_VERSION_OPTIONS } from './versions.js';
 import type { Io } from './io.js';
 import { Log } from './log.js';
 import { packageVersion } from './version.js';
+import { WORKER_OPTIONS, withWorkers } from './workers.js';
 
 interface Command {
   options: OptionSpec;
@@ -28,8 +29,8 @@ const COMMANDS: Record<string, Command> = {
   fingerprint: { options: {}, run: fingerprintCommand },
   registry: { options: { comment: { type: 'string' }, v1: { type: 'boolean' } }, run: registry },
   'echo-server': {
-    options: { ...SERVICE_OPTIONS, listen: { type: 'string' }, 'any-client': { type: 'boolean' }, ...LISTEN_VERSION_OPTIONS },
-    run: echoServer,
+    options: { ...SERVICE_OPTIONS, listen: { type: 'string' }, 'any-client': { type: 'boolean' }, ...LISTEN_VERSION_OPTIONS, ...WORKER_OPTIONS },
+    run: withWorkers('echo-server', echoServer),
   },
   send: {
     options: { 'server-key': { type: 'string' }, wait: { type: 'string' }, timeout: { type: 'string' }, 'log-format': { type: 'string' }, ...CONNECT_VERSION_OPTIONS },
@@ -42,9 +43,13 @@ const COMMANDS: Record<string, Command> = {
       forward: { type: 'string' },
       'allow-forward': { type: 'string', multiple: true },
       'allow-from': { type: 'string', multiple: true },
+      'proxy-protocol': { type: 'boolean' },
+      'trusted-proxy': { type: 'string', multiple: true },
+      instance: { type: 'string' },
+      ...WORKER_OPTIONS,
       ...LISTEN_VERSION_OPTIONS,
     },
-    run: serve,
+    run: withWorkers('serve', serve),
   },
   tunnel: {
     options: {
@@ -53,6 +58,7 @@ const COMMANDS: Record<string, Command> = {
       to: { type: 'string' },
       'server-key': { type: 'string' },
       timeout: { type: 'string' },
+      instance: { type: 'string' },
       ...CONNECT_VERSION_OPTIONS,
     },
     run: tunnel,

@@ -10,6 +10,10 @@
  *   curvetun_bytes_total{direction}               counter  up = client → service, down = service → client
  *   curvetun_worker_restarts_total{worker}        counter  vault, registry, cookie-keeper workers restarted by their supervisor
  *   process_*, nodejs_*                           prom-client's default process metrics
+ *
+ * Under `--workers` (cli/workers.ts) each worker keeps its metrics and the primary serves their sum
+ * (prom-client's AggregatorRegistry asks every worker over the cluster channel at each scrape),
+ * plus its own `curvetun_worker_process_restarts_total`.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -69,8 +73,68 @@ function failureReason(error: unknown): string {
   }
 }
 
-/** Serve metrics on `at`; resolves once listening. The HTTP server is unref'd: it never keeps the process alive. */
-export async function startMetrics(at: HostPort): Promise<{ metrics: Metrics; url: string }> {
+type Prom = typeof import('prom-client');
+
+/**
+ * GET /metrics on `at`, answered by `page`; resolves once listening. The HTTP server is unref'd:
+ * it never keeps the process alive.
+ */
+async function serveMetrics(at: HostPort, page: () => Promise<{ text: string; contentType: string }>): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((request, response) => {
+    if (request.method !== 'GET' || (request.url ?? '').split('?')[0] !== '/metrics') {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
+      return;
+    }
+    page().then(
+      ({ text, contentType }) => response.writeHead(200, { 'content-type': contentType }).end(text),
+      () => response.writeHead(500, { 'content-type': 'text/plain' }).end('metrics failed\n'),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new CurvetunError('EIO', `cannot serve metrics on ${formatHostPort(at.host, at.port)}: ${error.code ?? error.message}`, { cause: error })),
+    );
+    // exclusive: in a cluster primary or worker, this port is this process's own, not shared.
+    server.listen({ port: at.port, host: at.host, exclusive: true }, () => resolve());
+  });
+  server.unref();
+  const bound = server.address() as AddressInfo;
+  return {
+    url: `http://${formatHostPort(bound.address, bound.port)}/metrics`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections(); // a scraper's keep-alive connection must not hold the exit
+      }),
+  };
+}
+
+/**
+ * The primary of `--workers`: serve the sum of the workers' metrics on `at`, and how many times
+ * it restarted a worker (`restarts`).
+ */
+export async function startClusterMetrics(at: HostPort, restarts: () => number): Promise<{ url: string; close(): Promise<void> }> {
+  const prom: Prom = await import('prom-client');
+  const aggregator = new prom.AggregatorRegistry();
+  const own = new prom.Registry();
+  let seen = 0;
+  new prom.Counter({
+    name: 'curvetun_worker_process_restarts_total',
+    help: 'Worker processes (--workers) the primary restarted after they died.',
+    registers: [own],
+    collect() {
+      this.inc(restarts() - seen);
+      seen = restarts();
+    },
+  });
+  return serveMetrics(at, async () => ({ text: `${await aggregator.clusterMetrics()}\n${await own.metrics()}`, contentType: aggregator.contentType }));
+}
+
+/**
+ * A command's metrics, served on `at`; in a worker of `--workers` (`inCluster`), handed to the
+ * primary instead when it asks (no HTTP server here, `url` null).
+ */
+export async function startMetrics(at: HostPort, inCluster = false): Promise<{ metrics: Metrics; url: string | null }> {
   const prom = await import('prom-client');
   const registry = new prom.Registry();
   prom.collectDefaultMetrics({ register: registry });
@@ -87,9 +151,20 @@ export async function startMetrics(at: HostPort): Promise<{ metrics: Metrics; ur
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
+  const listeners: Listener[] = [];
+  const seenDrops = { address: 0, limit: 0 };
   const dropped = new prom.Counter({
     name: 'curvetun_connections_dropped_total',
     help: 'Connections dropped before or without a handshake, by reason.',
+    collect() {
+      // The listeners count; the counter catches up at each scrape (also when the primary asks).
+      const address = listeners.reduce((n, l) => n + l.stats.droppedByAddress, 0);
+      const limit = listeners.reduce((n, l) => n + l.stats.droppedByLimit, 0);
+      this.inc({ reason: 'address_not_allowed' }, address - seenDrops.address);
+      this.inc({ reason: 'too_many_handshakes' }, limit - seenDrops.limit);
+      seenDrops.address = address;
+      seenDrops.limit = limit;
+    },
     labelNames: ['reason'] as const,
     registers: [registry],
   });
@@ -116,36 +191,15 @@ export async function startMetrics(at: HostPort): Promise<{ metrics: Metrics; ur
       }
     },
   });
-  const listeners: Listener[] = [];
-  const seenDrops = { address: 0, limit: 0 };
-  const collectDrops = () => {
-    const address = listeners.reduce((n, l) => n + l.stats.droppedByAddress, 0);
-    const limit = listeners.reduce((n, l) => n + l.stats.droppedByLimit, 0);
-    dropped.inc({ reason: 'address_not_allowed' }, address - seenDrops.address);
-    dropped.inc({ reason: 'too_many_handshakes' }, limit - seenDrops.limit);
-    seenDrops.address = address;
-    seenDrops.limit = limit;
-  };
 
-  const server = createServer((request, response) => {
-    if (request.method !== 'GET' || (request.url ?? '').split('?')[0] !== '/metrics') {
-      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
-      return;
-    }
-    collectDrops();
-    registry.metrics().then(
-      (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
-      () => response.writeHead(500, { 'content-type': 'text/plain' }).end('metrics failed\n'),
-    );
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new CurvetunError('EIO', `cannot serve metrics on ${formatHostPort(at.host, at.port)}: ${error.code ?? error.message}`, { cause: error })),
-    );
-    server.listen(at.port, at.host, () => resolve());
-  });
-  server.unref();
-  const bound = server.address() as AddressInfo;
+  let served: { url: string; close(): Promise<void> } | null = null;
+  if (inCluster) {
+    // The primary's AggregatorRegistry asks each worker's registries over the cluster channel.
+    prom.AggregatorRegistry.setRegistries([registry]);
+    new prom.AggregatorRegistry(); // installs the worker's answer to the primary's requests
+  } else {
+    served = await serveMetrics(at, async () => ({ text: await registry.metrics(), contentType: registry.contentType }));
+  }
 
   const metrics: Metrics = {
     connectionOpened: () => open.inc(),
@@ -170,11 +224,7 @@ export async function startMetrics(at: HostPort): Promise<{ metrics: Metrics; ur
       }
     },
     watchListener: (listener) => void listeners.push(listener),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections(); // a scraper's keep-alive connection must not hold the exit
-      }),
+    close: async () => served?.close(),
   };
-  return { metrics, url: `http://${formatHostPort(bound.address, bound.port)}/metrics` };
+  return { metrics, url: served?.url ?? null };
 }

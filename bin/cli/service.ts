@@ -18,6 +18,7 @@ import { NO_METRICS, startMetrics } from './metrics.js';
 import type { Metrics } from './metrics.js';
 import { aborted } from './signals.js';
 import { packageVersion } from './version.js';
+import { workerFields, workerNumber } from './worker-identity.js';
 
 /** Default of --drain-timeout. */
 export const DEFAULT_DRAIN_MS = 30_000;
@@ -208,7 +209,7 @@ function livenessOptions(parsed: Parsed): ServiceSetup['liveness'] {
  * --keepalive, --metrics), the `start` line with the package version, and the metrics server when asked for.
  */
 export async function startService(command: string, parsed: Parsed, io: Io, details: LogFields): Promise<ServiceSetup> {
-  const log = new Log(io.log, logFormatOption(parsed.values['log-format']), parsed.values.verbose === true);
+  const log = new Log(io.log, logFormatOption(parsed.values['log-format']), parsed.values.verbose === true).with(workerFields());
   const drainMs = durationMs(parsed.values['drain-timeout'], 'drain-timeout', DEFAULT_DRAIN_MS);
   const maxConnections = positiveInt(parsed.values['max-connections'], 'max-connections', 256);
   const keepAliveValue = keepAliveOption(parsed.values.keepalive);
@@ -219,8 +220,9 @@ export async function startService(command: string, parsed: Parsed, io: Io, deta
   log.debug('config', { ...details, node: process.version, drain_timeout_ms: drainMs, max_connections: maxConnections, idle_timeout_ms: liveness.idleTimeout ?? 0, keepalive: keepAliveValue === false ? 'off' : `${(keepAliveValue?.initialDelay ?? 60_000) / 1000} s` });
   if (inspector.url()) log.warn('inspector_open', { reason: 'the Node.js inspector is open (--inspect?): anyone who can reach it can read this process, vault included' });
   if (!metricsAt) return { log, metrics: NO_METRICS, drainMs, maxConnections, keepAlive, liveness };
-  const { metrics, url } = await startMetrics(metricsAt);
-  log.info('metrics', { url });
+  // In a worker of --workers, the primary serves the metrics of all (cli/workers.ts).
+  const { metrics, url } = await startMetrics(metricsAt, workerNumber() !== null);
+  if (url) log.info('metrics', { url });
   return { log, metrics, drainMs, maxConnections, keepAlive, liveness };
 }
 

@@ -6,7 +6,15 @@
  *   without one keeps Node's default: SIGHUP ends it.
  * - SIGUSR1: ignored (bin/curvetun.ts installs the first listener, which is what stops Node from
  *   opening its inspector); a service logs that it ignored it.
+ * In a worker of `--workers` (cli/workers.ts) the primary gives the orders, over the cluster
+ * channel: stop (it got SIGINT/SIGTERM), hurry (it got a second one), reload (it got SIGHUP). A
+ * SIGINT/SIGTERM that reaches the worker itself (a terminal's Ctrl-C, systemd's stop: both reach
+ * every process of the group) stops it too, but never counts as a second signal: only the
+ * primary ends a worker's drain early. A worker stopped on its own is restarted by its primary.
  */
+import cluster from 'node:cluster';
+import { isPrimaryOrder } from './worker-identity.js';
+
 type Listener = (signal: string) => void;
 
 export interface Signals {
@@ -23,19 +31,35 @@ export interface Signals {
 export function processSignals(): Signals {
   const stop = new AbortController();
   const hurry = new AbortController();
+  const inWorker = cluster.isWorker;
   let stops = 0;
   const onStop = (signal: NodeJS.Signals) => {
     stops++;
     if (stops === 1) stop.abort(signal);
+    else if (inWorker) return; // only the primary's order ends a worker's drain
     else if (stops === 2) hurry.abort(signal);
     else process.exit(130);
   };
   process.on('SIGINT', onStop);
   process.on('SIGTERM', onStop);
+  const reloaders = new Set<Listener>();
+  if (inWorker) {
+    process.on('message', (message: unknown) => {
+      if (!isPrimaryOrder(message)) return;
+      if (message.order === 'stop') {
+        if (!stop.signal.aborted) stop.abort(message.signal);
+      } else if (message.order === 'hurry') hurry.abort(message.signal);
+      else for (const listener of reloaders) listener(message.signal);
+    });
+  }
   const subscribe = (signal: NodeJS.Signals) => (listener: Listener) => {
     const handler = () => listener(signal);
     process.on(signal, handler);
-    return () => void process.off(signal, handler);
+    if (signal === 'SIGHUP') reloaders.add(listener);
+    return () => {
+      process.off(signal, handler);
+      reloaders.delete(listener);
+    };
   };
   return { stop: stop.signal, hurry: hurry.signal, onReload: subscribe('SIGHUP'), onIgnored: subscribe('SIGUSR1') };
 }

@@ -18,6 +18,8 @@ import type { Protocol } from './data-session.js';
 import { serverHandshakeAnyVersion } from './server-versions.js';
 import { OpenConnections } from './revocation.js';
 import type { Recheck } from './revocation.js';
+import { ProxyGate } from './proxy-accept.js';
+import type { ProxyGateConfig } from './proxy-accept.js';
 import { CurvetunSocket } from './socket.js';
 import type { SocketLimits } from './socket.js';
 import { WaiterQueue } from './waiters.js';
@@ -46,6 +48,8 @@ export interface ListenerConfig {
   watchRegistry?(changed: () => void): () => void;
   /** Checked on the raw TCP address before any cryptography; false drops the connection. */
   allowAddress(remoteAddress: string): boolean | Promise<boolean>;
+  /** Present: a trusted balancer's PROXY header comes first and names the client (proxy-accept.ts). */
+  proxyProtocol?: ProxyGateConfig;
   limits: SocketLimits;
   /** Handshakes in progress at once; excess connections are dropped at once. */
   maxPendingHandshakes: number;
@@ -128,11 +132,13 @@ export class Listener extends EventEmitter<ListenerEvents> {
   /** Connections that completed the handshake and are still open (accepted or queued). */
   private readonly established: OpenConnections;
   private closing: Promise<void> | null = null;
+  private readonly proxyGate: ProxyGate | null;
   readonly stats: ListenerStats = { pendingHandshakes: 0, accepted: 0, handshakeFailures: 0, droppedByAddress: 0, droppedByLimit: 0 };
 
   /** @internal Use `listen()`. */
   constructor(private readonly server: Server, private readonly config: ListenerConfig) {
     super();
+    this.proxyGate = config.proxyProtocol ? new ProxyGate(config.proxyProtocol) : null;
     server.on('connection', (tcp) => this.onConnection(tcp));
     (this as EventEmitter).on('newListener', onNewListener);
     this.established = new OpenConnections(config.recheck, config.watchRegistry);
@@ -228,6 +234,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
       this.established.stop();
       const closed = new CurvetunError('ECLOSED', 'the listener is closed');
       this.waiters.rejectAll(closed);
+      this.proxyGate?.closeAll();
       const dropping = [...this.handshaking, ...this.ready.splice(0)].map((s) => s.close());
       // Stop listening now. net.Server's close callback would also wait for accepted sockets,
       // which belong to the application and stay open.
@@ -246,6 +253,18 @@ export class Listener extends EventEmitter<ListenerEvents> {
       tcp.destroy();
       return;
     }
+    if (!this.proxyGate) return this.screen(tcp, address);
+    // Behind a balancer: its PROXY header first; then the address it carries is the client's.
+    const [remotePort, arrived] = [tcp.remotePort ?? 0, performance.now()];
+    this.proxyGate.pass(tcp, address, (client) => (this.closing ? tcp.destroy() : this.screen(tcp, client)), (error) => {
+      this.stats.handshakeFailures++;
+      this.emit('handshakeError', error, address);
+      this.emit('handshake', { remoteAddress: address, remotePort, durationMs: performance.now() - arrived, error, keyRefused: false });
+    });
+  }
+
+  /** The address checks, then the handshake: `address` is the client's (the TCP peer's, or the one its balancer named). */
+  private screen(tcp: TcpSocket, address: string): void {
     // Cheap checks first: no cryptography for an address we would refuse anyway.
     const allowed = this.config.allowAddress(address);
     if (allowed === true) this.admit(tcp, address);

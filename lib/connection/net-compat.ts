@@ -11,7 +11,7 @@
 import type { AddressInfo, Socket as TcpSocket } from 'node:net';
 import { CurvetunError } from '../errors.js';
 import { ConnectionLifecycle, reasonError } from './lifecycle.js';
-import { hearTcpIdle } from './tcp-hooks.js';
+import { hearTcpIdle, peerOf } from './tcp-hooks.js';
 
 /** TCP keepalive: on (with `initialDelay` ms of idleness before the first probe) or off. */
 export type KeepAlive = boolean | { initialDelay?: number };
@@ -46,8 +46,8 @@ export abstract class NetCompatSocket extends ConnectionLifecycle {
 
   constructor(protected readonly tcp: TcpSocket) {
     super();
-    this.remoteAddress = tcp.remoteAddress ?? '';
-    this.remotePort = tcp.remotePort ?? 0;
+    // The client a trusted balancer named in a PROXY header, else the TCP peer.
+    ({ address: this.remoteAddress, port: this.remotePort } = peerOf(tcp));
   }
 
   /** Application bytes received: the sum of the lengths of the messages delivered so far. */

@@ -101,6 +101,21 @@ export interface ListenOptions extends CommonOptions {
   postQuantum?: boolean | 'require';
   /** v2: the largest message a client may send us, announced in READY. Default 16 MiB, at most 2^30. */
   maxMessageBytes?: number;
+  /**
+   * Behind a TCP balancer that speaks the PROXY protocol (HAProxy `send-proxy` / `send-proxy-v2`,
+   * cloud load balancers): every connection must come from one of the `trusted` addresses or
+   * networks and start with a PROXY header (v1 or v2); the client address it carries is then what
+   * `allowedAddresses`, the registry, `socket.remoteAddress` and the handshake reports see. A
+   * connection from elsewhere, or without a valid header within `handshakeTimeout`, is closed
+   * before any cryptography. Default: off (the TCP peer is the client).
+   * @example { proxyProtocol: { trusted: ['10.0.0.0/8', '192.0.2.7'] } }
+   */
+  proxyProtocol?: ProxyProtocolOptions;
+}
+
+export interface ProxyProtocolOptions {
+  /** The balancers' IP addresses and CIDR networks (no names, no `*`). */
+  trusted: string[];
 }
 
 /**

@@ -30,7 +30,7 @@ import { NetCompatSocket } from './net-compat.js';
 import type { LifecycleStateName } from './lifecycle-names.js';
 import { Outbox } from './outbox.js';
 import type { DataSession, Protocol } from './data-session.js';
-import { hearTcp, stopHearingData } from './tcp-hooks.js';
+import { hearTcp, peerOf, stopHearingData } from './tcp-hooks.js';
 import { peerClosedReason, tcpFailedReason } from './peer-closed.js';
 import type { WhereWeWere } from './peer-closed.js';
 import { finSent, handshakeEnded, handshakeStarted } from './timers.js';

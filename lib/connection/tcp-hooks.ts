@@ -59,3 +59,22 @@ export function hearTcpIdle(tcp: TcpSocket, owner: IdleOwner): void {
   owned[IDLE_OWNER] = owner;
   tcp.on('timeout', onTcpTimeout);
 }
+
+/** The address and port a TCP connection stands for. */
+export interface PeerEndpoint {
+  address: string;
+  port: number;
+}
+
+/** Endpoints carried by a PROXY protocol header, for the connections that had one (proxy-accept.ts). */
+const carriedPeers = new WeakMap<TcpSocket, PeerEndpoint>();
+
+/** From now on `tcp` stands for the client `peer` (the balancer's PROXY header said so). */
+export function setPeerOf(tcp: TcpSocket, peer: PeerEndpoint): void {
+  carriedPeers.set(tcp, peer);
+}
+
+/** Who is at the other end of `tcp`: the client a trusted balancer named, else the TCP peer. */
+export function peerOf(tcp: TcpSocket): PeerEndpoint {
+  return carriedPeers.get(tcp) ?? { address: tcp.remoteAddress ?? '', port: tcp.remotePort ?? 0 };
+}

@@ -52,13 +52,27 @@ export function longTermNonce(prefix8: Uint8Array, value16: Uint8Array): Uint8Ar
 }
 
 /**
- * The block a vault scrambles into a safe nonce: `counter:u64be · 8 random bytes` (PROTOCOL.md,
- * "Safe nonces").
+ * Bits at the top of a safe nonce's u64 counter that hold the key's instance number, so that
+ * copies of one key on several machines never share a nonce (PROTOCOL.md, "Safe nonces"). Below
+ * them, 53 bits of the instance's own counter: a JavaScript safe integer, the FileCounter's bound.
  */
-export function safeNonceBlock(counter: number, random8: Uint8Array): Uint8Array {
+export const INSTANCE_BITS = 11;
+export const MAX_INSTANCE = 2 ** INSTANCE_BITS - 1;
+const LOCAL_COUNTER_BITS = 64 - INSTANCE_BITS;
+/** Where the instance number starts in the counter's high 32-bit word. */
+const INSTANCE_SHIFT_IN_HIGH_WORD = LOCAL_COUNTER_BITS - 32;
+
+/**
+ * The block a vault scrambles into a safe nonce: `(instance · 2^53 + counter):u64be · 8 random
+ * bytes` (PROTOCOL.md, "Safe nonces"). Instance 0 is the plain counter, as before instances existed.
+ */
+export function safeNonceBlock(counter: number, random8: Uint8Array, instance = 0): Uint8Array {
   if (random8.length !== SAFE_NONCE_BYTES - COUNTER_BYTES) throw new CurvetunError('EINVAL', 'a safe nonce takes 8 random bytes');
+  if (!Number.isInteger(instance) || instance < 0 || instance > MAX_INSTANCE) throw new CurvetunError('EINVAL', `an instance number is 0 to ${MAX_INSTANCE}`);
   const block = new Uint8Array(SAFE_NONCE_BYTES);
-  writeCounter(block, 0, counter);
+  writeCounter(block, 0, counter); // below 2^53: the top 11 bits are still zero
+  const high = new DataView(block.buffer, 0, 4);
+  high.setUint32(0, (high.getUint32(0) | (instance << INSTANCE_SHIFT_IN_HIGH_WORD)) >>> 0);
   block.set(random8, COUNTER_BYTES);
   return block;
 }

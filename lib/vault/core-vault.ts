@@ -5,6 +5,7 @@
  */
 import { CurvetunError } from '../errors.js';
 import type { VaultCore } from './core.js';
+import type { InstanceClaim } from './instance.js';
 import type { HelloOpening, HelloV2Opening, HelloV2Request, SealedBox, Vault, VouchV2Request } from './types.js';
 import { INSPECT, describe, publicKeyFact } from '../inspect.js';
 
@@ -12,7 +13,16 @@ export abstract class CoreVault implements Vault {
   private closed = false;
 
   // The keys are in the core's truly private fields; this class has none, so it can be wrapped in a Proxy.
-  protected constructor(private readonly core: VaultCore) {}
+  protected constructor(
+    private readonly core: VaultCore,
+    /** The claim on this key's instance number, withdrawn at close (none for in-memory keys). */
+    private readonly claim: InstanceClaim | null = null,
+  ) {}
+
+  /** This copy's instance number (0 unless the key file has another; see instance.ts). */
+  get instance(): number {
+    return this.claim?.instance ?? 0;
+  }
 
   get publicKey(): Uint8Array {
     return this.core.publicKey;
@@ -52,6 +62,7 @@ export abstract class CoreVault implements Vault {
     if (this.closed) return;
     this.closed = true;
     this.release();
+    await this.claim?.release();
   }
 
   /** Wipe or free what the adapter holds; called once, by the first `close()`. */

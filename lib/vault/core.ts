@@ -25,6 +25,8 @@ export interface VaultCoreOptions {
   publicKey: Uint8Array;
   scrambleKey: Uint8Array;
   counter: CounterSource;
+  /** This copy's instance number (instance.ts), put in the top bits of every safe nonce's counter. Default 0. */
+  instance?: number;
   /** Runs `fn` with the secret key bytes; the adapter decides where they live. */
   withSecret<T>(fn: (secretKey: Uint8Array) => T): T;
   /** Peers whose shared key is kept (default 1 024). */
@@ -167,7 +169,7 @@ export class VaultCore {
   /** `scramble(counter:u64be · 8 random bytes)`; a promise only while a reservation is written. */
   safeNonce(): MaybePromise<Uint8Array> {
     return after(this.#options.counter.next(), (counter) => {
-      const block = safeNonceBlock(counter, this.#options.backend.randomBytes(SAFE_NONCE_BYTES - COUNTER_BYTES));
+      const block = safeNonceBlock(counter, this.#options.backend.randomBytes(SAFE_NONCE_BYTES - COUNTER_BYTES), this.#options.instance);
       return scramble(block, this.#options.scrambleKey);
     });
   }

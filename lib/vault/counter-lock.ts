@@ -48,7 +48,7 @@ export function processStartTime(pid: number | 'self'): string {
   }
 }
 
-const OUR_START = processStartTime('self');
+export const OUR_START = processStartTime('self');
 
 type EntryState = { kind: 'released' } | { kind: 'dead' } | { kind: 'live'; pid: number | null };
 
@@ -73,12 +73,19 @@ export function entryState(text: string, ageMs: number): EntryState {
     if (started !== '-' && OUR_START !== '-' && started !== OUR_START) return { kind: 'dead' }; // an earlier start of ours
     return ageMs > STALE_LOCK_MS ? { kind: 'dead' } : { kind: 'live', pid };
   }
-  if (!pidExists(pid)) return { kind: 'dead' };
-  if (started !== '-') {
-    const now = processStartTime(pid);
-    if (now !== '-' && now !== started) return { kind: 'dead' }; // the pid was reused
-  }
-  return { kind: 'live', pid };
+  return processLives(pid, started) ? { kind: 'live', pid } : { kind: 'dead' };
+}
+
+/**
+ * Is the process `pid`, started at `started` (processStartTime's answer, '-' when unknown), still
+ * running? A pid that now belongs to a process started at another time is a reuse: not it.
+ */
+export function processLives(pid: number, started: string): boolean {
+  if (pid === process.pid) return started === '-' || OUR_START === '-' || started === OUR_START;
+  if (!pidExists(pid)) return false;
+  if (started === '-') return true;
+  const now = processStartTime(pid);
+  return now === '-' || now === started;
 }
 
 function numbered(names: string[]): number[] {

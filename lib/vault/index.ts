@@ -18,3 +18,5 @@ export { CoreVault } from './core-vault.js';
 export type { VaultCoreOptions } from './core.js';
 export { FileCounter, MemoryCounter, DEFAULT_COUNTER_BLOCK } from './counter.js';
 export type { CounterSource } from './counter.js';
+export { planInstance, openInstance, readInstance, instanceFileFor, MAX_INSTANCE } from './instance.js';
+export type { InstanceClaim, InstancePlan } from './instance.js';

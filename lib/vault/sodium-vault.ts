@@ -11,6 +11,8 @@ import { loadIdentity } from '../keys/generate.js';
 import { FileCounter } from './counter.js';
 import { VaultCore } from './core.js';
 import { CoreVault } from './core-vault.js';
+import { openInstance, planInstance } from './instance.js';
+import type { InstanceClaim } from './instance.js';
 import type { FileVaultOptions } from './local-vault.js';
 import { KEY_BYTES } from '../protocol/constants.js';
 
@@ -19,8 +21,8 @@ export class SodiumVault extends CoreVault {
    * The secure buffer is reached only through closures (`withSecret` in the core, `wipe` here): no
    * field holds it, so nothing can inspect it (reading it between uses would fault).
    */
-  private constructor(core: VaultCore, private readonly wipe: () => void) {
-    super(core);
+  private constructor(core: VaultCore, private readonly wipe: () => void, claim: InstanceClaim) {
+    super(core, claim);
   }
 
   /** Whether this adapter can run here (sodium-native installed and loadable). */
@@ -34,9 +36,12 @@ export class SodiumVault extends CoreVault {
     const backend = getBackend(options.crypto ?? 'sodium');
     const identity = loadIdentity(options.secretKeyFile, backend, options.create ?? false);
     const counter = new FileCounter(`${options.secretKeyFile}.counter`, options.counterBlock);
+    let claim: InstanceClaim | null = null;
     try {
+      claim = await openInstance(options.secretKeyFile, identity.publicKey, planInstance(options.secretKeyFile, options.instance));
       await counter.ready(); // the first block, before the first handshake needs it
     } catch (error) {
+      await claim?.release();
       sodium.sodium_memzero(identity.secretKey);
       throw error;
     }
@@ -49,6 +54,7 @@ export class SodiumVault extends CoreVault {
       publicKey: identity.publicKey,
       scrambleKey: identity.scrambleKey,
       counter,
+      instance: claim.instance,
       withSecret: (fn) => {
         sodium.sodium_mprotect_readonly(secure);
         try {
@@ -64,7 +70,7 @@ export class SodiumVault extends CoreVault {
       sodium.sodium_memzero(secure);
       sodium.sodium_mprotect_noaccess(secure);
     };
-    return new SodiumVault(core, wipe);
+    return new SodiumVault(core, wipe, claim);
   }
 
   /** Wipe the secure memory holding the key. */

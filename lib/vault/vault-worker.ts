@@ -14,6 +14,8 @@ export interface VaultWorkerInit {
   create: boolean;
   counterBlock?: number;
   cacheSize?: number;
+  /** This copy's instance number, as its owner planned and claimed it (WorkerVault.open). */
+  instance: number;
   crypto: BackendChoice;
 }
 
@@ -23,6 +25,7 @@ serveActor(async (init: VaultWorkerInit, { restarts }) => {
   // to become someone else behind the caller's back.
   const identity = loadIdentity(init.secretKeyFile, backend, init.create && restarts === 0);
   const { secretKey } = identity;
+  const { instance } = init;
   const counter = new FileCounter(`${init.secretKeyFile}.counter`, init.counterBlock);
   // The first block is reserved before the vault reports ready: the first handshake need not wait.
   await counter.ready();
@@ -31,11 +34,13 @@ serveActor(async (init: VaultWorkerInit, { restarts }) => {
     publicKey: identity.publicKey,
     scrambleKey: identity.scrambleKey,
     counter,
+    instance,
     withSecret: (fn) => fn(secretKey),
     ...(init.cacheSize ? { cacheSize: init.cacheSize } : {}),
   });
   return {
     publicKey: () => core.publicKey,
+    instance: () => instance,
     open: ({ box, nonce, peer }: { box: Uint8Array; nonce: Uint8Array; peer: Uint8Array }) => core.open(box, nonce, peer),
     seal: ({ plaintext, prefix, peer }: { plaintext: Uint8Array; prefix: Uint8Array; peer: Uint8Array }) => core.seal(plaintext, prefix, peer),
     safeNonce: () => core.safeNonce(),

@@ -12,6 +12,8 @@ import type { LaneMethods } from '../runtime/lane.js';
 import type { FileVaultOptions } from './local-vault.js';
 import type { HelloOpening, HelloV2Opening, HelloV2Request, SealedBox, Vault, VouchV2Request } from './types.js';
 import type { VaultWorkerInit } from './vault-worker.js';
+import { openInstance, planInstance } from './instance.js';
+import type { InstanceClaim } from './instance.js';
 import { INSPECT, describe, publicKeyFact } from '../inspect.js';
 
 /** The calls every handshake makes take the actor's shared-memory lane (lib/runtime/lane.ts). */
@@ -34,10 +36,15 @@ export interface WorkerVaultOptions extends FileVaultOptions {
 }
 
 export class WorkerVault implements Vault {
-  private constructor(readonly actor: ActorRef, readonly publicKey: Uint8Array) {}
+  private constructor(readonly actor: ActorRef, readonly publicKey: Uint8Array, private readonly claim: InstanceClaim) {}
+
+  /** This copy's instance number (0 unless the key file has another; see lib/vault/instance.ts). */
+  get instance(): number {
+    return this.claim.instance;
+  }
 
   [INSPECT](): string {
-    return describe('WorkerVault', { publicKey: publicKeyFact(this.publicKey), actor: this.actor.name });
+    return describe('WorkerVault', { publicKey: publicKeyFact(this.publicKey), instance: this.instance, actor: this.actor.name });
   }
 
   /**
@@ -47,12 +54,15 @@ export class WorkerVault implements Vault {
   static async open(options: FileVaultOptions & WorkerVaultOptions): Promise<WorkerVault> {
     // Resolve the backend here so an unknown or missing one fails in the caller, not the worker.
     const crypto = getBackend(options.crypto ?? 'auto').name as VaultWorkerInit['crypto'];
+    const plan = planInstance(options.secretKeyFile, options.instance);
     const init: VaultWorkerInit = {
       secretKeyFile: options.secretKeyFile,
       create: options.create ?? false,
       crypto,
       ...(options.counterBlock ? { counterBlock: options.counterBlock } : {}),
       ...(options.cacheSize ? { cacheSize: options.cacheSize } : {}),
+      // Planned here, claimed below once the key is known; the worker only marks its nonces with it.
+      instance: plan.instance,
     };
     const actor = await startActor({
       name: 'vault',
@@ -62,8 +72,15 @@ export class WorkerVault implements Vault {
       ...(options.callTimeoutMs ? { callTimeoutMs: options.callTimeoutMs } : {}),
       ...(options.restart ? { restart: options.restart } : {}),
     });
-    const publicKey = await actor.call<Uint8Array>('publicKey');
-    return new WorkerVault(actor, publicKey);
+    try {
+      const publicKey = await actor.call<Uint8Array>('publicKey');
+      // Claimed from this thread, so that close() withdraws it whatever became of the worker.
+      const claim = await openInstance(options.secretKeyFile, publicKey, plan);
+      return new WorkerVault(actor, publicKey, claim);
+    } catch (error) {
+      await actor.stop();
+      throw error;
+    }
   }
 
   open(box: Uint8Array, nonce: Uint8Array, peer: Uint8Array): Promise<Uint8Array> {
@@ -97,7 +114,8 @@ export class WorkerVault implements Vault {
     return this.actor.call('safeNonces', count, { timeoutMs: 60_000 });
   }
 
-  close(): Promise<void> {
-    return this.actor.stop();
+  async close(): Promise<void> {
+    await this.actor.stop();
+    await this.claim.release();
   }
 }

@@ -63,3 +63,10 @@ export function counterOf(nonce16: Uint8Array, scrambleKey: Uint8Array): number 
   const block = unscrambleBlock(nonce16, scrambleKey);
   return block.readUInt32BE(0) * 0x1_0000_0000 + block.readUInt32BE(4);
 }
+
+/** A safe nonce's counter split as the vault builds it: the instance number (top 11 bits) and that instance's own counter. */
+export function counterPartsOf(nonce16: Uint8Array, scrambleKey: Uint8Array): { instance: number; counter: number } {
+  const block = unscrambleBlock(nonce16, scrambleKey);
+  const high = block.readUInt32BE(0);
+  return { instance: high >>> 21, counter: (high & 0x1f_ffff) * 0x1_0000_0000 + block.readUInt32BE(4) };
+}

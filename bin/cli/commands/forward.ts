@@ -19,7 +19,9 @@ import { dialInOrder, resolveAllowed } from '../../../lib/net/dial.js';
 import type { Dialling } from '../../../lib/net/dial.js';
 import { forward } from '../../../lib/stream/index.js';
 import type { ForwardStats } from '../../../lib/stream/index.js';
-import { UsageError, formatHostPort, list, parseHostPort, positiveInt } from '../args.js';
+import { UsageError, boundedInt, formatHostPort, list, parseHostPort, positiveInt } from '../args.js';
+import { trustedProxies as trustedProxiesFilter } from '../../../lib/connection/proxy-accept.js';
+import { MAX_INSTANCE } from '../../../lib/vault/instance.js';
 import type { HostPort, Parsed } from '../args.js';
 import { Context } from '../context.js';
 import type { Io } from '../io.js';
@@ -32,6 +34,12 @@ import { connectVersion, listenVersions } from '../versions.js';
 
 /** Forward targets allowed when no --allow-forward is given: this machine only. */
 export const DEFAULT_FORWARD_ALLOW = ['127.0.0.0/8', '::1', 'localhost'];
+
+/** `--instance K` (serve, tunnel): this copy's instance number, for the vault (lib/vault/instance.ts). */
+function instanceOption(parsed: Parsed): { instance?: number } {
+  const instance = boundedInt(parsed.values.instance, 'instance', MAX_INSTANCE);
+  return instance === undefined ? {} : { instance };
+}
 
 function noPositionals(parsed: Parsed, command: string): void {
   if (parsed.positionals.length > 0) throw new UsageError(`${command} takes no arguments, got "${parsed.positionals[0]}"`);
@@ -101,10 +109,14 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
   const target = parseHostPort(parsed.values.forward as string | undefined, '--forward');
   const allowForward = list(parsed.values['allow-forward']);
   const allowFrom = list(parsed.values['allow-from']);
+  const trustedProxies = list(parsed.values['trusted-proxy']);
+  const proxied = parsed.values['proxy-protocol'] === true;
+  if (proxied !== trustedProxies.length > 0) throw new UsageError('--proxy-protocol and --trusted-proxy CIDR go together: the header is read only from the balancers named');
   let forwardFilter: AddressFilter;
   try {
     forwardFilter = AddressFilter.parse(allowForward.length > 0 ? allowForward : DEFAULT_FORWARD_ALLOW);
     if (allowFrom.length > 0) AddressFilter.parse(allowFrom);
+    if (proxied) trustedProxiesFilter(trustedProxies);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -113,7 +125,7 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
   if (!(await forwardFilter.allowsHost(target.host))) {
     throw new CurvetunError('EDENIED', `forward target ${targetText} is not among the allowed addresses (${forwardFilter.patterns.length} pattern(s); see --allow-forward)`);
   }
-  const ctx = new Context(parsed, io.env, { logRegistryProblems: false });
+  const ctx = new Context(parsed, io.env, { logRegistryProblems: false, ...instanceOption(parsed) });
   try {
     const setup = await startService('serve', parsed, io, {
       key_file: ctx.keyFile,
@@ -135,12 +147,19 @@ export async function serve(parsed: Parsed, io: Io): Promise<number> {
         ...setup.keepAlive,
         ...listenVersions(parsed),
         ...(allowFrom.length > 0 ? { allowedAddresses: allowFrom } : {}),
+        ...(proxied ? { proxyProtocol: { trusted: trustedProxies } } : {}),
       });
       metrics.watchWorkers({ vault: vault.actor, registry: registry.actor, 'cookie-keeper': cookies.actor });
       metrics.watchListener(listener);
       const knownHosts = watchKnownHosts(registry, ctx.knownHostsFile, log);
       const bound = listener.address();
-      log.info('listening', { address: formatHostPort(bound.address, bound.port), forward: targetText, key: keyField(vault.publicKey) });
+      log.info('listening', {
+        address: formatHostPort(bound.address, bound.port),
+        forward: targetText,
+        key: keyField(vault.publicKey),
+        ...(vault.instance !== 0 ? { instance: vault.instance } : {}),
+        ...(proxied ? { trusted_proxies: trustedProxies.join(',') } : {}),
+      });
       return await runListenerService(io, setup, listener, knownHosts, (socket, note) => serveOne(socket, note, target, forwardFilter, log, metrics));
     } finally {
       await cookies.close();
@@ -178,7 +197,7 @@ export async function tunnel(parsed: Parsed, io: Io): Promise<number> {
   const at = parseHostPort(parsed.values.listen as string | undefined, '--listen');
   const to = parseHostPort(parsed.values.to as string | undefined, '--to');
   const timeout = positiveInt(parsed.values.timeout, 'timeout', 10_000);
-  const ctx = new Context(parsed, io.env, { logRegistryProblems: false });
+  const ctx = new Context(parsed, io.env, { logRegistryProblems: false, ...instanceOption(parsed) });
   const keyOption = parsed.values['server-key'];
   try {
     const { log, metrics, drainMs, maxConnections, liveness, keepAlive } = await startService('tunnel', parsed, io, {
