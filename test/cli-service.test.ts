@@ -163,9 +163,10 @@ test.serial('SIGTERM drains: the connection in flight completes, new ones are re
   const closed = events.filter((e) => e.event === 'closed');
   t.is(closed.length, 2);
   const idleClosed = closed.find((e) => e.up === 'idle'.length)!;
-  t.like(idleClosed, { key: fingerprintOf(client), down: 4, reason: 'the peer closed the connection' });
+  // v2: each end sent END, so the close is an honest end, not a bare TCP close.
+  t.like(idleClosed, { key: fingerprintOf(client), down: 4, reason: 'both sides ended the connection (END each way)' });
   const inFlightClosed = closed.find((e) => e.up === 45)!;
-  t.like(inFlightClosed, { key: fingerprintOf(client), down: 45, reason: 'the peer closed the connection' });
+  t.like(inFlightClosed, { key: fingerprintOf(client), down: 45, reason: 'both sides ended the connection (END each way)' });
   t.regex(String(inFlightClosed.peer), /^127\.0\.0\.1:\d+$/);
   t.is(typeof inFlightClosed.duration_ms, 'number');
 
