@@ -15,9 +15,10 @@ export interface PeerCloseError extends CurvetunError {
   readonly peerReason: string;
 }
 
-export function peerCloseReason(code: number, reason: string): PeerCloseError {
+/** `known`: what we know of the close besides the CLOSE itself (see peer-closed.ts). */
+export function peerCloseReason(code: number, reason: string, known = 'the peer closed the connection'): PeerCloseError {
   const text = reason === '' ? `code ${code}` : `code ${code}: ${reason}`;
-  const error = reasonError('ECLOSED', `the peer closed the connection (${text})`) as CurvetunError & { peerCode: number; peerReason: string };
+  const error = reasonError('ECLOSED', `${known} (CLOSE ${text})`) as CurvetunError & { peerCode: number; peerReason: string };
   error.peerCode = code;
   error.peerReason = reason;
   return error as PeerCloseError;

@@ -17,6 +17,8 @@ export interface SignalHost {
   endWith(event: 'CLOSE' | 'FAIL', reason: CurvetunError): void;
   /** The peer's END: `recv` answers `reason` once the queue is empty. */
   endOfMessages(reason: CurvetunError): void;
+  /** What is known of a peer's close here (how long after READY, what had arrived), in words. */
+  peerClosedText(): string;
 }
 
 export class SessionSignals implements SessionV2Owner, LivenessOwner {
@@ -77,7 +79,7 @@ export class SessionSignals implements SessionV2Owner, LivenessOwner {
 
   /** @internal The peer's CLOSE. */
   closeReceived(code: number, reason: string): void {
-    this.host.endWith('CLOSE', peerCloseReason(code, reason));
+    this.host.endWith('CLOSE', peerCloseReason(code, reason, this.host.peerClosedText()));
   }
 
   /** @internal Nothing arrived for pingInterval. The payload only has to be unpredictable to nobody: the time will do. */

@@ -31,7 +31,7 @@ import type { LifecycleStateName } from './lifecycle-names.js';
 import { Outbox } from './outbox.js';
 import type { DataSession, Protocol } from './data-session.js';
 import { hearTcp, peerOf, stopHearingData } from './tcp-hooks.js';
-import { peerClosedReason, tcpFailedReason } from './peer-closed.js';
+import { peerClosedMessage, peerClosedReason, tcpFailedReason } from './peer-closed.js';
 import type { WhereWeWere } from './peer-closed.js';
 import { finSent, handshakeEnded, handshakeStarted } from './timers.js';
 import type { WaitOptions } from './waiters.js';
@@ -344,6 +344,10 @@ export class CurvetunSocket extends NetCompatSocket implements SignalHost {
   // ---- what the v2 session and the liveness timer ask of us (SignalHost) -------------------
 
   /** @internal */
+  peerClosedText(): string {
+    return peerClosedMessage(this.whereWeWere());
+  }
+
   endWith(event: 'CLOSE' | 'FAIL', reason: CurvetunError): void {
     this.dispatch(event, reason);
   }
