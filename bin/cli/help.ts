@@ -180,6 +180,8 @@ opens the TCP connections the gateway asks for, each a channel of that one conne
 --protocol v1|v2   the protocol version (default: the gateway's known_hosts line, @v1 -> v1, else v2)
 --no-post-quantum  v2 without ML-KEM-768 (classical X25519 only)
 --max-connections is the number of channels open at once (more are refused as too many).
+Over v2, --idle-timeout (e.g. 60) notices a gateway that went silent (it is pinged first) and
+redials; TCP keepalive alone takes many minutes.
 Logs 'connected to=HOST:PORT server_key=SHA256:...' once connected, and a line per channel:
 channel_open (target, address dialled), channel_refused (target, reason: not-allowed,
 connection-refused, timed-out, unreachable, too-many-channels, failed), channel_closed (bytes up

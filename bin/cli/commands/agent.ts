@@ -56,7 +56,7 @@ export async function agent(parsed: Parsed, io: Io): Promise<number> {
     const running = new Agent({
       gateway: to,
       allow,
-      connect: { ...(await ctx.serverKeySource(keyOption, serverKey)), vault, timeout, ...connectVersion(parsed) },
+      connect: { ...(await ctx.serverKeySource(keyOption, serverKey)), vault, timeout, ...connectVersion(parsed), ...setup.liveness, ...setup.keepAlive },
       dialTimeout,
       channels: { maxChannels: maxConnections },
       onCarry: (carried) => connections.run(() => carried.done, carried.abort),
@@ -129,7 +129,7 @@ export async function gateway(parsed: Parsed, io: Io): Promise<number> {
       const connections = new Connections(maxConnections, metrics);
       const running = await Gateway.start({
         port: at.port,
-        listen: { host: at.host, vault, registry, cookies, ...listenVersions(parsed) },
+        listen: { host: at.host, vault, registry, cookies, ...listenVersions(parsed), ...setup.liveness, ...setup.keepAlive },
         expose,
         openTimeout,
         maxConnections,
