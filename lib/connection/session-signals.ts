@@ -5,8 +5,7 @@
  */
 import { CurvetunError } from '../errors.js';
 import { Liveness } from './liveness.js';
-import type { LivenessOwner } from './liveness.js';
-import type { SessionV2, SessionV2Owner } from './session-v2.js';
+import type { SessionV2 } from './session-v2.js';
 import { bothEndedReason, endOfMessagesReason, peerCloseReason } from './session-end.js';
 
 /** What the signals need from their socket. */
@@ -21,7 +20,9 @@ export interface SignalHost {
   peerClosedText(): string;
 }
 
-export class SessionSignals implements SessionV2Owner, LivenessOwner {
+// No `implements SessionV2Owner, LivenessOwner`: its methods are internal, stripped from the public
+// declarations, and a stripped class would no longer match them there; they are checked where passed.
+export class SessionSignals {
   private readonly liveness: Liveness | null;
 
   constructor(

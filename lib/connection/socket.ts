@@ -58,6 +58,7 @@ function flushOutbox(socket: CurvetunSocket): void {
   socket.flush();
 }
 
+// Not `implements SignalHost`: those methods are internal, stripped from the declarations (see session-signals.ts).
 /**
  * A connected curvetun socket. Obtain one from `connect()` or `listener.accept()`.
  *
@@ -67,7 +68,7 @@ function flushOutbox(socket: CurvetunSocket): void {
  * const reply = await socket.recv({ timeout: 5000 });
  * await socket.close();
  */
-export class CurvetunSocket extends NetCompatSocket implements SignalHost {
+export class CurvetunSocket extends NetCompatSocket {
   private key: Uint8Array = NO_KEY;
   /** Whether the session keys include an ML-KEM-768 secret (v2's hybrid suite). */
   postQuantum = false;
