@@ -66,6 +66,7 @@ async function throughProxy(hook: FrameHook, options: { vault?: Vault; postQuant
     return { error, failures, accepted: listener.stats.accepted, proxy };
   } finally {
     await proxy.close();
+    if (!options.listener) await listener.close();
   }
 }
 
@@ -172,8 +173,11 @@ test.serial('a replayed Initiate (and the data after it) is refused: no connecti
   t.is(Buffer.from(await server.recv({ timeout: 10_000 })).toString(), 'pay 100');
   await client.close();
   await server.close();
-  const recorded = proxy.captured[0]!.toServer;
-  t.is(recorded.length, 2 + 1, 'Hello, Initiate, one DATA');
+  // Hello, Initiate, the one DATA (the server read it before anything else was sent), then the END
+  // that close() sends in v2 — which may or may not have passed the proxy yet. Replay the first three.
+  const all = proxy.captured[0]!.toServer;
+  t.true(all.length === 3 || all.length === 4, `Hello, Initiate, one DATA and maybe the END: ${all.length} frames`);
+  const recorded = all.slice(0, 3);
   const failures: CurvetunError[] = [];
   listener.on('handshakeError', (e) => failures.push(e));
   const before = listener.stats.accepted;
@@ -182,6 +186,9 @@ test.serial('a replayed Initiate (and the data after it) is refused: no connecti
   const raw = await replay(listener.address().port, recorded);
   const closed = new Promise((resolve) => raw.once('close', resolve));
   raw.on('error', () => undefined);
+  // Read what comes back (a Cookie, then the REJECT the real client would have been sent): a
+  // paused socket never sees the server's FIN, and the server waits for ours.
+  raw.resume();
   await within(closed, 60_000, 'the server closing the replayed connection');
   t.is(listener.stats.accepted, before);
   t.true(failures.some((e) => e.code === 'EAUTH' && /already used: a replayed Initiate/.test(e.message)), failures.map((e) => e.message).join('; '));
