@@ -7,7 +7,7 @@
  * `n` is the number of concurrent clients for `handshakes` (default 1), or of idle connections
  * per step for `idle` (default 1 000; measured as in the full run: the second step of n is
  * counted, the first warms up). `handshakes` also prints the CPU time per handshake of both
- * processes. With BENCH_PROFILE=<dir>, both processes write V8 CPU profiles there (`--cpu-prof`;
+ * processes (for BENCH_SECONDS, default 3). With BENCH_PROFILE=<dir>, both processes write V8 CPU profiles there (`--cpu-prof`;
  * `npx tsx bench/profile-top.ts <file>` sums one by function).
  */
 import { Proc } from './proc.js';
@@ -52,7 +52,7 @@ try {
     await new Promise((r) => setTimeout(r, 300)); // let the warm-up's connections close
     const parallel = Number(countText ?? 1);
     const before = await cpu();
-    const r = await client.ask<{ count: number; seconds: number }>('handshakes', [3, parallel]);
+    const r = await client.ask<{ count: number; seconds: number }>('handshakes', [Number(process.env.BENCH_SECONDS ?? 3), parallel]);
     await new Promise((r) => setTimeout(r, 300));
     const after = await cpu();
     const perHandshake = (side: 'server' | 'client') => (after[side] - before[side]) / r.count;
