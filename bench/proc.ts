@@ -23,10 +23,11 @@ export class Proc {
     const execArgv = ['--import', 'tsx', '--expose-gc', ...extraExecArgv];
     return new Proc(fork(new URL(script, import.meta.url).pathname, args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   }
-  next<T>(timeoutMs = 600_000): Promise<T> {
+  next<T>(timeoutMs = 600_000, what = 'its first message'): Promise<T> {
     if (this.inbox.length > 0) return Promise.resolve(this.inbox.shift() as T);
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('benchmark process did not answer in time')), timeoutMs);
+      // Name the process and the request: a hang then says where it is.
+      const timer = setTimeout(() => reject(new Error(`benchmark process ${this.child.spawnargs.slice(-4).join(' ')} did not answer ${what} within ${timeoutMs} ms`)), timeoutMs);
       this.waiting = (m) => {
         clearTimeout(timer);
         resolve(m as T);
@@ -35,7 +36,7 @@ export class Proc {
   }
   async ask<T>(cmd: string, args: number[] = []): Promise<T> {
     this.child.send({ cmd, args });
-    const reply = await this.next<{ ok?: boolean; result?: T; error?: string } & T>();
+    const reply = await this.next<{ ok?: boolean; result?: T; error?: string } & T>(600_000, `'${cmd} ${args.join(' ')}'`);
     if (reply.ok === false) throw new Error(reply.error);
     return (reply.result ?? reply) as T;
   }
