@@ -18,6 +18,7 @@ import { encodeClose, encodeControl } from '../../lib/protocol/v2/index.js';
 import { MemoryCounter } from '../../lib/vault/counter.js';
 import { VaultCore } from '../../lib/vault/core.js';
 import type { Vault } from '../../lib/vault/types.js';
+import type { SessionV2 } from '../../lib/connection/session-v2.js';
 import type { VectorInputs } from './v2-reference.js';
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
@@ -82,8 +83,8 @@ function pipe(log: { from: 'client' | 'server'; payload: Uint8Array }[]): { clie
   return { client: make('client', c.inbox, c.waiting, s), server: make('server', s.inbox, s.waiting, c) };
 }
 
-/** Everything the implementation produces for the vector: packets, frames, and the v16 its vault made. */
-export async function implementationVector(i: VectorInputs, scrambleKey: Uint8Array, random8: Uint8Array): Promise<Record<string, string>> {
+/** The implementation's handshake on the vector's seeds: both sessions and every handshake payload in order. */
+export async function vectorHandshake(i: VectorInputs, scrambleKey: Uint8Array, random8: Uint8Array): Promise<{ client: SessionV2; server: SessionV2; packets: string[]; clientPeerKey: string; serverPeerKey: string }> {
   const clientVault = new VaultCore({
     backend: fixedBackend([], { 8: [random8.slice()] }),
     publicKey: nacl.publicKeyOf(hex(i.clientSecret)),
@@ -123,10 +124,22 @@ export async function implementationVector(i: VectorInputs, scrambleKey: Uint8Ar
       busyRetryAfterMs: 1000,
     }),
   ]);
-  const payload = (frame: Uint8Array) => toHex(frame.subarray(2)); // without the length header
-  const c = client.session;
-  const s = server.session;
-  const text = (t: string) => new Uint8Array(Buffer.from(t, 'latin1'));
+  return { client: client.session, server: server.session, packets: log.map((l) => toHex(l.payload)), clientPeerKey: toHex(client.peerKey), serverPeerKey: toHex(server.peerKey) };
+}
+
+/** A frame's payload (what the vectors store): the frame without its length header. */
+export const payloadOf = (frame: Uint8Array) => frame.subarray(2);
+const text = (t: string) => new Uint8Array(Buffer.from(t, 'latin1'));
+
+/**
+ * Everything the implementation produces for the vector: packets and frames. The main line is one
+ * connection up to the server's CLOSE; the server's key update is the other ending of the same
+ * connection (a second run of the same deterministic handshake, where the server sends KEY_UPDATE
+ * and DATA in place of its CLOSE).
+ */
+export async function implementationVector(i: VectorInputs, scrambleKey: Uint8Array, random8: Uint8Array): Promise<Record<string, string>> {
+  const { client: c, server: s, packets, clientPeerKey, serverPeerKey } = await vectorHandshake(i, scrambleKey, random8);
+  const payload = (frame: Uint8Array) => toHex(payloadOf(frame));
   const clientData = c.seal(text(i.clientMessage));
   const serverData = s.seal(text(i.serverMessage));
   const clientKeyUpdate = c.sealKeyUpdate();
@@ -135,7 +148,11 @@ export async function implementationVector(i: VectorInputs, scrambleKey: Uint8Ar
   const serverClose = s.sealControl(encodeClose(i.closeCode, i.closeReason));
   // The other side opens what it can today (END and CLOSE behaviour is part 2 of v2).
   const opened = [s.receive(clientData.subarray(2)), c.receive(serverData.subarray(2)), s.receive(clientKeyUpdate.subarray(2)), s.receive(clientDataAfterUpdate.subarray(2))];
-  const [hello, cookie, initiate, ready] = log.map((l) => toHex(l.payload));
+  const branch = (await vectorHandshake(i, scrambleKey, random8)).server;
+  const branchServerData = branch.seal(text(i.serverMessage));
+  const serverKeyUpdate = branch.sealKeyUpdate();
+  const serverDataAfterUpdate = branch.seal(text(i.serverMessageAfterUpdate));
+  const [hello, cookie, initiate, ready] = packets;
   return {
     hello: hello!,
     cookie: cookie!,
@@ -147,9 +164,12 @@ export async function implementationVector(i: VectorInputs, scrambleKey: Uint8Ar
     clientDataAfterUpdate: payload(clientDataAfterUpdate),
     clientEnd: payload(clientEnd),
     serverClose: payload(serverClose),
+    branchServerData: payload(branchServerData),
+    serverKeyUpdate: payload(serverKeyUpdate),
+    serverDataAfterUpdate: payload(serverDataAfterUpdate),
     opened: opened.map((m) => (m === null ? 'control' : Buffer.from(m).toString('latin1'))).join('|'),
-    clientPeerKey: toHex(client.peerKey),
-    serverPeerKey: toHex(server.peerKey),
+    clientPeerKey,
+    serverPeerKey,
   };
 }
 

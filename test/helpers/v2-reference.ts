@@ -30,6 +30,7 @@ export interface VectorInputs {
   clientMessageAfterUpdate: string;
   closeCode: number;
   closeReason: string;
+  serverMessageAfterUpdate: string;
 }
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
@@ -102,7 +103,10 @@ export function referenceVector(i: VectorInputs): Record<string, string> {
 
   // Session: DATA each way, a client KEY_UPDATE and the DATA after it, the client's END, the server's CLOSE.
   const data = (text: string) => cat(Uint8Array.of(0x10), ascii(text));
-  const Tc2s1 = KDF(Tc2s, EMPTY, ascii('ctun2 key update'));
+  const keyUpdate = (T: Uint8Array) => KDF(T, EMPTY, ascii('ctun2 key update'));
+  const Tc2s1 = keyUpdate(Tc2s);
+  const Tc2s2 = keyUpdate(Tc2s1);
+  const Ts2c1 = keyUpdate(Ts2c);
   const reason = new Uint8Array(Buffer.from(i.closeReason, 'utf8'));
   return {
     S: toHex(S),
@@ -132,5 +136,21 @@ export function referenceVector(i: VectorInputs): Record<string, string> {
     clientDataAfterUpdate: toHex(c2s(2, Tc2s1, data(i.clientMessageAfterUpdate))),
     clientEnd: toHex(c2s(3, Tc2s1, Uint8Array.of(0x20))),
     serverClose: toHex(s2c(2, Ts2c, cat(Uint8Array.of(0x21, i.closeCode >>> 8, i.closeCode & 255), reason))),
+    // Key update: each direction's next epochs (c2s twice, so the chain is pinned) and their box keys.
+    boxKeyClientToServer0: toHex(boxKey(Tc2s)),
+    trafficClientToServer1: toHex(Tc2s1),
+    boxKeyClientToServer1: toHex(boxKey(Tc2s1)),
+    trafficClientToServer2: toHex(Tc2s2),
+    boxKeyClientToServer2: toHex(boxKey(Tc2s2)),
+    boxKeyServerToClient0: toHex(boxKey(Ts2c)),
+    trafficServerToClient1: toHex(Ts2c1),
+    boxKeyServerToClient1: toHex(boxKey(Ts2c1)),
+    // The other ending of the same connection: after its DATA the server updates its key (counter 2,
+    // in place of the CLOSE) and sends DATA under T_s2c,1 (counter 3).
+    serverKeyUpdate: toHex(s2c(2, Ts2c, Uint8Array.of(0x40))),
+    serverDataAfterUpdate: toHex(s2c(3, Ts2c1, data(i.serverMessageAfterUpdate))),
+    // What a receiver must refuse once it opened the KEY_UPDATE: the next frame sealed under the old key.
+    clientDataUnderOldKey: toHex(c2s(2, Tc2s, data(i.clientMessageAfterUpdate))),
+    serverDataUnderOldKey: toHex(s2c(3, Ts2c, data(i.serverMessageAfterUpdate))),
   };
 }

@@ -36,5 +36,6 @@ export function vectorInputs(suite: 1 | 2, v16: string): VectorInputs {
     clientMessageAfterUpdate: 'after the key update',
     closeCode: 1000,
     closeReason: 'done',
+    serverMessageAfterUpdate: 'after the server key update',
   };
 }
