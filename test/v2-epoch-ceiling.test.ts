@@ -1,0 +1,143 @@
+/**
+ * The receiver's epoch ceiling (PROTOCOL.md, "v2 session", key update): a peer whose epoch passes
+ * 2^21 frames or 2^31 plaintext bytes without a KEY_UPDATE is EPROTO. The peer here is hostile: a
+ * bare sending Direction (lib's sealing, none of SessionV2's thresholds), so it never updates its
+ * key unless told to; the receiver is the real SessionV2 on the fastest crypto backend available.
+ * Frames are sealed into one reused buffer (the byte tests move 4 GiB through 64 KiB), and the
+ * loops yield now and then so the test process stays responsive. No timing is asserted.
+ */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import test from 'ava';
+import { availableBackends, getBackend } from '../lib/crypto/index.js';
+import { Direction, SessionV2 } from '../lib/connection/session-v2.js';
+import { CurvetunError } from '../lib/errors.js';
+import { MessageType, V2_EPOCH_CEILING, V2_MAX_BODY_BYTES, V2_MESSAGE_OVERHEAD, V2_REKEY_AFTER } from '../lib/protocol/v2/index.js';
+
+const backendName = availableBackends()[0]!;
+const backend = getBackend(backendName);
+const LIMITS = { peerMaxMessageBytes: 1 << 20, ourMaxMessageBytes: 1 << 20 };
+/** The numbers PROTOCOL.md states; the constants must be them (a raised ceiling is a weaker rule). */
+const CEILING_FRAMES = 2 ** 21;
+const CEILING_BYTES = 2 ** 31;
+/** The largest DATA plaintext (type byte and a 65 518-byte body). */
+const FULL_PLAINTEXT = V2_MAX_BODY_BYTES + 1;
+
+/** A receiving session, and a hostile sender of the same direction that only does what it is told. */
+function receiverAndHostilePeer(): { receiver: SessionV2; peer: HostilePeer } {
+  const secret = backend.randomBytes(32);
+  const receiver = new SessionV2(backend, { send: Direction.serverToClient(backend.randomBytes(32)), receive: Direction.clientToServer(secret.slice()) }, LIMITS);
+  return { receiver, peer: new HostilePeer(Direction.clientToServer(secret), receiver) };
+}
+
+class HostilePeer {
+  /** One frame payload buffer per plaintext size, reused for every frame of that size. */
+  private readonly frames = new Map<number, { plaintext: Uint8Array; frame: Uint8Array }>();
+  /** Frames the receiver took (messages delivered or control frames handled). */
+  accepted = 0;
+
+  constructor(
+    private readonly send: Direction,
+    private readonly receiver: SessionV2,
+  ) {}
+
+  /** `count` DATA frames of `plaintextBytes` each (type byte included), every one delivered whole. */
+  async data(count: number, plaintextBytes = 1): Promise<void> {
+    const { plaintext, frame } = this.buffers(MessageType.DATA, plaintextBytes);
+    for (let i = 0; i < count; i++) {
+      this.send.sealInto(frame, 0, plaintext, backend);
+      const message = this.receiver.receive(frame);
+      if (message === null || message.length !== plaintextBytes - 1) throw new Error(`frame ${this.accepted + 1} was not delivered whole`);
+      this.accepted++;
+      if (i % 32_768 === 32_767) await nextTurn();
+    }
+  }
+
+  /** A KEY_UPDATE under the current key; then this sender moves to the next epoch, as the receiver should. */
+  keyUpdate(): void {
+    const { plaintext, frame } = this.buffers(MessageType.KEY_UPDATE, 1);
+    this.send.sealInto(frame, 0, plaintext, backend);
+    if (this.receiver.receive(frame) !== null) throw new Error('a KEY_UPDATE delivered a message');
+    this.accepted++;
+    this.send.update();
+  }
+
+  /** What the receiver throws for one more DATA frame of `plaintextBytes`. */
+  refusal(plaintextBytes = 1): unknown {
+    try {
+      const { plaintext, frame } = this.buffers(MessageType.DATA, plaintextBytes);
+      this.send.sealInto(frame, 0, plaintext, backend);
+      this.receiver.receive(frame);
+    } catch (error) {
+      return error;
+    }
+    return null;
+  }
+
+  private buffers(type: number, plaintextBytes: number): { plaintext: Uint8Array; frame: Uint8Array } {
+    const key = type * 2 ** 17 + plaintextBytes;
+    let made = this.frames.get(key);
+    if (!made) {
+      const plaintext = new Uint8Array(plaintextBytes);
+      plaintext[0] = type;
+      made = { plaintext, frame: new Uint8Array(plaintextBytes + V2_MESSAGE_OVERHEAD - 1) };
+      this.frames.set(key, made);
+    }
+    return made;
+  }
+}
+
+/** Fill the current epoch with exactly `bytes` plaintext bytes of DATA: full frames, then one shorter. */
+async function dataBytes(peer: HostilePeer, bytes: number): Promise<void> {
+  const full = Math.floor(bytes / FULL_PLAINTEXT);
+  await peer.data(full, FULL_PLAINTEXT);
+  const rest = bytes - full * FULL_PLAINTEXT;
+  if (rest > 0) await peer.data(1, rest);
+}
+
+function isEproto(t: { true(v: boolean, m?: string): void; is(a: unknown, b: unknown, m?: string): void }, error: unknown, what: string): void {
+  t.true(error instanceof CurvetunError, `${what}: a CurvetunError, got ${String(error)}`);
+  t.is((error as CurvetunError).code, 'EPROTO', what);
+  t.true(/did not update its key/.test((error as Error).message), `${what}: the message says why (${(error as Error).message})`);
+}
+
+test('the ceiling is the documented 2^21 frames / 2^31 bytes, twice the sender defaults', (t) => {
+  t.deepEqual({ ...V2_EPOCH_CEILING }, { frames: CEILING_FRAMES, bytes: CEILING_BYTES });
+  t.is(V2_EPOCH_CEILING.frames, 2 * V2_REKEY_AFTER.messages);
+  t.is(V2_EPOCH_CEILING.bytes, 2 * V2_REKEY_AFTER.bytes);
+  t.log(`crypto backend: ${backendName}`);
+});
+
+test('frames: a peer that never updates its key gets exactly 2^21 frames of one epoch accepted; the next is EPROTO', async (t) => {
+  const { receiver, peer } = receiverAndHostilePeer();
+  await peer.data(CEILING_FRAMES);
+  t.is(peer.accepted, CEILING_FRAMES);
+  t.is(receiver.position.receiveEpoch, 0);
+  isEproto(t, peer.refusal(), 'frame 2^21 + 1');
+});
+
+test('frames: a KEY_UPDATE (the epoch\'s 2^21st frame) starts the count again: 2^21 more accepted, then EPROTO', async (t) => {
+  const { receiver, peer } = receiverAndHostilePeer();
+  await peer.data(CEILING_FRAMES - 1);
+  peer.keyUpdate();
+  t.is(receiver.position.receiveEpoch, 1);
+  await peer.data(CEILING_FRAMES);
+  t.is(peer.accepted, 2 * CEILING_FRAMES);
+  isEproto(t, peer.refusal(), 'epoch 1, frame 2^21 + 1');
+});
+
+test('bytes: an epoch of exactly 2^31 plaintext bytes is accepted; one byte more is EPROTO', async (t) => {
+  const { receiver, peer } = receiverAndHostilePeer();
+  await dataBytes(peer, CEILING_BYTES);
+  t.true(peer.accepted < CEILING_FRAMES / 16, 'far below the frame ceiling: the byte rule is what refuses');
+  t.is(receiver.position.receiveEpoch, 0);
+  isEproto(t, peer.refusal(1), 'byte 2^31 + 1 (an empty DATA: its type byte)');
+});
+
+test('bytes: a KEY_UPDATE starts the byte count again: 2^31 more accepted, then EPROTO', async (t) => {
+  const { receiver, peer } = receiverAndHostilePeer();
+  await dataBytes(peer, CEILING_BYTES - 1);
+  peer.keyUpdate(); // its one plaintext byte makes epoch 0 exactly 2^31
+  t.is(receiver.position.receiveEpoch, 1);
+  await dataBytes(peer, CEILING_BYTES);
+  isEproto(t, peer.refusal(FULL_PLAINTEXT), 'epoch 1, past 2^31 bytes');
+});
