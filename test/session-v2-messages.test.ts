@@ -8,10 +8,10 @@ import test from 'ava';
 import { getBackend } from '../lib/crypto/index.js';
 import { Direction, SessionV2 } from '../lib/connection/session-v2.js';
 import type { SessionV2Owner } from '../lib/connection/session-v2.js';
-import { CurvetunError } from '../lib/errors.js';
 import { FrameDecoder } from '../lib/protocol/index.js';
 import { V2_MAX_BODY_BYTES, encodeControl, encodeFragment } from '../lib/protocol/v2/index.js';
 import { bytes } from './helpers/fixtures.js';
+import { refusal } from './helpers/refusal.js';
 
 const backend = getBackend('auto');
 
@@ -47,16 +47,6 @@ function pair(limits = { client: 32 << 20, server: 32 << 20 }) {
 
 /** What `receiver` delivers for every frame in `frames`. */
 const deliver = (receiver: SessionV2, frames: Uint8Array) => unframe(frames).map((f) => receiver.receive(f)).filter((m) => m !== null);
-
-function refusal(fn: () => unknown): CurvetunError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof CurvetunError) return error;
-    throw error;
-  }
-  throw new Error('expected a refusal');
-}
 
 test('a message over 65 518 bytes goes as fragments and arrives whole; sizes around the boundaries', (t) => {
   const { client, server } = pair();

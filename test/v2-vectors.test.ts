@@ -9,8 +9,8 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import nacl from 'tweetnacl';
-import { CurvetunError } from '../lib/errors.js';
 import { V2_PREFIX_CLIENT_MESSAGE, boxKeyOf, nextTrafficSecret } from '../lib/protocol/v2/index.js';
+import { refusal } from './helpers/refusal.js';
 import { firstSafeNonce, implementationVector, payloadOf, vectorHandshake } from './helpers/v2-drive.js';
 import { referenceVector } from './helpers/v2-reference.js';
 import type { VectorInputs } from './helpers/v2-reference.js';
@@ -54,16 +54,6 @@ function bytesOf(outputs: Record<string, string>, field: string): Uint8Array<Arr
   const value = outputs[field];
   if (value === undefined) throw new Error(`the vector has no ${field}`);
   return hex(value);
-}
-/** What `fn` threw (a CurvetunError expected). */
-function refusal(fn: () => unknown): CurvetunError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof CurvetunError) return error;
-    throw error;
-  }
-  throw new Error('expected a refusal, the frame was accepted');
 }
 /** The c2s nonce of `counter`: the 16-byte prefix, then the counter as u64. */
 function clientNonce(counter: number): Uint8Array {
