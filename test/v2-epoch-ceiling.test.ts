@@ -4,13 +4,25 @@
  * bare sending Direction (lib's sealing, none of SessionV2's thresholds), so it never updates its
  * key unless told to; the receiver is the real SessionV2 on the fastest crypto backend available.
  * Frames are sealed into one reused buffer (the byte tests move 4 GiB through 64 KiB), and the
- * loops yield now and then so the test process stays responsive. No timing is asserted.
+ * loops yield now and then so the test process stays responsive. The last test does the byte rule
+ * end to end: a hostile client (the library's client half on raw TCP, sealing its frames without
+ * the thresholds) against a real listener, which must close that connection EPROTO and keep
+ * serving. No timing is asserted.
  */
+import { once } from 'node:events';
+import { connect as tcpConnect } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import test from 'ava';
 import { availableBackends, getBackend } from '../lib/crypto/index.js';
+import { getKem } from '../lib/crypto/mlkem.js';
+import { clientHandshakeV2 } from '../lib/connection/handshake-v2-client.js';
 import { Direction, SessionV2 } from '../lib/connection/session-v2.js';
 import { CurvetunError } from '../lib/errors.js';
+import { connect } from '../lib/index.js';
+import type { CurvetunSocket } from '../lib/index.js';
+import { makeWorld, within } from './helpers/fixtures.js';
+import type { World } from './helpers/fixtures.js';
+import { frameIO } from './helpers/frame-io.js';
 import { MessageType, V2_EPOCH_CEILING, V2_MAX_BODY_BYTES, V2_MESSAGE_OVERHEAD, V2_REKEY_AFTER } from '../lib/protocol/v2/index.js';
 
 const backendName = availableBackends()[0]!;
@@ -140,4 +152,67 @@ test('bytes: a KEY_UPDATE starts the byte count again: 2^31 more accepted, then 
   t.is(receiver.position.receiveEpoch, 1);
   await dataBytes(peer, CEILING_BYTES);
   isEproto(t, peer.refusal(FULL_PLAINTEXT), 'epoch 1, past 2^31 bytes');
+});
+
+let world: World;
+test.before(async () => {
+  world = await makeWorld();
+});
+test.after.always(() => world.dispose());
+
+test('end to end: a hostile client past 2^31 bytes without a KEY_UPDATE is closed EPROTO by a real listener, after every byte up to the ceiling; the listener serves the next client', async (t) => {
+  const listener = await world.listen({ crypto: backend });
+  const served: { delivered: number; error: unknown }[] = [];
+  const accepted: CurvetunSocket[] = [];
+  const serving = (async () => {
+    for await (const socket of listener) {
+      accepted.push(socket);
+      const record = { delivered: 0, error: null as unknown };
+      served.push(record);
+      void (async () => {
+        try {
+          for await (const message of socket) {
+            record.delivered += 1 + message.length; // its plaintext: type byte and body
+            if (message.length < 16) await socket.send(message); // the honest client's echo
+          }
+        } catch (error) {
+          record.error = error;
+        }
+      })();
+    }
+  })();
+
+  const tcp = tcpConnect(listener.address().port, '127.0.0.1');
+  await once(tcp, 'connect');
+  t.teardown(() => tcp.destroy());
+  tcp.on('error', () => undefined); // a write after the listener closed us; the outcome is checked below
+  const closed = once(tcp, 'close');
+  const { session } = await clientHandshakeV2(frameIO(tcp), { backend, kem: getKem(), vault: world.clientVault, serverKey: world.serverVault.publicKey, suite: 1, maxMessageBytes: 1 << 20 });
+  // sealControl seals any plaintext as the next frame and never checks rekeyAfter: no KEY_UPDATE ever.
+  const send = async (plaintextBytes: number) => {
+    const plaintext = new Uint8Array(plaintextBytes);
+    plaintext[0] = MessageType.DATA;
+    if (!tcp.write(session.sealControl(plaintext))) await Promise.race([once(tcp, 'drain'), closed]);
+  };
+  const full = Math.floor(CEILING_BYTES / FULL_PLAINTEXT);
+  for (let i = 0; i < full && !tcp.destroyed; i++) await send(FULL_PLAINTEXT);
+  await send(CEILING_BYTES - full * FULL_PLAINTEXT);
+  await send(1); // one byte past the ceiling
+  await within(closed, 60_000, 'the listener closing the hostile connection');
+  const deadline = Date.now() + 60_000;
+  while (served[0]?.error == null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  const record = served[0]!;
+  // As for any bad frame: the close reason is the EPROTO; the waiting recv learns it as ECLOSED's cause.
+  t.is(accepted[0]!.closeReason?.code, 'EPROTO');
+  t.regex(accepted[0]!.closeReason?.message ?? '', /did not update its key/);
+  t.true(record.error instanceof CurvetunError, `the iterator failed with a CurvetunError, got ${String(record.error)}`);
+  t.is(((record.error as CurvetunError).cause as CurvetunError | undefined)?.code, 'EPROTO');
+  t.is(record.delivered, CEILING_BYTES, 'every message up to the ceiling was delivered, none after it');
+
+  const honest = await connect('127.0.0.1', listener.address().port, { vault: world.clientVault, serverKey: world.serverVault.publicKey, protocol: 'v2', timeout: 30_000 });
+  await honest.send(new Uint8Array([1, 2, 3]));
+  t.deepEqual(await honest.recv(), new Uint8Array([1, 2, 3]));
+  await honest.close();
+  await listener.close();
+  await serving;
 });

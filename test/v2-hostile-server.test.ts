@@ -13,13 +13,12 @@ import type { CryptoBackend } from '../lib/crypto/backend.js';
 import { getBackend } from '../lib/crypto/index.js';
 import { getKem } from '../lib/crypto/mlkem.js';
 import { serverHandshakeV2 } from '../lib/connection/handshake-v2-server.js';
-import type { FrameIO } from '../lib/connection/handshake.js';
 import type { SessionV2 } from '../lib/connection/session-v2.js';
 import { CurvetunError, RejectedError } from '../lib/errors.js';
 import { LocalCookieKeeper, connect } from '../lib/index.js';
-import { FrameDecoder, encodeFrame } from '../lib/protocol/index.js';
 import { MessageType, encodeReady, encodeReject, writeU32 } from '../lib/protocol/v2/index.js';
 import { makeWorld } from './helpers/fixtures.js';
+import { frameIO } from './helpers/frame-io.js';
 import type { World } from './helpers/fixtures.js';
 
 const nacl = getBackend('tweetnacl');
@@ -39,29 +38,6 @@ type Rewrite = (plaintext: Uint8Array) => void;
 
 /** What the hostile server does once its handshake is done. */
 type After = (session: SessionV2, socket: Socket) => void;
-
-function frameIO(socket: Socket): FrameIO {
-  const decoder = new FrameDecoder();
-  const inbox: Uint8Array[] = [];
-  const waiting: { resolve(p: Uint8Array): void; reject(e: Error): void }[] = [];
-  socket.on('data', (chunk: Buffer) => {
-    for (const payload of decoder.push(chunk)) {
-      const copy = new Uint8Array(payload);
-      const reader = waiting.shift();
-      if (reader) reader.resolve(copy);
-      else inbox.push(copy);
-    }
-  });
-  socket.on('close', () => {
-    for (const reader of waiting.splice(0)) reader.reject(new Error('closed'));
-  });
-  socket.on('error', () => undefined);
-  return {
-    next: () => Promise.reject(new Error('a v2 server reads no v1 packet')),
-    nextFrame: () => (inbox.length > 0 ? Promise.resolve(inbox.shift()!) : new Promise((resolve, reject) => waiting.push({ resolve, reject }))),
-    send: (payload) => void socket.write(encodeFrame(payload)),
-  };
-}
 
 /** A listening hostile server; its handshakes run to completion on the server's side. */
 async function hostileServer(rewrite: Rewrite | null, after: After = () => undefined): Promise<{ port: number; publicKey: Uint8Array; close(): Promise<void> }> {
