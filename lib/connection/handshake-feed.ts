@@ -12,16 +12,29 @@
  */
 import type { CurvetunError } from '../errors.js';
 import { HANDSHAKE_READ_AHEAD_BYTES, HANDSHAKE_READ_AHEAD_FRAMES } from '../limits.js';
-import { decodePacket } from '../protocol/index.js';
+import { decodePacket, encodeFrame } from '../protocol/index.js';
 import type { Packet } from '../protocol/index.js';
+import { trace } from '../trace.js';
 import type { Protocol } from './data-session.js';
 import type { FrameIO, HandshakeResult } from './handshake.js';
+import { reasonError } from './lifecycle.js';
+import { handshakeEnded, handshakeStarted } from './timers.js';
+import type { HandshakeClock } from './timers.js';
 
 /** A handshake half, given the socket's packet reader and frame writer. */
 export type HandshakeRunner = (io: FrameIO) => Promise<HandshakeResult>;
 
 /** Told once whether the handshake completed (`null`) or why the connection ended before it did. */
 export type HandshakeOutcome = (error: CurvetunError | null) => void;
+
+/** What running the handshake needs from its socket. */
+export interface HandshakeHost extends HandshakeClock {
+  /** Queue a frame into this tick's outgoing bytes. */
+  queueFrame(frame: Uint8Array): void;
+  /** The half completed: `result` holds what it produced. */
+  handshakeDone(): void;
+  handshakeFailed(error: unknown): void;
+}
 
 export class HandshakeFeed {
   private readonly frames: Uint8Array[] = [];
@@ -39,6 +52,36 @@ export class HandshakeFeed {
     public runner: HandshakeRunner | null,
     private onOutcome: HandshakeOutcome | null,
   ) {}
+
+  /**
+   * Run the handshake half (once) under its deadline: its frames go out through `host`, which is
+   * told how it ended. `label` names the connection in trace lines (null: no tracing).
+   */
+  start(host: HandshakeHost, timeoutMs: number, label: string | null): void {
+    this.deadline = handshakeStarted(host, timeoutMs);
+    const io: FrameIO = {
+      next: () => this.next(),
+      nextFrame: () => this.nextFrame(),
+      send: (payload) => host.queueFrame(encodeFrame(payload)),
+      heard: (protocol) => (this.heard = protocol),
+    };
+    if (label !== null) io.stage = (name) => trace('%s: handshake: %s', label, name);
+    const runner = this.runner!;
+    this.runner = null;
+    runner(io).then(
+      (result) => {
+        this.result = result;
+        host.handshakeDone();
+      },
+      (error: unknown) => host.handshakeFailed(error),
+    );
+  }
+
+  /** Leaving the handshake state: no deadline any more, and nobody reads handshake packets. */
+  finish(): void {
+    handshakeEnded(this.deadline);
+    this.stop(reasonError('ECLOSED', 'handshake abandoned'));
+  }
 
   /** Queue frames from TCP; true when the read-ahead bound is reached (stop reading TCP). */
   push(frames: Uint8Array[]): boolean {

@@ -1,111 +1,27 @@
 /**
  * The server end: a TCP listener whose connections run the server half of the handshake, and an
- * accept queue of connections that completed it.
+ * accept queue of connections that completed it. What it is given and tells is in
+ * listener-types.ts, the caps and reports of handshakes in progress in handshake-admission.ts,
+ * the re-check of open connections after a registry change in revocation.ts.
  */
 import { EventEmitter } from 'node:events';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket as TcpSocket } from 'node:net';
-import type { CryptoBackend } from '../crypto/backend.js';
-import type { CookieKeeper } from '../cookie/types.js';
 import { CurvetunError, systemError } from '../errors.js';
 import { INSPECT, describe, publicKeyFact } from '../inspect.js';
-import type { Verdict } from '../registry/types.js';
-import type { Vault } from '../vault/types.js';
-import type { Kem } from '../crypto/mlkem.js';
 import { BUSY_RETRY_AFTER_MS } from '../limits.js';
-import type { Suite } from '../protocol/v2/index.js';
-import type { Protocol } from './data-session.js';
+import { HandshakeAttempt, PendingHandshakes } from './handshake-admission.js';
+import type { ListenerConfig, ListenerEvents, ListenerStats } from './listener-types.js';
 import { serverHandshakeAnyVersion } from './server-versions.js';
 import { OpenConnections } from './revocation.js';
-import type { Recheck } from './revocation.js';
 import { ProxyGate } from './proxy-accept.js';
-import type { ProxyGateConfig } from './proxy-accept.js';
 import { CurvetunSocket } from './socket.js';
-import type { SocketLimits } from './socket.js';
 import { WaiterQueue } from './waiters.js';
 import { trace } from '../trace.js';
 import type { WaitOptions } from './waiters.js';
 
-export interface ListenerConfig {
-  backend: CryptoBackend;
-  kem: Kem;
-  vault: Vault;
-  cookies: CookieKeeper;
-  /** The versions this listener speaks (told apart by the Hello's magic). */
-  protocols: readonly Protocol[];
-  /** The v2 suites it answers (from `postQuantum`). */
-  suites: readonly Suite[];
-  /** The largest message a v2 client may send us, announced in READY. */
-  maxMessageBytes: number;
-  /** May this client key connect from this address, over this version? */
-  authorize(remoteAddress: string, clientKey: Uint8Array, protocol: Protocol): Promise<Verdict>;
-  /**
-   * Is an open connection's key still allowed from its address, over its version (after the
-   * registry changed)? Absent: open connections are never re-checked.
-   */
-  recheck?: Recheck;
-  /** Subscribe to registry changes; returns the unsubscribe. Each change re-checks open connections. */
-  watchRegistry?(changed: () => void): () => void;
-  /** Checked on the raw TCP address before any cryptography; false drops the connection. */
-  allowAddress(remoteAddress: string): boolean | Promise<boolean>;
-  /** Present: a trusted balancer's PROXY header comes first and names the client (proxy-accept.ts). */
-  proxyProtocol?: ProxyGateConfig;
-  limits: SocketLimits;
-  /** Handshakes in progress at once; excess connections are dropped at once. */
-  maxPendingHandshakes: number;
-  /** Handshakes in progress at once from one address. */
-  maxPendingPerAddress: number;
-  /** Connections that completed the handshake and wait for `accept()`; excess ones are closed. */
-  backlog: number;
-  /** TCP keepalive on every accepted connection (net.createServer's options). */
-  keepAlive: { keepAlive: boolean; keepAliveInitialDelay: number };
-  /** Called when the listener closes, to release what it started. */
-  onClose?: () => Promise<void>;
-}
-
-/** What the listener saw, for monitoring: counts only, never keys. */
-export interface ListenerStats {
-  pendingHandshakes: number;
-  accepted: number;
-  handshakeFailures: number;
-  droppedByAddress: number;
-  droppedByLimit: number;
-}
-
-/** How one handshake ended, for logs and metrics. Holds a public key at most, never a secret. */
-export interface HandshakeReport {
-  remoteAddress: string;
-  remotePort: number;
-  /** From the TCP connection's arrival to the handshake's end, in ms. */
-  durationMs: number;
-  /** `null` when the handshake completed; otherwise why it failed. */
-  error: CurvetunError | null;
-  /**
-   * The client's long-term key, once its Vouch opened: the key it completed the handshake with, or
-   * the key it claimed when refused.
-   */
-  peerKey?: Uint8Array;
-  /** True when the handshake failed because the registry does not allow `peerKey` from this address. */
-  keyRefused: boolean;
-}
-
-export interface ListenerEvents {
-  /** A connection failed its handshake (bad packet, refused key, timeout…); only that one is closed. */
-  handshakeError: [error: CurvetunError, remoteAddress: string];
-  /** Every handshake's outcome, completed or failed (after `handshakeError` for a failure). */
-  handshake: [report: HandshakeReport];
-  /**
-   * A connection completed its handshake. Connections go to a waiting `accept()` first, else to
-   * the `'connection'` listeners, else into the accept queue.
-   */
-  connection: [socket: CurvetunSocket];
-  /** Listening (emitted once `listen()` has resolved, as `'connect'` is on a client socket). */
-  listening: [];
-  /** The TCP server failed after it started listening (e.g. `EMFILE` on accept); only when listened to. */
-  error: [error: CurvetunError];
-  /** The listener closed: `close()` has released everything it started. */
-  close: [];
-}
+export type { HandshakeReport } from './handshake-admission.js';
+export type { ListenerConfig, ListenerEvents, ListenerStats } from './listener-types.js';
 
 function emitListening(listener: Listener): void {
   listener.emit('listening');
@@ -127,8 +43,7 @@ function onNewListener(this: Listener, event: string | symbol): void {
 export class Listener extends EventEmitter<ListenerEvents> {
   private readonly ready: CurvetunSocket[] = [];
   private readonly waiters = new WaiterQueue<CurvetunSocket>('accept');
-  private readonly pendingByAddress = new Map<string, number>();
-  private readonly handshaking = new Set<CurvetunSocket>();
+  private readonly handshaking: PendingHandshakes;
   /** Connections that completed the handshake and are still open (accepted or queued). */
   private readonly established: OpenConnections;
   private closing: Promise<void> | null = null;
@@ -138,6 +53,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
   /** @internal Use `listen()`. */
   constructor(private readonly server: Server, private readonly config: ListenerConfig) {
     super();
+    this.handshaking = new PendingHandshakes(config);
     this.proxyGate = config.proxyProtocol ? new ProxyGate(config.proxyProtocol) : null;
     server.on('connection', (tcp) => this.onConnection(tcp));
     (this as EventEmitter).on('newListener', onNewListener);
@@ -235,7 +151,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
       const closed = new CurvetunError('ECLOSED', 'the listener is closed');
       this.waiters.rejectAll(closed);
       this.proxyGate?.closeAll();
-      const dropping = [...this.handshaking, ...this.ready.splice(0)].map((s) => s.close());
+      const dropping = [...this.handshaking.sockets, ...this.ready.splice(0)].map((s) => s.close());
       // Stop listening now. net.Server's close callback would also wait for accepted sockets,
       // which belong to the application and stay open.
       this.server.close(() => undefined);
@@ -283,24 +199,13 @@ export class Listener extends EventEmitter<ListenerEvents> {
   }
 
   private admit(tcp: TcpSocket, address: string): void {
-    const fromAddress = this.pendingByAddress.get(address) ?? 0;
-    if (this.handshaking.size >= this.config.maxPendingHandshakes || fromAddress >= this.config.maxPendingPerAddress) {
+    if (!this.handshaking.reserve(address)) {
       this.stats.droppedByLimit++;
       if (trace.enabled) trace('listener: %s dropped: too many handshakes in progress', address);
       tcp.destroy();
       return;
     }
-    this.pendingByAddress.set(address, fromAddress + 1);
-
-    const startedAt = performance.now();
-    let claimedKey: Uint8Array | undefined;
-    let keyRefused = false;
-    const authorize = (protocol: Protocol) => async (clientKey: Uint8Array) => {
-      claimedKey = clientKey;
-      const verdict = await this.config.authorize(address, clientKey, protocol);
-      keyRefused = !verdict.allowed;
-      return verdict;
-    };
+    const attempt = new HandshakeAttempt(address, this.config.authorize);
     const { backend, kem, vault, cookies, protocols, suites, maxMessageBytes } = this.config;
     const socket: CurvetunSocket = new CurvetunSocket(
       tcp,
@@ -308,46 +213,33 @@ export class Listener extends EventEmitter<ListenerEvents> {
       (io) =>
         serverHandshakeAnyVersion(io, {
           protocols,
-          v1: { backend, vault, cookies, authorize: authorize('v1') },
-          v2: {
-            backend,
-            kem,
-            vault,
-            cookies,
-            suites,
-            maxMessageBytes,
-            authorize: authorize('v2'),
-            hasRoom: () => this.waiters.size > 0 || this.listenerCount('connection') > 0 || this.ready.length < this.config.backlog,
-            busyRetryAfterMs: BUSY_RETRY_AFTER_MS,
-          },
+          v1: { backend, vault, cookies, authorize: attempt.authorizer('v1') },
+          v2: { backend, kem, vault, cookies, suites, maxMessageBytes, authorize: attempt.authorizer('v2'), hasRoom: () => this.hasRoom(), busyRetryAfterMs: BUSY_RETRY_AFTER_MS },
         }),
       this.config.limits,
-      (error) => {
-        this.handshaking.delete(socket);
-        this.stats.pendingHandshakes = this.handshaking.size;
-        const left = (this.pendingByAddress.get(address) ?? 1) - 1;
-        if (left > 0) this.pendingByAddress.set(address, left);
-        else this.pendingByAddress.delete(address);
-        const report: HandshakeReport = {
-          remoteAddress: address,
-          remotePort: socket.remotePort,
-          durationMs: performance.now() - startedAt,
-          error,
-          ...(claimedKey ? { peerKey: error === null ? socket.peerKey : new Uint8Array(claimedKey) } : {}),
-          keyRefused: error !== null && keyRefused,
-        };
-        if (error === null) {
-          this.established.track(socket);
-          this.enqueue(socket);
-        } else {
-          this.stats.handshakeFailures++;
-          this.emit('handshakeError', error, address);
-        }
-        this.emit('handshake', report);
-      },
+      (error) => this.reportHandshake(socket, attempt, error),
     );
-    this.handshaking.add(socket);
+    this.handshaking.sockets.add(socket);
     this.stats.pendingHandshakes = this.handshaking.size;
+  }
+
+  /** Room for one more connection: someone waits in accept(), listens for 'connection', or the backlog has a place. */
+  private hasRoom(): boolean {
+    return this.waiters.size > 0 || this.listenerCount('connection') > 0 || this.ready.length < this.config.backlog;
+  }
+
+  private reportHandshake(socket: CurvetunSocket, attempt: HandshakeAttempt, error: CurvetunError | null): void {
+    this.handshaking.end(socket, attempt.address);
+    this.stats.pendingHandshakes = this.handshaking.size;
+    const report = attempt.report(socket, error);
+    if (error === null) {
+      this.established.track(socket);
+      this.enqueue(socket);
+    } else {
+      this.stats.handshakeFailures++;
+      this.emit('handshakeError', error, attempt.address);
+    }
+    this.emit('handshake', report);
   }
 
   private enqueue(socket: CurvetunSocket): void {

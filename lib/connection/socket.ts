@@ -1,13 +1,14 @@
 /**
  * The message-oriented socket: one TCP connection, its lifecycle (machine.ts), one Session once
- * connected. The socket composes the parts below and asks the machine which state it is in.
+ * connected. The socket composes the parts below and asks the machine which state it is in; each
+ * layer it extends has one job (lifecycle.ts → net-compat.ts → message-path.ts → here).
  *
- *   receiving: TCP chunks → FrameDecoder → while the handshake runs, handshake-feed.ts (the
- *     handshake half reads packets from it); once connected, each frame is opened inline (no
- *     machine event per message) → inbox.ts (recv callers, 'message' listeners, the bounded queue
- *     and backpressure);
- *   sending: outbox.ts (sealed straight into the tick's outgoing bytes, one write per tick);
- *   timers.ts: the handshake deadline and the close grace;
+ *   handshake: handshake-feed.ts runs the handshake half under its deadline and feeds it the
+ *     frames that arrive meanwhile;
+ *   connected: message-path.ts opens each frame inline (no machine event per message) into
+ *     inbox.ts and seals what is sent into this tick's outbox (outbox.ts); session-signals.ts
+ *     hears what the v2 session and its timers say (END, CLOSE, PING, idle, key updates);
+ *   closing: closing.ts decides how TCP ends and what the peer's TCP end means;
  *   net-compat.ts: what a node:net user expects (addresses, byte counts, TCP options, destroy…).
  *
  * Memory: a server may hold many thousands of idle connections, so an idle socket keeps only what
@@ -16,28 +17,25 @@
  * tick's write).
  */
 import type { Socket as TcpSocket } from 'node:net';
-import { CurvetunError, RejectedError } from '../errors.js';
+import { CurvetunError } from '../errors.js';
 import { INSPECT, describe, publicKeyFact } from '../inspect.js';
 import type { SocketLimits } from '../limits.js';
 import { connectionLabel, trace } from '../trace.js';
-import { FrameDecoder, encodeFrame } from '../protocol/index.js';
-import type { FrameIO } from './handshake.js';
+import { FrameDecoder } from '../protocol/index.js';
 import { HandshakeFeed } from './handshake-feed.js';
 import type { HandshakeOutcome, HandshakeRunner } from './handshake-feed.js';
-import { Inbox, resumeReading } from './inbox.js';
 import { reasonError } from './lifecycle.js';
-import { NetCompatSocket } from './net-compat.js';
+import { MessagePath } from './message-path.js';
 import type { LifecycleStateName } from './lifecycle-names.js';
-import { Outbox } from './outbox.js';
-import type { DataSession, Protocol } from './data-session.js';
-import { hearTcp, peerOf, stopHearingData } from './tcp-hooks.js';
-import { peerClosedMessage, peerClosedReason, tcpFailedReason } from './peer-closed.js';
+import type { Protocol } from './data-session.js';
+import { hearTcp, stopHearingData } from './tcp-hooks.js';
+import { peerClosedMessage } from './peer-closed.js';
+import { peerTcpEnd, peerTcpError, tcpExit } from './closing.js';
 import type { WhereWeWere } from './peer-closed.js';
-import { finSent, handshakeEnded, handshakeStarted } from './timers.js';
+import { finSent } from './timers.js';
 import type { WaitOptions } from './waiters.js';
 import { messageStream } from '../stream/duplex.js';
 import { SessionV2 } from './session-v2.js';
-import { truncatedReason } from './session-end.js';
 import { SessionSignals } from './session-signals.js';
 import type { SignalHost } from './session-signals.js';
 import type { MessageStream, MessageStreamOptions } from '../stream/duplex.js';
@@ -54,10 +52,6 @@ export type SocketRole = 'client' | 'server';
 
 const NO_KEY = new Uint8Array(0);
 
-function flushOutbox(socket: CurvetunSocket): void {
-  socket.flush();
-}
-
 // Not `implements SignalHost`: those methods are internal, stripped from the declarations (see session-signals.ts).
 /**
  * A connected curvetun socket. Obtain one from `connect()` or `listener.accept()`.
@@ -68,24 +62,18 @@ function flushOutbox(socket: CurvetunSocket): void {
  * const reply = await socket.recv({ timeout: 5000 });
  * await socket.close();
  */
-export class CurvetunSocket extends NetCompatSocket {
+export class CurvetunSocket extends MessagePath {
   private key: Uint8Array = NO_KEY;
   /** Whether the session keys include an ML-KEM-768 secret (v2's hybrid suite). */
   postQuantum = false;
 
   private readonly decoder = new FrameDecoder();
-  /** The data path's keys and counters (set on entering `connected`). */
-  private session: DataSession | null = null;
-  /** The same session when it speaks v2 (typed messages: END, CLOSE, PING, key updates). */
+  /** The session when it speaks v2 (typed messages: END, CLOSE, PING, key updates). */
   private v2: SessionV2 | null = null;
   /** What the v2 session and the liveness timer tell us (once connected). */
   private signals: SessionSignals | null = null;
-  private receivedAny = false;
-
-  // The parts, each made on first use.
+  /** While the handshake runs. */
   private feed: HandshakeFeed | null;
-  private inbox: Inbox | null = null;
-  private outbox: Outbox | null = null;
 
   /**
    * @internal Use `connect()` or `Listener.accept()`. The TCP socket must already have Nagle off.
@@ -100,7 +88,7 @@ export class CurvetunSocket extends NetCompatSocket {
     /** The version a client speaks (known before its Hello); a server learns it from the Hello. */
     private readonly intendedProtocol?: Protocol,
   ) {
-    super(tcp);
+    super(tcp, limits.highWaterMark);
     this.feed = new HandshakeFeed(runHandshake, onOutcome ?? null);
     hearTcp(tcp, this);
     this.dispatch(role === 'client' ? 'CONNECT' : 'ACCEPT');
@@ -212,31 +200,21 @@ export class CurvetunSocket extends NetCompatSocket {
   }
 
   protected override startHandshake(): void {
-    const feed = this.feed!;
-    feed.deadline = handshakeStarted(this, this.limits.handshakeTimeout);
-    const io: FrameIO = {
-      next: () => feed.next(),
-      nextFrame: () => feed.nextFrame(),
-      send: (payload) => this.queueFrame(encodeFrame(payload)),
-      heard: (protocol) => (feed.heard = protocol),
-    };
-    if (trace.enabled) io.stage = (name) => trace('%s: handshake: %s', this.label(), name);
-    const runner = feed.runner!;
-    feed.runner = null;
-    runner(io).then(
-      (result) => {
-        feed.result = result;
-        this.dispatch('HANDSHAKE_DONE');
-      },
-      (error: unknown) => this.dispatch('HANDSHAKE_FAILED', error),
-    );
+    this.feed!.start(this, this.limits.handshakeTimeout, trace.enabled ? this.label() : null);
   }
 
-  /** Leaving the handshake state: no deadline any more, and nobody reads handshake packets. */
   protected override stopHandshake(): void {
-    const feed = this.feed!;
-    handshakeEnded(feed.deadline);
-    feed.stop(reasonError('ECLOSED', 'handshake abandoned'));
+    this.feed!.finish();
+  }
+
+  /** @internal The handshake half completed (handshake-feed.ts). */
+  handshakeDone(): void {
+    this.dispatch('HANDSHAKE_DONE');
+  }
+
+  /** @internal */
+  handshakeFailed(error: unknown): void {
+    this.dispatch('HANDSHAKE_FAILED', error);
   }
 
   protected override enterConnected(): void {
@@ -271,20 +249,19 @@ export class CurvetunSocket extends NetCompatSocket {
     feed?.reportOutcome(reason);
     this.signals?.stop();
     this.inbox?.close(reason);
-    if (this.tcp.destroyed) {
-      this.finishClose();
-    } else if (this.destroying) {
-      this.tcp.destroy(); // its 'close' (tcpClosed) finishes
-    } else if ((reason.code === 'ECLOSED' && left === 'connected') || (reason instanceof RejectedError && this.role === 'server')) {
-      // A clean close, or a v2 REJECT just queued: flush what was sent, then FIN (destroying could
-      // reset the connection and discard the REJECT); bounded so a stuck peer cannot hold us.
-      this.flush();
-      this.tcp.end();
-      this.graceUntilReleased(finSent(this.tcp));
-    } else if (left === 'accepting' && feed?.heard === 'v1') {
-      this.tcp.resetAndDestroy(); // a v1 refusal is a reset, never FIN (what closing an accepted one sends): peer-closed.ts
-    } else {
-      this.tcp.destroy();
+    const tcp = this.tcp;
+    switch (tcpExit(reason, { role: this.role, left, heard: feed?.heard, tcpDestroyed: tcp.destroyed, destroying: this.destroying })) {
+      case 'released':
+        return this.finishClose();
+      case 'fin':
+        this.flush();
+        tcp.end();
+        return this.graceUntilReleased(finSent(tcp));
+      case 'reset':
+        tcp.resetAndDestroy();
+        return;
+      case 'destroy':
+        tcp.destroy(); // its 'close' (tcpClosed) finishes
     }
   }
 
@@ -316,8 +293,8 @@ export class CurvetunSocket extends NetCompatSocket {
   /** @internal */
   peerEnded(): void {
     if (this.closed) return;
-    if (this.v2?.tcpEndIsTruncation()) this.dispatch('FAIL', truncatedReason());
-    else this.dispatch('CLOSE', peerClosedReason(this.whereWeWere()));
+    const { event, reason } = peerTcpEnd(this.v2?.tcpEndIsTruncation() ?? false, this.whereWeWere());
+    this.dispatch(event, reason);
   }
 
   private whereWeWere(): WhereWeWere {
@@ -334,7 +311,7 @@ export class CurvetunSocket extends NetCompatSocket {
   /** @internal */
   tcpFailed(err: NodeJS.ErrnoException): void {
     if (this.closed) return;
-    this.dispatch('FAIL', this.v2?.tcpEndIsTruncation() ? truncatedReason(err) : tcpFailedReason(this.whereWeWere(), err));
+    this.dispatch('FAIL', peerTcpError(this.v2?.tcpEndIsTruncation() ?? false, this.whereWeWere(), err));
   }
 
   /** @internal The handshake deadline passed (timers.ts). */
@@ -357,79 +334,5 @@ export class CurvetunSocket extends NetCompatSocket {
   endOfMessages(reason: CurvetunError): void {
     this.peerEndReason = reason;
     this.inbox?.end(reason);
-  }
-
-  // ---- receiving ---------------------------------------------------------------------------
-
-  /** Open one message frame and deliver it; false when the connection failed. */
-  private openMessage(frame: Uint8Array): boolean {
-    let message: Uint8Array | null;
-    try {
-      message = this.session!.receive(frame);
-    } catch (error) {
-      this.dispatch('FAIL', error as CurvetunError);
-      return false;
-    }
-    this.receivedAny = true;
-    if (message === null) return !this.closed; // a control message, handled by the session
-    this.messageBytesRead += message.length;
-    if (this.inbox) this.inbox.deliver(message);
-    else if (this.listenerCount('message') > 0) this.emit('message', message);
-    else this.openInbox().deliver(message);
-    return true;
-  }
-
-  /** @internal Bytes of received messages nobody has taken yet (what backpressure counts). */
-  get inboxBytes(): number {
-    return this.inbox?.queuedBytes ?? 0;
-  }
-
-  private openInbox(): Inbox {
-    return (this.inbox ??= new Inbox(this, this.tcp, this.limits.highWaterMark));
-  }
-
-  /** @internal Hand queued messages to the 'message' listeners, oldest first. */
-  handQueuedToListeners(): void {
-    this.inbox?.handToListeners();
-  }
-
-  private resumeReading(): void {
-    if (this.inbox) this.inbox.resumeIfRoom();
-    else resumeReading(this, this.tcp);
-  }
-
-  // ---- sending -----------------------------------------------------------------------------
-
-  /** This tick's outbox; the first frame of a tick schedules its flush. */
-  private outboxOfThisTick(): Outbox {
-    let outbox = this.outbox;
-    if (outbox === null) {
-      outbox = this.outbox = new Outbox(this);
-      process.nextTick(flushOutbox, this);
-    }
-    return outbox;
-  }
-
-  /** Queue a handshake frame; it leaves with the rest of this tick's frames. */
-  private queueFrame(frame: Uint8Array): void {
-    this.outboxOfThisTick().queueFrame(frame);
-  }
-
-  /** @internal The same, for a frame whose sender waits for its write (END, CLOSE, PING, PONG). */
-  queueFrameAwaited(frame: Uint8Array): Promise<void> {
-    return this.outboxOfThisTick().queueFrameAwaited(frame);
-  }
-
-  /** @internal Hand this tick's frames to TCP now. */
-  flush(): void {
-    const outbox = this.outbox;
-    if (outbox === null) return;
-    this.outbox = null;
-    outbox.flush(this.tcp);
-  }
-
-  /** @internal Why a write failed: the close reason if the connection closed meanwhile. */
-  sendFailure(): CurvetunError {
-    return this.closed ? this.closedError() : new CurvetunError('ECLOSED', 'the connection failed while sending');
   }
 }
