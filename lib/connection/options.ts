@@ -54,7 +54,8 @@ export interface CommonOptions {
   pingInterval?: number;
   /**
    * v2: update the sending key after this many frames, plaintext bytes or ms in one epoch,
-   * whichever comes first. Defaults (and maxima): 2^20 frames, 2^30 bytes, 120 000 ms.
+   * whichever comes first; the time also on a quiet connection (a KEY_UPDATE alone). Defaults
+   * (and maxima): 2^20 frames, 2^30 bytes, 120 000 ms.
    * @example { rekeyAfter: { messages: 100_000 } }
    */
   rekeyAfter?: { messages?: number; bytes?: number; ms?: number };

@@ -7,6 +7,7 @@ import { CurvetunError } from '../errors.js';
 import { Liveness } from './liveness.js';
 import type { SessionV2 } from './session-v2.js';
 import { bothEndedReason, endOfMessagesReason, peerCloseReason } from './session-end.js';
+import { keyClockStopped, sendKeyStarted } from './timers.js';
 
 /** What the signals need from their socket. */
 export interface SignalHost {
@@ -24,6 +25,8 @@ export interface SignalHost {
 // declarations, and a stripped class would no longer match them there; they are checked where passed.
 export class SessionSignals {
   private readonly liveness: Liveness | null;
+  /** v2: when the sending key's time is up, if no send has updated it by then. */
+  private keyClock: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly host: SignalHost,
@@ -35,6 +38,7 @@ export class SessionSignals {
     const idleTimeout = limits.idleTimeout ?? 0;
     const pingInterval = v2 ? (limits.pingInterval ?? 0) : 0;
     this.liveness = idleTimeout > 0 || pingInterval > 0 ? new Liveness(this, { idleTimeout, pingInterval }) : null;
+    if (v2) this.keyClock = sendKeyStarted(this, v2.keyTimeLeftMs());
   }
 
   /** Something arrived from the peer. */
@@ -42,8 +46,11 @@ export class SessionSignals {
     if (this.liveness) this.liveness.lastHeard = Date.now();
   }
 
+  /** The connection closed: no timer of ours runs on (no PING, no KEY_UPDATE after a CLOSE). */
   stop(): void {
     this.liveness?.stop();
+    keyClockStopped(this.keyClock);
+    this.keyClock = undefined;
   }
 
   /** v2: send END (see CurvetunSocket.end); both ended → a clean close. */
@@ -89,6 +96,27 @@ export class SessionSignals {
     new DataView(payload.buffer).setFloat64(0, Date.now());
     const frame = this.v2?.sealPing(payload);
     if (frame) this.host.queueFrameAwaited(frame).catch(() => undefined);
+  }
+
+  /**
+   * @internal The sending key's time may be up (timers.ts). A send updates the key first when it
+   * is, so only a quiet connection gets here with it still due: it sends a KEY_UPDATE alone, so
+   * its old traffic gets forward secrecy on time too (after our END as well: KEY_UPDATE is still
+   * allowed then). A used-up counter sends nothing; the next send reports it.
+   */
+  sendKeyTimeUp(): void {
+    const v2 = this.v2!;
+    if (v2.keyTimeLeftMs() <= 0) {
+      let frame: Uint8Array;
+      try {
+        frame = v2.sealKeyUpdate();
+      } catch {
+        this.keyClock = undefined;
+        return;
+      }
+      this.host.queueFrameAwaited(frame).catch(() => undefined);
+    }
+    this.keyClock = sendKeyStarted(this, v2.keyTimeLeftMs());
   }
 
   /** @internal Nothing arrived for idleTimeout. */

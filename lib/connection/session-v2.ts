@@ -9,7 +9,8 @@
  * announced) is FRAGMENT_FIRST · FRAGMENT_MORE… sealed in one go into one buffer. When a key
  * update is due (checked before each message), a KEY_UPDATE frame goes first in the same bytes,
  * sealed under the old key; everything after it under the new one. So nothing can come between a
- * KEY_UPDATE and the frames it covers, and `frameBytes` counts it.
+ * KEY_UPDATE and the frames it covers, and `frameBytes` counts it. A quiet connection's key
+ * whose time is up is updated on its own (`sealKeyUpdate`, from the socket's key clock).
  *
  * Receiving: a frame that opens only under one of the next few counters is a deletion (`EPROTO`,
  * as v1's counter gap); anything else that does not open is `EAUTH`.
@@ -111,6 +112,11 @@ export class SessionV2 implements DataSession {
   /** The counters and epochs of both directions (tests and tracing; no key material). */
   get position(): { sent: number; received: number; sendEpoch: number; receiveEpoch: number } {
     return { sent: this.send.counter, received: this.receiving.counter, sendEpoch: this.send.epoch, receiveEpoch: this.receiving.epoch };
+  }
+
+  /** ms until this side's sending key has served `rekeyAfter.ms` (≤ 0: its time is up). */
+  keyTimeLeftMs(now = Date.now()): number {
+    return this.send.epochStarted + this.rekeyAfter.ms - now;
   }
 
   /** Wire bytes of a `length`-byte message: its DATA frame or fragments, and a KEY_UPDATE if one is due. */

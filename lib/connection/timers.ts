@@ -15,6 +15,15 @@ function handshakeDeadlinePassed(socket: HandshakeClock): void {
   socket.handshakeTimedOut();
 }
 
+/** What a v2 key clock tells its session's owner. */
+export interface KeyClock {
+  sendKeyTimeUp(): void;
+}
+
+function sendKeyTimePassed(owner: KeyClock): void {
+  owner.sendKeyTimeUp();
+}
+
 function closeGraceOver(tcp: TcpSocket): void {
   tcp.destroy();
 }
@@ -27,6 +36,18 @@ export function handshakeStarted(socket: HandshakeClock, ms: number): NodeJS.Tim
 /** The handshake ended, however it ended: its deadline no longer applies. */
 export function handshakeEnded(deadline: NodeJS.Timeout | undefined): void {
   clearTimeout(deadline);
+}
+
+/**
+ * A v2 sending key began to serve (or was checked before its time): in `ms` its time is up. Never
+ * keeps the process alive; cleared with `keyClockStopped` when the connection closes.
+ */
+export function sendKeyStarted(owner: KeyClock, ms: number): NodeJS.Timeout {
+  return setTimeout(sendKeyTimePassed, Math.max(1, ms), owner).unref();
+}
+
+export function keyClockStopped(clock: NodeJS.Timeout | undefined): void {
+  clearTimeout(clock);
 }
 
 /** A clean close sent FIN: a peer that does not close its side in time is cut off (never keeps the process alive). */
