@@ -168,7 +168,7 @@ test('a stripped END (dropped, then TCP ends) is ETRUNCATED; a replayed END or C
     const { client, server } = await pairVia(world, listener, proxy.port);
     server.on('error', () => undefined);
     client.on('error', () => undefined);
-    if (kind === 'replayed CLOSE') await server.close({ code: 1, reason: 'once' });
+    if (kind === 'replayed CLOSE') await server.close({ code: 4001, reason: 'once' });
     else if (kind === 'replayed END') await server.end();
     else await server.send('after the forgery');
     const closed = once(client, 'close');
@@ -176,7 +176,7 @@ test('a stripped END (dropped, then TCP ends) is ETRUNCATED; a replayed END or C
     if (kind === 'replayed CLOSE') {
       // The first CLOSE closes; the copy arrives after and is never read.
       t.is(reason.code, 'ECLOSED');
-      t.is(reason.peerCode, 1);
+      t.is(reason.peerCode, 4001);
     } else {
       t.is(reason.code, 'EAUTH', kind);
     }

@@ -9,13 +9,14 @@ import type { Protocol } from './data-session.js';
 import type { LifecycleStateName } from './lifecycle-names.js';
 import { peerClosedReason, tcpFailedReason } from './peer-closed.js';
 import type { WhereWeWere } from './peer-closed.js';
-import { truncatedReason } from './session-end.js';
+import { isPeerClose, truncatedReason } from './session-end.js';
 
 /**
  * - `released`: TCP is already gone;
- * - `destroy`: at once (a failure, or `destroy()`);
+ * - `destroy`: at once (`destroy()`, a truncation, a failure in the handshake);
  * - `fin`: flush what was sent, FIN, and wait (bounded) for the peer's FIN — destroying with
- *   unread data could reset the connection and discard our last frames (a CLOSE, a REJECT);
+ *   unread data could reset the connection and discard our last frames (a CLOSE, a REJECT). For
+ *   a clean close, the peer's CLOSE (a failure code too), and a failure we sent a CLOSE for;
  * - `reset`: a v1 refusal is a reset, never FIN (what closing an accepted one sends): peer-closed.ts.
  */
 export type TcpExit = 'released' | 'destroy' | 'fin' | 'reset';
@@ -29,12 +30,14 @@ export interface ClosingFacts {
   tcpDestroyed: boolean;
   /** `destroy()` was called: no flush, no FIN. */
   destroying: boolean;
+  /** A CLOSE for a failure was just queued (session-end.ts, failureCloseFor). */
+  failureCloseSent: boolean;
 }
 
 export function tcpExit(reason: CurvetunError, at: ClosingFacts): TcpExit {
   if (at.tcpDestroyed) return 'released';
   if (at.destroying) return 'destroy';
-  if (reason.code === 'ECLOSED' && at.left === 'connected') return 'fin';
+  if (at.left === 'connected' && (reason.code === 'ECLOSED' || at.failureCloseSent || isPeerClose(reason))) return 'fin';
   if (reason instanceof RejectedError && at.role === 'server') return 'fin'; // a v2 REJECT just queued
   if (at.left === 'accepting' && at.heard === 'v1') return 'reset';
   return 'destroy';

@@ -1,12 +1,13 @@
 /**
  * A listener's open connections, re-checked against the registry when it changes (issue 12,
  * item 10): a connection whose key the registry no longer allows from its address, over its
- * version (a key that lost its `@v1` line loses its v1 sessions), is closed with `EAUTH`.
+ * version (a key that lost its `@v1` line loses its v1 sessions), is closed with `EAUTH` (a v2
+ * peer is told so by a CLOSE with the revocation code, session-end.ts).
  * One pass at a time, in slices; a change during a pass asks for one more pass after it.
  */
-import { CurvetunError } from '../errors.js';
 import type { Verdict } from '../registry/types.js';
 import type { Protocol } from './data-session.js';
+import { revokedReason } from './session-end.js';
 import type { CurvetunSocket } from './socket.js';
 
 /** Open connections re-checked at once after a registry change. */
@@ -52,7 +53,7 @@ export class OpenConnections {
       slice.forEach((socket, j) => {
         const verdict = verdicts[j];
         if (!verdict || verdict.allowed || socket.closed) return;
-        socket.abort(new CurvetunError('EAUTH', `closed on registry reload: ${verdict.reason}`));
+        socket.abort(revokedReason(verdict.reason));
         closed++;
       });
     }

@@ -1,12 +1,12 @@
 /**
- * What a connected socket hears from its v2 session and its liveness timer, and the v2 ends it
- * sends (END, CLOSE): kept apart from the socket so the socket only composes. The host is the
+ * What a connected socket hears from its v2 session and its timers (liveness, the key clock), and
+ * the v2 ends it sends (END, CLOSE): kept apart from the socket so the socket only composes. The host is the
  * socket; it queues frames in order with everything else and steps its lifecycle.
  */
 import { CurvetunError } from '../errors.js';
 import { Liveness } from './liveness.js';
 import type { SessionV2 } from './session-v2.js';
-import { bothEndedReason, endOfMessagesReason, peerCloseReason } from './session-end.js';
+import { bothEndedReason, endOfMessagesReason, failureCloseFor, peerCloseReason } from './session-end.js';
 import { keyClockStopped, sendKeyStarted } from './timers.js';
 
 /** What the signals need from their socket. */
@@ -74,6 +74,23 @@ export class SessionSignals {
     this.host.queueFrameAwaited(frame).catch(() => undefined);
   }
 
+  /**
+   * v2: the connection is closing for `reason`; queue the CLOSE that tells the peer why, if it is
+   * a failure that gets one (session-end.ts). Whether one was queued.
+   */
+  sendFailureClose(reason: CurvetunError): boolean {
+    const close = failureCloseFor(reason);
+    if (close === null) return false;
+    let frame: Uint8Array;
+    try {
+      frame = this.v2!.sealClose(close.code, close.reason);
+    } catch {
+      return false; // the counter is used up: nothing can be sealed any more
+    }
+    this.host.queueFrameAwaited(frame).catch(() => undefined);
+    return true;
+  }
+
   /** @internal A PONG (SessionV2Owner). */
   queueControlFrame(frame: Uint8Array): void {
     this.host.queueFrameAwaited(frame).catch(() => undefined);
@@ -87,7 +104,8 @@ export class SessionSignals {
 
   /** @internal The peer's CLOSE. */
   closeReceived(code: number, reason: string): void {
-    this.host.endWith('CLOSE', peerCloseReason(code, reason, this.host.peerClosedText()));
+    const closed = peerCloseReason(code, reason, this.host.peerClosedText());
+    this.host.endWith(closed.code === 'ECLOSED' ? 'CLOSE' : 'FAIL', closed);
   }
 
   /** @internal Nothing arrived for pingInterval. The payload only has to be unpredictable to nobody: the time will do. */

@@ -22,6 +22,7 @@ import { INSPECT, describe, publicKeyFact } from '../inspect.js';
 import type { SocketLimits } from '../limits.js';
 import { connectionLabel, trace } from '../trace.js';
 import { FrameDecoder } from '../protocol/index.js';
+import { FIRST_APPLICATION_CLOSE_CODE } from '../protocol/v2/index.js';
 import { HandshakeFeed } from './handshake-feed.js';
 import type { HandshakeOutcome, HandshakeRunner } from './handshake-feed.js';
 import { reasonError } from './lifecycle.js';
@@ -165,7 +166,8 @@ export class CurvetunSocket extends MessagePath {
   }
 
   /**
-   * Close the connection after flushing what was sent (v2: with a CLOSE carrying `code` and
+   * Close the connection after flushing what was sent (v2: with a CLOSE carrying `code` — 0, or
+   * 1000–65 535 for the application's own; 1–999 are curvetun's failure codes, `EINVAL` — and
    * `reason`, which reach the peer as its `closeReason.peerCode` / `.peerReason`). Resolves when
    * TCP has closed.
    * @example await socket.close({ code: 4000, reason: 'shutting down' });
@@ -173,8 +175,12 @@ export class CurvetunSocket extends MessagePath {
   close(options: { code?: number; reason?: string } = {}): Promise<void> {
     if (!this.closed) {
       if (this.v2 !== null && this.state === 'connected') {
+        const code = options.code ?? 0;
+        if (code > 0 && code < FIRST_APPLICATION_CLOSE_CODE) {
+          return Promise.reject(new CurvetunError('EINVAL', `CLOSE codes 1–${FIRST_APPLICATION_CLOSE_CODE - 1} are curvetun's own failure codes; use 0 or ${FIRST_APPLICATION_CLOSE_CODE}–65535`));
+        }
         try {
-          this.signals!.sendClose(options.code ?? 0, options.reason ?? '');
+          this.signals!.sendClose(code, options.reason ?? '');
         } catch (error) {
           return Promise.reject(error);
         }
@@ -250,7 +256,9 @@ export class CurvetunSocket extends MessagePath {
     this.signals?.stop();
     this.inbox?.close(reason);
     const tcp = this.tcp;
-    switch (tcpExit(reason, { role: this.role, left, heard: feed?.heard, tcpDestroyed: tcp.destroyed, destroying: this.destroying })) {
+    // A v2 failure while connected: tell the peer why (a CLOSE with a failure code) before FIN.
+    const failureCloseSent = left === 'connected' && this.v2 !== null && !this.destroying && !tcp.destroyed && this.signals!.sendFailureClose(reason);
+    switch (tcpExit(reason, { role: this.role, left, heard: feed?.heard, tcpDestroyed: tcp.destroyed, destroying: this.destroying, failureCloseSent })) {
       case 'released':
         return this.finishClose();
       case 'fin':

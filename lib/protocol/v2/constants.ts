@@ -4,6 +4,7 @@
  * equals or begins like a v1 one (checked at load below), so nothing v2 computes can be taken for
  * a v1 value. The byte offsets inside each packet and plaintext are named in layout.ts.
  */
+import type { ErrorCode } from '../../errors.js';
 import { BOX_OVERHEAD, COUNTER_BYTES, FRAME_HEADER_BYTES, KEY_BYTES, MAX_FRAME_PAYLOAD, NONCE_BYTES, SAFE_NONCE_BYTES } from '../constants.js';
 import {
   MAGIC_COOKIE,
@@ -163,6 +164,31 @@ export const V2_MAX_ANNOUNCED_MESSAGE_BYTES = 2 ** 30;
  */
 export const V2_REKEY_AFTER = { messages: 2 ** 20, bytes: 2 ** 30, ms: 120_000 } as const;
 export const V2_EPOCH_CEILING = { frames: 2 ** 21, bytes: 2 ** 31 } as const;
+
+/**
+ * CLOSE codes (PROTOCOL.md, "END and CLOSE"). 0: a plain close. 1–999: curvetun's own, each a
+ * failure its sender found in what the receiver sent or did, sent before it ends TCP; the
+ * receiver reports the error code named in FAILURE_CLOSE. 1000–65 535: the application's
+ * (`close({ code })`). Stable: a code keeps its meaning.
+ */
+export const CloseCode = {
+  normal: 0,
+  protocolViolation: 1,
+  tooBig: 2,
+  revoked: 3,
+  idleTimeout: 4,
+  notAuthentic: 5,
+} as const;
+export const FIRST_APPLICATION_CLOSE_CODE = 1000;
+
+/** What each failure code says to its receiver, and the error code the receiver reports it as. */
+export const FAILURE_CLOSE: ReadonlyMap<number, { error: ErrorCode; says: string }> = new Map([
+  [CloseCode.protocolViolation, { error: 'EPROTO', says: 'what we sent broke the protocol' }],
+  [CloseCode.tooBig, { error: 'ETOOBIG', says: 'we sent a message larger than it accepts' }],
+  [CloseCode.revoked, { error: 'EAUTH', says: 'it no longer allows our key' }],
+  [CloseCode.idleTimeout, { error: 'ETIMEDOUT', says: 'nothing arrived from us within its idleTimeout' }],
+  [CloseCode.notAuthentic, { error: 'EAUTH', says: 'a frame from us did not authenticate (changed or forged on the way)' }],
+]);
 
 /** REJECT reasons (the byte), and the names `error.reason` carries. */
 export const RejectReason = {
