@@ -4,7 +4,6 @@
  * kernel reports it, the idle notification, destroy, ref/unref in a child process, and the
  * listener's events.
  */
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,11 +11,11 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { connect, CurvetunError } from '../lib/index.js';
 import type { ConnectOptions, CurvetunSocket, Listener } from '../lib/index.js';
-import { encodePublicKeyText } from '../lib/keys/text.js';
 import { loadPublicKeyFile } from '../lib/keys/keyfile.js';
 import { daemon, keygen, run } from './cli-process.js';
 import { bytes, failure, makeWorld, within } from './helpers/fixtures.js';
 import type { World } from './helpers/fixtures.js';
+import { runUnrefChild } from './helpers/unref-child.js';
 
 let world: World;
 test.before(async () => {
@@ -227,28 +226,9 @@ test.serial('destroy(error): the error becomes the close reason (EABORTED with i
 
 // ---- ref / unref, in a child process ------------------------------------------------------------
 
-function runChild(t: ExecutionContext, listener: Listener, mode: 'unref' | 'ref') {
-  const keyFile = join(world.dir, `child-${mode}.key`);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/unref-child.ts', String(listener.address().port), encodePublicKeyText(listener.publicKey), keyFile, mode], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CURVETUN_HOME: world.dir },
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 300_000);
-  t.teardown(() => {
-    clearTimeout(killer);
-    child.kill('SIGKILL');
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return { child, exited, out: () => out, err: () => err };
-}
-
 test.serial('unref() lets a connected client process exit by itself; ref() again keeps it alive until the server closes', async (t) => {
   const listener = await listenFor(t, { acceptAnyClient: true });
-  const unref = runChild(t, listener, 'unref');
+  const unref = runUnrefChild(t, world.dir, listener, 'unref');
   const server = await listener.accept({ timeout: 240_000 });
   t.teardown(() => server.close());
   const ended = await unref.exited;
@@ -257,7 +237,7 @@ test.serial('unref() lets a connected client process exit by itself; ref() again
   // It exited while we still held the connection open; its end closed when it went.
   t.is((await failure(server.recv({ timeout: 60_000 }))).code, 'ETRUNCATED'); // the child exited without END or CLOSE (v2)
 
-  const ref = runChild(t, listener, 'ref');
+  const ref = runUnrefChild(t, world.dir, listener, 'ref');
   const held = await listener.accept({ timeout: 240_000 });
   await within(new Promise<void>((resolve) => ref.child.stdout.once('data', () => resolve())), 240_000, 'the ref child connecting');
   const early = await Promise.race([ref.exited, new Promise((r) => setTimeout(() => r('running'), 1500))]);

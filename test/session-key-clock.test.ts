@@ -5,16 +5,14 @@
  * on time. Real loopback connections, real workers, through the frame-aware proxy; the clock
  * never keeps a process alive and stops at CLOSE.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { join } from 'node:path';
 import test from 'ava';
-import { connect, encodePublicKeyText } from '../lib/index.js';
+import { connect } from '../lib/index.js';
 import type { ConnectOptions, CurvetunSocket, Listener } from '../lib/index.js';
 import { V2_MESSAGE_OVERHEAD } from '../lib/protocol/v2/index.js';
 import { bytes, makeWorld, within } from './helpers/fixtures.js';
 import type { World } from './helpers/fixtures.js';
 import { startProxy } from './helpers/proxy.js';
+import { runUnrefChild } from './helpers/unref-child.js';
 
 const LONG = 120_000; // only stops a hung test
 /** A body-less control frame's payload on the wire: box(type): END or KEY_UPDATE (PING is 8 bytes more). */
@@ -117,23 +115,9 @@ test.serial('the key clock never keeps a process alive: a client that connects w
   const world = await makeWorld();
   t.teardown(() => world.dispose());
   const listener = await world.listen({ acceptAnyClient: true });
-  const keyFile = join(world.dir, 'child.key');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/unref-child.ts', String(listener.address().port), encodePublicKeyText(listener.publicKey), keyFile, 'unref', '200'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CURVETUN_HOME: world.dir },
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 300_000);
-  t.teardown(() => {
-    clearTimeout(killer);
-    child.kill('SIGKILL');
-  });
-  let [out, err] = ['', ''];
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const exited = once(child, 'exit');
+  const child = runUnrefChild(t, world.dir, listener, 'unref', 200);
   const server = await listener.accept({ timeout: 240_000 });
   t.teardown(() => server.close());
-  const [code, signal] = await within(exited, 280_000, 'the child exiting');
-  t.deepEqual({ code, signal }, { code: 0, signal: null }, err);
-  t.is(out, 'connected\n');
+  t.deepEqual(await within(child.exited, 280_000, 'the child exiting'), { code: 0, signal: null }, child.err());
+  t.is(child.out(), 'connected\n');
 });
