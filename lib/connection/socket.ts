@@ -38,7 +38,6 @@ import type { WaitOptions } from './waiters.js';
 import { messageStream } from '../stream/duplex.js';
 import { SessionV2 } from './session-v2.js';
 import { SessionSignals } from './session-signals.js';
-import type { SignalHost } from './session-signals.js';
 import type { MessageStream, MessageStreamOptions } from '../stream/duplex.js';
 
 export type { HandshakeOutcome } from './handshake-feed.js';
