@@ -59,7 +59,7 @@ const TARGETS: Target[] = [
   },
   { file: 'lib/connection/session.ts', tests: ['test/session.test.ts'] },
   { file: 'lib/keys/text.ts', tests: ['test/keys.test.ts'] },
-  { file: 'lib/cookie/core.ts', tests: ['test/cookie.test.ts'] },
+  { file: 'lib/cookie/core.ts', tests: ['test/cookie-core.test.ts', 'test/cookie.test.ts'] },
   { file: 'lib/protocol/frame.ts', tests: ['test/frame.test.ts', 'test/protocol.test.ts'] },
   { file: 'lib/protocol/boxes.ts', tests: ['test/boxes.test.ts', 'test/protocol.test.ts', 'test/handshake-bindings.test.ts'] },
   { file: 'lib/vault/counter.ts', tests: ['test/vault-counter.test.ts'] },

@@ -296,3 +296,19 @@ test('core: the guard arms no timer per remembered cookie (entries leave at the 
   t.is(core.getStats().remembered, 16);
   t.is(armed, 0);
 });
+
+test('core: a cookie of the wrong size or type is EINVAL at open, openV2 and admit, and counts as nothing', (t) => {
+  const core = new CookieCore(backend, { periodMs: PERIOD }, manualClock().now);
+  const v1 = core.seal(ephemeral(), ephemeral());
+  const v2 = core.sealV2(v2Secrets());
+  for (const bad of [new Uint8Array(95), new Uint8Array(97), v1.subarray(1), 'cookie', null, undefined, [...v1], v1.buffer]) {
+    t.is(codeOf(() => core.open(bad as Uint8Array)), 'EINVAL');
+    t.is(codeOf(() => core.admit(bad as Uint8Array)), 'EINVAL');
+  }
+  for (const bad of [new Uint8Array(167), new Uint8Array(169), v2.subarray(1), v1, 'cookie', null, [...v2]]) {
+    t.is(codeOf(() => core.openV2(bad as Uint8Array)), 'EINVAL');
+  }
+  t.like(core.getStats(), { refusedInvalid: 0, opened: 0, remembered: 0 });
+  t.is(codeOf(() => core.admit(v1)), 'ok');
+  t.is(codeOf(() => core.admit(v2)), 'ok');
+});

@@ -36,4 +36,38 @@ export const EXPLAINED: Explained[] = [
     replacement: 'i <= a.length',
     reason: 'equivalent: the extra step reads one past the end of both (equal-length) keys, undefined ^ undefined is 0, so diff is unchanged',
   },
+  // lib/cookie/core.ts: the core's own size checks repeat the decoders' (same code, EINVAL).
+  ...(
+    [
+      ['ConditionalExpression', '!(cookie instanceof Uint8Array) || cookie.length !== COOKIE_BYTES', 'false'],
+      ['ConditionalExpression', 'cookie.length !== COOKIE_BYTES', 'false'],
+      ['BlockStatement', "{\n      throw new CurvetunError('EINVAL', `a cookie is ${COOKIE_BYTES} bytes`);\n    }", '{}'],
+      ['ConditionalExpression', '!(cookie instanceof Uint8Array) || cookie.length !== V2_COOKIE_BYTES', 'false'],
+      ['ConditionalExpression', 'cookie.length !== V2_COOKIE_BYTES', 'false'],
+      ['BlockStatement', "{\n      throw new CurvetunError('EINVAL', `a v2 cookie is ${V2_COOKIE_BYTES} bytes`);\n    }", '{}'],
+    ] as const
+  ).map(([mutator, original, replacement]) => ({
+    file: 'lib/cookie/core.ts',
+    mutator,
+    original,
+    replacement,
+    reason:
+      'same outcome: the decoder the core calls next makes the same check with the same code (decodeCookieValue → bytes(), decodeCookieValueV2 → requireBytes(): EINVAL for anything but a Uint8Array of 96 / 168 bytes; only the message words differ, and messages are not mutated). The one other trace: the refused call runs tick() first, as the next call would anyway (key lives are set by the clock, not by calls), so a rotation\'s follow-up sweep can fall due up to 1 ms sooner; which cookies open and which are replays is unchanged (test/cookie-core.test.ts › "a cookie of the wrong size or type is EINVAL …" passes with and without)',
+  })),
+  {
+    file: 'lib/cookie/core.ts',
+    mutator: 'ConditionalExpression',
+    original: 'secrets === null',
+    replacement: 'false',
+    reason:
+      'same outcome: sealV2(null) is still EINVAL, because { ...null, expiry } is { expiry } and encodeCookieContentsV2 refuses its missing EC (requireBytes, EINVAL); the refused call runs tick() first, with the same (sub-millisecond sweep timing only) trace as the size checks above. The typeof half is not equivalent (a function carrying the four fields would be sealed) and is killed by test/cookie-core.test.ts › "sealV2 takes only an object of secrets …"',
+  },
+  {
+    file: 'lib/cookie/core.ts',
+    mutator: 'ConditionalExpression',
+    original: 'this.guard.size >= this.guardSize',
+    replacement: 'true',
+    reason:
+      'performance only: the outer test spares an admit with room a purge() call. An unforced purge() sweeps only when a sweep is due, and the inner test (unchanged) alone decides EBUSY. With the mutant the one sweep due 1 ms after a rotation may run in an admit with room instead of in the next full admit or getStats(); any sweep from then until the next rotation (which ticks and sweeps first) drops the same entries, those of the key that died, all stale by then. So no admit, refusal, replay or getStats() value differs; only util.inspect\'s `remembered` (the guard\'s size, read without a sweep) can count dead entries a little longer without the mutant',
+  },
 ];
