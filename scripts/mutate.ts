@@ -62,7 +62,7 @@ const TARGETS: Target[] = [
   { file: 'lib/cookie/core.ts', tests: ['test/cookie-core.test.ts', 'test/cookie.test.ts'] },
   { file: 'lib/protocol/frame.ts', tests: ['test/frame.test.ts', 'test/protocol.test.ts'] },
   { file: 'lib/protocol/boxes.ts', tests: ['test/boxes.test.ts', 'test/protocol.test.ts', 'test/handshake-bindings.test.ts'] },
-  { file: 'lib/vault/counter.ts', tests: ['test/vault-counter.test.ts'] },
+  { file: 'lib/vault/counter.ts', tests: ['test/counter-source.test.ts', 'test/counter-lock.test.ts', 'test/vault-counter.test.ts'] },
   // Protocol v2 (issue 19 item 3): binding checks, key schedule, READY/REJECT, session counters.
   { file: 'lib/connection/session-v2.ts', tests: ['test/session-v2.test.ts'] },
   { file: 'lib/protocol/v2/schedule.ts', tests: ['test/v2-vectors.test.ts'] },

@@ -4,7 +4,7 @@
  * used), ready(), the file never behind nor more than two blocks ahead, unreadable and corrupt
  * files, the block bounds and exhaustion (vaults and processes: test/vault-counter.test.ts).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
@@ -15,7 +15,8 @@ const dir = mkdtempSync(join(tmpdir(), 'curvetun-counter-source-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const freshFile = () => join(dir, `counter-${files++}`);
-const onDisk = (file: string) => Number(readFileSync(file, 'utf8'));
+/** The reservation on disk; 0 while there is no file (as FileCounter reads it). */
+const onDisk = (file: string) => (existsSync(file) ? Number(readFileSync(file, 'utf8')) : 0);
 
 /**
  * Wait for the background reservation, if one runs (a private promise): whether next() then has
