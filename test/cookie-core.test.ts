@@ -135,7 +135,7 @@ test('core: msUntilRotation counts down to the end of the current period, never 
   t.is(core.msUntilRotation(), 750);
 });
 
-test('core: destroy wipes both keys: cookies sealed before it (v1 and v2) no longer open', (t) => {
+test('core: destroy wipes both keys, and afterwards every seal and open is ECLOSED (also of a cookie forged under the all-zero key)', (t) => {
   const clock = manualClock();
   const recorded = recordingBackend();
   const core = new CookieCore(recorded.backend, { periodMs: PERIOD }, clock.now);
@@ -148,8 +148,14 @@ test('core: destroy wipes both keys: cookies sealed before it (v1 and v2) no lon
   for (const c of [older, newer]) t.is(codeOf(() => core.open(c)), 'ok');
   for (const c of [olderV2, newerV2]) t.is(codeOf(() => core.openV2(c)), 'ok');
   core.destroy();
-  for (const c of [older, newer]) t.is(codeOf(() => core.open(c)), 'EAUTH');
-  for (const c of [olderV2, newerV2]) t.is(codeOf(() => core.openV2(c)), 'EAUTH');
+  for (const c of [older, newer]) t.is(codeOf(() => core.open(c)), 'ECLOSED');
+  for (const c of [olderV2, newerV2]) t.is(codeOf(() => core.openV2(c)), 'ECLOSED');
+  const zero = new Uint8Array(32);
+  t.is(codeOf(() => core.open(v1CookieUnder(zero))), 'ECLOSED');
+  t.is(codeOf(() => core.openV2(sealCookieV2(backend, zero, v2Secrets(), START + 1e9))), 'ECLOSED');
+  t.is(codeOf(() => core.admit(v1CookieUnder(zero))), 'ECLOSED');
+  t.is(codeOf(() => core.seal(ephemeral(), ephemeral())), 'ECLOSED');
+  t.is(codeOf(() => core.sealV2(v2Secrets())), 'ECLOSED');
   t.is(recorded.minuteKeys.length, 2);
   t.true(recorded.minuteKeys.every(isZero), 'the key arrays themselves are zeroed');
   t.is(inspect(core), 'CookieCore { periodMs: 1000, guardSize: 1048576, remembered: 0 }', 'the guard is emptied');

@@ -95,6 +95,8 @@ export class CookieCore {
    * until the next one. A sweep walks every entry; this keeps a refused flood O(1) per cookie.
    */
   private sweepDueAt = Infinity;
+  /** Set by destroy(): from then on every seal and open is ECLOSED (the wiped keys are all zeros, and nothing may open under them). */
+  #destroyed = false;
   private readonly counts = { opened: 0, admitted: 0, refusedGuardFull: 0, refusedReplay: 0, refusedInvalid: 0, rotations: 0 };
 
   /**
@@ -165,6 +167,7 @@ export class CookieCore {
 
   /** Seal `EC · ESs` under the current minute key: the 96-byte cookie. */
   seal(clientEphemeralKey: Uint8Array, serverEphemeralSecret: Uint8Array): Uint8Array {
+    this.refuseIfDestroyed();
     const inner = encodeCookieContents(clientEphemeralKey, serverEphemeralSecret);
     this.tick();
     const k16 = this.backend.randomBytes(SAFE_NONCE_BYTES);
@@ -214,6 +217,7 @@ export class CookieCore {
 
   /** The cookie's plaintext and the key that opened it; `EINVAL` / `EAUTH` as in `open`. */
   private unseal(cookie: Uint8Array): { inner: Uint8Array; minute: MinuteKey } {
+    this.refuseIfDestroyed();
     if (!(cookie instanceof Uint8Array) || cookie.length !== COOKIE_BYTES) {
       throw new CurvetunError('EINVAL', `a cookie is ${COOKIE_BYTES} bytes`);
     }
@@ -253,6 +257,7 @@ export class CookieCore {
    * Seal a v2 cookie under the current minute key's v2 cookie key, expiring two periods from now.
    */
   sealV2(secrets: CookieSecretsV2): Uint8Array {
+    this.refuseIfDestroyed();
     if (typeof secrets !== 'object' || secrets === null) throw new CurvetunError('EINVAL', 'sealV2 needs the cookie secrets');
     this.tick();
     return sealCookieV2(this.backend, this.#current.v2Key, secrets, Math.ceil(this.now() + 2 * this.periodMs));
@@ -275,6 +280,7 @@ export class CookieCore {
   }
 
   private unsealV2(cookie: Uint8Array): { secrets: CookieSecretsV2; minute: MinuteKey } {
+    this.refuseIfDestroyed();
     if (!(cookie instanceof Uint8Array) || cookie.length !== V2_COOKIE_BYTES) {
       throw new CurvetunError('EINVAL', `a v2 cookie is ${V2_COOKIE_BYTES} bytes`);
     }
@@ -305,8 +311,13 @@ export class CookieCore {
     return { remembered: this.guard.size, guardSize: this.guardSize, periodMs: this.periodMs, ...this.counts };
   }
 
-  /** Wipe both keys; the core opens nothing afterwards. */
+  private refuseIfDestroyed(): void {
+    if (this.#destroyed) throw new CurvetunError('ECLOSED', 'the cookie keeper was closed');
+  }
+
+  /** Wipe both keys; every seal and open afterwards is ECLOSED. */
   destroy(): void {
+    this.#destroyed = true;
     wipe(this.#current);
     if (this.#previous) wipe(this.#previous);
     this.#previous = null;
