@@ -184,7 +184,9 @@ test('lane: a lane call past its deadline is ETIMEDOUT; its slot comes back and 
   const ref = await startActor({ name: 'test-actor', script, init: { greeting: 'x' }, callTimeoutMs: 50, lane: LANE });
   t.teardown(() => ref.stop());
   // More stalled calls than slots: every one times out, and none of them keeps a slot for good.
-  const stalled = await Promise.all(Array.from({ length: 80 }, () => failure(ref.call('sleep', 300))));
+  // The sleep is 60× the deadline: with 300 ms a loaded machine once ran the 50 ms timer after the
+  // reply had arrived, and a call that should have timed out succeeded.
+  const stalled = await Promise.all(Array.from({ length: 80 }, () => failure(ref.call('sleep', 3000))));
   t.true(stalled.every((e) => e.code === 'ETIMEDOUT'));
   // The late replies come back and free their slots: then a batch of 64 calls all take the lane.
   // (Bounded retries, not a fixed pause: on a loaded machine the replies may take a while, and a
