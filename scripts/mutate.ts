@@ -66,6 +66,8 @@ const TARGETS: Target[] = [
   // Protocol v2 (issue 19 item 3): binding checks, key schedule, READY/REJECT, session counters.
   { file: 'lib/connection/session-v2.ts', tests: ['test/session-v2.test.ts'] },
   { file: 'lib/protocol/v2/schedule.ts', tests: ['test/v2-vectors.test.ts'] },
+  // Ephemeral keys made ahead (issue 17): each pair handed out once, never twice.
+  { file: 'lib/connection/handshake-ahead.ts', tests: ['test/handshake-ahead.test.ts'] },
   {
     file: 'lib/connection/handshake-v2-client.ts',
     tests: ['test/v2-hostile-server.test.ts', 'test/v2-mitm.test.ts', 'test/v2-handshake.test.ts'],

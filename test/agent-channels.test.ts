@@ -9,7 +9,7 @@ import { connect as tcpConnect } from 'node:net';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import test from 'ava';
-import { daemon, keygen, run, tempDir } from './cli-process.js';
+import { daemon, run, tempDir, twoEnds } from './cli-process.js';
 import { echoTarget, until } from './helpers/agent.js';
 import { bytes } from './helpers/fixtures.js';
 
@@ -41,11 +41,7 @@ test('100 channels at once over one agent connection, byte-exact; a stalled read
   const dir = tempDir(t);
   const echo = await echoTarget();
   t.teardown(() => echo.close());
-  const gatewayHome = join(dir, 'gateway');
-  const agentHome = join(dir, 'agent');
-  await Promise.all([keygen(gatewayHome, 'gateway'), keygen(agentHome, 'agent')]);
-  t.is((await run(['registry', 'add', '127.0.0.1', join(agentHome, 'id_curvetun.pub'), '--comment', 'echo-agent', '--home', gatewayHome])).code, 0);
-  t.is((await run(['registry', 'add', '127.0.0.1', join(gatewayHome, 'id_curvetun.pub'), '--home', agentHome])).code, 0);
+  const { server: gatewayHome, client: agentHome } = await twoEnds(dir, { names: ['gateway', 'agent'], clientComment: 'echo-agent' });
 
   const gateway = await daemon(t, ['gateway', '--listen', '127.0.0.1:0', '--expose', `127.0.0.1:0=echo-agent:127.0.0.1:${echo.port}`, '--open-timeout', '300', '--home', gatewayHome]);
   const port = Number(/\bexposing address=\S*:(\d+)/.exec(await gateway.waitFor(/\bexposing address=/))![1]);

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import test from 'ava';
-import { daemon, keygen, run, tempDir } from './cli-process.js';
+import { daemon, run, tempDir, twoEnds } from './cli-process.js';
 import { echoTarget, roundTrip } from './helpers/agent.js';
 
 test('an agent with --idle-timeout notices a frozen gateway (ETIMEDOUT), redials, and is served again when it thaws', async (t) => {
@@ -14,11 +14,7 @@ test('an agent with --idle-timeout notices a frozen gateway (ETIMEDOUT), redials
   const dir = tempDir(t);
   const echo = await echoTarget();
   t.teardown(() => echo.close());
-  const gatewayHome = join(dir, 'gateway');
-  const agentHome = join(dir, 'agent');
-  await Promise.all([keygen(gatewayHome, 'gateway'), keygen(agentHome, 'agent')]);
-  t.is((await run(['registry', 'add', '127.0.0.1', join(agentHome, 'id_curvetun.pub'), '--comment', 'live-agent', '--home', gatewayHome])).code, 0);
-  t.is((await run(['registry', 'add', '127.0.0.1', join(gatewayHome, 'id_curvetun.pub'), '--home', agentHome])).code, 0);
+  const { server: gatewayHome, client: agentHome } = await twoEnds(dir, { names: ['gateway', 'agent'], clientComment: 'live-agent' });
 
   const gateway = await daemon(t, ['gateway', '--listen', '127.0.0.1:0', '--expose', `127.0.0.1:0=live-agent:127.0.0.1:${echo.port}`, '--home', gatewayHome]);
   const port = Number(/\bexposing address=\S*:(\d+)/.exec(await gateway.waitFor(/\bexposing address=/))![1]);

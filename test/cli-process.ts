@@ -135,12 +135,20 @@ export async function keygen(home: string, comment: string): Promise<string> {
   return r.stdout.toString().trim();
 }
 
-/** Two identities; each end knows the other's key for 127.0.0.1. */
-export async function twoEnds(dir: string): Promise<{ server: string; client: string }> {
-  const server = join(dir, 'server');
-  const client = join(dir, 'client');
-  await Promise.all([keygen(server, 'server'), keygen(client, 'client')]);
-  const a = await run(['registry', 'add', '127.0.0.1', join(client, 'id_curvetun.pub'), '--home', server]);
+/**
+ * Two identities; each end knows the other's key for 127.0.0.1. `names` are the two homes' names
+ * (and key comments); `clientComment` is the comment of the client's line in the server's registry
+ * (how a gateway names an agent in `--expose`).
+ */
+export async function twoEnds(
+  dir: string,
+  { names = ['server', 'client'], clientComment }: { names?: [string, string]; clientComment?: string } = {},
+): Promise<{ server: string; client: string }> {
+  const server = join(dir, names[0]);
+  const client = join(dir, names[1]);
+  await Promise.all([keygen(server, names[0]), keygen(client, names[1])]);
+  const comment = clientComment === undefined ? [] : ['--comment', clientComment];
+  const a = await run(['registry', 'add', '127.0.0.1', join(client, 'id_curvetun.pub'), ...comment, '--home', server]);
   const b = await run(['registry', 'add', '127.0.0.1', join(server, 'id_curvetun.pub'), '--home', client]);
   if (a.code !== 0 || b.code !== 0) throw new Error(`registry add failed: ${a.stderr} ${b.stderr}`);
   return { server, client };

@@ -5,9 +5,8 @@
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import type { TestFn } from 'ava';
+import { freePort } from '../cli-process.js';
 
 const REDIS_TOOLS = ['redis-server', 'redis-cli', 'redis-benchmark'];
 
@@ -32,14 +31,6 @@ export function exec(file: string, args: string[], input?: string, timeoutMs = 6
   });
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 export async function startRedis(dir: string): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
