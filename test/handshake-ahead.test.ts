@@ -100,3 +100,54 @@ test('handshakes with keys made ahead: v1, v2 classical and v2 hybrid connect, a
   t.is(hellos.length, 24);
   t.is(new Set(hellos).size, 24, 'every Hello is different: no ephemeral key was used twice');
 });
+
+/** Count the setImmediate calls made while `run` runs (the stock schedules its refills with it). Serial tests only: ava runs them before the others, so no other test schedules any meanwhile. */
+async function immediatesDuring(run: () => Promise<void> | void): Promise<number> {
+  const original = globalThis.setImmediate;
+  let calls = 0;
+  globalThis.setImmediate = ((...args: Parameters<typeof setImmediate>) => {
+    calls++;
+    return original(...args);
+  }) as typeof setImmediate;
+  try {
+    await run();
+  } finally {
+    globalThis.setImmediate = original;
+  }
+  return calls;
+}
+
+test.serial('made ahead: one refill is scheduled however many takes a turn makes, and a full stock schedules nothing (no busy loop)', async (t) => {
+  let made = 0;
+  const stock = new MadeAhead(() => ++made, 1);
+  // Three takes in one turn: one refill scheduled, one value stocked.
+  t.is(await immediatesDuring(() => void [stock.take(), stock.take(), stock.take()]), 1);
+  for (let i = 0; i < 5 && stock.stocked < 1; i++) await turn();
+  t.is(stock.stocked, 1);
+  t.is(made, 4, 'three made on the spot, one ahead');
+  // Full: the next turns schedule no further refill (the stock does not spin on the event loop).
+  const original = globalThis.setImmediate;
+  let scheduled = 0;
+  globalThis.setImmediate = ((...args: Parameters<typeof setImmediate>) => {
+    scheduled++;
+    return original(...args);
+  }) as typeof setImmediate;
+  try {
+    for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 1));
+  } finally {
+    globalThis.setImmediate = original;
+  }
+  t.is(scheduled, 0, 'no refill scheduled by a full stock');
+  t.is(made, 4);
+});
+
+test.serial('ephemeral key pairs: the stock of a backend lives on, so the next handshake takes a pair made ahead, not one made on the spot', async (t) => {
+  const real = getBackend('tweetnacl');
+  let made = 0;
+  const counting = { ...real, keyPair: () => (made++, real.keyPair()) } as typeof real;
+  ephemeralKeyPair(counting);
+  for (let i = 0; i < 5 && made < 2; i++) await turn();
+  t.is(made, 2, 'one made on the spot, one ahead');
+  ephemeralKeyPair(counting);
+  t.is(made, 2, 'the second take used the pair made ahead');
+});

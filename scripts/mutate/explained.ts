@@ -13,6 +13,14 @@ export interface Explained {
 }
 
 export const EXPLAINED: Explained[] = [
+  ...(['true', 'this.#ready.length <= this.depth'] as const).map((replacement) => ({
+    file: 'lib/connection/handshake-ahead.ts',
+    mutator: replacement === 'true' ? 'ConditionalExpression' : 'EqualityOperator',
+    original: 'this.#ready.length < this.depth',
+    replacement,
+    reason:
+      "equivalent: the first test in a refill is always true when reached — a refill is scheduled only by take() (which has just popped, so the stock is below its depth) or by the second test (only when it is below), and nothing else adds to the stock in between",
+  })),
   {
     file: 'lib/protocol/frame.ts',
     mutator: 'EqualityOperator',
