@@ -14,8 +14,10 @@ import type { Backend, TransportName } from './transports.js';
 
 const quick = process.argv.includes('--quick');
 const D = quick ? 0.25 : 3; // seconds per throughput / handshake figure
-const IDLE_MEM = quick ? 150 : 1000;
-const IDLE_GROWTH = quick ? 400 : 10_000;
+const IDLE_WARM = quick ? 150 : 1000; // idle connections opened before memory is counted
+const IDLE_STEP = quick ? 150 : 500; // idle connections per counted step
+const MEM_STEPS = 3; // counted steps; the figure is their median
+const IDLE_GROWTH = quick ? 800 : 10_000;
 const GROWTH_HANDSHAKES = quick ? 20 : 200;
 const RTT = quick ? { count: 100, warmup: 20 } : { count: 3000, warmup: 500 };
 const CEILING_MS = quick ? 200 : 2000;
@@ -36,6 +38,7 @@ interface Figures {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function server(transport: TransportName, backend: Backend, mode: 'sink' | 'echo') {
   const p = Proc.start('./server.ts', [transport, backend, mode]);
@@ -137,24 +140,30 @@ async function measure(transport: TransportName, backend: Backend): Promise<Figu
   trace('memory');
   // Only idle connections may count.
   await settled(s.p);
-  // The cost of one more idle connection: IDLE_MEM are opened first (so pools, caches and code
-  // that the first connections warm up are in place), then IDLE_MEM more, and only the second
-  // step is counted. A single before/after step was thrown off by whatever the earlier scenarios
-  // left for the garbage collector (one run gave a negative figure).
+  // The cost of one more idle connection: IDLE_WARM are opened first (so pools, caches and code
+  // that the first connections warm up are in place), then MEM_STEPS steps of IDLE_STEP more, each
+  // counted on its own; the figure is the median step. One step alone was thrown off by whatever
+  // the garbage collector still held from earlier scenarios (V8 also drops old functions' bytecode
+  // after a few collections): a quick run once gave net -266 bytes per connection.
   const idle = await client(transport, backend, s.port, s.key);
-  await idle.ask('idle', [IDLE_MEM]);
-  const memBefore = await s.p.ask<{ heap: number; rss: number; connections: number }>('mem');
-  await idle.ask('idle', [IDLE_MEM]);
-  const memAfter = await s.p.ask<{ heap: number; rss: number; connections: number }>('mem');
-  const opened = Math.max(1, memAfter.connections - memBefore.connections);
-  // JS heap + external + array buffers: this misses what native code mallocs outside V8's
-  // accounting (OpenSSL's per-connection state), so TLS's figure is a lower bound. RSS was tried
-  // and moved by whole pages and allocator arenas, too coarse to compare.
-  f.memPerIdleConnBytes = (memAfter.heap - memBefore.heap) / opened;
+  await idle.ask('idle', [IDLE_WARM]);
+  const perStep: number[] = [];
+  let memBefore = await s.p.ask<{ heap: number; rss: number; connections: number }>('mem');
+  for (let step = 0; step < MEM_STEPS; step++) {
+    await idle.ask('idle', [IDLE_STEP]);
+    const memAfter = await s.p.ask<{ heap: number; rss: number; connections: number }>('mem');
+    const opened = Math.max(1, memAfter.connections - memBefore.connections);
+    // JS heap + external + array buffers: this misses what native code mallocs outside V8's
+    // accounting (OpenSSL's per-connection state), so TLS's figure is a lower bound. RSS was tried
+    // and moved by whole pages and allocator arenas, too coarse to compare.
+    perStep.push((memAfter.heap - memBefore.heap) / opened);
+    memBefore = memAfter;
+  }
+  f.memPerIdleConnBytes = median(perStep);
 
   if (measuresGrowth(transport, backend)) {
     trace('growth');
-    await idle.ask('idle', [IDLE_GROWTH - 2 * IDLE_MEM]);
+    await idle.ask('idle', [IDLE_GROWTH - IDLE_WARM - MEM_STEPS * IDLE_STEP]);
     const hs1 = await c.ask<{ meanMs: number }>('handshakes', [30, 1, GROWTH_HANDSHAKES]);
     const rtt1 = await c.ask<{ p50: number }>('rtt', [RTT.count / 2, RTT.warmup]);
     f.growthHandshakeRatio = hs1.meanMs / hs0.meanMs;
@@ -226,7 +235,7 @@ const rows: [keyof Figures, string, number][] = [
   ['handshakes16PerSec', 'handshakes/s, 16 concurrent', 0],
   ['cpuPerHandshakeSeqUs', 'CPU µs per handshake, sequential (server + client processes)', 0],
   ['cpuPerHandshake16Us', 'CPU µs per handshake, 16 concurrent (server + client processes)', 0],
-  ['memPerIdleConnBytes', `server heap bytes per idle connection (${IDLE_MEM})`, 0],
+  ['memPerIdleConnBytes', `server heap bytes per idle connection (median of ${MEM_STEPS} steps of ${IDLE_STEP})`, 0],
   ['growthHandshakeRatio', `handshake time, ${IDLE_GROWTH} idle vs none`, 2],
   ['growthRttRatio', `round trip, ${IDLE_GROWTH} idle vs none`, 2],
 ];

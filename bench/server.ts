@@ -31,11 +31,17 @@ process.on('message', async (msg: { cmd: string }) => {
       process.send!({ ok: true });
       break;
     case 'mem': {
-      for (let i = 0; i < 3; i++) {
+      // Collect until the heap stops shrinking (bounded): one more connection is ~1-5 KB, so a
+      // collection still under way would swamp it.
+      let m = process.memoryUsage();
+      for (let i = 0; i < 8; i++) {
         gc?.();
         await new Promise((r) => setTimeout(r, 50));
+        const next = process.memoryUsage();
+        const settledHeap = i >= 2 && Math.abs(next.heapUsed + next.external - (m.heapUsed + m.external)) < 16_384;
+        m = next;
+        if (settledHeap) break;
       }
-      const m = process.memoryUsage();
       process.send!({ heap: m.heapUsed + m.external + m.arrayBuffers, rss: m.rss, connections: server.connections });
       break;
     }
