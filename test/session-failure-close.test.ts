@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import test from 'ava';
 import { connect } from '../lib/index.js';
 import type { ConnectOptions, CurvetunError, CurvetunSocket, Listener } from '../lib/index.js';
-import { CloseCode, encodeControl } from '../lib/protocol/v2/index.js';
+import { CloseCode, encodeClose, encodeControl } from '../lib/protocol/v2/index.js';
 import { failure, makeWorld, within } from './helpers/fixtures.js';
 import type { World } from './helpers/fixtures.js';
 import { startProxy } from './helpers/proxy.js';
@@ -142,4 +142,27 @@ test.serial("close(): codes 1–999 are curvetun's own (EINVAL, nothing sent, st
   t.is(reason.code, 'ECLOSED');
   t.is(reason.peerCode, 1000);
   t.is((await failure(server.recv())).code, 'ECLOSED');
+});
+
+test.serial('a failure code this version does not know (6, 999) is still a failure: EPROTO with its peerCode, the iterator throws, no clean end', async (t) => {
+  const world = await makeWorld();
+  t.teardown(() => world.dispose());
+  const listener = await world.listen();
+  for (const code of [6, 999]) {
+    const { client: later, server } = await pairVia(world, listener, listener.address().port);
+    const iterated = (async () => {
+      for await (const _ of server) t.fail('no message was sent');
+    })();
+    // A later version's client closing for a failure it names with a code we do not know.
+    const inside = later as unknown as { session: { sealControl(p: Uint8Array): Uint8Array }; queueFrameAwaited(f: Uint8Array): Promise<void> };
+    await inside.queueFrameAwaited(inside.session.sealControl(encodeClose(code, 'a newer failure')));
+    const thrown = (await failure(iterated)) as PeerFailure;
+    t.is(thrown.code, 'EPROTO', thrown.message);
+    t.is(thrown.peerCode, code);
+    t.is(thrown.peerReason, 'a newer failure');
+    t.regex(thrown.message, /does not name/);
+    const reason = await closeOf(server);
+    t.is(reason.code, 'EPROTO');
+    later.destroy();
+  }
 });

@@ -5,14 +5,19 @@
  * incomplete, whoever cut it); and the one place that maps our failures to the CLOSE we send.
  */
 import { CurvetunError, withSystemFields } from '../errors.js';
-import { CloseCode, FAILURE_CLOSE, V2_CLOSE_REASON_MAX_BYTES } from '../protocol/v2/index.js';
+import type { ErrorCode } from '../errors.js';
+import { CloseCode, FAILURE_CLOSE, FIRST_APPLICATION_CLOSE_CODE, V2_CLOSE_REASON_MAX_BYTES } from '../protocol/v2/index.js';
 import { reasonError } from './lifecycle.js';
+
+/** How a failure code of 1–999 that FAILURE_CLOSE does not list (a later version's) is reported. */
+const UNKNOWN_FAILURE: { error: ErrorCode; says: string } = { error: 'EPROTO', says: 'it found a failure this version does not name' };
 
 /**
  * The close reason when the peer sent CLOSE: for code 0 or an application's code a clean close
  * (`ECLOSED`); for one of curvetun's failure codes (1–999, FAILURE_CLOSE) the failure the peer
- * found, as the error code it maps to (`EPROTO`, `ETOOBIG`, `EAUTH`, `ETIMEDOUT`), so it is never
- * taken for an end. Either way it carries the CLOSE's code and reason.
+ * found, as the error code it maps to (`EPROTO`, `ETOOBIG`, `EAUTH`, `ETIMEDOUT`; `EPROTO` for a
+ * code of 1–999 this version does not know), so it is never taken for an end. Either way it
+ * carries the CLOSE's code and reason.
  */
 export interface PeerCloseError extends CurvetunError {
   /** The peer's CLOSE code (0 = a plain close; 1–999 curvetun's failure codes; 1000 and up the application's). */
@@ -24,7 +29,9 @@ export interface PeerCloseError extends CurvetunError {
 /** `known`: what we know of the close besides the CLOSE itself (see peer-closed.ts). */
 export function peerCloseReason(code: number, reason: string, known = 'the peer closed the connection'): PeerCloseError {
   const text = reason === '' ? `code ${code}` : `code ${code}: ${reason}`;
-  const failure = FAILURE_CLOSE.get(code);
+  // A failure code this version does not know (a later version's) is still a failure: fail safe,
+  // never read what the peer called a failure as a clean end.
+  const failure = FAILURE_CLOSE.get(code) ?? (code > 0 && code < FIRST_APPLICATION_CLOSE_CODE ? UNKNOWN_FAILURE : undefined);
   const error = (failure ? withoutStack(() => new CurvetunError(failure.error, `${known}: ${failure.says} (CLOSE ${text})`)) : reasonError('ECLOSED', `${known} (CLOSE ${text})`)) as CurvetunError & { peerCode: number; peerReason: string };
   error.peerCode = code;
   error.peerReason = reason;
