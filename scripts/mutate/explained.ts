@@ -13,6 +13,13 @@ export interface Explained {
 }
 
 export const EXPLAINED: Explained[] = [
+  {
+    file: 'lib/protocol/v2/schedule.ts',
+    mutator: 'ConditionalExpression',
+    original: 'infoSuffix.length === 0',
+    replacement: 'false',
+    reason: 'equivalent: the test only spares a copy — Buffer.concat([label, empty]) has the same bytes as label, so HKDF gets the same info and every key is the same',
+  },
   ...(['true', 'this.#ready.length <= this.depth'] as const).map((replacement) => ({
     file: 'lib/connection/handshake-ahead.ts',
     mutator: replacement === 'true' ? 'ConditionalExpression' : 'EqualityOperator',
