@@ -35,8 +35,10 @@ interface Target {
 const TARGETS: Target[] = [
   {
     file: 'lib/connection/handshake.ts',
-    tests: ['test/handshake-bindings.test.ts', 'test/connection.test.ts'],
+    tests: ['test/handshake-bindings.test.ts', 'test/connection.test.ts', 'test/trace.test.ts'],
     match: [
+      // test/trace.test.ts: the handshake's stages, in order, in the NODE_DEBUG trace
+      'NODE_DEBUG=curvetun traces*',
       // test/handshake-bindings.test.ts: every test
       'a real vouch*',
       'a cookie from connection A*',
