@@ -66,7 +66,12 @@ const TARGETS: Target[] = [
   { file: 'lib/protocol/boxes.ts', tests: ['test/boxes.test.ts', 'test/protocol.test.ts', 'test/handshake-bindings.test.ts'] },
   { file: 'lib/vault/counter.ts', tests: ['test/counter-source.test.ts', 'test/counter-lock.test.ts', 'test/vault-counter.test.ts'] },
   // Protocol v2 (issue 19 item 3): binding checks, key schedule, READY/REJECT, session counters.
-  { file: 'lib/connection/session-v2.ts', tests: ['test/session-v2.test.ts'] },
+  {
+    file: 'lib/connection/session-v2.ts',
+    tests: ['test/session-v2.test.ts', 'test/session-v2-messages.test.ts', 'test/v2-epoch-ceiling.test.ts'],
+    // The epoch ceiling at its edge only: the walks to 2^21 frames / 2^31 bytes cost a minute a mutant.
+    match: ['!frames:*', '!bytes:*', '!end to end:*'],
+  },
   { file: 'lib/protocol/v2/schedule.ts', tests: ['test/v2-vectors.test.ts'] },
   // Ephemeral keys made ahead (issue 17): each pair handed out once, never twice.
   { file: 'lib/connection/handshake-ahead.ts', tests: ['test/handshake-ahead.test.ts'] },

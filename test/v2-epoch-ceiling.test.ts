@@ -35,10 +35,11 @@ const CEILING_BYTES = 2 ** 31;
 const FULL_PLAINTEXT = V2_MAX_BODY_BYTES + 1;
 
 /** A receiving session, and a hostile sender of the same direction that only does what it is told. */
-function receiverAndHostilePeer(): { receiver: SessionV2; peer: HostilePeer } {
+function receiverAndHostilePeer(): { receiver: SessionV2; receiving: Direction; peer: HostilePeer } {
   const secret = backend.randomBytes(32);
-  const receiver = new SessionV2(backend, { send: Direction.serverToClient(backend.randomBytes(32)), receive: Direction.clientToServer(secret.slice()) }, LIMITS);
-  return { receiver, peer: new HostilePeer(Direction.clientToServer(secret), receiver) };
+  const receiving = Direction.clientToServer(secret.slice());
+  const receiver = new SessionV2(backend, { send: Direction.serverToClient(backend.randomBytes(32)), receive: receiving }, LIMITS);
+  return { receiver, receiving, peer: new HostilePeer(Direction.clientToServer(secret), receiver) };
 }
 
 class HostilePeer {
@@ -155,6 +156,34 @@ test('bytes: a KEY_UPDATE starts the byte count again: 2^31 more accepted, then 
 });
 
 let world: World;
+// The same rules at their edge, from an epoch placed near its end (the receiver's counts set
+// directly; the tests above walk there frame by frame). Cheap enough for `npm run mutate`.
+test('near the ceiling, frames: the 2^21st frame of an epoch is accepted, the next is EPROTO', async (t) => {
+  const { receiving, peer } = receiverAndHostilePeer();
+  receiving.epochFrames = CEILING_FRAMES - 2;
+  await peer.data(2);
+  t.is(receiving.epochFrames, CEILING_FRAMES);
+  isEproto(t, peer.refusal(), 'frame 2^21 + 1');
+});
+
+test('near the ceiling, bytes: exactly 2^31 plaintext bytes are accepted, one byte more is EPROTO, however few the frames', async (t) => {
+  const { receiving, peer } = receiverAndHostilePeer();
+  receiving.epochBytes = CEILING_BYTES - 1000;
+  await peer.data(1, 1000);
+  t.is(receiving.epochBytes, CEILING_BYTES);
+  t.true(receiving.epochFrames < 10);
+  isEproto(t, peer.refusal(1), 'byte 2^31 + 1');
+});
+
+test('near the ceiling: a KEY_UPDATE as the last frame of a full epoch starts the next one, whose frames are accepted', async (t) => {
+  const { receiver, receiving, peer } = receiverAndHostilePeer();
+  receiving.epochFrames = CEILING_FRAMES - 1;
+  peer.keyUpdate();
+  await peer.data(3, 100);
+  t.is(receiver.position.receiveEpoch, 1);
+  t.is(receiving.epochFrames, 3);
+});
+
 test.before(async () => {
   world = await makeWorld();
 });
