@@ -9,7 +9,7 @@ import { getBackend } from '../lib/crypto/index.js';
 import { Direction, SessionV2 } from '../lib/connection/session-v2.js';
 import type { SessionV2Owner } from '../lib/connection/session-v2.js';
 import { FrameDecoder } from '../lib/protocol/index.js';
-import { V2_MAX_BODY_BYTES, encodeControl, encodeFragment } from '../lib/protocol/v2/index.js';
+import { V2_MAX_BODY_BYTES, V2_PREFIX_CLIENT_MESSAGE, encodeControl, encodeFragment } from '../lib/protocol/v2/index.js';
 import { bytes } from './helpers/fixtures.js';
 import { refusal } from './helpers/refusal.js';
 
@@ -178,4 +178,126 @@ test('after a KEY_UPDATE a frame sealed under the old epoch does not open; the n
   const stale = oldEpoch.sealPayload(new Uint8Array([0x10, 1, 2, 3]), backend);
   t.is(refusal(() => server.receive(stale)).code, 'EAUTH');
   t.deepEqual(deliver(server, client.seal(bytes(5))), [bytes(5)], 'the new epoch opens');
+});
+
+// The rules' edges, one check each (what `npm run mutate` found untested).
+
+test('a key update is due exactly at each threshold: after the 3rd frame of rekeyAfter.messages 3, the 100th plaintext byte of rekeyAfter.bytes 100, the 5 000th ms of rekeyAfter.ms 5 000', (t) => {
+  const framesOf = (sealed: Uint8Array) => unframe(sealed).length;
+  {
+    const { client, server } = pair();
+    client.attach(new Recorder(), { messages: 3 });
+    const firstThree = [1, 2, 3].map((i) => client.seal(bytes(10, i)));
+    t.deepEqual(firstThree.map(framesOf), [1, 1, 1], 'three messages of epoch 0');
+    for (const sealed of firstThree) deliver(server, sealed);
+    const fourth = client.seal(bytes(10, 4));
+    t.is(framesOf(fourth), 2, 'the 4th is preceded by its KEY_UPDATE');
+    t.is(client.position.sendEpoch, 1);
+    t.is(deliver(server, fourth).length, 1);
+  }
+  {
+    const { client } = pair();
+    client.attach(new Recorder(), { bytes: 100 });
+    t.is(framesOf(client.seal(bytes(99, 1))), 1, '99 bytes + the type byte: 100 plaintext bytes');
+    t.is(framesOf(client.seal(bytes(1, 2))), 2, 'the epoch has carried its 100 bytes');
+  }
+  // The clock held still for the ms rule (restored below): an epoch of 5 000 ms is over at 5 000 ms.
+  const realNow = Date.now;
+  let clock = 1_000_000;
+  Date.now = () => clock;
+  try {
+    const { client } = pair();
+    client.attach(new Recorder(), { ms: 5000 });
+    clock += 4999;
+    t.is(framesOf(client.seal(bytes(1, 1))), 1, 'at 4 999 ms the key still serves');
+    clock += 1;
+    t.is(framesOf(client.seal(bytes(1, 2))), 2, 'at 5 000 ms its time is up');
+  } finally {
+    Date.now = realNow;
+  }
+});
+
+test('frameBytes asked twice before the seal (as the outbox does) still counts the KEY_UPDATE that is due', (t) => {
+  const { client, server } = pair();
+  client.attach(new Recorder(), { messages: 1 });
+  deliver(server, client.seal(bytes(10, 1)));
+  const expected = client.frameBytes(70_000);
+  t.is(client.frameBytes(70_000), expected);
+  const sealed = client.seal(bytes(70_000, 2));
+  t.is(sealed.length, expected);
+  t.deepEqual(unframe(sealed).length, 3, 'a KEY_UPDATE and two fragments');
+  t.true(Buffer.from(deliver(server, sealed)[0]!).equals(bytes(70_000, 2)));
+});
+
+test('keyTimeLeftMs counts down from rekeyAfter.ms since the epoch began', (t) => {
+  const { client } = pair();
+  client.attach(new Recorder(), { ms: 5000 });
+  const now = Date.now();
+  const left = client.keyTimeLeftMs(now);
+  t.true(left > 4000 && left <= 5000, `${left} ms left`);
+  t.is(client.keyTimeLeftMs(now + 1000), left - 1000);
+  t.true(client.keyTimeLeftMs(now + 6000) < 0, 'its time is up');
+});
+
+test('a message that does not fit in the counter space is ECLOSED before any frame is sealed, a due KEY_UPDATE counted', (t) => {
+  const tight = (last: number) => {
+    const c2s = backend.randomBytes(32);
+    const limits = { peerMaxMessageBytes: 1 << 20, ourMaxMessageBytes: 1 << 20 };
+    return new SessionV2(backend, { send: new Direction(c2s, V2_PREFIX_CLIENT_MESSAGE, last), receive: Direction.serverToClient(backend.randomBytes(32)) }, limits);
+  };
+  {
+    // Counters 0..2: after one message, room for 2 frames; 140 000 bytes take 3.
+    const session = tight(2);
+    session.seal(bytes(10));
+    t.is(refusal(() => session.seal(bytes(140_000))).code, 'ECLOSED');
+    t.is(session.position.sent, 1, 'no counter used');
+    t.is(unframe(session.seal(bytes(70_000))).length, 2, 'two fragments still fit');
+  }
+  {
+    // Room for 2 frames, a KEY_UPDATE due: 2 fragments + the update do not fit.
+    const session = tight(2);
+    session.attach(new Recorder(), { messages: 1 });
+    session.seal(bytes(10));
+    t.is(refusal(() => session.seal(bytes(70_000))).code, 'ECLOSED');
+    t.deepEqual([session.position.sent, session.position.sendEpoch], [1, 0], 'no counter used, no key update sent');
+  }
+});
+
+test('PING / PONG: a PONG must repeat all 8 bytes (one changed byte is EPROTO); the PING kept is ours, not the caller buffer; pinging until answered', (t) => {
+  for (const changedAt of [0, 7]) {
+    const { client, server } = pair();
+    const payload = bytes(8, 5);
+    client.sealPing(payload); // not delivered: the server would answer it with the first frame it seals
+    t.true(client.pinging);
+    // A PONG sealed by the server with one byte of the PING changed.
+    const plain = encodeControl('pong', payload);
+    plain[1 + changedAt]! ^= 1;
+    t.is(refusal(() => deliver(client, server.sealControl(plain))).code, 'EPROTO', `byte ${changedAt} changed`);
+  }
+  {
+    const { client, server, serverOwner } = pair();
+    const payload = bytes(8, 6);
+    deliver(server, client.sealPing(payload)!);
+    payload.fill(0); // the caller reuses its buffer
+    t.true(client.pinging);
+    t.deepEqual(deliver(client, serverOwner.frames[0]!), [], 'the PONG of the bytes sent is accepted');
+    t.false(client.pinging);
+  }
+});
+
+test('a frame shorter than a v2 box is EPROTO (it cannot be a message), and errors name the message type they refuse', (t) => {
+  const { client, server } = pair();
+  const short = refusal(() => server.receive(new Uint8Array(10)));
+  t.is(short.code, 'EPROTO');
+  t.regex(short.message, /at least/);
+  const first = encodeFragment(bytes(1000), V2_MAX_BODY_BYTES + 10);
+  deliver(server, client.sealControl(first));
+  t.regex(refusal(() => deliver(server, client.seal(bytes(5)))).message, /a DATA inside a fragmented message/);
+  t.regex(refusal(() => deliver(server, client.sealControl(first))).message, /a FRAGMENT_FIRST inside/);
+  const ending = pair();
+  deliver(ending.server, ending.client.sealControl(first));
+  t.regex(refusal(() => deliver(ending.server, ending.client.sealEnd())).message, /END cut off/);
+  const closing = pair();
+  deliver(closing.server, closing.client.sealControl(first));
+  t.regex(refusal(() => deliver(closing.server, closing.client.sealClose(0, ''))).message, /CLOSE cut off/);
 });

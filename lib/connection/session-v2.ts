@@ -252,7 +252,9 @@ export class SessionV2 implements DataSession {
 
   /** The TCP connection ended without END or CLOSE from the peer, or after its END. */
   tcpEndIsTruncation(): boolean {
-    return !this.endReceived || this.reassembly !== null;
+    // Nothing is being reassembled after END: an END inside a fragmented message is ETRUNCATED,
+    // a FRAGMENT_FIRST after END is EPROTO.
+    return !this.endReceived;
   }
 
   private isUpdateDue(): boolean {

@@ -9,10 +9,52 @@ export interface Explained {
   /** The original code of the mutated range, exactly as in the source. */
   original: string;
   replacement: string;
+  /** Text the mutant's source line must hold, where `original` is too common to name one place. */
+  onLine?: string;
   reason: string;
 }
 
 export const EXPLAINED: Explained[] = [
+  // lib/connection/session-v2.ts
+  {
+    file: 'lib/connection/session-v2.ts',
+    mutator: 'ConditionalExpression',
+    original: 'rekeyAfter',
+    replacement: 'true',
+    reason: 'equivalent: attach() without rekeyAfter then spreads undefined into the thresholds, which adds nothing — they stay as they were',
+  },
+  ...(
+    [
+      ['ConditionalExpression', 'false'],
+      ['ConditionalExpression', 'true'],
+      ['EqualityOperator', 'frame.length < IN_PLACE_MIN_BYTES'],
+      ['EqualityOperator', 'frame.length > IN_PLACE_MIN_BYTES'],
+    ] as const
+  ).map(([mutator, replacement]) => ({
+    file: 'lib/connection/session-v2.ts',
+    mutator,
+    original: 'frame.length >= IN_PLACE_MIN_BYTES',
+    replacement,
+    reason:
+      'performance only: the threshold picks whether a frame is opened in place or into a new buffer; both give the same plaintext, and a box that does not open is left as it was either way (the CryptoBackend contract, so the deletion look-ahead reads the same bytes)',
+  })),
+  {
+    file: 'lib/connection/session-v2.ts',
+    mutator: 'ConditionalExpression',
+    original: 'this.updateDue',
+    replacement: 'false',
+    onLine: 'if (this.updateDue) return true;',
+    reason:
+      'equivalent: the flag only caches the thresholds test; until the KEY_UPDATE is written (which clears both) frames, bytes and the time since the epoch began only grow, so recomputing gives true again',
+  },
+  ...['const header = total >= 0', 'if (total >= 0)'].map((onLine) => ({
+    file: 'lib/connection/session-v2.ts',
+    mutator: 'EqualityOperator',
+    original: 'total >= 0',
+    replacement: 'total > 0',
+    onLine,
+    reason: 'equivalent: writeFrame gets total −1 (no u32) or a FRAGMENT_FIRST\'s total, which is over 65 518 — never 0',
+  })),
   {
     file: 'lib/protocol/v2/schedule.ts',
     mutator: 'ConditionalExpression',

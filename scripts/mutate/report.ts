@@ -53,7 +53,10 @@ export function summarize(file: string, report: StrykerReport, seconds: number):
       if (m.status !== 'Survived' && m.status !== 'NoCoverage') continue;
       const original = textAt(entry.source, m.location.start, m.location.end);
       const replacement = m.replacement ?? '';
-      const explained = EXPLAINED.find((e) => e.file === file && e.mutator === m.mutatorName && e.original === original && e.replacement === replacement);
+      const line = entry.source.split('\n')[m.location.start.line - 1] ?? '';
+      const explained = EXPLAINED.find(
+        (e) => e.file === file && e.mutator === m.mutatorName && e.original === original && e.replacement === replacement && (e.onLine === undefined || line.includes(e.onLine)),
+      );
       survivors.push({
         at: `${path}:${m.location.start.line}:${m.location.start.column}`,
         mutator: m.mutatorName,
