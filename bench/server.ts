@@ -33,16 +33,17 @@ process.on('message', async (msg: { cmd: string }) => {
     case 'mem': {
       // Collect until the heap stops shrinking (bounded): one more connection is ~1-5 KB, so a
       // collection still under way would swamp it.
+      const heapOf = (u: NodeJS.MemoryUsage) => u.heapUsed + u.external + u.arrayBuffers;
       let m = process.memoryUsage();
       for (let i = 0; i < 8; i++) {
         gc?.();
         await new Promise((r) => setTimeout(r, 50));
         const next = process.memoryUsage();
-        const settledHeap = i >= 2 && Math.abs(next.heapUsed + next.external - (m.heapUsed + m.external)) < 16_384;
+        const settledHeap = i >= 2 && Math.abs(heapOf(next) - heapOf(m)) < 16_384;
         m = next;
         if (settledHeap) break;
       }
-      process.send!({ heap: m.heapUsed + m.external + m.arrayBuffers, rss: m.rss, connections: server.connections });
+      process.send!({ heap: heapOf(m), rss: m.rss, connections: server.connections });
       break;
     }
     case 'exit':

@@ -6,7 +6,7 @@
  */
 import { CurvetunError, withSystemFields } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
-import { CloseCode, FAILURE_CLOSE, FIRST_APPLICATION_CLOSE_CODE, V2_CLOSE_REASON_MAX_BYTES } from '../protocol/v2/index.js';
+import { CloseCode, FAILURE_CLOSE, V2_CLOSE_REASON_MAX_BYTES, isFailureCloseCode } from '../protocol/v2/index.js';
 import { reasonError } from './lifecycle.js';
 
 /** How a failure code of 1–999 that FAILURE_CLOSE does not list (a later version's) is reported. */
@@ -31,7 +31,7 @@ export function peerCloseReason(code: number, reason: string, known = 'the peer 
   const text = reason === '' ? `code ${code}` : `code ${code}: ${reason}`;
   // A failure code this version does not know (a later version's) is still a failure: fail safe,
   // never read what the peer called a failure as a clean end.
-  const failure = FAILURE_CLOSE.get(code) ?? (code > 0 && code < FIRST_APPLICATION_CLOSE_CODE ? UNKNOWN_FAILURE : undefined);
+  const failure = FAILURE_CLOSE.get(code) ?? (isFailureCloseCode(code) ? UNKNOWN_FAILURE : undefined);
   const error = (failure ? withoutStack(() => new CurvetunError(failure.error, `${known}: ${failure.says} (CLOSE ${text})`)) : reasonError('ECLOSED', `${known} (CLOSE ${text})`)) as CurvetunError & { peerCode: number; peerReason: string };
   error.peerCode = code;
   error.peerReason = reason;

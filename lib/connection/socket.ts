@@ -22,7 +22,7 @@ import { INSPECT, describe, publicKeyFact } from '../inspect.js';
 import type { SocketLimits } from '../limits.js';
 import { connectionLabel, trace } from '../trace.js';
 import { FrameDecoder } from '../protocol/index.js';
-import { FIRST_APPLICATION_CLOSE_CODE } from '../protocol/v2/index.js';
+import { FIRST_APPLICATION_CLOSE_CODE, isFailureCloseCode } from '../protocol/v2/index.js';
 import { HandshakeFeed } from './handshake-feed.js';
 import type { HandshakeOutcome, HandshakeRunner } from './handshake-feed.js';
 import { reasonError } from './lifecycle.js';
@@ -175,7 +175,7 @@ export class CurvetunSocket extends MessagePath {
     if (!this.closed) {
       if (this.v2 !== null && this.state === 'connected') {
         const code = options.code ?? 0;
-        if (code > 0 && code < FIRST_APPLICATION_CLOSE_CODE) {
+        if (isFailureCloseCode(code)) {
           return Promise.reject(new CurvetunError('EINVAL', `CLOSE codes 1–${FIRST_APPLICATION_CLOSE_CODE - 1} are curvetun's own failure codes; use 0 or ${FIRST_APPLICATION_CLOSE_CODE}–65535`));
         }
         try {

@@ -1,7 +1,8 @@
 /**
  * A Stryker ignorer: leaves the message text of our errors alone. `new CurvetunError(code, text)`,
- * `new ProtocolError(text)` and `new Error(text)` (an internal invariant) say in words what went wrong; a mutant that empties the words
- * changes no behaviour, and the code (which callers and tests rely on) is still mutated.
+ * `new ProtocolError(text)` and `new Error(text)` (an internal invariant) say in words what went
+ * wrong; a mutant that empties the words changes no behaviour, and the code (which callers and
+ * tests rely on) is still mutated.
  */
 import { PluginKind, declareClassPlugin } from '@stryker-mutator/api/plugin';
 

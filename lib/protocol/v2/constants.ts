@@ -180,6 +180,8 @@ export const CloseCode = {
   notAuthentic: 5,
 } as const;
 export const FIRST_APPLICATION_CLOSE_CODE = 1000;
+/** Whether `code` is in curvetun's own failure range (1–999), known to this version or not. */
+export const isFailureCloseCode = (code: number) => code > 0 && code < FIRST_APPLICATION_CLOSE_CODE;
 
 /** What each failure code says to its receiver, and the error code the receiver reports it as. */
 export const FAILURE_CLOSE: ReadonlyMap<number, { error: ErrorCode; says: string }> = new Map([
