@@ -77,8 +77,14 @@ const TARGETS: Target[] = [
   { file: 'lib/connection/handshake-ahead.ts', tests: ['test/handshake-ahead.test.ts'] },
   {
     file: 'lib/connection/handshake-v2-client.ts',
-    tests: ['test/v2-hostile-server.test.ts', 'test/v2-mitm.test.ts', 'test/v2-handshake.test.ts'],
+    tests: ['test/v2-hostile-server.test.ts', 'test/v2-mitm.test.ts', 'test/v2-handshake.test.ts', 'test/v2-handshake-edges.test.ts', 'test/trace.test.ts'],
     match: [
+      // test/v2-handshake-edges.test.ts: the client's wipes, a vault without v2, a v1 answer
+      'the v2 client wipes*',
+      'a vault adapter without sealVouchV2*',
+      'a server that answers a v2 Hello*',
+      // test/trace.test.ts: the handshake's stages, in order, in the NODE_DEBUG trace
+      'NODE_DEBUG=curvetun traces*',
       // test/v2-hostile-server.test.ts: every test
       'the hostile server*',
       'an authenticated*',
@@ -98,8 +104,14 @@ const TARGETS: Target[] = [
   },
   {
     file: 'lib/connection/handshake-v2-server.ts',
-    tests: ['test/v2-mitm.test.ts', 'test/v2-handshake.test.ts'],
+    tests: ['test/v2-mitm.test.ts', 'test/v2-handshake.test.ts', 'test/v2-handshake-edges.test.ts', 'test/trace.test.ts'],
     match: [
+      // test/v2-handshake-edges.test.ts: the server's wipes, admit's outcomes
+      'the v2 server wipes*',
+      'a cookie admitted by a racing*',
+      'a cookie keeper that fails*',
+      // test/trace.test.ts: the handshake's stages, in order, in the NODE_DEBUG trace
+      'NODE_DEBUG=curvetun traces*',
       // test/v2-mitm.test.ts: every test
       'a v2 Hello rewritten*',
       'stripping the ML-KEM part*',

@@ -28,6 +28,26 @@ async function roundTrip(t: import('ava').ExecutionContext, client: CurvetunSock
   t.deepEqual(await client.recv({ timeout: 10_000 }), down);
 }
 
+/** The listener's handshakeError events, taken in order (each `next()` waits for the next one). */
+function handshakeErrors(listener: Listener): { next(): Promise<CurvetunError> } {
+  const seen: CurvetunError[] = [];
+  const waiting: ((e: CurvetunError) => void)[] = [];
+  listener.on('handshakeError', (e) => {
+    const take = waiting.shift();
+    if (take) take(e);
+    else seen.push(e);
+  });
+  return {
+    next: () => {
+      const ready = seen.shift();
+      return ready ? Promise.resolve(ready) : new Promise((resolve, reject) => {
+        waiting.push(resolve);
+        setTimeout(() => reject(new Error('no handshakeError within 30 s')), 30_000).unref();
+      });
+    },
+  };
+}
+
 const names = availableBackends();
 for (const serverBackend of names) {
   for (const clientBackend of names) {
@@ -117,6 +137,7 @@ test.serial('the client takes its version from the host line: @v1 → v1, unmark
 
 test.serial('a key the registry does not allow gets an authenticated REJECT: EAUTH at connect() with error.reason', async (t) => {
   const listener = await world.listen();
+  const serverSide = handshakeErrors(listener);
   const stranger = await world.newVault('stranger');
   const error = await t.throwsAsync(connect('127.0.0.1', listener.address().port, { vault: stranger, serverKey: listener.publicKey, timeout: 10_000 }), {
     instanceOf: RejectedError,
@@ -124,6 +145,11 @@ test.serial('a key the registry does not allow gets an authenticated REJECT: EAU
   t.is(error!.code, 'EAUTH');
   t.is((error as RejectedError).reason, 'key-not-allowed');
   t.is(listener.stats.accepted, 0);
+  // The listener's own record of it: the same verdict, as EAUTH (the REJECT went out).
+  const refused = await serverSide.next();
+  t.true(refused instanceof RejectedError && refused.reason === 'key-not-allowed', String(refused));
+  t.is(refused.code, 'EAUTH');
+  t.regex(refused.message, /client key refused/);
   // Known, but from another address only.
   const elsewhere = await world.newVault('elsewhere');
   await world.registry.add({ who: '10.9.8.7', key: elsewhere.publicKey });
@@ -135,6 +161,7 @@ test.serial('a key the registry does not allow gets an authenticated REJECT: EAU
 
 test.serial('a full server answers REJECT busy: EBUSY with retryAfterMs (accept backlog full, replay guard full)', async (t) => {
   const listener = await world.listen({ backlog: 1 });
+  const serverSide = handshakeErrors(listener);
   const first = await connect('127.0.0.1', listener.address().port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 10_000 });
   t.teardown(() => first.close());
   const busy = await t.throwsAsync(connect('127.0.0.1', listener.address().port, { vault: world.clientVault, serverKey: listener.publicKey, timeout: 10_000 }), {
@@ -144,9 +171,14 @@ test.serial('a full server answers REJECT busy: EBUSY with retryAfterMs (accept 
   t.is((busy as RejectedError).reason, 'busy');
   t.true(((busy as RejectedError).retryAfterMs ?? 0) > 0);
   t.is(listener.stats.accepted, 1);
+  const backlogFull = await serverSide.next();
+  t.true(backlogFull instanceof RejectedError && backlogFull.reason === 'busy', String(backlogFull));
+  t.is(backlogFull.code, 'EBUSY', 'the listener records a busy REJECT as EBUSY, not as a refused key');
+  t.regex(backlogFull.message, /no room for another connection/);
 
   const cookies = new LocalCookieKeeper({ guardSize: 1 });
   const guarded = await world.listen({ cookies });
+  const guardedSide = handshakeErrors(guarded);
   t.teardown(() => cookies.close());
   void echoServer(guarded);
   const admitted = await connect('127.0.0.1', guarded.address().port, { vault: world.clientVault, serverKey: guarded.publicKey, timeout: 10_000 });
@@ -156,6 +188,8 @@ test.serial('a full server answers REJECT busy: EBUSY with retryAfterMs (accept 
   });
   t.is(full!.code, 'EBUSY');
   t.true(((full as RejectedError).retryAfterMs ?? 0) > 0);
+  const guardFull = await guardedSide.next();
+  t.true(guardFull instanceof RejectedError && guardFull.reason === 'busy' && guardFull.code === 'EBUSY', String(guardFull));
   t.is((await cookies.stats()).refusedGuardFull, 1);
 });
 

@@ -108,8 +108,8 @@ export async function clientHandshakeV2(io: FrameIO, options: ClientHandshakeV2O
     const receive = Direction.serverToClient(serverToClientSecret(ck3, h3));
 
     // READY or REJECT: the server's first message under T_s2c, counter 0.
-    const first = await io.nextFrame();
-    const opened = first.length >= 17 ? receive.open(first, backend) : null;
+    // A frame too short to hold a box does not open (CryptoBackend.secretboxOpen: null).
+    const opened = receive.open(await io.nextFrame(), backend);
     if (opened === null) {
       receive.wipe();
       throw new CurvetunError('EAUTH', "the server's first v2 message did not authenticate");
