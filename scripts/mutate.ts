@@ -75,6 +75,8 @@ const TARGETS: Target[] = [
   { file: 'lib/protocol/v2/schedule.ts', tests: ['test/v2-vectors.test.ts'] },
   // Ephemeral keys made ahead (issue 17): each pair handed out once, never twice.
   { file: 'lib/connection/handshake-ahead.ts', tests: ['test/handshake-ahead.test.ts'] },
+  // How a v2 session ends: the peer's CLOSE and its failure codes, truncation, the CLOSE we send.
+  { file: 'lib/connection/session-end.ts', tests: ['test/session-end-reasons.test.ts', 'test/session-failure-close.test.ts'] },
   {
     file: 'lib/connection/handshake-v2-client.ts',
     tests: ['test/v2-hostile-server.test.ts', 'test/v2-mitm.test.ts', 'test/v2-handshake.test.ts', 'test/v2-handshake-edges.test.ts', 'test/trace.test.ts'],

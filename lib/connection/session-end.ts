@@ -81,8 +81,15 @@ export function failureCloseFor(reason: CurvetunError): { code: number; reason: 
 
 /** `text` cut to what a CLOSE carries (256 bytes of UTF-8), on a character boundary. */
 function clip(text: string): string {
-  let out = text;
-  while (Buffer.byteLength(out, 'utf8') > V2_CLOSE_REASON_MAX_BYTES) out = out.slice(0, -1);
+  if (Buffer.byteLength(text, 'utf8') <= V2_CLOSE_REASON_MAX_BYTES) return text;
+  // Whole code points (for…of never splits a surrogate pair), as many as fit.
+  let out = '';
+  let bytes = 0;
+  for (const character of text) {
+    bytes += Buffer.byteLength(character, 'utf8');
+    if (bytes > V2_CLOSE_REASON_MAX_BYTES) break;
+    out += character;
+  }
   return out;
 }
 
