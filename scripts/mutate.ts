@@ -75,6 +75,26 @@ const TARGETS: Target[] = [
   { file: 'lib/protocol/v2/schedule.ts', tests: ['test/v2-vectors.test.ts'] },
   // Ephemeral keys made ahead (issue 17): each pair handed out once, never twice.
   { file: 'lib/connection/handshake-ahead.ts', tests: ['test/handshake-ahead.test.ts'] },
+  // A listener's admission caps (checked before any cryptography) and its handshake reports.
+  {
+    file: 'lib/connection/handshake-admission.ts',
+    tests: ['test/hostile-flood.test.ts', 'test/revoke.test.ts'],
+    match: ['the global pending-handshake cap*', 'the per-address cap*', 'handshake reports*'],
+  },
+  // Frames during the handshake: read-ahead bounded, the first messages kept, the deadline.
+  {
+    file: 'lib/connection/handshake-feed.ts',
+    tests: ['test/handshake-read-ahead.test.ts', 'test/connection.test.ts', 'test/hostile-flood.test.ts'],
+    match: [
+      'v1: *written in one go with the Vouch*',
+      'echo of*',
+      'a server that never answers*',
+      'a client that stalls mid-handshake*',
+      'a flipped byte in the Hello*',
+      'a flipped byte in the Vouch*',
+      'a peer that pours 5 MB*',
+    ],
+  },
   // How a v2 session ends: the peer's CLOSE and its failure codes, truncation, the CLOSE we send.
   { file: 'lib/connection/session-end.ts', tests: ['test/session-end-reasons.test.ts', 'test/session-failure-close.test.ts'] },
   {
