@@ -51,6 +51,7 @@ for (const protocol of ['v1', 'v2'] as const) {
     const server = lines.filter((line) => line.includes(': server '));
     const serverStages = ['ACCEPT, ready → accepting', ...STAGES[protocol].server, 'HANDSHAKE_DONE, accepting → connected', 'CLOSE, connected → closed'];
     t.false(inOrder(server, serverStages).includes(-1), `server lines:\n${server.join('\n')}`);
+    if (protocol === 'v2') t.true(server.some((line) => line.includes('handshake: v2 reject sent: key-not-allowed')), 'the refusal is traced with its reason');
     t.false(inOrder(lines, ['listener: listening on', 'handshake done, queued for accept', 'listener: closed']).includes(-1));
 
     // Every key: long-term pairs, scramble keys, the long-term shared key, ephemeral pairs, the
