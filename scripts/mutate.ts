@@ -78,8 +78,9 @@ const TARGETS: Target[] = [
   // A listener's admission caps (checked before any cryptography) and its handshake reports.
   {
     file: 'lib/connection/handshake-admission.ts',
-    tests: ['test/hostile-flood.test.ts', 'test/revoke.test.ts'],
-    match: ['the global pending-handshake cap*', 'the per-address cap*', 'handshake reports*'],
+    tests: ['test/handshake-admission.test.ts', 'test/hostile-flood.test.ts', 'test/revoke.test.ts'],
+    // 'the per-address cap*' matches a test of each of the first two files.
+    match: ['the per-address cap*', 'an address whose last handshake*', 'the global pending-handshake cap*', 'handshake reports*'],
   },
   // Frames during the handshake: read-ahead bounded, the first messages kept, the deadline.
   {

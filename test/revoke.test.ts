@@ -153,25 +153,33 @@ test('a key still allowed by another line (a wider pattern) keeps its connection
   await alive(t, p);
 });
 
-test('handshake reports: completed with the peer key and a duration; a refused key is named (by the listener) and flagged', async (t) => {
+test('handshake reports: completed with the peer key and a duration; a refused key is named (by the listener) and flagged; a failure before any key claimed names none', async (t) => {
   const w = await world(t);
   const listener = await w.listen();
   const reports: { error: unknown; keyRefused: boolean; peerKey?: Uint8Array; durationMs: number }[] = [];
   listener.on('handshake', (r) => reports.push(r));
+  const started = performance.now();
   const p = await pair(w, listener);
   await alive(t, p);
   const stranger = await w.newVault('stranger');
   // v2: refused with an authenticated REJECT, so connect() itself fails.
   await t.throwsAsync(connect('127.0.0.1', listener.address().port, { vault: stranger, serverKey: listener.publicKey, timeout: 20_000 }), { code: 'EAUTH' });
-  for (let i = 0; i < 1200 && reports.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
-  const [ok, refused] = reports;
+  // A client with a wrong server key: its Hello does not open, no client key is ever claimed.
+  const wrongKey = (await w.newVault('elsewhere')).publicKey;
+  await t.throwsAsync(connect('127.0.0.1', listener.address().port, { vault: w.clientVault, serverKey: wrongKey, timeout: 20_000 }), { code: 'EHANDSHAKE' });
+  for (let i = 0; i < 1200 && reports.length < 3; i++) await new Promise((r) => setTimeout(r, 50));
+  const elapsed = performance.now() - started;
+  const [ok, refused, unopened] = reports;
   t.is(ok!.error, null);
   t.false(ok!.keyRefused);
   t.is(fingerprint(ok!.peerKey!), fingerprint(w.clientVault.publicKey));
-  t.true(ok!.durationMs >= 0);
+  t.true(ok!.durationMs >= 0 && ok!.durationMs <= elapsed, `${ok!.durationMs} ms, within the ${elapsed.toFixed(0)} ms the test has run`);
   t.truthy(refused!.error);
   t.true(refused!.keyRefused);
   t.is(fingerprint(refused!.peerKey!), fingerprint(stranger.publicKey));
+  t.truthy(unopened!.error);
+  t.false(unopened!.keyRefused, 'a failure that is no refusal of a key is not flagged as one');
+  t.is(unopened!.peerKey, undefined);
 });
 
 test('a TOFU registry re-checks open connections without asking its hook again', async (t) => {

@@ -36,6 +36,11 @@ export class PendingHandshakes {
     return this.sockets.size;
   }
 
+  /** How many addresses have a handshake in progress (an address whose last one ended is forgotten). */
+  get addresses(): number {
+    return this.byAddress.size;
+  }
+
   /** Whether one more handshake from `address` fits; if so its place is taken (until `end`). */
   reserve(address: string): boolean {
     const fromAddress = this.byAddress.get(address) ?? 0;
@@ -83,8 +88,10 @@ export class HandshakeAttempt {
       remotePort: socket.remotePort,
       durationMs: performance.now() - this.startedAt,
       error,
-      ...(claimed ? { peerKey: error === null ? socket.peerKey : new Uint8Array(claimed) } : {}),
-      keyRefused: error !== null && this.keyRefused,
+      // A completed handshake's key is the one its Vouch claimed and the registry allowed.
+      ...(claimed ? { peerKey: new Uint8Array(claimed) } : {}),
+      // Only a refused verdict sets it, and a refusal always fails the handshake.
+      keyRefused: this.keyRefused,
     };
   }
 }

@@ -81,7 +81,6 @@ export function failureCloseFor(reason: CurvetunError): { code: number; reason: 
 
 /** `text` cut to what a CLOSE carries (256 bytes of UTF-8), on a character boundary. */
 function clip(text: string): string {
-  if (Buffer.byteLength(text, 'utf8') <= V2_CLOSE_REASON_MAX_BYTES) return text;
   // Whole code points (for…of never splits a surrogate pair), as many as fit.
   let out = '';
   let bytes = 0;
