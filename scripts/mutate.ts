@@ -85,8 +85,16 @@ const TARGETS: Target[] = [
   // Frames during the handshake: read-ahead bounded, the first messages kept, the deadline.
   {
     file: 'lib/connection/handshake-feed.ts',
-    tests: ['test/handshake-read-ahead.test.ts', 'test/connection.test.ts', 'test/hostile-flood.test.ts'],
+    tests: ['test/handshake-feed.test.ts', 'test/handshake-read-ahead.test.ts', 'test/connection.test.ts', 'test/hostile-flood.test.ts', 'test/close-reasons.test.ts', 'test/trace.test.ts'],
     match: [
+      // test/handshake-feed.test.ts: every test
+      'frames reach the reader*',
+      'the read-ahead bound*',
+      'stop(): *',
+      'next() decodes*',
+      // the version a server heard (a v1 refusal resets), and the stages traced through the feed
+      'v1: a refused key reads*',
+      'NODE_DEBUG=curvetun traces*',
       'v1: *written in one go with the Vouch*',
       'echo of*',
       'a server that never answers*',

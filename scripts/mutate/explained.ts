@@ -15,6 +15,14 @@ export interface Explained {
 }
 
 export const EXPLAINED: Explained[] = [
+  // lib/connection/handshake-feed.ts
+  {
+    file: 'lib/connection/handshake-feed.ts',
+    mutator: 'ConditionalExpression',
+    original: 'label !== null',
+    replacement: 'true',
+    reason: 'equivalent: the socket passes a null label exactly when NODE_DEBUG tracing is off, and trace() prints nothing then; the test only spares a call per stage (the opposite mutant, no stages when tracing, is killed by the trace test)',
+  },
   // lib/connection/session-v2.ts
   {
     file: 'lib/connection/session-v2.ts',

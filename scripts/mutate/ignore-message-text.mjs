@@ -1,16 +1,16 @@
 /**
  * A Stryker ignorer: leaves the message text of our errors alone. `new CurvetunError(code, text)`,
  * `new RejectedError(code, text, …)`, `new ProtocolError(text)`, `new Error(text)` (an internal
- * invariant) and the v2 server's `silent(code, text)` say in words what went wrong; a mutant that
- * empties the words changes no behaviour, and the code (which callers and tests rely on) is still
- * mutated.
+ * invariant), the v2 server's `silent(code, text)` and the close reasons' `reasonError(code, text)`
+ * say in words what went wrong; a mutant that empties the words changes no behaviour, and the code
+ * (which callers and tests rely on) is still mutated.
  */
 import { PluginKind, declareClassPlugin } from '@stryker-mutator/api/plugin';
 
 /** Constructor name → index of its message argument. */
 const MESSAGE_ARGUMENT = { CurvetunError: 1, RejectedError: 1, ProtocolError: 0, Error: 0 };
 /** Functions that make an error from (code, text): name → index of the text. */
-const MESSAGE_CALL_ARGUMENT = { silent: 1 };
+const MESSAGE_CALL_ARGUMENT = { silent: 1, reasonError: 1 };
 
 class MessageTextIgnorer {
   shouldIgnore(path) {
