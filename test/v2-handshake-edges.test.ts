@@ -13,7 +13,8 @@ import test from 'ava';
 import { CurvetunError, LocalCookieKeeper, RejectedError, connect, getBackend } from '../lib/index.js';
 import type { CookieKeeper, CryptoBackend, KeyPair, Vault } from '../lib/index.js';
 import { encodeCookie, encodeFrame } from '../lib/protocol/index.js';
-import { makeWorld, within } from './helpers/fixtures.js';
+import { until } from './helpers/agent.js';
+import { makeWorld } from './helpers/fixtures.js';
 import type { World } from './helpers/fixtures.js';
 import { frameIO } from './helpers/frame-io.js';
 
@@ -167,13 +168,7 @@ test.serial('a cookie admitted by a racing connection first (both passed openV2)
   });
   t.is(error!.code, 'EAUTH');
   t.is((error as RejectedError).reason, 'replay');
-  await within(
-    (async () => {
-      while (failures.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
-    })(),
-    30_000,
-    "the listener's handshakeError",
-  );
+  await until(() => failures.length > 0, "the listener's handshakeError", 30_000);
   t.true(failures[0] instanceof RejectedError && failures[0].reason === 'replay' && failures[0].code === 'EAUTH', String(failures[0]));
   t.is((await keeper.stats()).refusedReplay, 1);
   t.is(listener.stats.accepted, 0);
@@ -193,13 +188,7 @@ test.serial('a cookie keeper that fails while admitting ends the handshake with 
   });
   t.false(error instanceof RejectedError, `the client is told nothing it could take for a verdict: ${error!.message}`);
   t.is(error!.code, 'EHANDSHAKE');
-  await within(
-    (async () => {
-      while (failures.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
-    })(),
-    30_000,
-    "the listener's handshakeError",
-  );
+  await until(() => failures.length > 0, "the listener's handshakeError", 30_000);
   t.is(failures[0]!.code, 'EIO');
   t.false(failures[0] instanceof RejectedError);
   t.is(listener.stats.accepted, 0);
